@@ -1,0 +1,83 @@
+# convo: SMS conversation filters. GNU make.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DESTDIR ?=
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+PKGS = libpq libbsd-overlay libcurl libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Warnings come last so that a user's CFLAGS cannot turn them off.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
+	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(CFLAGS) \
+	-Wall -Wextra -Werror
+LDLIBS = $(PKG_LIBS) -ljq -lm
+
+PROGS = convo-ingest convo-list convo-read convo-db
+BINS = $(addprefix bin/,$(PROGS))
+LIB_SRCS = $(wildcard lib/*.c)
+LIB_OBJS = $(LIB_SRCS:.c=.o)
+UNIT_SRCS = $(wildcard tests/unit/*_test.c)
+UNITS = $(UNIT_SRCS:.c=)
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+
+all: $(BINS)
+
+lib/%.o: lib/%.c lib/*.h
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+lib/libconvo.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+bin/%: bin/%.c lib/libconvo.a lib/*.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/libconvo.a $(LDLIBS)
+
+tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h lib/libconvo.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/libconvo.a $(LDLIBS)
+
+units: $(UNITS)
+
+# Unit tests print TAP; the bats suite starts its own PostgreSQL.
+check: all units
+	tests/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/convo/migrations \
+		$(DESTDIR)$(DATADIR)/convo/sample \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 share/convo/migrations/*.sql \
+		$(DESTDIR)$(DATADIR)/convo/migrations
+	install -m 644 share/convo/sample/* $(DESTDIR)$(DATADIR)/convo/sample
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+	rm -rf $(DESTDIR)$(DATADIR)/convo
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+
+# Installs the Debian packages the build and the tests need (as root).
+deps:
+	scripts/install-deps
+
+lint-man:
+	mandoc -Tlint -Wwarning man/*.[157]
+
+clean:
+	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS)
+
+.PHONY: all units check install uninstall deps lint-man clean
+.SECONDARY: $(LIB_OBJS)

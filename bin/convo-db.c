@@ -1,0 +1,614 @@
+/*
+ * convo-db: manage the database that convo programs use: the built-in
+ * local PostgreSQL cluster, schema migrations and accounts.
+ */
+#include <ctype.h>
+#include <err.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+#include "convo.h"
+#include "db.h"
+#include "localdb.h"
+#include "migrate.h"
+#include "phone.h"
+
+/* Exit status of "status" when the local server is not running. */
+#define EXIT_STOPPED 3
+
+#define CONNINFO_MAX 8192
+#define ERR_MAX 1024
+
+static void usage(void) __attribute__((noreturn));
+static void help(void) __attribute__((noreturn));
+static void version(void) __attribute__((noreturn));
+
+static const char *opt_db;
+static int opt_quiet;
+static int opt_verbose;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: convo-db [--db conninfo] [-qv] command "
+	    "[argument ...]\n"
+	    "       convo-db --help | --version\n");
+	exit(EX_USAGE);
+}
+
+static void
+help(void)
+{
+	printf("usage: convo-db [--db conninfo] [-qv] command [argument ...]\n"
+	    "\n"
+	    "commands:\n"
+	    "  init             create, start and migrate the local database\n"
+	    "  start            start the local database, creating it if "
+	    "needed\n"
+	    "  stop             stop the local database\n"
+	    "  status           describe the local database; exit 3 when "
+	    "stopped\n"
+	    "  migrate          apply schema migrations to the database\n"
+	    "  psql [arg ...]   run psql on the database\n"
+	    "  env              print PG variables for the local database\n"
+	    "  account add name [--country cc] [--brand text]\n"
+	    "  account list     print accounts as NDJSON\n"
+	    "\n"
+	    "options:\n"
+	    "  --db conninfo    libpq connection string or URI to use\n"
+	    "  -q, --quiet      print no progress messages\n"
+	    "  -v, --verbose    print each migration as it is applied\n"
+	    "\n"
+	    "See convo-db(1).\n");
+	exit(0);
+}
+
+static void
+version(void)
+{
+	int v;
+
+	v = PQlibVersion();
+	printf("convo-db %s\n", CONVO_VERSION);
+	if (v >= 100000)
+		printf("libpq %d.%d\n", v / 10000, v % 10000);
+	else
+		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+	exit(0);
+}
+
+/* Print a progress message to stderr unless -q was given. */
+static void say(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (opt_quiet)
+		return;
+	fprintf(stderr, "%s: ", getprogname());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+finish_stdout(void)
+{
+	if (ferror(stdout) || fclose(stdout) == EOF)
+		err(EX_IOERR, "cannot write to standard output");
+}
+
+static void
+no_arguments(int argc, char **argv)
+{
+	if (argc > 1) {
+		warnx("%s takes no arguments, not \"%s\"", argv[0], argv[1]);
+		usage();
+	}
+}
+
+/* Warn that COMMAND ignores a configured connection. */
+static void
+note_local_only(const char *command)
+{
+	if (!db_uses_local(opt_db))
+		warnx("%s acts on the local database only; the configured "
+		    "connection (--db, CONVO_DB or PG variables) is not used",
+		    command);
+}
+
+static void
+locate_local(struct localdb *db)
+{
+	char msg[ERR_MAX];
+
+	if (localdb_locate(db, msg, sizeof(msg)) == -1)
+		errx(EX_CONFIG, "local database: %s", msg);
+}
+
+/* Create and start the local database as needed and fill CONNINFO. */
+static void
+ensure_local(struct localdb *db, char *conninfo, size_t n)
+{
+	char msg[ERR_MAX];
+
+	locate_local(db);
+	if (localdb_ensure(db, conninfo, n, msg, sizeof(msg)) == -1)
+		errx(EX_UNAVAILABLE, "local database: %s", msg);
+}
+
+static int
+apply_migrations(PGconn *conn)
+{
+	int before, after;
+
+	before = migrate_current(conn);
+	if (migrate_apply(conn, opt_verbose) == -1)
+		return EX_UNAVAILABLE;
+	after = migrate_current(conn);
+	if (after < 0)
+		return db_report(conn, NULL, "cannot read the schema version");
+	if (after == before)
+		say("schema is up to date at version %d", after);
+	else if (before < 0)
+		say("schema migrated to version %d", after);
+	else
+		say("schema migrated from version %d to %d", before, after);
+	return 0;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	char conninfo[CONNINFO_MAX];
+	struct localdb db;
+	PGconn *conn;
+	int rc;
+
+	no_arguments(argc, argv);
+	note_local_only("init");
+	ensure_local(&db, conninfo, sizeof(conninfo));
+	say("local database running in %s", db.home);
+	if ((conn = db_connect_raw(conninfo)) == NULL)
+		return EX_UNAVAILABLE;
+	rc = apply_migrations(conn);
+	PQfinish(conn);
+	return rc;
+}
+
+static int
+cmd_start(int argc, char **argv)
+{
+	char conninfo[CONNINFO_MAX];
+	struct localdb db;
+	int before;
+
+	no_arguments(argc, argv);
+	note_local_only("start");
+	locate_local(&db);
+	before = localdb_running(&db);
+	ensure_local(&db, conninfo, sizeof(conninfo));
+	if (before == 1)
+		say("local database already running in %s", db.home);
+	else if (before == -1)
+		say("created and started the local database in %s", db.home);
+	else
+		say("started the local database in %s", db.home);
+	return 0;
+}
+
+static int
+cmd_stop(int argc, char **argv)
+{
+	char msg[ERR_MAX];
+	struct localdb db;
+
+	no_arguments(argc, argv);
+	note_local_only("stop");
+	locate_local(&db);
+	if (localdb_running(&db) != 1) {
+		say("local database in %s is not running", db.home);
+		return 0;
+	}
+	if (localdb_stop(&db, msg, sizeof(msg)) == -1)
+		errx(EX_UNAVAILABLE, "local database: %s", msg);
+	say("stopped the local database in %s", db.home);
+	return 0;
+}
+
+/* Print the schema version of the running local database. */
+static void
+print_schema_version(struct localdb *db)
+{
+	char conninfo[CONNINFO_MAX];
+	PGconn *conn;
+	int current;
+
+	ensure_local(db, conninfo, sizeof(conninfo));
+	current = -1;
+	if ((conn = db_connect_raw(conninfo)) != NULL) {
+		current = migrate_current(conn);
+		PQfinish(conn);
+	}
+	if (current < 0)
+		printf("schema version: unknown (latest %d)\n",
+		    migrate_latest());
+	else
+		printf("schema version: %d (latest %d)\n", current,
+		    migrate_latest());
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct localdb db;
+	int running;
+
+	no_arguments(argc, argv);
+	note_local_only("status");
+	locate_local(&db);
+	running = localdb_running(&db);
+	printf("home: %s\n", db.home);
+	printf("data directory: %s\n", db.datadir);
+	printf("socket directory: %s\n", db.sockdir);
+	printf("log file: %s\n", db.logfile);
+	printf("server: %s\n", running == 1 ? "running" :
+	    running == 0 ? "stopped" : "not created (run convo-db init)");
+	if (running == 1)
+		print_schema_version(&db);
+	else
+		printf("schema version: unknown (latest %d)\n",
+		    migrate_latest());
+	finish_stdout();
+	return running == 1 ? 0 : EXIT_STOPPED;
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	PGconn *conn;
+	int rc;
+
+	no_arguments(argc, argv);
+	if ((conn = db_connect_raw(opt_db)) == NULL)
+		return EX_UNAVAILABLE;
+	rc = apply_migrations(conn);
+	PQfinish(conn);
+	return rc;
+}
+
+/*
+ * Put each setting of CONNINFO into its libpq environment variable, so
+ * that a password in it never appears in psql's argument list.
+ */
+static void
+export_conninfo(const char *conninfo)
+{
+	PQconninfoOption *options, *o;
+	char *msg;
+
+	if ((options = PQconninfoParse(conninfo, &msg)) == NULL) {
+		if (msg == NULL)
+			errx(EX_OSERR, "out of memory");
+		errx(EX_CONFIG, "invalid connection string: %.*s",
+		    (int)strcspn(msg, "\n"), msg);
+	}
+	for (o = options; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		if (o->envvar == NULL)
+			warnx("psql: ignoring \"%s\", which has no environment "
+			    "variable", o->keyword);
+		else if (setenv(o->envvar, o->val, 1) == -1)
+			err(EX_OSERR, "setenv %s", o->envvar);
+	}
+	PQconninfoFree(options);
+}
+
+/* The cluster's own psql matches its version and skips Debian's wrapper. */
+static void
+psql_path(char *path, size_t n)
+{
+	struct localdb db;
+	char msg[ERR_MAX];
+
+	snprintf(path, n, "psql");
+	if (localdb_locate(&db, msg, sizeof(msg)) == -1)
+		return;
+	if ((size_t)snprintf(path, n, "%s/psql", db.bindir) >= n ||
+	    access(path, X_OK) == -1)
+		snprintf(path, n, "psql");
+}
+
+/*
+ * Connect psql where the other programs connect: --db, CONVO_DB, the
+ * PG variables that libpq reads itself, else the local database.
+ */
+static int
+cmd_psql(int argc, char **argv)
+{
+	char conninfo[CONNINFO_MAX], path[4200];
+	const char *target, *env;
+	struct localdb db;
+
+	(void)argc;
+	target = opt_db;
+	env = getenv("CONVO_DB");
+	if (target == NULL && env != NULL && env[0] != '\0')
+		target = env;
+	if (target == NULL && db_uses_local(NULL)) {
+		ensure_local(&db, conninfo, sizeof(conninfo));
+		target = conninfo;
+	}
+	if (target != NULL)
+		export_conninfo(target);
+	psql_path(path, sizeof(path));
+	argv[0] = path;
+	fflush(stdout);
+	execvp(path, argv);
+	err(EX_UNAVAILABLE, "cannot run %s", path);
+}
+
+/* Quote VALUE for the shell in single quotes. */
+static void
+print_shell_word(const char *value)
+{
+	putchar('\'');
+	for (; *value != '\0'; value++) {
+		if (*value == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*value);
+	}
+	putchar('\'');
+}
+
+static int
+cmd_env(int argc, char **argv)
+{
+	char conninfo[CONNINFO_MAX];
+	PQconninfoOption *options, *o;
+	struct localdb db;
+
+	no_arguments(argc, argv);
+	note_local_only("env");
+	ensure_local(&db, conninfo, sizeof(conninfo));
+	if ((options = PQconninfoParse(conninfo, NULL)) == NULL)
+		errx(EX_SOFTWARE, "cannot parse the local connection string");
+	for (o = options; o->keyword != NULL; o++) {
+		if (o->val == NULL || o->envvar == NULL)
+			continue;
+		printf("export %s=", o->envvar);
+		print_shell_word(o->val);
+		putchar('\n');
+	}
+	PQconninfoFree(options);
+	finish_stdout();
+	return 0;
+}
+
+/* Return the account name of "account add"; fills COUNTRY and BRAND. */
+static const char *
+parse_account_add(int argc, char **argv, char *country, const char **brand)
+{
+	static const struct option longopts[] = {
+		{ "country", required_argument, NULL, 'c' },
+		{ "brand", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cc;
+	int ch;
+
+	cc = NULL;
+	*brand = NULL;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'c')
+			cc = optarg;
+		else if (ch == 'b')
+			*brand = optarg;
+		else
+			usage();
+	}
+	if (argc - optind != 1) {
+		warnx("account add takes one account name");
+		usage();
+	}
+	country[0] = '\0';
+	if (cc != NULL) {
+		if (!phone_country_known(cc))
+			errx(EX_USAGE, "unknown country code \"%s\": expected an "
+			    "ISO 3166 alpha-2 code such as US or GB", cc);
+		country[0] = (char)toupper((unsigned char)cc[0]);
+		country[1] = (char)toupper((unsigned char)cc[1]);
+		country[2] = '\0';
+	}
+	return argv[optind];
+}
+
+static int
+report_account_error(PGconn *conn, PGresult *res, const char *name)
+{
+	const char *state;
+
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state != NULL && strcmp(state, "23505") == 0) {
+		warnx("account \"%s\" already exists", name);
+		return EX_DATAERR;
+	}
+	if (state != NULL && strcmp(state, "23514") == 0) {
+		warnx("invalid account name \"%s\": expected 1 to 63 letters, "
+		    "digits, dots, underscores or dashes, starting with a "
+		    "letter or digit", name);
+		return EX_USAGE;
+	}
+	return db_report(conn, res, "cannot create the account");
+}
+
+static int
+account_add(int argc, char **argv)
+{
+	const char *params[3], *name, *brand;
+	char country[3];
+	PGresult *res;
+	PGconn *conn;
+	int rc;
+
+	name = parse_account_add(argc, argv, country, &brand);
+	params[0] = name;
+	params[1] = country[0] != '\0' ? country : NULL;
+	params[2] = brand;
+	conn = db_connect(opt_db);
+	res = PQexecParams(conn, "SELECT convo.account_create($1, $2, $3)",
+	    3, NULL, params, NULL, NULL, 0);
+	rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report_account_error(conn, res, name);
+	else
+		say("created account \"%s\" (id %s)", name,
+		    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
+static jv
+nullable_string(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return jv_null();
+	return jv_string(PQgetvalue(res, row, col));
+}
+
+static int
+account_list(int argc, char **argv)
+{
+	PGresult *res;
+	PGconn *conn;
+	jv account;
+	int i, rc;
+
+	no_arguments(argc, argv);
+	conn = db_connect(opt_db);
+	res = PQexec(conn, "SELECT name, default_country, brand_name "
+	    "FROM convo.accounts ORDER BY name");
+	rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_report(conn, res, "cannot list accounts");
+	for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+		account = jv_object();
+		account = jv_object_set(account, jv_string("type"),
+		    jv_string("account"));
+		account = jv_object_set(account, jv_string("name"),
+		    nullable_string(res, i, 0));
+		account = jv_object_set(account, jv_string("country"),
+		    nullable_string(res, i, 1));
+		account = jv_object_set(account, jv_string("brand_name"),
+		    nullable_string(res, i, 2));
+		jv_dumpf(account, stdout, 0);
+		putchar('\n');
+	}
+	PQclear(res);
+	PQfinish(conn);
+	finish_stdout();
+	return rc;
+}
+
+static int
+cmd_account(int argc, char **argv)
+{
+	if (argc < 2) {
+		warnx("account needs a subcommand: add or list");
+		usage();
+	}
+	if (strcmp(argv[1], "add") == 0)
+		return account_add(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return account_list(argc - 1, argv + 1);
+	warnx("unknown account subcommand \"%s\": expected add or list",
+	    argv[1]);
+	usage();
+	return EX_USAGE;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int, char **);
+} commands[] = {
+	{ "init", cmd_init },
+	{ "start", cmd_start },
+	{ "stop", cmd_stop },
+	{ "status", cmd_status },
+	{ "migrate", cmd_migrate },
+	{ "psql", cmd_psql },
+	{ "env", cmd_env },
+	{ "account", cmd_account },
+	{ NULL, NULL },
+};
+
+/* Parse the options before the command; returns the command's index. */
+static int
+parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	/* "+" stops at the command, so its own options reach it intact. */
+	while ((ch = getopt_long(argc, argv, "+qv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			opt_db = optarg;
+			break;
+		case 'q':
+			opt_quiet = 1;
+			break;
+		case 'v':
+			opt_verbose = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case 'V':
+			version();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	return optind;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *c;
+	int first;
+
+	first = parse_options(argc, argv);
+	for (c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, argv[first]) == 0)
+			return c->run(argc - first, argv + first);
+	warnx("unknown command \"%s\"", argv[first]);
+	usage();
+	return EX_USAGE;
+}

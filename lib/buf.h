@@ -1,0 +1,39 @@
+/*
+ * Growable byte buffers, used to build COPY data and output lines.
+ * A buffer owns its memory; buf_free() releases it.
+ */
+#ifndef CONVO_BUF_H
+#define CONVO_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;	/* always NUL-terminated when len > 0 */
+	size_t len;
+	size_t cap;
+};
+
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/*
+ * Append S as one field of PostgreSQL's COPY text format, escaping
+ * backslash, tab, newline and carriage return; NULL appends \N.
+ */
+void buf_copy_field(struct buf *b, const char *s);
+
+/* Append the base64 encoding (RFC 4648, padded) of N bytes at P. */
+void buf_base64(struct buf *b, const void *p, size_t n);
+
+/* Return 1 when the N bytes at S are valid UTF-8 (RFC 3629). */
+int utf8_valid(const char *s, size_t n);
+
+/* Exit with a message when memory runs out; never returns NULL. */
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+#endif

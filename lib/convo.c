@@ -1,0 +1,27 @@
+#include <stddef.h>
+#include <sysexits.h>
+
+#include "convo.h"
+
+/* Precedence of exit statuses, most important first. */
+static const int exit_order[] = {
+	EX_USAGE, EX_CONFIG, EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOINPUT,
+	EX_DATAERR,
+};
+
+static int
+exit_rank(int status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(exit_order) / sizeof(exit_order[0]); i++)
+		if (exit_order[i] == status)
+			return (int)i;
+	return status == 0 ? 100 : -1;
+}
+
+int
+exit_merge(int current, int next)
+{
+	return exit_rank(next) < exit_rank(current) ? next : current;
+}

@@ -1,0 +1,190 @@
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "convo.h"
+#include "db.h"
+#include "localdb.h"
+#include "migrate.h"
+
+/* libpq variables that name a server; any of them disables the local one. */
+static const char *const pg_variables[] = {
+	"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
+	"PGSERVICE", NULL,
+};
+
+int
+db_uses_local(const char *conninfo)
+{
+	const char *const *v;
+	const char *env;
+
+	if (conninfo != NULL)
+		return 0;
+	env = getenv("CONVO_DB");
+	if (env != NULL && *env != '\0')
+		return 0;
+	for (v = pg_variables; *v != NULL; v++)
+		if (getenv(*v) != NULL && **v != '\0')
+			return 0;
+	return 1;
+}
+
+/* Server notices are for operators of the server, not of convo. */
+static void
+notice_processor(void *arg, const char *message)
+{
+	(void)arg;
+	if (strncmp(message, "WARNING", 7) == 0)
+		warnx("server: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+static PGconn *
+open_conninfo(const char *conninfo)
+{
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *values[] = { conninfo, getprogname(), NULL };
+	PGconn *conn;
+
+	conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(conn);
+
+		warnx("cannot connect to the database: %.*s",
+		    (int)strcspn(msg, "\n"), msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, notice_processor, NULL);
+	db_exec(conn, "SET TIME ZONE 'UTC'");
+	return conn;
+}
+
+/* Connect to the local cluster, creating and starting it if needed. */
+static PGconn *
+open_local(void)
+{
+	struct localdb local;
+	char conninfo[8192], msg[1024];
+
+	if (localdb_ensure(&local, conninfo, sizeof(conninfo), msg,
+	    sizeof(msg)) != 0)
+		errx(EX_UNAVAILABLE, "local database: %s", msg);
+	return open_conninfo(conninfo);
+}
+
+PGconn *
+db_connect_raw(const char *conninfo)
+{
+	const char *env = getenv("CONVO_DB");
+
+	if (conninfo != NULL)
+		return open_conninfo(conninfo);
+	if (env != NULL && *env != '\0')
+		return open_conninfo(env);
+	if (!db_uses_local(NULL))
+		return open_conninfo("");
+	return open_local();
+}
+
+static void
+check_schema(PGconn *conn, int local)
+{
+	int current = migrate_current(conn), latest = migrate_latest();
+
+	if (current < 0)
+		exit(db_report(conn, NULL, "cannot read the schema version"));
+	if (current < latest && local) {
+		if (migrate_apply(conn, 0) != 0)
+			exit(EX_UNAVAILABLE);
+		return;
+	}
+	if (current < latest)
+		errx(EX_CONFIG, "database schema is at version %d but convo "
+		    "needs %d; run convo-db migrate", current, latest);
+	if (current > latest)
+		errx(EX_CONFIG, "database schema version %d is newer than this "
+		    "convo %s knows (%d); upgrade convo", current,
+		    CONVO_VERSION, latest);
+}
+
+PGconn *
+db_connect(const char *conninfo)
+{
+	PGconn *conn = db_connect_raw(conninfo);
+
+	if (conn == NULL)
+		exit(EX_UNAVAILABLE);
+	check_schema(conn, db_uses_local(conninfo));
+	return conn;
+}
+
+long long
+db_account_id(PGconn *conn, const char *name)
+{
+	const char *params[1] = { name };
+	PGresult *res;
+	long long id;
+
+	res = PQexecParams(conn, "SELECT account_id FROM convo.accounts "
+	    "WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "cannot look up the account"));
+	if (PQntuples(res) == 0)
+		errx(EX_CONFIG, "account \"%s\" not found; create it with "
+		    "convo-db account add %s", name, name);
+	id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return id;
+}
+
+void
+db_exec(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "database statement failed"));
+	PQclear(res);
+}
+
+static int
+status_for_sqlstate(const char *state)
+{
+	static const char *const retry[] = {
+		"40001", "40P01", "55P03", "57014", NULL,
+	};
+	const char *const *r;
+
+	if (state == NULL)
+		return EX_UNAVAILABLE;
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+	    strcmp(state, "25006") == 0 || strncmp(state, "53", 2) == 0)
+		return EX_UNAVAILABLE;
+	for (r = retry; *r != NULL; r++)
+		if (strcmp(state, *r) == 0)
+			return EX_TEMPFAIL;
+	return EX_SOFTWARE;
+}
+
+int
+db_report(PGconn *conn, const PGresult *res, const char *what)
+{
+	const char *msg = NULL, *state = NULL;
+
+	if (res != NULL) {
+		msg = PQresultErrorMessage(res);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	}
+	if (msg == NULL || *msg == '\0')
+		msg = PQerrorMessage(conn);
+	if (strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
+	warnx("%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+	if (PQstatus(conn) != CONNECTION_OK)
+		return EX_UNAVAILABLE;
+	return status_for_sqlstate(state);
+}

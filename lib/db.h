@@ -1,0 +1,48 @@
+/*
+ * Database connection: where to connect, the schema version check and
+ * libpq errors turned into messages and exit status.
+ */
+#ifndef CONVO_DB_H
+#define CONVO_DB_H
+
+#include <libpq-fe.h>
+
+/*
+ * Connect as the program named PROGNAME (its application_name). The
+ * target is, in order: CONNINFO (from --db) when not NULL, CONVO_DB,
+ * the libpq variables (PGHOST, PGDATABASE, PGSERVICE, ...), else the
+ * built-in local database, which is created, started and migrated as
+ * needed. Checks that the schema is current. On failure prints a
+ * message and exits with EX_UNAVAILABLE or EX_CONFIG. The caller owns
+ * the connection and ends it with PQfinish().
+ */
+PGconn *db_connect(const char *conninfo);
+
+/* Return 1 when no explicit connection is configured (local database). */
+int db_uses_local(const char *conninfo);
+
+/*
+ * Connect like db_connect() but skip the schema check, for convo-db.
+ * Returns NULL after printing a message when the server is unreachable.
+ */
+PGconn *db_connect_raw(const char *conninfo);
+
+/*
+ * Return the account id of NAME, printing a message and exiting with
+ * EX_CONFIG when the account does not exist.
+ */
+long long db_account_id(PGconn *conn, const char *name);
+
+/* Run SQL that returns no rows and exit with a message on failure. */
+void db_exec(PGconn *conn, const char *sql);
+
+/*
+ * Print "PROGNAME: WHAT: <libpq message>" for a failed result or
+ * connection, without the trailing newline libpq adds, and return the
+ * exit status it maps to: EX_UNAVAILABLE for a lost connection,
+ * EX_TEMPFAIL for serialization failures, deadlocks and lock timeouts,
+ * EX_SOFTWARE otherwise.
+ */
+int db_report(PGconn *conn, const PGresult *res, const char *what);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * Keyword normal form. Unicode data come from utf8proc, so results follow
+ * the Unicode version of the installed utf8proc (15.0 in utf8proc 2.8).
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "keyword.h"
+
+/*
+ * NFKC_Casefold as utf8proc_NFKC_Casefold() defines it, which also drops
+ * default ignorable code points (ZERO WIDTH SPACE, SOFT HYPHEN, variation
+ * selectors) so that "st\u200bop" matches "stop".
+ */
+#define KEYWORD_MAP_FLAGS (UTF8PROC_STABLE | UTF8PROC_COMPAT | \
+    UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
+
+enum cp_class {
+	CP_WORD,	/* letter or digit: the ends of the result */
+	CP_MARK,	/* combining mark: kept after a letter or digit */
+	CP_SPACE,	/* separator: collapsed to one ASCII space */
+	CP_OTHER	/* punctuation, symbol: kept inside, trimmed at ends */
+};
+
+/*
+ * Dash punctuation (Pd) and connector punctuation (Pc, which contains
+ * '_') separate words like a space does, so "opt-out", "OPT_OUT" and
+ * "opt\u2014out" all read "opt out". Control characters are separators
+ * too. Tabs, CR and LF must be, and treating the other controls the same
+ * way keeps a NUL byte from cutting the result short.
+ */
+static enum cp_class
+classify(utf8proc_int32_t cp)
+{
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU:
+	case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+		return CP_WORD;
+	case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC:
+		return CP_MARK;
+	case UTF8PROC_CATEGORY_ZS:
+	case UTF8PROC_CATEGORY_ZL:
+	case UTF8PROC_CATEGORY_ZP:
+	case UTF8PROC_CATEGORY_CC:
+	case UTF8PROC_CATEGORY_PD:
+	case UTF8PROC_CATEGORY_PC:
+		return CP_SPACE;
+	default:
+		return CP_OTHER;
+	}
+}
+
+/*
+ * Trim and collapse the valid UTF-8 string S of LEN bytes in place and
+ * terminate it. The write position never passes the read position
+ * because every code point written replaces one at least as long.
+ * A nonspacing or spacing mark right after a kept letter stays with it
+ * (Devanagari vowel signs, accents without a precomposed form), so the
+ * trailing trim does not cut a word's last character in half.
+ */
+static void
+trim_and_collapse(utf8proc_uint8_t *s, utf8proc_ssize_t len)
+{
+	utf8proc_ssize_t in, out, end, n;
+	utf8proc_int32_t cp;
+	enum cp_class class;
+	int started, pending_space;
+
+	in = out = end = 0;
+	started = pending_space = 0;
+	while (in < len) {
+		n = utf8proc_iterate(s + in, len - in, &cp);
+		if (n <= 0)
+			break;
+		class = classify(cp);
+		if (!started && class != CP_WORD) {
+			in += n;
+			continue;
+		}
+		started = 1;
+		if (class == CP_SPACE) {
+			pending_space = 1;
+			in += n;
+			continue;
+		}
+		if (pending_space) {
+			s[out++] = ' ';
+			pending_space = 0;
+		}
+		if (class == CP_WORD || (class == CP_MARK && end == out))
+			end = out + n;
+		memmove(s + out, s + in, n);
+		out += n;
+		in += n;
+	}
+	s[end] = '\0';
+}
+
+char *
+keyword_normalize(const char *text, size_t len)
+{
+	utf8proc_uint8_t *mapped;
+	utf8proc_ssize_t n;
+
+	if (len == 0)
+		return strdup("");
+	if (text == NULL || len > SSIZE_MAX)
+		return NULL;
+	n = utf8proc_map((const utf8proc_uint8_t *)text,
+	    (utf8proc_ssize_t)len, &mapped, KEYWORD_MAP_FLAGS);
+	if (n < 0)
+		return NULL;
+	trim_and_collapse(mapped, n);
+	return (char *)mapped;
+}

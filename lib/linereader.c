@@ -1,0 +1,129 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "linereader.h"
+
+void
+linereader_init(struct linereader *r, int fd, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->max = max;
+	r->cap = 65536;
+	r->buf = xmalloc(r->cap);
+}
+
+void
+linereader_free(struct linereader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* Read more bytes at the end of the buffer. Returns bytes read. */
+static ssize_t
+fill(struct linereader *r)
+{
+	ssize_t n;
+
+	if (r->start > 0 && r->start == r->end)
+		r->start = r->end = 0;
+	if (r->end == r->cap && r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if (r->end == r->cap) {
+		r->cap *= 2;
+		r->buf = xrealloc(r->buf, r->cap);
+	}
+	do
+		n = read(r->fd, r->buf + r->end, r->cap - r->end);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		r->eof = 1;
+	if (n > 0)
+		r->end += n;
+	return n;
+}
+
+/* Discard input up to and including the next newline; count the bytes. */
+static int
+skip_line(struct linereader *r, size_t *skipped)
+{
+	char *nl;
+
+	for (;;) {
+		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		if (nl != NULL) {
+			*skipped += nl - (r->buf + r->start);
+			r->start = nl - r->buf + 1;
+			return 0;
+		}
+		*skipped += r->end - r->start;
+		r->start = r->end = 0;
+		if (fill(r) <= 0)
+			return r->eof ? 0 : -1;
+	}
+}
+
+int
+linereader_next(struct linereader *r, const char **line, size_t *len,
+    int *too_long)
+{
+	size_t scanned = 0, skipped;
+	char *nl;
+	static char head[LINEREADER_HEAD];
+
+	*too_long = 0;
+	for (;;) {
+		nl = memchr(r->buf + r->start + scanned, '\n',
+		    r->end - r->start - scanned);
+		if (nl != NULL) {
+			*line = r->buf + r->start;
+			*len = nl - *line;
+			r->start = nl - r->buf + 1;
+			r->lineno++;
+			return 1;
+		}
+		scanned = r->end - r->start;
+		if (scanned > r->max)
+			break;
+		if (r->eof || fill(r) <= 0) {
+			if (!r->eof)
+				return -1;
+			if (r->end == r->start)
+				return 0;
+			*line = r->buf + r->start;
+			*len = r->end - r->start;
+			r->start = r->end;
+			r->lineno++;
+			return 1;
+		}
+	}
+	/* Keep the head of the line for the rejects file, drop the rest. */
+	memcpy(head, r->buf + r->start,
+	    scanned < sizeof(head) ? scanned : sizeof(head));
+	skipped = 0;
+	if (skip_line(r, &skipped) != 0)
+		return -1;
+	r->lineno++;
+	*line = head;
+	*len = skipped;
+	*too_long = 1;
+	return 1;
+}
+
+int
+linereader_ready(struct linereader *r, int timeout_ms)
+{
+	struct pollfd p = { .fd = r->fd, .events = POLLIN };
+
+	if (r->eof || memchr(r->buf + r->start, '\n', r->end - r->start))
+		return 1;
+	return poll(&p, 1, timeout_ms) > 0;
+}

@@ -1,0 +1,269 @@
+#include <dirent.h>
+#include <err.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "migrate.h"
+
+#ifndef CONVO_DATADIR
+#define CONVO_DATADIR "/usr/local/share/convo"
+#endif
+
+/* Arbitrary constant that names convo's migration lock. */
+#define MIGRATE_LOCK_KEY 7270726
+
+static int
+is_dir(const char *path)
+{
+	DIR *d = opendir(path);
+
+	if (d == NULL)
+		return 0;
+	closedir(d);
+	return 1;
+}
+
+const char *
+share_dir(void)
+{
+	static char dir[PATH_MAX + 32];
+	char exe[PATH_MAX], probe[PATH_MAX + 32];
+	const char *env = getenv("CONVO_SHARE");
+	ssize_t n;
+	char *slash;
+
+	if (dir[0] != '\0')
+		return dir;
+	if (env != NULL && *env != '\0') {
+		snprintf(dir, sizeof(dir), "%s", env);
+		return dir;
+	}
+	/* bin/prog beside share/convo, in the source tree or a prefix. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/share/convo/migrations",
+		    exe);
+		if (is_dir(probe)) {
+			probe[strlen(probe) - strlen("/migrations")] = '\0';
+			memcpy(dir, probe, strlen(probe) + 1);
+			return dir;
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s", CONVO_DATADIR);
+	return dir;
+}
+
+static int
+migration_number(const char *name)
+{
+	int n = 0, i;
+
+	for (i = 0; i < 3; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		n = n * 10 + (name[i] - '0');
+	}
+	if (name[3] != '_' || strcmp(name + strlen(name) - 4, ".sql") != 0)
+		return -1;
+	return n;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* List the migration files in order; returns their count. */
+static int
+migration_files(char ***names)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int n = 0, cap = 0;
+
+	*names = NULL;
+	snprintf(path, sizeof(path), "%s/migrations", share_dir());
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (migration_number(e->d_name) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*names = xrealloc(*names, cap * sizeof(**names));
+		}
+		(*names)[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(*names, n, sizeof(**names), compare_names);
+	return n;
+}
+
+static void
+free_names(char **names, int n)
+{
+	while (n-- > 0)
+		free(names[n]);
+	free(names);
+}
+
+int
+migrate_latest(void)
+{
+	char **names;
+	int n = migration_files(&names), latest = 0;
+
+	if (n > 0)
+		latest = migration_number(names[n - 1]);
+	free_names(names, n > 0 ? n : 0);
+	return latest;
+}
+
+int
+migrate_current(PGconn *conn)
+{
+	PGresult *res;
+	int version = -1, exists;
+
+	res = PQexec(conn, "SELECT to_regclass('convo.schema_version') "
+	    "IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return -1;
+	}
+	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!exists)
+		return 0;
+	res = PQexec(conn, "SELECT coalesce(max(version), 0) "
+	    "FROM convo.schema_version");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return version;
+}
+
+static char *
+read_file(const char *path)
+{
+	struct buf b = { 0 };
+	char chunk[8192];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	buf_addc(&b, '\0');
+	return b.data;
+}
+
+static int
+exec_ok(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		const char *msg = PQresultErrorMessage(res);
+
+		warnx("%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Apply one migration file in its own transaction and record it. */
+static int
+apply_one(PGconn *conn, const char *name)
+{
+	char path[PATH_MAX], what[PATH_MAX + 32], number[16];
+	const char *params[2];
+	PGresult *res;
+	char *sql;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/migrations/%s", share_dir(), name);
+	snprintf(what, sizeof(what), "migration \"%s\" failed", path);
+	if ((sql = read_file(path)) == NULL) {
+		warn("cannot read migration \"%s\"", path);
+		return -1;
+	}
+	if (exec_ok(conn, "BEGIN; SET LOCAL search_path = convo, public",
+	    what) != 0 || exec_ok(conn, sql, what) != 0) {
+		free(sql);
+		exec_ok(conn, "ROLLBACK", "rollback");
+		return -1;
+	}
+	free(sql);
+	snprintf(number, sizeof(number), "%d", migration_number(name));
+	params[0] = number;
+	params[1] = name;
+	res = PQexecParams(conn, "INSERT INTO convo.schema_version "
+	    "(version, name) VALUES ($1, $2)", 2, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok || exec_ok(conn, "COMMIT", what) != 0) {
+		exec_ok(conn, "ROLLBACK", "rollback");
+		return -1;
+	}
+	return 0;
+}
+
+static const char bootstrap_sql[] =
+    "CREATE SCHEMA IF NOT EXISTS convo;"
+    "CREATE TABLE IF NOT EXISTS convo.schema_version ("
+    " version integer PRIMARY KEY,"
+    " name text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
+
+int
+migrate_apply(PGconn *conn, int verbose)
+{
+	char lock[64], **names;
+	int n, i, current, rc = 0;
+
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)",
+	    MIGRATE_LOCK_KEY);
+	if (exec_ok(conn, lock, "cannot lock the schema") != 0)
+		return -1;
+	if ((n = migration_files(&names)) < 0) {
+		warnx("no migrations in \"%s/migrations\"; set CONVO_SHARE "
+		    "to the directory that holds them", share_dir());
+		rc = -1;
+		goto unlock;
+	}
+	if (exec_ok(conn, bootstrap_sql, "cannot create schema convo") != 0 ||
+	    (current = migrate_current(conn)) < 0) {
+		rc = -1;
+		goto unlock;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (migration_number(names[i]) <= current)
+			continue;
+		if (verbose)
+			warnx("applying migration %s", names[i]);
+		rc = apply_one(conn, names[i]);
+	}
+unlock:
+	if (n > 0)
+		free_names(names, n);
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)",
+	    MIGRATE_LOCK_KEY);
+	exec_ok(conn, lock, "cannot unlock the schema");
+	return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * Schema migrations: numbered SQL files under share/convo/migrations,
+ * each applied once in its own transaction and recorded in
+ * convo.schema_version.
+ */
+#ifndef CONVO_MIGRATE_H
+#define CONVO_MIGRATE_H
+
+#include <libpq-fe.h>
+
+/*
+ * Return the directory that holds convo's data files: $CONVO_SHARE, else
+ * ../share/convo beside the running program, else the directory chosen
+ * at build time. The string is static.
+ */
+const char *share_dir(void);
+
+/* Return the highest migration number shipped in share_dir(). */
+int migrate_latest(void);
+
+/* Return the schema version of the database, 0 when none, -1 on error. */
+int migrate_current(PGconn *conn);
+
+/*
+ * Apply every missing migration under an advisory lock, printing one
+ * line per file to stderr when VERBOSE. Returns 0, or -1 after printing
+ * a message.
+ */
+int migrate_apply(PGconn *conn, int verbose);
+
+#endif

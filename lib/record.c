@@ -1,0 +1,773 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "convo.h"
+#include "keyword.h"
+#include "phone.h"
+#include "record.h"
+#include "timeutil.h"
+
+static const char *const statuses[] = {
+	"accepted", "scheduled", "queued", "sending", "sent", "delivered",
+	"undelivered", "failed", "canceled", "partially_delivered", "read",
+	"receiving", "received", NULL,
+};
+
+static const char *const origins[] = {
+	"conversation", "campaign", "flow", "keyword_reply", "api", NULL,
+};
+
+static const char *const consent_statuses[] = {
+	"subscribed", "unsubscribed", "never_subscribed", NULL,
+};
+
+static const char *const message_fields[] = {
+	"type", "direction", "channel", "from", "to", "body", "media",
+	"provider", "provider_message_id", "sent_at", "origin", "origin_id",
+	"status", NULL,
+};
+
+static const char *const profile_fields_list[] = {
+	"external_id", "first_name", "last_name", "email", "photo_url",
+	"timezone", "properties", NULL,
+};
+
+static int
+in_list(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+int
+record_status_known(const char *s)
+{
+	return in_list(s, statuses);
+}
+
+static jv
+fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return jv_invalid_with_msg(jv_string(msg));
+}
+
+/*
+ * Quote a value for an error message: at most 60 bytes of it, cut at a
+ * character boundary, with control characters shown as '?'.
+ */
+static const char *
+quote(const char *s, char out[80])
+{
+	size_t i, n = 0;
+
+	for (i = 0; s[i] != '\0' && n < 60; i++)
+		out[n++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+	while (n > 0 && s[i] != '\0' && ((unsigned char)out[n] & 0xc0) == 0x80)
+		n--;
+	if (s[i] != '\0')
+		out[n++] = '.', out[n++] = '.', out[n++] = '.';
+	out[n] = '\0';
+	return out;
+}
+
+/* Return 1 when the string S (borrowed) contains a NUL character. */
+static int
+has_nul(jv s)
+{
+	return strlen(jv_string_value(s)) !=
+	    (size_t)jv_string_length_bytes(jv_copy(s));
+}
+
+/*
+ * Return 1 when V (borrowed) holds a string with a NUL character
+ * anywhere inside, which PostgreSQL's text and jsonb cannot store.
+ */
+static int
+nul_escape_inside(jv v)
+{
+	jv dump = jv_dump_string(jv_copy(v), 0);
+	int found = strstr(jv_string_value(dump), "\\u0000") != NULL;
+
+	jv_free(dump);
+	return found;
+}
+
+/*
+ * Fetch string field NAME of REC (borrowed) into *OUT. Returns 0 when
+ * present, 1 when absent or null, -1 when of another type and -2 when
+ * the string contains a NUL character.
+ */
+static int
+get_string(jv rec, const char *name, jv *out)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(name));
+	jv_kind k = jv_get_kind(v);
+
+	if (k == JV_KIND_STRING && has_nul(v)) {
+		jv_free(v);
+		return -2;
+	}
+	if (k == JV_KIND_STRING) {
+		*out = v;
+		return 0;
+	}
+	jv_free(v);
+	return k == JV_KIND_INVALID || k == JV_KIND_NULL ? 1 : -1;
+}
+
+/* Like get_string, but a missing field is an error stored in *ERR. */
+static const char *
+need_string(jv rec, const char *name, jv *holder, jv *err)
+{
+	switch (get_string(rec, name, holder)) {
+	case 0:
+		if (jv_string_length_bytes(jv_copy(*holder)) == 0) {
+			jv_free(*holder);
+			*err = fail("empty field \"%s\"", name);
+			return NULL;
+		}
+		return jv_string_value(*holder);
+	case 1:
+		*err = fail("missing field \"%s\"", name);
+		return NULL;
+	case -2:
+		*err = fail("NUL byte in field \"%s\"", name);
+		return NULL;
+	default:
+		*err = fail("field \"%s\" must be a string", name);
+		return NULL;
+	}
+}
+
+static jv
+check_time(const char *name, const char *value)
+{
+	char q[80];
+
+	if (time_is_rfc3339(value))
+		return jv_true();
+	return fail("invalid time \"%s\" in field \"%s\": expected RFC 3339 "
+	    "such as 2026-12-04T15:04:05Z", quote(value, q), name);
+}
+
+/* Normalise a customer address into PHONE and its channel. */
+static jv
+customer_phone(const char *name, const char *value, const char *country,
+    char phone[PHONE_MAX], const char **channel)
+{
+	const char *number, *why;
+	char q[80];
+
+	*channel = phone_channel(value, &number);
+	if (phone_normalize(number, country, phone, PHONE_MAX, &why) != 0)
+		return fail("invalid phone number \"%s\" in field \"%s\": %s; "
+		    "expected E.164 such as +15551234567", quote(value, q),
+		    name, why);
+	return jv_true();
+}
+
+/* A brand address: a phone number, a short code or a service id. */
+static jv
+brand_address(const char *name, const char *value, const char *country,
+    char out[128])
+{
+	const char *number, *why;
+	char q[80];
+	size_t i;
+
+	phone_channel(value, &number);
+	if (phone_is_short_code(number) || strncmp(number, "MG", 2) == 0) {
+		snprintf(out, 128, "%s", number);
+		for (i = 0; out[i] != '\0'; i++)
+			if (!((out[i] >= '0' && out[i] <= '9') ||
+			    (out[i] >= 'A' && out[i] <= 'Z') ||
+			    (out[i] >= 'a' && out[i] <= 'z')))
+				break;
+		if (out[i] == '\0' && i < 64)
+			return jv_true();
+	}
+	if (phone_normalize(number, country, out, PHONE_MAX, &why) == 0)
+		return jv_true();
+	return fail("invalid address \"%s\" in field \"%s\": %s; expected "
+	    "E.164, a short code or a messaging service id",
+	    quote(value, q), name, why);
+}
+
+static jv
+check_word(const char *name, const char *value, size_t max)
+{
+	size_t i, n = strlen(value);
+	char q[80];
+
+	for (i = 0; i < n; i++)
+		if (!((value[i] >= 'a' && value[i] <= 'z') ||
+		    (value[i] >= '0' && value[i] <= '9') || value[i] == '_' ||
+		    value[i] == '-'))
+			break;
+	if (n == 0 || n > max || i < n)
+		return fail("invalid value \"%s\" in field \"%s\": expected "
+		    "lower-case letters, digits, '_' or '-'", quote(value, q),
+		    name);
+	return jv_true();
+}
+
+/* Add "provider", "twilio" unless the record names another. */
+static jv
+provider_field(jv rec, jv out)
+{
+	jv v, check;
+	int rc = get_string(rec, "provider", &v);
+
+	if (rc < 0) {
+		jv_free(out);
+		return fail("field \"provider\" must be a string");
+	}
+	if (rc == 1)
+		v = jv_string("twilio");
+	check = check_word("provider", jv_string_value(v), 32);
+	if (!jv_is_valid(check)) {
+		jv_free(v);
+		jv_free(out);
+		return check;
+	}
+	return jv_object_set(out, jv_string("provider"), v);
+}
+
+/* Convert MEDIA (borrowed) to an array of {url, content_type}. */
+static jv
+normalize_media(jv media)
+{
+	jv out = jv_array(), item, url, type;
+	int i, n;
+	char q[80];
+
+	if (jv_get_kind(media) == JV_KIND_NULL ||
+	    jv_get_kind(media) == JV_KIND_INVALID)
+		return out;
+	if (jv_get_kind(media) != JV_KIND_ARRAY) {
+		jv_free(out);
+		return fail("field \"media\" must be an array");
+	}
+	n = jv_array_length(jv_copy(media));
+	if (n > MEDIA_MAX) {
+		jv_free(out);
+		return fail("too many media items (%d): at most %d", n,
+		    MEDIA_MAX);
+	}
+	for (i = 0; i < n; i++) {
+		item = jv_array_get(jv_copy(media), i);
+		if (jv_get_kind(item) == JV_KIND_STRING) {
+			url = item;
+			type = jv_null();
+		} else if (jv_get_kind(item) == JV_KIND_OBJECT) {
+			url = jv_object_get(jv_copy(item), jv_string("url"));
+			type = jv_object_get(item, jv_string("content_type"));
+		} else {
+			jv_free(item);
+			jv_free(out);
+			return fail("media item %d must be a URL or an object "
+			    "with \"url\"", i + 1);
+		}
+		if (jv_get_kind(url) != JV_KIND_STRING ||
+		    jv_string_length_bytes(jv_copy(url)) == 0 ||
+		    has_nul(url)) {
+			jv_free(url);
+			jv_free(type);
+			jv_free(out);
+			return fail("media item %d has no valid \"url\"", i + 1);
+		}
+		if (jv_get_kind(type) != JV_KIND_STRING &&
+		    jv_get_kind(type) != JV_KIND_NULL) {
+			jv_free(type);
+			type = jv_null();
+		}
+		if (jv_get_kind(type) == JV_KIND_STRING && has_nul(type)) {
+			jv_free(url);
+			jv_free(out);
+			return fail("media item %d: invalid content type \"%s\"",
+			    i + 1, quote(jv_string_value(type), q));
+		}
+		item = jv_object();
+		item = jv_object_set(item, jv_string("url"), url);
+		item = jv_object_set(item, jv_string("content_type"), type);
+		out = jv_array_append(out, item);
+	}
+	return out;
+}
+
+/* Unknown fields of a message, kept for convo-read; null when none. */
+static jv
+unknown_fields(jv rec)
+{
+	jv extra = jv_object();
+	int any = 0;
+
+	jv_object_foreach(rec, key, value) {
+		if (in_list(jv_string_value(key), message_fields)) {
+			jv_free(key);
+			jv_free(value);
+			continue;
+		}
+		extra = jv_object_set(extra, key, value);
+		any = 1;
+	}
+	if (!any) {
+		jv_free(extra);
+		return jv_null();
+	}
+	return extra;
+}
+
+/* Fields a message may or may not have: body, media, origin, status. */
+static jv
+message_optional(jv rec, jv out, const char *direction)
+{
+	jv v, media;
+	int rc;
+	char q[80];
+
+	media = normalize_media(jv_object_get(jv_copy(rec),
+	    jv_string("media")));
+	if (!jv_is_valid(media)) {
+		jv_free(out);
+		return media;
+	}
+	rc = get_string(rec, "body", &v);
+	if (rc == 1 && jv_array_length(jv_copy(media)) == 0) {
+		jv_free(media);
+		jv_free(out);
+		return fail("missing field \"body\": a message needs a body or "
+		    "media");
+	}
+	if (rc < 0) {
+		jv_free(media);
+		jv_free(out);
+		return fail(rc == -2 ? "NUL byte in field \"body\"" :
+		    "field \"body\" must be a string");
+	}
+	out = jv_object_set(out, jv_string("body"), rc == 0 ? v :
+	    jv_string(""));
+	out = jv_object_set(out, jv_string("media"), media);
+
+	rc = get_string(rec, "origin", &v);
+	if (rc < 0) {
+		jv_free(out);
+		return fail("field \"origin\" must be a string");
+	}
+	if (rc == 0 && strcmp(direction, "inbound") == 0) {
+		jv_free(v);
+		jv_free(out);
+		return fail("field \"origin\" is for outbound messages only");
+	}
+	if (rc == 0 && !in_list(jv_string_value(v), origins)) {
+		out = fail("invalid origin \"%s\": expected conversation, "
+		    "campaign, flow, keyword_reply or api",
+		    quote(jv_string_value(v), q));
+		jv_free(v);
+		return out;
+	}
+	if (rc == 1)
+		v = strcmp(direction, "outbound") == 0 ? jv_string("api") :
+		    jv_null();
+	out = jv_object_set(out, jv_string("origin"), v);
+
+	rc = get_string(rec, "origin_id", &v);
+	if (rc < 0) {
+		jv_free(out);
+		return fail("field \"origin_id\" must be a string");
+	}
+	out = jv_object_set(out, jv_string("origin_id"), rc == 0 ? v :
+	    jv_null());
+
+	rc = get_string(rec, "status", &v);
+	if (rc < 0) {
+		jv_free(out);
+		return fail("field \"status\" must be a string");
+	}
+	if (rc == 0 && !record_status_known(jv_string_value(v))) {
+		out = fail("unknown status \"%s\"",
+		    quote(jv_string_value(v), q));
+		jv_free(v);
+		return out;
+	}
+	return jv_object_set(out, jv_string("status"), rc == 0 ? v :
+	    jv_null());
+}
+
+/* Keyword normal form of an inbound body, or null. */
+static jv
+keyword_form(jv out)
+{
+	jv body = jv_object_get(jv_copy(out), jv_string("body"));
+	jv normal = jv_null();
+	int n = jv_string_length_bytes(jv_copy(body));
+	char *s;
+
+	if (n <= KEYWORD_TEXT_MAX) {
+		s = keyword_normalize(jv_string_value(body), n);
+		if (s != NULL && *s != '\0')
+			normal = jv_string(s);
+		free(s);
+	}
+	jv_free(body);
+	return jv_object_set(out, jv_string("normal"), normal);
+}
+
+static jv
+normalize_message(jv rec, const char *country)
+{
+	jv h[6], err = jv_null(), out, check;
+	const char *dir, *from, *to, *pmid, *sent, *chan = "sms", *prefix;
+	char phone[PHONE_MAX], brand[128], q[80];
+	int inbound, i, rc;
+
+	for (i = 0; i < 6; i++)
+		h[i] = jv_null();
+	if ((dir = need_string(rec, "direction", &h[0], &err)) == NULL ||
+	    (from = need_string(rec, "from", &h[1], &err)) == NULL ||
+	    (to = need_string(rec, "to", &h[2], &err)) == NULL ||
+	    (pmid = need_string(rec, "provider_message_id", &h[3], &err))
+	    == NULL || (sent = need_string(rec, "sent_at", &h[4], &err))
+	    == NULL)
+		goto done;
+	if (strcmp(dir, "inbound") != 0 && strcmp(dir, "outbound") != 0) {
+		err = fail("invalid direction \"%s\": expected inbound or "
+		    "outbound", quote(dir, q));
+		goto done;
+	}
+	inbound = dir[0] == 'i';
+	if (strlen(pmid) > 128) {
+		err = fail("provider_message_id \"%s\" is longer than 128 bytes",
+		    quote(pmid, q));
+		goto done;
+	}
+	check = check_time("sent_at", sent);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	check = customer_phone(inbound ? "from" : "to", inbound ? from : to,
+	    country, phone, &prefix);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	check = brand_address(inbound ? "to" : "from", inbound ? to : from,
+	    country, brand);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	rc = get_string(rec, "channel", &h[5]);
+	if (rc < 0) {
+		err = fail("field \"channel\" must be a string");
+		goto done;
+	}
+	chan = rc == 0 ? jv_string_value(h[5]) : prefix;
+	if (rc == 0 && strcmp(prefix, "sms") != 0 && strcmp(prefix, chan)) {
+		err = fail("channel \"%s\" does not match address \"%s\"",
+		    quote(chan, q), inbound ? from : to);
+		goto done;
+	}
+	check = check_word("channel", chan, 32);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	out = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("message"));
+	out = jv_object_set(out, jv_string("provider_message_id"),
+	    jv_string(pmid));
+	out = jv_object_set(out, jv_string("direction"), jv_string(dir));
+	out = jv_object_set(out, jv_string("channel"), jv_string(chan));
+	out = jv_object_set(out, jv_string("phone"), jv_string(phone));
+	out = jv_object_set(out, jv_string("from_address"),
+	    jv_string(inbound ? phone : brand));
+	out = jv_object_set(out, jv_string("to_address"),
+	    jv_string(inbound ? brand : phone));
+	out = jv_object_set(out, jv_string("sent_at"), jv_string(sent));
+	out = provider_field(rec, out);
+	if (jv_is_valid(out))
+		out = message_optional(rec, out, dir);
+	if (jv_is_valid(out) && inbound)
+		out = keyword_form(out);
+	else if (jv_is_valid(out))
+		out = jv_object_set(out, jv_string("normal"), jv_null());
+	if (jv_is_valid(out)) {
+		jv extra = unknown_fields(jv_copy(rec));
+
+		if (nul_escape_inside(extra)) {
+			jv_free(extra);
+			jv_free(out);
+			out = fail("NUL character in a field of the record");
+		} else {
+			out = jv_object_set(out, jv_string("extra"), extra);
+		}
+	}
+	err = out;
+done:
+	for (i = 0; i < 6; i++)
+		jv_free(h[i]);
+	return err;
+}
+
+static jv
+normalize_status(jv rec, const char *country)
+{
+	jv h[4], err = jv_null(), out, code, check;
+	const char *pmid, *status, *at, *chan = NULL;
+	char phone[PHONE_MAX], q[80], num[32];
+	int i, rc;
+
+	for (i = 0; i < 4; i++)
+		h[i] = jv_null();
+	if ((pmid = need_string(rec, "provider_message_id", &h[0], &err))
+	    == NULL || (status = need_string(rec, "status", &h[1], &err))
+	    == NULL || (at = need_string(rec, "at", &h[2], &err)) == NULL)
+		goto done;
+	if (!record_status_known(status)) {
+		err = fail("unknown status \"%s\": expected queued, sending, "
+		    "sent, delivered, undelivered, failed, canceled, read or "
+		    "another Twilio message status", quote(status, q));
+		goto done;
+	}
+	check = check_time("at", at);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	code = jv_object_get(jv_copy(rec), jv_string("error_code"));
+	if (jv_get_kind(code) == JV_KIND_NUMBER) {
+		double d = jv_number_value(code);
+
+		jv_free(code);
+		if (d != (long long)d || d < 0 || d > 1e9) {
+			err = fail("invalid error_code: expected an integer");
+			goto done;
+		}
+		snprintf(num, sizeof(num), "%lld", (long long)d);
+		code = jv_string(num);
+	} else if (jv_get_kind(code) == JV_KIND_STRING) {
+		if (jv_string_length_bytes(jv_copy(code)) == 0) {
+			jv_free(code);
+			code = jv_null();
+		} else if (jv_string_length_bytes(jv_copy(code)) > 16 ||
+		    has_nul(code)) {
+			err = fail("invalid error_code \"%s\"",
+			    quote(jv_string_value(code), q));
+			jv_free(code);
+			goto done;
+		}
+	} else {
+		jv_free(code);
+		code = jv_null();
+	}
+	out = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("status"));
+	out = jv_object_set(out, jv_string("provider_message_id"),
+	    jv_string(pmid));
+	out = jv_object_set(out, jv_string("status"), jv_string(status));
+	out = jv_object_set(out, jv_string("error_code"), code);
+	out = jv_object_set(out, jv_string("at"), jv_string(at));
+	rc = get_string(rec, "to", &h[3]);
+	if (rc == 0) {
+		check = customer_phone("to", jv_string_value(h[3]), country,
+		    phone, &chan);
+		if (!jv_is_valid(check)) {
+			jv_free(out);
+			err = check;
+			goto done;
+		}
+	}
+	out = jv_object_set(out, jv_string("to_phone"),
+	    chan ? jv_string(phone) : jv_null());
+	out = jv_object_set(out, jv_string("channel"),
+	    chan ? jv_string(chan) : jv_null());
+	err = provider_field(rec, out);
+done:
+	for (i = 0; i < 4; i++)
+		jv_free(h[i]);
+	return err;
+}
+
+static jv
+normalize_consent(jv rec, const char *country)
+{
+	jv h[5], err = jv_null(), out, check;
+	const char *phone_text, *status, *at, *chan, *method = "import";
+	char phone[PHONE_MAX], q[80];
+	int i, rc;
+
+	for (i = 0; i < 5; i++)
+		h[i] = jv_null();
+	if ((phone_text = need_string(rec, "phone", &h[0], &err)) == NULL ||
+	    (status = need_string(rec, "status", &h[1], &err)) == NULL ||
+	    (at = need_string(rec, "at", &h[2], &err)) == NULL)
+		goto done;
+	if (!in_list(status, consent_statuses)) {
+		err = fail("invalid consent status \"%s\": expected subscribed, "
+		    "unsubscribed or never_subscribed", quote(status, q));
+		goto done;
+	}
+	check = check_time("at", at);
+	if (jv_is_valid(check))
+		check = customer_phone("phone", phone_text, country, phone,
+		    &chan);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	if ((rc = get_string(rec, "channel", &h[3])) == 0)
+		chan = jv_string_value(h[3]);
+	if ((rc = rc < 0 ? rc : get_string(rec, "method", &h[4])) == 0)
+		method = jv_string_value(h[4]);
+	if (rc < 0) {
+		err = fail("fields \"channel\" and \"method\" must be strings");
+		goto done;
+	}
+	check = check_word("channel", chan, 32);
+	if (jv_is_valid(check))
+		check = check_word("method", method, 32);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	out = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("consent"));
+	out = jv_object_set(out, jv_string("phone"), jv_string(phone));
+	out = jv_object_set(out, jv_string("channel"), jv_string(chan));
+	out = jv_object_set(out, jv_string("status"), jv_string(status));
+	out = jv_object_set(out, jv_string("method"), jv_string(method));
+	err = jv_object_set(out, jv_string("at"), jv_string(at));
+done:
+	for (i = 0; i < 5; i++)
+		jv_free(h[i]);
+	return err;
+}
+
+/* The profile fields present in REC, each a string, an object or null. */
+static jv
+profile_fields(jv rec)
+{
+	const char *const *f;
+	jv fields = jv_object(), v;
+	jv_kind k;
+
+	for (f = profile_fields_list; *f != NULL; f++) {
+		v = jv_object_get(jv_copy(rec), jv_string(*f));
+		k = jv_get_kind(v);
+		if (k == JV_KIND_INVALID) {
+			jv_free(v);
+			continue;
+		}
+		if (strcmp(*f, "properties") == 0 ? (k != JV_KIND_OBJECT &&
+		    k != JV_KIND_NULL) : (k != JV_KIND_STRING &&
+		    k != JV_KIND_NULL)) {
+			jv_free(v);
+			jv_free(fields);
+			return fail(strcmp(*f, "properties") == 0 ?
+			    "field \"%s\" must be an object" :
+			    "field \"%s\" must be a string", *f);
+		}
+		if (k == JV_KIND_STRING && has_nul(v)) {
+			jv_free(v);
+			jv_free(fields);
+			return fail("NUL byte in field \"%s\"", *f);
+		}
+		fields = jv_object_set(fields, jv_string(*f), v);
+	}
+	return fields;
+}
+
+static jv
+normalize_profile(jv rec, const char *country)
+{
+	jv h[2], err = jv_null(), out, check, fields;
+	const char *phone_text, *chan;
+	char phone[PHONE_MAX];
+	int rc;
+
+	h[0] = h[1] = jv_null();
+	if ((phone_text = need_string(rec, "phone", &h[0], &err)) == NULL)
+		goto done;
+	check = customer_phone("phone", phone_text, country, phone, &chan);
+	if (!jv_is_valid(check)) {
+		err = check;
+		goto done;
+	}
+	rc = get_string(rec, "updated_at", &h[1]);
+	if (rc < 0) {
+		err = fail("field \"updated_at\" must be a string");
+		goto done;
+	}
+	if (rc == 0) {
+		check = check_time("updated_at", jv_string_value(h[1]));
+		if (!jv_is_valid(check)) {
+			err = check;
+			goto done;
+		}
+	}
+	fields = profile_fields(rec);
+	if (!jv_is_valid(fields)) {
+		err = fields;
+		goto done;
+	}
+	if (nul_escape_inside(fields)) {
+		jv_free(fields);
+		err = fail("NUL character in field \"properties\"");
+		goto done;
+	}
+	out = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("profile"));
+	out = jv_object_set(out, jv_string("phone"), jv_string(phone));
+	out = jv_object_set(out, jv_string("fields"), fields);
+	err = jv_object_set(out, jv_string("updated_at"),
+	    rc == 0 ? jv_copy(h[1]) : jv_null());
+done:
+	jv_free(h[0]);
+	jv_free(h[1]);
+	return err;
+}
+
+jv
+record_normalize(jv rec, const char *country)
+{
+	jv type, out;
+	const char *t;
+	char q[80];
+
+	if (jv_get_kind(rec) != JV_KIND_OBJECT) {
+		jv_free(rec);
+		return fail("a record must be a JSON object");
+	}
+	if (get_string(rec, "type", &type) != 0) {
+		jv_free(rec);
+		return fail("missing field \"type\"");
+	}
+	t = jv_string_value(type);
+	if (strcmp(t, "message") == 0)
+		out = normalize_message(rec, country);
+	else if (strcmp(t, "status") == 0)
+		out = normalize_status(rec, country);
+	else if (strcmp(t, "consent") == 0)
+		out = normalize_consent(rec, country);
+	else if (strcmp(t, "profile") == 0)
+		out = normalize_profile(rec, country);
+	else
+		out = fail("unknown record type \"%s\": expected message, "
+		    "status, consent or profile", quote(t, q));
+	jv_free(type);
+	jv_free(rec);
+	return out;
+}

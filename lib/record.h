@@ -1,0 +1,40 @@
+/*
+ * Input records of convo-ingest: validation and normal form. Pure
+ * functions over jv values; no database.
+ */
+#ifndef CONVO_RECORD_H
+#define CONVO_RECORD_H
+
+#include <stddef.h>
+#include <jv.h>
+
+/* Bodies longer than this (bytes) are never compared with keywords. */
+#define KEYWORD_TEXT_MAX 256
+
+/* Most media items a message may carry, as Twilio allows. */
+#define MEDIA_MAX 10
+
+/*
+ * Check the input record REC (consumed) and return its normal form, a
+ * new object the caller owns, or an invalid jv whose message says what
+ * is wrong and quotes the value, such as
+ * 'invalid phone number "555-1234": too few digits'.
+ * COUNTRY is the account's default country for national numbers.
+ *
+ * The normal form has "type" and, by type:
+ * message: provider, provider_message_id, direction, channel, phone
+ *   (the customer, E.164), from_address, to_address, body, media (array
+ *   of {url, content_type}), sent_at, origin, origin_id, status, normal
+ *   (keyword normal form of an inbound body, or null), extra (unknown
+ *   fields, or null);
+ * status: provider, provider_message_id, status, error_code (string or
+ *   null), at, to_phone, channel;
+ * consent: phone, channel, status, method, at;
+ * profile: phone, fields (the profile fields present), updated_at.
+ */
+jv record_normalize(jv rec, const char *country);
+
+/* Return 1 when S is a delivery status convo knows. */
+int record_status_known(const char *s);
+
+#endif

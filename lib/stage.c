@@ -1,0 +1,157 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "stage.h"
+
+/* Append field NAME of REC (borrowed) as a COPY field; null is \N. */
+static void
+field(struct buf *b, jv rec, const char *name, int last)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(name));
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING:
+		buf_copy_field(b, jv_string_value(v));
+		break;
+	case JV_KIND_INVALID:
+	case JV_KIND_NULL:
+		buf_copy_field(b, NULL);
+		break;
+	default: {
+		jv text = jv_dump_string(jv_copy(v), 0);
+
+		buf_copy_field(b, jv_string_value(text));
+		jv_free(text);
+	}
+	}
+	jv_free(v);
+	buf_addc(b, last ? '\n' : '\t');
+}
+
+static void
+fields(struct buf *b, long long seq, jv rec, const char *const *names)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld\t", seq);
+	buf_adds(b, num);
+	for (; *names != NULL; names++)
+		field(b, rec, *names, names[1] == NULL);
+}
+
+static const char *const message_columns[] = {
+	"provider", "provider_message_id", "direction", "channel", "phone",
+	"from_address", "to_address", "body", "media", "sent_at", "origin",
+	"origin_id", "status", "normal", "extra", NULL,
+};
+
+static const char *const status_columns[] = {
+	"provider", "provider_message_id", "status", "error_code", "at",
+	"to_phone", "channel", NULL,
+};
+
+static const char *const consent_columns[] = {
+	"phone", "channel", "status", "method", "at", NULL,
+};
+
+static const char *const profile_columns[] = {
+	"phone", "fields", "updated_at", NULL,
+};
+
+void
+stage_add(struct stage *s, long long seq, jv rec)
+{
+	jv type = jv_object_get(jv_copy(rec), jv_string("type"));
+	const char *t = jv_string_value(type);
+
+	if (strcmp(t, "message") == 0)
+		fields(&s->messages, seq, rec, message_columns);
+	else if (strcmp(t, "status") == 0)
+		fields(&s->statuses, seq, rec, status_columns);
+	else if (strcmp(t, "consent") == 0)
+		fields(&s->consents, seq, rec, consent_columns);
+	else
+		fields(&s->profiles, seq, rec, profile_columns);
+	jv_free(type);
+	s->rows++;
+}
+
+/* Clear the results left after the first one of a COPY. */
+static void
+drain(PGconn *conn)
+{
+	PGresult *res;
+
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+static PGresult *
+copy_table(PGconn *conn, const char *table, const char *const *columns,
+    struct buf *rows)
+{
+	struct buf sql = { 0 };
+	PGresult *res;
+
+	if (rows->len == 0)
+		return NULL;
+	buf_adds(&sql, "COPY pg_temp.");
+	buf_adds(&sql, table);
+	buf_adds(&sql, " (line");
+	for (; *columns != NULL; columns++) {
+		buf_adds(&sql, ", ");
+		buf_adds(&sql, *columns);
+	}
+	buf_adds(&sql, ") FROM STDIN");
+	res = PQexec(conn, sql.data);
+	buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return res;
+	PQclear(res);
+	if (PQputCopyData(conn, rows->data, (int)rows->len) != 1)
+		PQputCopyEnd(conn, PQerrorMessage(conn));
+	else
+		PQputCopyEnd(conn, NULL);
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		res = NULL;
+	}
+	drain(conn);
+	return res;
+}
+
+PGresult *
+stage_copy(PGconn *conn, struct stage *s)
+{
+	PGresult *res;
+
+	if ((res = copy_table(conn, "ingest_messages", message_columns,
+	    &s->messages)) != NULL ||
+	    (res = copy_table(conn, "ingest_statuses", status_columns,
+	    &s->statuses)) != NULL ||
+	    (res = copy_table(conn, "ingest_consents", consent_columns,
+	    &s->consents)) != NULL)
+		return res;
+	return copy_table(conn, "ingest_profiles", profile_columns,
+	    &s->profiles);
+}
+
+void
+stage_reset(struct stage *s)
+{
+	buf_reset(&s->messages);
+	buf_reset(&s->statuses);
+	buf_reset(&s->consents);
+	buf_reset(&s->profiles);
+	s->rows = 0;
+}
+
+void
+stage_free(struct stage *s)
+{
+	buf_free(&s->messages);
+	buf_free(&s->statuses);
+	buf_free(&s->consents);
+	buf_free(&s->profiles);
+}

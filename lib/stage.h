@@ -1,0 +1,37 @@
+/*
+ * Staging of normalised records for convo.ingest_batch: rows in COPY
+ * text format, one buffer per staging table.
+ */
+#ifndef CONVO_STAGE_H
+#define CONVO_STAGE_H
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+
+struct stage {
+	struct buf messages;
+	struct buf statuses;
+	struct buf consents;
+	struct buf profiles;
+	int rows;
+};
+
+/*
+ * Add the normal form REC (borrowed; see record_normalize()) as the row
+ * of staged line SEQ.
+ */
+void stage_add(struct stage *s, long long seq, jv rec);
+
+/*
+ * Copy the staged rows into the session's staging tables, inside the
+ * caller's transaction. Returns NULL on success, else the failed result,
+ * which the caller clears.
+ */
+PGresult *stage_copy(PGconn *conn, struct stage *s);
+
+void stage_reset(struct stage *s);
+void stage_free(struct stage *s);
+
+#endif

@@ -1,0 +1,137 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "timeutil.h"
+
+/* Read exactly N digits at *P into *VAL and advance. */
+static int
+digits(const char **p, int n, int *val)
+{
+	int v = 0;
+
+	while (n-- > 0) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*val = v;
+	return 0;
+}
+
+static int
+days_in_month(int year, int month)
+{
+	static const int days[] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+static int
+offset_valid(const char *p)
+{
+	int hh, mm;
+
+	if (*p == 'Z' || *p == 'z')
+		return p[1] == '\0';
+	if (*p != '+' && *p != '-')
+		return 0;
+	p++;
+	if (digits(&p, 2, &hh) || *p++ != ':' || digits(&p, 2, &mm))
+		return 0;
+	return *p == '\0' && hh <= 23 && mm <= 59;
+}
+
+int
+time_is_rfc3339(const char *s)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec;
+
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+	    *p++ != '-' || digits(&p, 2, &d))
+		return 0;
+	if (*p != 'T' && *p != 't')
+		return 0;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
+	    *p++ != ':' || digits(&p, 2, &sec))
+		return 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	    h > 23 || mi > 59 || sec > 60 || y < 1)
+		return 0;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	return offset_valid(p);
+}
+
+static void
+format_utc(long long sec, long usec, char out[TIME_MAX])
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char date[32];
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (usec < 0)
+		snprintf(out, TIME_MAX, "%sZ", date);
+	else
+		snprintf(out, TIME_MAX, "%s.%06ldZ", date, usec);
+}
+
+void
+time_now_increasing(char out[TIME_MAX])
+{
+	static long long last;	/* microseconds since the epoch */
+	struct timeval tv;
+	long long now;
+
+	gettimeofday(&tv, NULL);
+	now = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+	if (now <= last)
+		now = last + 1;
+	last = now;
+	format_utc(now / 1000000, (long)(now % 1000000), out);
+}
+
+int
+time_since(const char *arg, char out[TIME_MAX])
+{
+	char *end;
+	long long n, unit;
+
+	if (time_is_rfc3339(arg)) {
+		snprintf(out, TIME_MAX, "%s", arg);
+		return 0;
+	}
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (end == arg || errno != 0 || n < 0 || !isdigit((unsigned char)*arg))
+		return -1;
+	switch (*end) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return -1;
+	}
+	if (end[1] != '\0' || n > 100LL * 366 * 86400 / unit)
+		return -1;
+	format_utc((long long)time(NULL) - n * unit, -1, out);
+	return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * Times as convo records carry them: RFC 3339, written in UTC.
+ */
+#ifndef CONVO_TIMEUTIL_H
+#define CONVO_TIMEUTIL_H
+
+#include <stddef.h>
+
+/* Longest time string these functions write, with its NUL. */
+#define TIME_MAX 40
+
+/*
+ * Return 1 when S is an RFC 3339 date-time: "2026-10-03T14:02:11Z",
+ * with optional fractional seconds and a "Z" or "+hh:mm" offset.
+ * Lower-case "t" and "z" are accepted, as RFC 3339 allows.
+ */
+int time_is_rfc3339(const char *s);
+
+/*
+ * Write the current time in UTC with microseconds to OUT. Successive
+ * calls in one process return strictly increasing times, so records
+ * stamped on arrival keep their arrival order.
+ */
+void time_now_increasing(char out[TIME_MAX]);
+
+/*
+ * Convert ARG, an RFC 3339 time or a duration before now such as "90s",
+ * "30m", "2h", "7d" or "1w", to an RFC 3339 time in OUT. Returns 0, or
+ * -1 when ARG is neither.
+ */
+int time_since(const char *arg, char out[TIME_MAX]);
+
+#endif

@@ -1,0 +1,615 @@
+-- Batch ingest. convo-ingest validates records, copies them into the
+-- session's staging tables (created by convo.ingest_prepare) and calls
+-- convo.ingest_batch, which applies the rules of convo-ingest(1) to the
+-- whole batch with set-based statements and returns one row per staged
+-- line. Every rule is written so that the result does not depend on the
+-- order in which records arrive.
+
+CREATE FUNCTION convo.ingest_prepare() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS ingest_messages (
+        line bigint NOT NULL,
+        provider text NOT NULL,
+        provider_message_id text NOT NULL,
+        direction text NOT NULL,
+        channel text NOT NULL,
+        phone text NOT NULL,
+        from_address text NOT NULL,
+        to_address text NOT NULL,
+        body text NOT NULL,
+        media jsonb NOT NULL,
+        sent_at timestamptz NOT NULL,
+        origin text,
+        origin_id text,
+        status text,
+        -- Normal form of the body when it is short enough to be a keyword.
+        normal text,
+        extra jsonb,
+        profile_id bigint
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_statuses (
+        line bigint NOT NULL,
+        provider text NOT NULL,
+        provider_message_id text NOT NULL,
+        status text NOT NULL,
+        error_code text,
+        at timestamptz NOT NULL,
+        to_phone text,
+        channel text
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_consents (
+        line bigint NOT NULL,
+        phone text NOT NULL,
+        channel text NOT NULL,
+        status text NOT NULL,
+        method text NOT NULL,
+        at timestamptz NOT NULL,
+        profile_id bigint
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_profiles (
+        line bigint NOT NULL,
+        phone text NOT NULL,
+        fields jsonb NOT NULL,
+        updated_at timestamptz
+    ) ON COMMIT DELETE ROWS;
+    -- Work tables of one batch.
+    CREATE TEMP TABLE IF NOT EXISTS ingest_new_profiles (
+        phone text PRIMARY KEY
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_new_messages (
+        message_id bigint PRIMARY KEY,
+        provider text NOT NULL,
+        provider_message_id text NOT NULL,
+        profile_id bigint NOT NULL,
+        channel text NOT NULL
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_new_events (
+        event_id bigint PRIMARY KEY
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_new_changes (
+        change_id bigint PRIMARY KEY
+    ) ON COMMIT DELETE ROWS;
+    -- Profile and channel pairs whose consent, conditional keywords or
+    -- conversation may have changed.
+    CREATE TEMP TABLE IF NOT EXISTS ingest_touched (
+        profile_id bigint NOT NULL,
+        channel text NOT NULL,
+        PRIMARY KEY (profile_id, channel)
+    ) ON COMMIT DELETE ROWS;
+END;
+$$;
+
+-- Create the profiles the staged records name and apply profile records
+-- in line order. Returns the result of each profile record.
+CREATE FUNCTION convo.ingest_profiles(p_account bigint)
+RETURNS TABLE (line bigint, result text, id bigint, note text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    v_old convo.profiles;
+    v_new convo.profiles;
+BEGIN
+    WITH phones AS (
+        SELECT s.phone FROM pg_temp.ingest_messages s
+        UNION SELECT s.phone FROM pg_temp.ingest_consents s
+        UNION SELECT s.phone FROM pg_temp.ingest_profiles s
+        UNION SELECT s.to_phone FROM pg_temp.ingest_statuses s
+            WHERE s.error_code = '21610' AND s.to_phone IS NOT NULL
+    ), ins AS (
+        INSERT INTO convo.profiles (account_id, phone)
+        SELECT p_account, phones.phone FROM phones ORDER BY phones.phone
+        ON CONFLICT DO NOTHING
+        RETURNING profiles.phone
+    )
+    INSERT INTO pg_temp.ingest_new_profiles SELECT ins.phone FROM ins;
+
+    UPDATE pg_temp.ingest_messages s SET profile_id = p.profile_id
+    FROM convo.profiles p
+    WHERE p.account_id = p_account AND p.phone = s.phone;
+    UPDATE pg_temp.ingest_consents s SET profile_id = p.profile_id
+    FROM convo.profiles p
+    WHERE p.account_id = p_account AND p.phone = s.phone;
+
+    FOR r IN SELECT * FROM pg_temp.ingest_profiles ORDER BY 1 LOOP
+        SELECT * INTO v_old FROM convo.profiles p
+        WHERE p.account_id = p_account AND p.phone = r.phone FOR UPDATE;
+        line := r.line;
+        id := v_old.profile_id;
+        note := NULL;
+        IF r.updated_at < v_old.updated_at THEN
+            result := 'duplicate';
+            note := 'older than the stored profile';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        v_new := jsonb_populate_record(v_old,
+            (r.fields - 'properties') || jsonb_build_object(
+                'properties', CASE
+                    WHEN NOT r.fields ? 'properties' THEN v_old.properties
+                    WHEN jsonb_typeof(r.fields->'properties') = 'null'
+                        THEN '{}'::jsonb
+                    ELSE v_old.properties || (r.fields->'properties')
+                END,
+                'updated_at', coalesce(r.updated_at, v_old.updated_at)));
+        IF v_new IS NOT DISTINCT FROM v_old THEN
+            result := 'duplicate';
+        ELSE
+            UPDATE convo.profiles p SET
+                external_id = v_new.external_id,
+                first_name = v_new.first_name,
+                last_name = v_new.last_name,
+                email = v_new.email,
+                photo_url = v_new.photo_url,
+                timezone = v_new.timezone,
+                properties = v_new.properties,
+                updated_at = v_new.updated_at
+            WHERE p.account_id = p_account
+                AND p.profile_id = v_old.profile_id;
+            result := 'updated';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_temp.ingest_new_profiles n
+                WHERE n.phone = r.phone) THEN
+            result := 'inserted';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+
+    -- Names are part of the searchable text of conversations.
+    UPDATE convo.conversations c SET search_text = convo.search_text(p, c)
+    FROM convo.profiles p
+    WHERE c.account_id = p_account AND p.account_id = p_account
+        AND p.profile_id = c.profile_id
+        AND p.phone IN (SELECT s.phone FROM pg_temp.ingest_profiles s);
+END;
+$$;
+
+CREATE FUNCTION convo.search_text(p convo.profiles, c convo.conversations)
+RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT lower(concat_ws(' ', p.first_name, p.last_name, p.phone,
+        c.last_body));
+$$;
+
+-- Insert new messages (the first line of each provider id in the batch)
+-- and delivery receipts, then bring message statuses up to date.
+CREATE FUNCTION convo.ingest_messages(p_account bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Lock the conversations that will receive messages before the
+    -- messages get their recording time, so that a concurrent
+    -- convo-read either sees a message or leaves it unread.
+    PERFORM 1 FROM convo.conversations c
+    WHERE c.account_id = p_account
+        AND (c.profile_id, c.channel) IN
+            (SELECT s.profile_id, s.channel FROM pg_temp.ingest_messages s)
+    ORDER BY c.conversation_id
+    FOR UPDATE;
+
+    WITH firsts AS (
+        SELECT DISTINCT ON (s.provider, s.provider_message_id) s.*
+        FROM pg_temp.ingest_messages s
+        ORDER BY s.provider, s.provider_message_id, s.line
+    ), ins AS (
+        INSERT INTO convo.messages (account_id, provider,
+            provider_message_id, profile_id, channel, direction, origin,
+            origin_id, from_address, to_address, body, media, sent_at,
+            initial_status, keyword, keyword_action, keyword_conditional,
+            extra)
+        SELECT p_account, f.provider, f.provider_message_id, f.profile_id,
+            f.channel, f.direction, f.origin, f.origin_id, f.from_address,
+            f.to_address, f.body, f.media, f.sent_at, f.status, k.word,
+            CASE WHEN NOT k.only_unsubscribed THEN k.action END,
+            coalesce(k.only_unsubscribed, false), f.extra
+        FROM firsts f
+        LEFT JOIN convo.keywords k ON f.direction = 'inbound'
+            AND k.account_id = p_account AND k.word = f.normal
+        ORDER BY f.provider, f.provider_message_id
+        ON CONFLICT DO NOTHING
+        RETURNING messages.message_id, messages.provider,
+            messages.provider_message_id, messages.profile_id,
+            messages.channel
+    )
+    INSERT INTO pg_temp.ingest_new_messages SELECT * FROM ins;
+
+    WITH firsts AS (
+        SELECT DISTINCT ON (s.provider, s.provider_message_id, s.status,
+            s.error_code) s.*
+        FROM pg_temp.ingest_statuses s
+        ORDER BY s.provider, s.provider_message_id, s.status,
+            s.error_code, s.line
+    ), ins AS (
+        INSERT INTO convo.status_events (account_id, provider,
+            provider_message_id, status, error_code, at, to_phone, channel)
+        SELECT p_account, f.provider, f.provider_message_id, f.status,
+            f.error_code, f.at, f.to_phone, f.channel
+        FROM firsts f
+        ORDER BY f.provider, f.provider_message_id, f.status, f.error_code
+        ON CONFLICT DO NOTHING
+        RETURNING status_events.event_id
+    )
+    INSERT INTO pg_temp.ingest_new_events SELECT ins.event_id FROM ins;
+
+    -- The status of a message is the best of its own initial status and
+    -- every receipt, computed from all of them so that arrival order
+    -- does not matter.
+    WITH affected AS (
+        SELECT n.message_id FROM pg_temp.ingest_new_messages n
+        UNION
+        SELECT m.message_id
+        FROM pg_temp.ingest_new_events ne
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.event_id = ne.event_id
+        JOIN convo.messages m ON m.account_id = p_account
+            AND m.provider = e.provider
+            AND m.provider_message_id = e.provider_message_id
+    ), candidates AS (
+        SELECT m.message_id, e.status, e.at, e.error_code
+        FROM affected a
+        JOIN convo.messages m ON m.account_id = p_account
+            AND m.message_id = a.message_id
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.provider = m.provider
+            AND e.provider_message_id = m.provider_message_id
+        UNION ALL
+        SELECT m.message_id, m.initial_status, m.sent_at, NULL
+        FROM affected a
+        JOIN convo.messages m ON m.account_id = p_account
+            AND m.message_id = a.message_id
+        WHERE m.initial_status IS NOT NULL
+    ), best AS (
+        SELECT DISTINCT ON (c.message_id) c.*
+        FROM candidates c
+        ORDER BY c.message_id, convo.status_rank(c.status) DESC, c.at,
+            convo.status_severity(c.status), c.error_code NULLS FIRST
+    )
+    UPDATE convo.messages m
+    SET status = b.status, status_at = b.at, error_code = b.error_code
+    FROM best b
+    WHERE m.account_id = p_account AND m.message_id = b.message_id
+        AND (m.status, m.status_at, m.error_code)
+            IS DISTINCT FROM (b.status, b.at, b.error_code);
+END;
+$$;
+
+-- Record consent changes from consent records, keywords and receipts
+-- with error 21610, judge conditional keywords again where consent may
+-- have changed, and recompute the consent in force.
+CREATE FUNCTION convo.ingest_consent(p_account bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_pair record;
+    v_msg record;
+    v_state text;
+    v_keyword boolean;
+BEGIN
+    WITH firsts AS (
+        SELECT DISTINCT ON (s.profile_id, s.channel, s.at, s.status,
+            s.method) s.*
+        FROM pg_temp.ingest_consents s
+        ORDER BY s.profile_id, s.channel, s.at, s.status, s.method, s.line
+    ), ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at)
+        SELECT p_account, f.profile_id, f.channel, f.status, f.method, f.at
+        FROM firsts f ORDER BY f.profile_id, f.channel, f.at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id
+    )
+    INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins;
+
+    -- Opt-out and unconditional opt-in keywords.
+    WITH ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, message_id, keyword)
+        SELECT p_account, m.profile_id, m.channel,
+            CASE m.keyword_action WHEN 'opt_out' THEN 'unsubscribed'
+                ELSE 'subscribed' END,
+            'keyword', m.sent_at, m.message_id, m.keyword
+        FROM pg_temp.ingest_new_messages n
+        JOIN convo.messages m ON m.account_id = p_account
+            AND m.message_id = n.message_id
+        WHERE m.keyword_action IN ('opt_out', 'opt_in')
+        ORDER BY m.profile_id, m.channel, m.sent_at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id
+    )
+    INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins;
+
+    -- Error 21610: the recipient replied STOP to the sender. The receipt
+    -- names the recipient, or its message does.
+    WITH events AS (
+        SELECT e.* FROM pg_temp.ingest_new_events ne
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.event_id = ne.event_id
+        WHERE e.error_code = '21610'
+        UNION
+        SELECT e.* FROM pg_temp.ingest_new_messages n
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.provider = n.provider
+            AND e.provider_message_id = n.provider_message_id
+        WHERE e.error_code = '21610'
+    ), targets AS (
+        SELECT DISTINCT coalesce(p.profile_id, m.profile_id) AS profile_id,
+            coalesce(m.channel, e.channel, 'sms') AS channel,
+            e.at, e.provider_message_id, e.error_code
+        FROM events e
+        LEFT JOIN convo.messages m ON m.account_id = p_account
+            AND m.provider = e.provider
+            AND m.provider_message_id = e.provider_message_id
+        LEFT JOIN convo.profiles p ON p.account_id = p_account
+            AND p.phone = e.to_phone
+    ), ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, provider_message_id, error_code)
+        SELECT p_account, t.profile_id, t.channel, 'unsubscribed',
+            'provider_error', t.at, t.provider_message_id, t.error_code
+        FROM targets t WHERE t.profile_id IS NOT NULL
+        ORDER BY t.profile_id, t.channel, t.at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id
+    )
+    INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins;
+
+    INSERT INTO pg_temp.ingest_touched
+    SELECT c.profile_id, c.channel FROM pg_temp.ingest_new_changes n
+    JOIN convo.consent_changes c ON c.account_id = p_account
+        AND c.change_id = n.change_id
+    UNION
+    SELECT n.profile_id, n.channel FROM pg_temp.ingest_new_messages n
+    ON CONFLICT DO NOTHING;
+
+    -- A conditional opt-in (YES) is a keyword only while the customer is
+    -- not subscribed at the message's time. Each judgement can change the
+    -- consent that later ones see, so they go in time order.
+    FOR v_pair IN SELECT * FROM pg_temp.ingest_touched ORDER BY 1, 2 LOOP
+        FOR v_msg IN SELECT x.message_id, x.sent_at, x.keyword,
+                x.keyword_action
+            FROM convo.messages x
+            WHERE x.account_id = p_account AND x.profile_id = v_pair.profile_id
+                AND x.channel = v_pair.channel AND x.keyword_conditional
+            ORDER BY x.sent_at, x.provider_message_id
+        LOOP
+            SELECT c.status INTO v_state FROM convo.consent_changes c
+            WHERE c.account_id = p_account AND c.profile_id = v_pair.profile_id
+                AND c.channel = v_pair.channel AND c.at < v_msg.sent_at
+            ORDER BY c.at DESC, c.status = 'unsubscribed' DESC,
+                c.change_id DESC
+            LIMIT 1;
+            v_keyword := coalesce(v_state, 'never_subscribed')
+                <> 'subscribed';
+            IF v_keyword AND v_msg.keyword_action IS NULL THEN
+                UPDATE convo.messages x SET keyword_action = 'opt_in'
+                WHERE x.account_id = p_account
+                    AND x.message_id = v_msg.message_id;
+                INSERT INTO convo.consent_changes (account_id, profile_id,
+                    channel, status, method, at, message_id, keyword)
+                VALUES (p_account, v_pair.profile_id, v_pair.channel, 'subscribed',
+                    'keyword', v_msg.sent_at, v_msg.message_id, v_msg.keyword)
+                ON CONFLICT DO NOTHING;
+            ELSIF NOT v_keyword AND v_msg.keyword_action IS NOT NULL THEN
+                UPDATE convo.messages x SET keyword_action = NULL
+                WHERE x.account_id = p_account
+                    AND x.message_id = v_msg.message_id;
+                DELETE FROM convo.consent_changes c
+                WHERE c.account_id = p_account
+                    AND c.message_id = v_msg.message_id;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- The consent in force is the latest change; at the same instant
+    -- unsubscribed wins.
+    INSERT INTO convo.consent AS s (account_id, profile_id, channel,
+        status, changed_at, change_id)
+    SELECT DISTINCT ON (c.profile_id, c.channel) p_account, c.profile_id,
+        c.channel, c.status, c.at, c.change_id
+    FROM pg_temp.ingest_touched t
+    JOIN convo.consent_changes c ON c.account_id = p_account
+        AND c.profile_id = t.profile_id AND c.channel = t.channel
+    ORDER BY c.profile_id, c.channel, c.at DESC,
+        c.status = 'unsubscribed' DESC, c.change_id DESC
+    ON CONFLICT (account_id, profile_id, channel) DO UPDATE
+    SET status = EXCLUDED.status, changed_at = EXCLUDED.changed_at,
+        change_id = EXCLUDED.change_id
+    WHERE (s.status, s.changed_at, s.change_id)
+        IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.changed_at,
+            EXCLUDED.change_id);
+    DELETE FROM convo.consent s
+    USING pg_temp.ingest_touched t
+    WHERE s.account_id = p_account AND s.profile_id = t.profile_id
+        AND s.channel = t.channel
+        AND NOT EXISTS (SELECT 1 FROM convo.consent_changes c
+            WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+                AND c.channel = t.channel);
+END;
+$$;
+
+-- Create, remove and summarise the conversations of touched customers.
+CREATE FUNCTION convo.ingest_conversations(p_account bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO convo.conversations (account_id, profile_id, channel)
+    SELECT p_account, t.profile_id, t.channel
+    FROM pg_temp.ingest_touched t
+    WHERE EXISTS (SELECT 1 FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = t.profile_id
+            AND m.channel = t.channel AND m.direction = 'inbound'
+            AND m.keyword_action IS NULL)
+    ORDER BY 2, 3
+    ON CONFLICT DO NOTHING;
+
+    -- A conditional keyword judged again can leave a customer with no
+    -- message that makes a conversation.
+    DELETE FROM convo.conversations c
+    USING pg_temp.ingest_touched t
+    WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+        AND c.channel = t.channel
+        AND NOT EXISTS (SELECT 1 FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = t.profile_id
+                AND m.channel = t.channel AND m.direction = 'inbound'
+                AND m.keyword_action IS NULL);
+
+    -- Counting happens in a statement that starts after the lock, so it
+    -- sees every message committed by a transaction that held it before.
+    PERFORM 1 FROM convo.conversations c
+    JOIN pg_temp.ingest_touched t ON c.profile_id = t.profile_id
+        AND c.channel = t.channel
+    WHERE c.account_id = p_account
+    ORDER BY c.conversation_id
+    FOR UPDATE OF c;
+
+    UPDATE convo.conversations c SET
+        last_message_id = l.message_id,
+        last_body = l.body,
+        last_direction = l.direction,
+        last_at = l.sent_at,
+        last_provider_message_id = l.provider_message_id,
+        brand_address = (SELECT m.to_address FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+                AND m.channel = c.channel AND m.direction = 'inbound'
+            ORDER BY m.sent_at DESC, m.provider_message_id DESC LIMIT 1),
+        unread_count = (SELECT count(*) FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+                AND m.channel = c.channel AND m.direction = 'inbound'
+                AND m.keyword_action IS NULL
+                AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
+        status = CASE WHEN r.reopen THEN 'open' ELSE c.status END,
+        snoozed_until = CASE WHEN r.reopen THEN NULL
+            ELSE c.snoozed_until END,
+        search_text = lower(concat_ws(' ', p.first_name, p.last_name,
+            p.phone, l.body)),
+        updated_at = now()
+    FROM pg_temp.ingest_touched t
+    JOIN convo.profiles p ON p.account_id = p_account
+        AND p.profile_id = t.profile_id
+    CROSS JOIN LATERAL (
+        SELECT m.message_id, m.body, m.direction, m.sent_at,
+            m.provider_message_id
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = t.profile_id
+            AND m.channel = t.channel
+        ORDER BY m.sent_at DESC, m.provider_message_id DESC
+        LIMIT 1
+    ) l
+    -- A closed or snoozed conversation reopens when the customer writes
+    -- again, unless it is blocked.
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM pg_temp.ingest_new_messages n
+            JOIN convo.messages m ON m.account_id = p_account
+                AND m.message_id = n.message_id
+            WHERE n.profile_id = t.profile_id AND n.channel = t.channel
+                AND m.direction = 'inbound' AND m.keyword_action IS NULL)
+            AS reopen
+    ) r
+    WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+        AND c.channel = t.channel;
+END;
+$$;
+
+-- Apply the staged batch and return one row per staged line.
+CREATE FUNCTION convo.ingest_batch(p_account bigint)
+RETURNS TABLE (line bigint, kind text, result text, id text,
+    conversation_id text, keyword text, action text, note text,
+    reply_body text, reply_to text, reply_from text, channel text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS ingest_profile_results (
+        line bigint, result text, id bigint, note text
+    ) ON COMMIT DELETE ROWS;
+    INSERT INTO pg_temp.ingest_profile_results
+    SELECT * FROM convo.ingest_profiles(p_account);
+    PERFORM convo.ingest_messages(p_account);
+    PERFORM convo.ingest_consent(p_account);
+    PERFORM convo.ingest_conversations(p_account);
+
+    RETURN QUERY
+    SELECT r.line, 'profile'::text, r.result, 'p_' || r.id, NULL::text,
+        NULL::text, NULL::text, r.note, NULL::text, NULL::text, NULL::text,
+        NULL::text
+    FROM pg_temp.ingest_profile_results r;
+
+    RETURN QUERY
+    SELECT s.line, 'message'::text,
+        CASE
+        WHEN n.message_id IS NOT NULL AND s.line = (SELECT min(x.line)
+            FROM pg_temp.ingest_messages x
+            WHERE x.provider = s.provider
+                AND x.provider_message_id = s.provider_message_id)
+            THEN 'inserted'
+        WHEN (m.direction, m.from_address, m.to_address, m.body, m.media)
+            = (s.direction, s.from_address, s.to_address, s.body, s.media)
+            THEN 'duplicate'
+        ELSE 'conflict'
+        END,
+        'm_' || m.message_id, 'c_' || c.conversation_id,
+        CASE WHEN m.keyword_action IS NOT NULL THEN m.keyword END,
+        m.keyword_action,
+        NULL::text,
+        CASE WHEN n.message_id IS NOT NULL AND m.keyword_action IS NOT NULL
+            THEN convo.reply_expand(k.reply, a.brand_name, a.help_contact)
+        END,
+        m.from_address, m.to_address, m.channel
+    FROM pg_temp.ingest_messages s
+    JOIN convo.messages m ON m.account_id = p_account
+        AND m.provider = s.provider
+        AND m.provider_message_id = s.provider_message_id
+    JOIN convo.accounts a ON a.account_id = p_account
+    LEFT JOIN pg_temp.ingest_new_messages n ON n.message_id = m.message_id
+    LEFT JOIN convo.keywords k ON k.account_id = p_account
+        AND k.word = m.keyword
+    LEFT JOIN convo.conversations c ON c.account_id = p_account
+        AND c.profile_id = m.profile_id AND c.channel = m.channel;
+
+    RETURN QUERY
+    SELECT s.line, 'status'::text,
+        CASE
+        WHEN e.event_id IS NULL OR s.line <> (SELECT min(x.line)
+            FROM pg_temp.ingest_statuses x
+            WHERE x.provider = s.provider
+                AND x.provider_message_id = s.provider_message_id
+                AND x.status = s.status
+                AND x.error_code IS NOT DISTINCT FROM s.error_code)
+            THEN 'duplicate'
+        WHEN m.message_id IS NULL THEN 'pending'
+        WHEN (m.status, m.status_at, m.error_code)
+            IS NOT DISTINCT FROM (s.status, s.at, s.error_code)
+            THEN 'updated'
+        ELSE 'inserted'
+        END,
+        'm_' || m.message_id, NULL::text, NULL::text, NULL::text,
+        CASE WHEN m.message_id IS NOT NULL
+            AND (m.status, m.error_code)
+                IS DISTINCT FROM (s.status, s.error_code)
+            THEN 'superseded by ' || m.status END,
+        NULL::text, NULL::text, NULL::text, NULL::text
+    FROM pg_temp.ingest_statuses s
+    LEFT JOIN (pg_temp.ingest_new_events ne
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.event_id = ne.event_id)
+        ON e.provider = s.provider
+            AND e.provider_message_id = s.provider_message_id
+            AND e.status = s.status
+            AND e.error_code IS NOT DISTINCT FROM s.error_code
+    LEFT JOIN convo.messages m ON m.account_id = p_account
+        AND m.provider = s.provider
+        AND m.provider_message_id = s.provider_message_id;
+
+    RETURN QUERY
+    SELECT s.line, 'consent'::text,
+        CASE WHEN n.change_id IS NOT NULL AND s.line = (SELECT min(x.line)
+            FROM pg_temp.ingest_consents x
+            WHERE (x.profile_id, x.channel, x.at, x.status, x.method)
+                = (s.profile_id, s.channel, s.at, s.status, s.method))
+            THEN 'inserted' ELSE 'duplicate' END,
+        'p_' || s.profile_id, NULL::text, NULL::text, NULL::text,
+        NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
+    FROM pg_temp.ingest_consents s
+    LEFT JOIN (pg_temp.ingest_new_changes n
+        JOIN convo.consent_changes c ON c.account_id = p_account
+            AND c.change_id = n.change_id AND c.message_id IS NULL
+            AND c.provider_message_id IS NULL)
+        ON (c.profile_id, c.channel, c.at, c.status, c.method)
+            = (s.profile_id, s.channel, s.at, s.status, s.method);
+END;
+$$;
