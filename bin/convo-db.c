@@ -118,7 +118,7 @@ no_arguments(int argc, char **argv)
 	}
 }
 
-/* Warn that COMMAND ignores a configured connection. */
+/* Warn, when a connection is configured, that COMMAND ignores it. */
 static void
 note_local_only(const char *command)
 {
@@ -398,7 +398,10 @@ cmd_env(int argc, char **argv)
 	return 0;
 }
 
-/* Return the account name of "account add"; fills COUNTRY and BRAND. */
+/*
+ * Parse the arguments of "account add" into COUNTRY and BRAND and
+ * return the account name.
+ */
 static const char *
 parse_account_add(int argc, char **argv, char *country, const char **brand)
 {
@@ -428,8 +431,8 @@ parse_account_add(int argc, char **argv, char *country, const char **brand)
 	country[0] = '\0';
 	if (cc != NULL) {
 		if (!phone_country_known(cc))
-			errx(EX_USAGE, "unknown country code \"%s\": expected an "
-			    "ISO 3166 alpha-2 code such as US or GB", cc);
+			errx(EX_USAGE, "unknown country code \"%s\": expected "
+			    "an ISO 3166 alpha-2 code such as US or GB", cc);
 		country[0] = (char)toupper((unsigned char)cc[0]);
 		country[1] = (char)toupper((unsigned char)cc[1]);
 		country[2] = '\0';
@@ -557,7 +560,7 @@ static const struct command {
 	{ NULL, NULL },
 };
 
-/* Parse the options before the command; returns the command's index. */
+/* Parse the options before the command and return its index in ARGV. */
 static int
 parse_options(int argc, char **argv)
 {

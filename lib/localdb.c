@@ -33,14 +33,17 @@
 #define LOCALDB_DBNAME "convo"
 #define SOCKET_NAME ".s.PGSQL." LOCALDB_PORT
 
-/* Linux's sockaddr_un.sun_path holds 108 bytes with the NUL. */
+/* Linux's sockaddr_un.sun_path is 108 bytes, the NUL included. */
 #define SOCKET_PATH_MAX 107
 
 #define SERVER_USER "postgres"
 #define ROOT_HOME "/var/lib/convo"
 #define PG_LIBDIR "/usr/lib/postgresql"
 
-/* A first initdb and start takes about a second; slow disks take more. */
+/*
+ * Generous limits: a first initdb and start took about 1 s in testing,
+ * but slow disks and busy machines take longer.
+ */
 #define LOCK_WAIT_SECONDS 120
 #define PG_CTL_WAIT_SECONDS "60"
 #define STOP_WAIT_SECONDS 60
@@ -58,7 +61,7 @@ struct server_user {
 	int	 ngroups;
 };
 
-/* What a child reports through its close-on-exec pipe when it fails. */
+/* Failure report that a child sends through its close-on-exec pipe. */
 struct child_failure {
 	int	 step;
 	int	 errnum;
@@ -372,9 +375,9 @@ become_server_user(const struct server_user *su)
 }
 
 /*
- * Keep the caller's descriptors out of the long-lived postmaster: an
- * inherited pipe would hold a reader such as bats open until the server
- * stops. Descriptors stay open until exec for the failure pipe.
+ * Keep the caller's descriptors out of the long-lived postmaster, because
+ * an inherited pipe would keep a reader such as bats waiting until the
+ * server stops. They stay open until exec so the failure pipe works.
  */
 static void
 mark_fds_cloexec(void)
@@ -459,7 +462,7 @@ log_header(int logfd, const char *what)
 
 /*
  * The tools get a fixed environment so that the caller's PGDATA, PGPORT
- * or PGOPTIONS cannot redirect them; TZ passes because initdb records
+ * or PGOPTIONS cannot redirect them. TZ passes because initdb records
  * the time zone.
  */
 static void
@@ -787,8 +790,8 @@ quote_conf(char *out, size_t n, const char *value)
 }
 
 /*
- * A small server for one user's programs: each convo program holds one
- * connection, and checkpoint lines would fill the log during imports.
+ * Sized for one user's programs, each of which uses one connection.
+ * Checkpoint lines are off because they would fill the log during imports.
  */
 static int
 format_config(const struct localdb *db, char *buf, size_t n)
@@ -809,7 +812,7 @@ format_config(const struct localdb *db, char *buf, size_t n)
 	return len < 0 || (size_t)len >= n ? -1 : len;
 }
 
-/* Writes convo.conf anew so that a moved home gets its new socket path. */
+/* Write convo.conf anew so that a moved home gets its new socket path. */
 static int
 write_config(const struct localdb *db, const struct server_user *su,
     char *err, size_t errsz)
@@ -960,8 +963,8 @@ postmaster_pid(const struct localdb *db)
 }
 
 /*
- * A postmaster.pid whose process is gone is left by a crash; the server
- * removes the file itself at a clean shutdown.
+ * A crash leaves a postmaster.pid whose process is gone, while a clean
+ * shutdown removes the file.
  */
 int
 localdb_running(const struct localdb *db)
@@ -976,8 +979,8 @@ localdb_running(const struct localdb *db)
 }
 
 /*
- * The postmaster refuses to start while the pid in a stale
- * postmaster.pid exists, which includes a crashed server's zombie.
+ * The postmaster does not start while the process named in a stale
+ * postmaster.pid exists, and a crashed server's zombie counts as existing.
  */
 static void
 wait_zombie_reaped(const struct localdb *db)
@@ -994,7 +997,7 @@ wait_zombie_reaped(const struct localdb *db)
 	}
 }
 
-/* Take an exclusive lock on HOME/lock; returns its descriptor or -1. */
+/* Lock HOME/lock exclusively and return its descriptor, or -1. */
 static int
 lock_home(const struct localdb *db, char *err, size_t errsz)
 {
@@ -1037,7 +1040,35 @@ init_locked(const struct localdb *db, char *err, size_t errsz)
 	return create_cluster(db, &su, err, errsz);
 }
 
-/* Creates the "convo" database too, in case an earlier start died first. */
+/*
+ * Keep root from giving the socket directory of a cluster that a normal
+ * user runs to the server user, which would lock that user out.
+ */
+static int
+check_cluster_owner(const struct localdb *db, const struct server_user *su,
+    char *err, size_t errsz)
+{
+	struct passwd *pw;
+	struct stat st;
+	char owner[96];
+
+	if (!su->switch_user)
+		return 0;
+	if (stat(db->datadir, &st) == -1)
+		return fail(err, errsz, "cannot read \"%s\": %s", db->datadir,
+		    strerror(errno));
+	if (st.st_uid == su->uid)
+		return 0;
+	if ((pw = getpwuid(st.st_uid)) != NULL)
+		snprintf(owner, sizeof(owner), "user \"%s\"", pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "uid %u", (unsigned)st.st_uid);
+	return fail(err, errsz, "the cluster in \"%s\" belongs to %s, not to "
+	    "\"%s\"; run convo as its owner or set CONVO_HOME to another "
+	    "directory", db->datadir, owner, db->runas);
+}
+
+/* Create the "convo" database too, in case an earlier start died first. */
 static int
 start_locked(const struct localdb *db, char *err, size_t errsz)
 {
@@ -1055,6 +1086,7 @@ start_locked(const struct localdb *db, char *err, size_t errsz)
 	if (join_path(pg_ctl, sizeof(pg_ctl), db->bindir, "pg_ctl") == -1)
 		return fail(err, errsz, "path \"%s\" is too long", db->bindir);
 	if (server_user(db, &su, err, errsz) == -1 ||
+	    check_cluster_owner(db, &su, err, errsz) == -1 ||
 	    prepare_home(db, &su, err, errsz) == -1 ||
 	    write_config(db, &su, err, errsz) == -1)
 		return -1;
@@ -1185,7 +1217,7 @@ format_conninfo(const struct localdb *db, char *buf, size_t n, char *err,
 	return 0;
 }
 
-/* Fills DB with localdb_locate() first, so DB may be uninitialised. */
+/* Fill DB with localdb_locate() first, so the caller may pass it unset. */
 int
 localdb_ensure(struct localdb *db, char *conninfo, size_t n, char *err,
     size_t errsz)

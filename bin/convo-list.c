@@ -1,0 +1,268 @@
+/*
+ * convo-list: print an account's conversations newest first, as NDJSON
+ * conversation records, with keyset paging.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "convo.h"
+#include "db.h"
+#include "timeutil.h"
+#include "views.h"
+
+struct query {
+	struct buf sql;
+	const char *params[16];
+	char *owned[16];
+	int n;
+};
+
+struct options {
+	const char *db;
+	const char *account;
+	const char *status;
+	const char *before;
+	const char *search;
+	const char *since;
+	long long limit;
+	int unread;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: convo-list [--unread] [--status STATUS] "
+	    "[--limit N] [--before CURSOR]\n"
+	    "                  [--search TEXT] [--since TIME] "
+	    "[--account NAME] [--db CONNINFO]\n");
+	exit(EX_USAGE);
+}
+
+static void
+help(void)
+{
+	printf("usage: convo-list [options]\n"
+	    "Print conversations newest first as NDJSON conversation "
+	    "records.\n\n"
+	    "  -u, --unread          only conversations with unread "
+	    "messages\n"
+	    "  -s, --status STATUS   open, snoozed, closed or all (default "
+	    "open)\n"
+	    "  -n, --limit N         at most N records (default 50, 0 for "
+	    "all)\n"
+	    "  -b, --before CURSOR   the page after the record that carried "
+	    "CURSOR\n"
+	    "  -S, --search TEXT     name, phone or last message contains "
+	    "TEXT\n"
+	    "                        (case-insensitive)\n"
+	    "      --since TIME      last message at or after TIME (RFC 3339 "
+	    "or a\n"
+	    "                        duration such as 2h, 30m, 7d)\n"
+	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
+	    "\"default\")\n"
+	    "  -d, --db CONNINFO     PostgreSQL connection\n"
+	    "  -h, --help            show this help\n"
+	    "  -V, --version         show the version\n\n"
+	    "See convo-list(1) and convo(5).\n");
+	exit(0);
+}
+
+/* Add a parameter and return its placeholder number. */
+static int
+param(struct query *q, const char *value)
+{
+	q->owned[q->n] = value ? xstrdup(value) : NULL;
+	q->params[q->n] = q->owned[q->n];
+	return ++q->n;
+}
+
+static void
+where(struct query *q, const char *fmt, int n)
+{
+	char clause[256];
+
+	snprintf(clause, sizeof(clause), fmt, n, n);
+	buf_adds(&q->sql, clause);
+}
+
+/*
+ * A LIKE pattern that matches TEXT anywhere, lower-cased by the server.
+ * A search that looks like a phone number matches its digits.
+ */
+static char *
+search_pattern(const char *text)
+{
+	struct buf b = { 0 };
+	const char *p;
+	int phone = strspn(text, "+0123456789 ()-.") == strlen(text) &&
+	    strpbrk(text, "0123456789") != NULL;
+
+	buf_addc(&b, '%');
+	for (p = text; *p != '\0'; p++) {
+		if (phone && (*p < '0' || *p > '9'))
+			continue;
+		if (*p == '%' || *p == '_' || *p == '\\')
+			buf_addc(&b, '\\');
+		buf_addc(&b, *p);
+	}
+	buf_addc(&b, '%');
+	return b.data;
+}
+
+/* Split a cursor "TIME~ID" into its parts; returns 0 when well formed. */
+static int
+parse_cursor(const char *cursor, char *at, size_t atsz, char *id,
+    size_t idsz)
+{
+	const char *tilde = strrchr(cursor, '~');
+	size_t n;
+
+	if (tilde == NULL || (n = tilde - cursor) >= atsz ||
+	    strlen(tilde + 1) >= idsz || tilde[1] == '\0' ||
+	    strspn(tilde + 1, "0123456789") != strlen(tilde + 1))
+		return -1;
+	memcpy(at, cursor, n);
+	at[n] = '\0';
+	snprintf(id, idsz, "%s", tilde + 1);
+	return time_is_rfc3339(at) ? 0 : -1;
+}
+
+static void
+build_query(struct query *q, const struct options *o, long long account)
+{
+	char num[32], at[TIME_MAX], id[32], since[TIME_MAX];
+	char *pattern;
+
+	snprintf(num, sizeof(num), "%lld", account);
+	buf_adds(&q->sql, VIEW_CONVERSATION_SELECT
+	    " WHERE c.account_id = $1");
+	param(q, num);
+	if (o->unread)
+		buf_adds(&q->sql, " AND c.unread_count > 0");
+	if (strcmp(o->status, "all") != 0)
+		where(q, " AND " VIEW_EFFECTIVE_STATUS " = $%d", param(q,
+		    o->status));
+	if (o->before != NULL) {
+		if (parse_cursor(o->before, at, sizeof(at), id, sizeof(id)))
+			errx(EX_USAGE, "invalid cursor \"%s\": use the cursor "
+			    "field of a convo-list record", o->before);
+		where(q, " AND (c.last_at, c.conversation_id) < ($%d", param(q,
+		    at));
+		where(q, ", $%d)", param(q, id));
+	}
+	if (o->search != NULL) {
+		pattern = search_pattern(o->search);
+		where(q, " AND c.search_text LIKE lower($%d)", param(q,
+		    pattern));
+		free(pattern);
+	}
+	if (o->since != NULL) {
+		if (time_since(o->since, since) != 0)
+			errx(EX_USAGE, "invalid time \"%s\": expected RFC 3339 "
+			    "or a duration such as 2h", o->since);
+		where(q, " AND c.last_at >= $%d", param(q, since));
+	}
+	buf_adds(&q->sql, " ORDER BY c.last_at DESC, c.conversation_id DESC");
+	if (o->limit > 0) {
+		snprintf(num, sizeof(num), "%lld", o->limit);
+		where(q, " LIMIT $%d", param(q, num));
+	}
+}
+
+static void
+parse_options(struct options *o, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ "before", required_argument, NULL, 'b' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "search", required_argument, NULL, 'S' },
+		{ "since", required_argument, NULL, 1 },
+		{ "status", required_argument, NULL, 's' },
+		{ "unread", no_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *errstr;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "a:b:d:hn:S:s:uV", options,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'a': o->account = optarg; break;
+		case 'b': o->before = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'h': help(); break;
+		case 'S': o->search = optarg; break;
+		case 1: o->since = optarg; break;
+		case 'u': o->unread = 1; break;
+		case 'V':
+			printf("convo-list %s (libpq %d)\n", CONVO_VERSION,
+			    PQlibVersion());
+			exit(0);
+		case 'n':
+			o->limit = strtonum(optarg, 0, 1000000000, &errstr);
+			if (errstr != NULL)
+				errx(EX_USAGE, "limit \"%s\" is %s: expected a "
+				    "number of records, 0 for all", optarg,
+				    errstr);
+			break;
+		case 's':
+			if (strcmp(optarg, "open") && strcmp(optarg, "snoozed")
+			    && strcmp(optarg, "closed") && strcmp(optarg, "all"))
+				errx(EX_USAGE, "unknown status \"%s\": expected "
+				    "open, snoozed, closed or all", optarg);
+			o->status = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind < argc)
+		usage();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { .status = "open", .limit = 50 };
+	struct query q = { 0 };
+	PGconn *conn;
+	PGresult *res;
+	int i, rows, status = 0;
+
+	o.account = getenv("CONVO_ACCOUNT");
+	parse_options(&o, argc, argv);
+	if (o.account == NULL || *o.account == '\0')
+		o.account = "default";
+	conn = db_connect(o.db);
+	build_query(&q, &o, db_account_id(conn, o.account));
+	res = PQexecParams(conn, q.sql.data, q.n, NULL, q.params, NULL, NULL,
+	    0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "cannot list conversations"));
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++)
+		if (view_print(view_conversation(res, i, o.account)) != 0)
+			break;
+	PQclear(res);
+	PQfinish(conn);
+	for (i = 0; i < q.n; i++)
+		free(q.owned[i]);
+	buf_free(&q.sql);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("cannot write to standard output");
+		status = EX_IOERR;
+	}
+	return status;
+}

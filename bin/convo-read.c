@@ -1,0 +1,408 @@
+/*
+ * convo-read: print threads oldest to newest as NDJSON message records
+ * and mark them read once they were written out completely.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "convo.h"
+#include "db.h"
+#include "linereader.h"
+#include "phone.h"
+#include "views.h"
+
+struct reader {
+	PGconn *conn;
+	const char *account;
+	char account_id[32];
+	char country[8];
+	const char *before;	/* message id cursor, or NULL */
+	long long limit;
+	int mark_read;
+	int status;
+	int output_closed;
+};
+
+/* A thread: one customer on one channel, and its conversation if any. */
+struct thread {
+	char profile_id[32];
+	char channel[40];
+	char conversation_id[32];	/* "" when the customer has none */
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: convo-read [--no-mark-read] [--limit N] "
+	    "[--before CURSOR] [--account NAME]\n"
+	    "                  [--db CONNINFO] [ID | PHONE ...]\n");
+	exit(EX_USAGE);
+}
+
+static void
+help(void)
+{
+	printf("usage: convo-read [options] [ID | PHONE ...]\n"
+	    "Print threads oldest to newest as NDJSON message records and "
+	    "mark them\n"
+	    "read. Without arguments, reads records with a conversation id "
+	    "or phone\n"
+	    "from standard input, such as the output of convo-list.\n\n"
+	    "  -n, --limit N         newest N messages per thread (default "
+	    "50, 0 for all)\n"
+	    "  -b, --before CURSOR   older messages, before the message that "
+	    "carried CURSOR\n"
+	    "  -N, --no-mark-read    leave the unread counts as they are\n"
+	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
+	    "\"default\")\n"
+	    "  -d, --db CONNINFO     PostgreSQL connection\n"
+	    "  -h, --help            show this help\n"
+	    "  -V, --version         show the version\n\n"
+	    "See convo-read(1) and convo(5).\n");
+	exit(0);
+}
+
+static PGresult *
+query(struct reader *r, const char *sql, int n, const char **params)
+{
+	PGresult *res = PQexecParams(r->conn, sql, n, NULL, params, NULL,
+	    NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		exit(db_report(r->conn, res, "cannot read the thread"));
+	return res;
+}
+
+/* Find the thread of a conversation id "c_N". Returns 0 when found. */
+static int
+thread_by_id(struct reader *r, const char *id, struct thread *t)
+{
+	const char *params[2] = { r->account_id, id + 2 };
+	PGresult *res;
+	int found;
+
+	if (strlen(id) < 3 || strlen(id) > 20 ||
+	    strspn(id + 2, "0123456789") != strlen(id + 2))
+		return -1;
+	res = query(r, "SELECT profile_id, channel, conversation_id "
+	    "FROM convo.conversations WHERE account_id = $1 "
+	    "AND conversation_id = $2", 2, params);
+	if ((found = PQntuples(res) == 1)) {
+		snprintf(t->profile_id, sizeof(t->profile_id), "%s",
+		    PQgetvalue(res, 0, 0));
+		snprintf(t->channel, sizeof(t->channel), "%s",
+		    PQgetvalue(res, 0, 1));
+		snprintf(t->conversation_id, sizeof(t->conversation_id),
+		    "c_%s", PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	return found ? 0 : -1;
+}
+
+/* Find the thread of a phone ("whatsapp:" selects that channel). */
+static int
+thread_by_phone(struct reader *r, const char *text, struct thread *t)
+{
+	const char *number, *why, *params[3];
+	char phone[PHONE_MAX];
+	PGresult *res;
+	int found;
+
+	snprintf(t->channel, sizeof(t->channel), "%s",
+	    phone_channel(text, &number));
+	if (phone_normalize(number, r->country, phone, sizeof(phone), &why))
+		return -2;
+	params[0] = r->account_id;
+	params[1] = phone;
+	params[2] = t->channel;
+	res = query(r, "SELECT p.profile_id, c.conversation_id "
+	    "FROM convo.profiles p LEFT JOIN convo.conversations c "
+	    "ON c.account_id = p.account_id AND c.profile_id = p.profile_id "
+	    "AND c.channel = $3 WHERE p.account_id = $1 AND p.phone = $2",
+	    3, params);
+	if ((found = PQntuples(res) == 1)) {
+		snprintf(t->profile_id, sizeof(t->profile_id), "%s",
+		    PQgetvalue(res, 0, 0));
+		t->conversation_id[0] = '\0';
+		if (!PQgetisnull(res, 0, 1))
+			snprintf(t->conversation_id,
+			    sizeof(t->conversation_id), "c_%s",
+			    PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return found ? 0 : -1;
+}
+
+/*
+ * Fetch the thread's newest messages (before the cursor) in time order,
+ * together with the latest recording time of the whole thread, which
+ * becomes the conversation's read mark.
+ */
+static PGresult *
+fetch_messages(struct reader *r, const struct thread *t)
+{
+	char limit[32];
+	const char *params[5] = { r->account_id, t->profile_id, t->channel,
+	    limit, r->before ? r->before + 2 : NULL };
+
+	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit :
+	    (long long)1 << 62);
+	return query(r, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
+	    "(SELECT max(x.recorded_at) FROM convo.messages x "
+	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
+	    "AND x.channel = $3) AS read_mark "
+	    "FROM convo.messages m "
+	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 "
+	    "AND ($5::bigint IS NULL OR (m.sent_at, m.provider_message_id) < "
+	    "(SELECT b.sent_at, b.provider_message_id FROM convo.messages b "
+	    "WHERE b.account_id = $1 AND b.message_id = $5)) "
+	    "ORDER BY m.sent_at DESC, m.provider_message_id DESC LIMIT $4) t "
+	    "ORDER BY t.sent_at, t.provider_message_id", 5, params);
+}
+
+/*
+ * Return 1 when standard output is a pipe or socket whose reader has
+ * gone, which a successful write into the pipe's buffer does not show.
+ */
+static int
+reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/*
+ * Mark the conversation read up to READ_MARK: messages recorded later,
+ * which this run did not show, stay unread. The conversation is locked
+ * so that a concurrent convo-ingest either committed before the count
+ * or records its messages after the mark.
+ */
+static void
+mark_read(struct reader *r, const struct thread *t, const char *read_mark)
+{
+	const char *params[3] = { r->account_id, t->conversation_id + 2,
+	    read_mark };
+
+	PQclear(query(r, "UPDATE convo.conversations c SET "
+	    "last_read_at = greatest(c.last_read_at, $3::timestamptz), "
+	    "unread_count = (SELECT count(*) FROM convo.messages m "
+	    "WHERE m.account_id = c.account_id AND m.profile_id = c.profile_id "
+	    "AND m.channel = c.channel AND m.direction = 'inbound' "
+	    "AND m.keyword_action IS NULL AND m.recorded_at > "
+	    "greatest(c.last_read_at, $3::timestamptz)) "
+	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 3, params));
+}
+
+static void
+print_thread(struct reader *r, const struct thread *t)
+{
+	PGresult *res = fetch_messages(r, t);
+	int i, n = PQntuples(res), col = PQfnumber(res, "read_mark");
+	const char *conversation = t->conversation_id[0] ?
+	    t->conversation_id : NULL;
+	char *read_mark = NULL;
+
+	for (i = 0; i < n && !r->output_closed; i++)
+		if (view_print(view_message(res, i, r->account, conversation)))
+			r->output_closed = 1;
+	if (n > 0 && !PQgetisnull(res, 0, col))
+		read_mark = xstrdup(PQgetvalue(res, 0, col));
+	PQclear(res);
+	if (!r->output_closed && (fflush(stdout) != 0 || reader_gone()))
+		r->output_closed = 1;
+	if (!r->output_closed && r->mark_read && r->before == NULL &&
+	    conversation != NULL && read_mark != NULL)
+		mark_read(r, t, read_mark);
+	free(read_mark);
+}
+
+/* Print the thread named by ARG, an id "c_N" or a phone number. */
+static void
+read_one(struct reader *r, const char *arg, long long line)
+{
+	struct thread t;
+	char where[48] = "";
+	int rc;
+
+	if (line > 0)
+		snprintf(where, sizeof(where), "line %lld: ", line);
+	if (strncmp(arg, "c_", 2) == 0)
+		rc = thread_by_id(r, arg, &t);
+	else
+		rc = thread_by_phone(r, arg, &t);
+	if (rc == -2)
+		warnx("%sinvalid phone number or conversation id \"%s\"",
+		    where, arg);
+	else if (rc != 0)
+		warnx("%sconversation \"%s\" not found; list conversations "
+		    "with convo-list", where, arg);
+	if (rc != 0) {
+		r->status = exit_merge(r->status, EX_DATAERR);
+		return;
+	}
+	print_thread(r, &t);
+}
+
+/* The thread a record names: a conversation id, else a phone. */
+static jv
+record_target(jv rec)
+{
+	static const char *const paths[][2] = {
+		{ "conversation_id", NULL }, { "id", NULL },
+		{ "profile", "phone" }, { "phone", NULL }, { "to", NULL },
+	};
+	jv type = jv_object_get(jv_copy(rec), jv_string("type"));
+	int conversation = jv_get_kind(type) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(type), "conversation") == 0;
+	size_t i;
+	jv v;
+
+	jv_free(type);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (i == 1 && !conversation)
+			continue;
+		v = jv_object_get(jv_copy(rec), jv_string(paths[i][0]));
+		if (paths[i][1] != NULL && jv_get_kind(v) == JV_KIND_OBJECT)
+			v = jv_object_get(v, jv_string(paths[i][1]));
+		if (jv_get_kind(v) == JV_KIND_STRING)
+			return v;
+		jv_free(v);
+	}
+	return jv_invalid();
+}
+
+static void
+read_stdin(struct reader *r)
+{
+	struct linereader lr;
+	const char *line;
+	size_t len;
+	int too_long;
+	jv rec, target;
+
+	linereader_init(&lr, STDIN_FILENO, CONVO_LINE_MAX);
+	while (!r->output_closed &&
+	    linereader_next(&lr, &line, &len, &too_long) == 1) {
+		if (len == 0 && !too_long)
+			continue;
+		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
+		target = jv_is_valid(rec) ? record_target(jv_copy(rec)) :
+		    jv_invalid();
+		if (jv_is_valid(target)) {
+			read_one(r, jv_string_value(target), lr.lineno);
+		} else {
+			warnx("line %lld: expected a JSON record with a "
+			    "conversation id or phone", lr.lineno);
+			r->status = exit_merge(r->status, EX_DATAERR);
+		}
+		jv_free(target);
+		jv_free(rec);
+	}
+	linereader_free(&lr);
+}
+
+static void
+parse_options(struct reader *r, int argc, char **argv, const char **db)
+{
+	static const struct option options[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ "before", required_argument, NULL, 'b' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "no-mark-read", no_argument, NULL, 'N' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *errstr;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "a:b:d:hn:NV", options, NULL))
+	    != -1) {
+		switch (c) {
+		case 'a': r->account = optarg; break;
+		case 'd': *db = optarg; break;
+		case 'h': help(); break;
+		case 'N': r->mark_read = 0; break;
+		case 'V':
+			printf("convo-read %s (libpq %d)\n", CONVO_VERSION,
+			    PQlibVersion());
+			exit(0);
+		case 'b':
+			if (strncmp(optarg, "m_", 2) != 0 || optarg[2] == '\0' ||
+			    strlen(optarg) > 20 || strspn(optarg + 2,
+			    "0123456789") != strlen(optarg + 2))
+				errx(EX_USAGE, "invalid cursor \"%s\": use the "
+				    "cursor field of a message record", optarg);
+			r->before = optarg;
+			break;
+		case 'n':
+			r->limit = strtonum(optarg, 0, 1000000000, &errstr);
+			if (errstr != NULL)
+				errx(EX_USAGE, "limit \"%s\" is %s: expected a "
+				    "number of messages, 0 for all", optarg,
+				    errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+}
+
+static void
+load_account(struct reader *r)
+{
+	const char *params[1] = { r->account };
+	PGresult *res;
+
+	snprintf(r->account_id, sizeof(r->account_id), "%lld",
+	    db_account_id(r->conn, r->account));
+	res = query(r, "SELECT default_country FROM convo.accounts "
+	    "WHERE name = $1", 1, params);
+	snprintf(r->country, sizeof(r->country), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct reader r = { .limit = 50, .mark_read = 1 };
+	const char *db = NULL;
+	int i;
+
+	/* A closed pipe must show up as a failed write, not end the run. */
+	signal(SIGPIPE, SIG_IGN);
+	r.account = getenv("CONVO_ACCOUNT");
+	parse_options(&r, argc, argv, &db);
+	argc -= optind;
+	argv += optind;
+	if (r.account == NULL || *r.account == '\0')
+		r.account = "default";
+	if (argc == 0 && isatty(STDIN_FILENO))
+		usage();
+	r.conn = db_connect(db);
+	load_account(&r);
+	if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0))
+		read_stdin(&r);
+	for (i = 0; i < argc && !r.output_closed; i++)
+		if (strcmp(argv[i], "-") != 0)
+			read_one(&r, argv[i], 0);
+	PQfinish(r.conn);
+	if (r.output_closed || ferror(stdout))
+		r.status = exit_merge(r.status, EX_IOERR);
+	return r.status;
+}

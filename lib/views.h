@@ -1,0 +1,66 @@
+/*
+ * Output records built from query rows: conversation and message
+ * records as convo(5) defines them.
+ */
+#ifndef CONVO_VIEWS_H
+#define CONVO_VIEWS_H
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+/*
+ * A snoozed conversation whose time has passed counts as open, so no
+ * job has to wake it.
+ */
+#define VIEW_EFFECTIVE_STATUS \
+	"(CASE WHEN c.status = 'snoozed' AND c.snoozed_until <= now() " \
+	"THEN 'open' ELSE c.status END)"
+
+/* Columns view_conversation() reads; c is conversations, p profiles. */
+#define VIEW_CONVERSATION_SELECT \
+	"SELECT c.conversation_id, c.channel, " \
+	VIEW_EFFECTIVE_STATUS " AS status, " \
+	"convo.rfc3339(c.snoozed_until) AS snoozed_until, c.blocked, " \
+	"c.assignee, c.unread_count, c.brand_address, c.last_body, " \
+	"c.last_direction, convo.rfc3339(c.last_at) AS last_at, " \
+	"c.last_provider_message_id, " \
+	"convo.rfc3339(c.last_read_at) AS last_read_at, " \
+	"convo.rfc3339(c.created_at) AS created_at, " \
+	"convo.rfc3339(c.updated_at) AS updated_at, " \
+	"p.profile_id, p.phone, p.first_name, p.last_name, p.email, " \
+	"p.photo_url, p.timezone, p.external_id, " \
+	"coalesce(s.status, 'never_subscribed') AS consent, " \
+	"convo.rfc3339(c.last_at) || '~' || c.conversation_id AS cursor " \
+	"FROM convo.conversations c " \
+	"JOIN convo.profiles p ON p.account_id = c.account_id " \
+	"AND p.profile_id = c.profile_id " \
+	"LEFT JOIN convo.consent s ON s.account_id = c.account_id " \
+	"AND s.profile_id = c.profile_id AND s.channel = c.channel"
+
+/* Columns view_message() reads; m is messages. */
+#define VIEW_MESSAGE_COLUMNS \
+	"m.message_id, m.channel, m.direction, m.origin, m.origin_id, " \
+	"m.from_address, m.to_address, m.body, m.media::text AS media, " \
+	"m.provider, m.provider_message_id, " \
+	"convo.rfc3339(m.sent_at) AS sent_at, " \
+	"convo.rfc3339(m.recorded_at) AS recorded_at, m.status, " \
+	"convo.rfc3339(m.status_at) AS status_at, m.error_code, " \
+	"m.keyword, m.keyword_action, m.extra::text AS extra"
+
+/* Build the conversation record of row ROW; the caller owns it. */
+jv view_conversation(const PGresult *res, int row, const char *account);
+
+/*
+ * Build the message record of row ROW in conversation CONVERSATION_ID
+ * (NULL when the customer has none); the caller owns it.
+ */
+jv view_message(const PGresult *res, int row, const char *account,
+    const char *conversation_id);
+
+/*
+ * Write RECORD (consumed) as one line to standard output. Returns 0, or
+ * -1 when the write failed (errno set).
+ */
+int view_print(jv record);
+
+#endif
