@@ -69,6 +69,11 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
+# Records the shipped sample in the local database and lists the threads.
+demo: all
+	bin/convo-ingest -q share/convo/sample/sample.ndjson >/dev/null
+	bin/convo-list
+
 # Installs the Debian packages the build and the tests need (as root).
 deps:
 	scripts/install-deps
@@ -79,5 +84,5 @@ lint-man:
 clean:
 	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS)
 
-.PHONY: all units check install uninstall deps lint-man clean
+.PHONY: all units check demo install uninstall deps lint-man clean
 .SECONDARY: $(LIB_OBJS)

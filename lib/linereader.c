@@ -83,6 +83,16 @@ linereader_next(struct linereader *r, const char **line, size_t *len,
 	for (;;) {
 		nl = memchr(r->buf + r->start + scanned, '\n',
 		    r->end - r->start - scanned);
+		if (nl != NULL && (size_t)(nl - (r->buf + r->start)) > r->max) {
+			/* Read whole into the buffer, but too long all the same. */
+			*len = nl - (r->buf + r->start);
+			memcpy(head, r->buf + r->start, sizeof(head));
+			r->start = nl - r->buf + 1;
+			r->lineno++;
+			*line = head;
+			*too_long = 1;
+			return 1;
+		}
 		if (nl != NULL) {
 			*line = r->buf + r->start;
 			*len = nl - *line;

@@ -118,7 +118,9 @@ BEGIN
         id := v_old.profile_id;
         note := NULL;
         IF r.updated_at < v_old.updated_at THEN
-            result := 'duplicate';
+            DELETE FROM pg_temp.ingest_new_profiles n
+            WHERE n.phone = r.phone;
+            result := CASE WHEN FOUND THEN 'inserted' ELSE 'duplicate' END;
             note := 'older than the stored profile';
             RETURN NEXT;
             CONTINUE;
@@ -148,8 +150,9 @@ BEGIN
                 AND p.profile_id = v_old.profile_id;
             result := 'updated';
         END IF;
-        IF EXISTS (SELECT 1 FROM pg_temp.ingest_new_profiles n
-                WHERE n.phone = r.phone) THEN
+        -- The first record of a phone seen for the first time creates it.
+        DELETE FROM pg_temp.ingest_new_profiles n WHERE n.phone = r.phone;
+        IF FOUND THEN
             result := 'inserted';
         END IF;
         RETURN NEXT;

@@ -1,0 +1,409 @@
+#!/usr/bin/env bats
+# convo-ingest: recording records and webhook bodies, and the rules that
+# decide consent, keywords, statuses and conversations.
+
+load helper
+
+# Print an inbound message record from PHONE with BODY at TIME.
+inbound() {
+	printf '{"type":"message","direction":"inbound","from":"%s",' "$1"
+	printf '"to":"+12025550140","body":%s,' "$(jq -Rn --arg b "$2" '$b')"
+	printf '"provider_message_id":"%s","sent_at":"%s"}\n' "$4" "$3"
+}
+
+# Print a campaign message record to PHONE at TIME.
+campaign() {
+	printf '{"type":"message","direction":"outbound","from":"+12025550140",'
+	printf '"to":"%s","body":"Sale today","origin":"campaign",' "$1"
+	printf '"provider_message_id":"%s","sent_at":"%s"}\n' "$3" "$2"
+}
+
+status_record() {
+	printf '{"type":"status","provider_message_id":"%s","status":"%s",' \
+	    "$1" "$2"
+	printf '"error_code":%s,"at":"%s"}\n' "$3" "$4"
+}
+
+consent_of() {
+	sql "SELECT coalesce(s.status, 'never_subscribed')
+	    FROM convo.profiles p LEFT JOIN convo.consent s
+	    USING (account_id, profile_id) WHERE p.phone = '$1'"
+}
+
+unread_of() {
+	sql "SELECT c.unread_count FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '$1'"
+}
+
+# Compare the state with an expected-results file, one key at a time.
+assert_state_matches() {
+	local expected=$1 actual=$2 key
+	for key in conversations consent status; do
+		run jq -n --slurpfile a "$actual" --slurpfile e "$expected" \
+		    --arg k "$key" '[$e[0][$k] // {} | to_entries[]
+		    | select(.value != ($a[0][$k][.key] // null)) | .key]
+		    | length'
+		assert_output "0"
+	done
+}
+
+@test "sample records land with keyword replies" {
+	run convo-ingest -q "$SAMPLE"
+	assert_success
+	[ "$(jq -s 'map(select(.type == "ingest_result")) | length' \
+	    <<<"$output")" = 28 ]
+	[ "$(jq -s 'map(select(.type == "send")) | map(.keyword)
+	    | join(",")' <<<"$output")" = '"stop,help"' ]
+	assert_output --partial '"result":"inserted"'
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "4"
+}
+
+@test "ingesting twice changes nothing" {
+	convo-ingest -q "$SAMPLE" >/dev/null
+	state >before.json
+	run convo-ingest -q "$SAMPLE"
+	assert_success
+	[ "$(jq -r .result <<<"$output" | sort -u)" = duplicate ]
+	state >after.json
+	cmp before.json after.json
+}
+
+@test "corpus events give expected state" {
+	need_corpus
+	local dir=$CONVO_CORPUS/sms-conversations
+	run convo-ingest -q "$dir/events.ndjson"
+	assert_success
+	state >actual.json
+	run jq -c '.counts | del(.records, .duplicate_messages)' \
+	    "$dir/expected.json"
+	local want=$output
+	run jq -c --argjson w "$want" '.counts | with_entries(
+	    select(.key | in($w)))' actual.json
+	[ "$(jq -S . <<<"$output")" = "$(jq -S . <<<"$want")" ]
+	assert_state_matches "$dir/expected.json" actual.json
+}
+
+@test "corpus events twice change nothing" {
+	need_corpus
+	local dir=$CONVO_CORPUS/sms-conversations
+	convo-ingest -q "$dir/events.ndjson" >/dev/null
+	state >first.json
+	run convo-ingest -q "$dir/events.ndjson"
+	assert_success
+	[ "$(jq -r .result <<<"$output" | sort -u)" = duplicate ]
+	state >second.json
+	cmp first.json second.json
+}
+
+@test "corpus events shuffled give same state" {
+	need_corpus
+	local dir=$CONVO_CORPUS/sms-conversations
+	shuf --random-source=<(yes 7) "$dir/events.ndjson" >shuffled.ndjson
+	run convo-ingest -q --batch-size 500 shuffled.ndjson
+	assert_success
+	state >actual.json
+	assert_state_matches "$dir/expected.json" actual.json
+	run jq .counts.unread_total actual.json
+	assert_output "$(jq .counts.unread_total "$dir/expected.json")"
+}
+
+@test "corpus webhooks give expected state" {
+	need_corpus
+	local dir=$CONVO_CORPUS/sms-conversations
+	run convo-ingest -q "$dir/twilio-webhooks.form"
+	assert_success
+	state >actual.json
+	run jq -c '.counts | {inbound, keyword_messages, conversations,
+	    unread_total, profiles}' actual.json
+	assert_output "$(jq -c '.counts | {inbound, keyword_messages,
+	    conversations, unread_total, profiles}' \
+	    "$dir/expected-webhooks.json")"
+	run jq -n --slurpfile a actual.json \
+	    --slurpfile e "$dir/expected-webhooks.json" '[$e[0].conversations
+	    | to_entries[] | select(.value != {
+	        unread_count: $a[0].conversations[.key].unread_count,
+	        last_body: $a[0].conversations[.key].last_message.body})]
+	    | length'
+	assert_output "0"
+	run jq -n --slurpfile a actual.json \
+	    --slurpfile e "$dir/expected-webhooks.json" '[$e[0].consent
+	    | to_entries[] | select(.value != $a[0].consent[.key])] | length'
+	assert_output "0"
+}
+
+@test "corpus webhooks twice change nothing" {
+	need_corpus
+	local dir=$CONVO_CORPUS/sms-conversations
+	convo-ingest -q --format twilio "$dir/twilio-webhooks.form" >/dev/null
+	state >first.json
+	run convo-ingest -q --format twilio "$dir/twilio-webhooks.form"
+	assert_success
+	[ "$(jq -r .result <<<"$output" | sort -u)" = duplicate ]
+	state >second.json
+	cmp first.json second.json
+}
+
+@test "bad lines are rejected, good ones land" {
+	{
+		inbound +12015550101 "first good" 2026-11-01T10:00:00Z SMa1
+		echo '{"type":"message",'
+		printf '{"type":"message","body":"caf\xe9"}\n'
+		printf '{"type":"profile","phone":"+12015550102"}\0\n'
+		echo '{"type":"message","direction":"inbound"}'
+		echo '{"type":"invoice","phone":"+12015550103"}'
+		echo '{"type":"profile","phone":"555-12"}'
+		printf '{"type":"profile","phone":"+12015550104","x":"%s"}\n' \
+		    "$(head -c 300000 /dev/zero | tr '\0' a)"
+		inbound +12015550105 "last good" 2026-11-01T10:05:00Z SMa2
+	} >input.ndjson
+	run convo-ingest --rejects rejects.ndjson input.ndjson
+	assert_failure 65
+	assert_line --partial 'line 2: invalid JSON'
+	assert_line --partial 'line 3: invalid UTF-8'
+	assert_line --partial 'line 4: NUL byte at column'
+	assert_line --partial 'line 5: missing field "from"'
+	assert_line --partial 'line 6: unknown record type "invoice"'
+	assert_line --partial 'line 7: invalid phone number "555-12"'
+	assert_line --partial 'line 8: line of 300048 bytes is longer than'
+	run jq -s -c 'map(.input_line)' rejects.ndjson
+	assert_output "[2,3,4,5,6,7,8]"
+	run jq -r 'select(.input_line == 3) | .input' rejects.ndjson
+	assert_output '{"type":"message","body":"caf�"}'
+	run jq -r 'select(.input_line == 3) | .input_base64 | @base64d' \
+	    rejects.ndjson
+	assert_output --partial 'caf'
+	run sql "SELECT string_agg(body, ',' ORDER BY sent_at)
+	    FROM convo.messages"
+	assert_output "first good,last good"
+}
+
+@test "rejected lines are reported in the output" {
+	printf '{"type":"profile"}\n' >input.ndjson
+	run convo-ingest input.ndjson
+	assert_failure 65
+	run jq -c 'select(.type == "ingest_result") | [.input_line, .result,
+	    .error]' <<<"$(convo-ingest -q input.ndjson 2>/dev/null)"
+	assert_output '[1,"rejected","missing field \"phone\""]'
+}
+
+@test "keyword texts follow the normal form" {
+	local i=0 body
+	while IFS= read -r body; do
+		i=$((i + 1))
+		inbound "+1201555020$i" "$body" "2026-11-02T10:0$i:00Z" "SMk$i"
+	done >input.ndjson <<'EOF'
+stop.
+ Stop 
+opt-out
+ＳＴＯＰ
+Stop. Thank you
+cancel my order
+Yes please
+EOF
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -r 'select(.type == "ingest_result")
+	    | "\(.input_line) \(.keyword.word // "-")"' <<<"$output"
+	assert_output "$(printf '%s\n' '1 stop' '2 stop' '3 opt out' \
+	    '4 stop' '5 -' '6 -' '7 -')"
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "3"
+}
+
+@test "consent follows message time" {
+	{
+		inbound +12015550301 START 2026-11-03T11:00:00Z SMs2
+		inbound +12015550301 STOP 2026-11-03T10:00:00Z SMs1
+	} >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run consent_of +12015550301
+	assert_output "subscribed"
+	run sql "SELECT count(*) FROM convo.consent_changes"
+	assert_output "2"
+}
+
+@test "same instant opt-out wins" {
+	{
+		echo '{"type":"consent","phone":"+12015550302","status":"subscribed","at":"2026-11-03T10:00:00Z"}'
+		echo '{"type":"consent","phone":"+12015550302","status":"unsubscribed","at":"2026-11-03T10:00:00Z"}'
+	} >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run consent_of +12015550302
+	assert_output "unsubscribed"
+}
+
+@test "yes opts in only when not subscribed" {
+	inbound +12015550303 YES 2026-11-03T10:00:00Z SMy1 >input.ndjson
+	inbound +12015550303 yes! 2026-11-03T11:00:00Z SMy2 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	run jq -r 'select(.type == "ingest_result") | .keyword.action // "-"' \
+	    <<<"$output"
+	assert_output "$(printf 'opt_in\n-')"
+	run consent_of +12015550303
+	assert_output "subscribed"
+	run unread_of +12015550303
+	assert_output "1"
+}
+
+@test "late consent import judges yes again" {
+	inbound +12015550304 YES 2026-11-03T10:00:00Z SMy3 >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "0"
+	echo '{"type":"consent","phone":"+12015550304","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
+	    >late.ndjson
+	convo-ingest -q late.ndjson >/dev/null
+	run sql "SELECT keyword_action IS NULL FROM convo.messages"
+	assert_output "t"
+	run unread_of +12015550304
+	assert_output "1"
+}
+
+@test "status only moves forward" {
+	{
+		campaign +12015550401 2026-11-04T10:00:00Z SMst1
+		status_record SMst1 delivered null 2026-11-04T10:00:05Z
+		status_record SMst1 sent null 2026-11-04T10:00:02Z
+	} >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run sql "SELECT status FROM convo.messages"
+	assert_output "delivered"
+}
+
+@test "earliest final status wins, worse on ties" {
+	{
+		campaign +12015550402 2026-11-04T10:00:00Z SMst2
+		status_record SMst2 delivered null 2026-11-04T10:00:09Z
+		status_record SMst2 undelivered 30003 2026-11-04T10:00:05Z
+		campaign +12015550403 2026-11-04T10:00:00Z SMst3
+		status_record SMst3 delivered null 2026-11-04T10:00:05Z
+		status_record SMst3 failed 30008 2026-11-04T10:00:05Z
+	} >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run sql "SELECT provider_message_id, status, error_code
+	    FROM convo.messages ORDER BY 1"
+	assert_output "$(printf 'SMst2|undelivered|30003\nSMst3|failed|30008')"
+}
+
+@test "receipt before its message waits" {
+	status_record SMst4 delivered null 2026-11-04T10:00:05Z >receipt.ndjson
+	run convo-ingest -q receipt.ndjson
+	assert_output --partial '"result":"pending"'
+	campaign +12015550404 2026-11-04T10:00:00Z SMst4 >message.ndjson
+	convo-ingest -q message.ndjson >/dev/null
+	run sql "SELECT status FROM convo.messages"
+	assert_output "delivered"
+}
+
+@test "error 21610 unsubscribes the recipient" {
+	echo '{"type":"consent","phone":"+12015550405","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
+	    >input.ndjson
+	echo '{"type":"status","provider_message_id":"SMst5","status":"failed","error_code":21610,"to":"+12015550405","at":"2026-11-04T10:00:05Z"}' \
+	    >>input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run consent_of +12015550405
+	assert_output "unsubscribed"
+	run sql "SELECT method, error_code FROM convo.consent_changes
+	    WHERE status = 'unsubscribed'"
+	assert_output "provider_error|21610"
+}
+
+@test "summary is the latest message by time" {
+	{
+		inbound +12015550501 "newest" 2026-11-05T12:00:00Z SMo3
+		inbound +12015550501 "oldest" 2026-11-05T10:00:00Z SMo1
+		campaign +12015550501 2026-11-05T11:00:00Z SMo2
+	} >input.ndjson
+	convo-ingest -q --batch-size 1 input.ndjson >/dev/null
+	run sql "SELECT last_body, last_direction FROM convo.conversations"
+	assert_output "newest|inbound"
+	run unread_of +12015550501
+	assert_output "2"
+}
+
+@test "late old message counts as unread" {
+	inbound +12015550502 "hello" 2026-11-05T12:00:00Z SMo4 >a.ndjson
+	convo-ingest -q a.ndjson >/dev/null
+	convo-read +12015550502 >/dev/null
+	run unread_of +12015550502
+	assert_output "0"
+	inbound +12015550502 "sent earlier" 2026-11-05T09:00:00Z SMo5 >b.ndjson
+	convo-ingest -q b.ndjson >/dev/null
+	run unread_of +12015550502
+	assert_output "1"
+	run sql "SELECT last_body FROM convo.conversations"
+	assert_output "hello"
+}
+
+@test "same provider id with other content conflicts" {
+	inbound +12015550601 "original" 2026-11-06T10:00:00Z SMc1 >input.ndjson
+	inbound +12015550601 "original" 2026-11-06T10:00:00Z SMc1 >>input.ndjson
+	inbound +12015550601 "changed" 2026-11-06T10:00:00Z SMc1 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -r 'select(.type == "ingest_result") | .result' <<<"$output"
+	assert_output "$(printf 'inserted\nduplicate\nconflict')"
+	run sql "SELECT body FROM convo.messages"
+	assert_output "original"
+}
+
+@test "whatsapp addresses get their own channel" {
+	echo '{"type":"message","direction":"inbound","from":"whatsapp:+12015550602","to":"whatsapp:+12025550140","body":"hola","provider_message_id":"SMw1","sent_at":"2026-11-06T10:00:00Z"}' \
+	    >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run sql "SELECT c.channel, p.phone FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)"
+	assert_output "whatsapp|+12015550602"
+}
+
+@test "twilio webhook bodies are detected" {
+	{
+		echo 'ToCountry=US&SmsMessageSid=MMf1&NumMedia=2&To=%2B12025550140&From=%2B12015550603&MessageSid=MMf1&SmsStatus=received&MediaUrl0=https%3A%2F%2Fmedia.example.com%2Fa.jpg&MediaContentType0=image%2Fjpeg&MediaUrl1=https%3A%2F%2Fmedia.example.com%2Fb.png&MediaContentType1=image%2Fpng'
+		echo 'MessageSid=SMf2&MessageStatus=delivered&To=%2B12015550603&From=%2B12025550140'
+	} >input.form
+	run convo-ingest -q input.form
+	assert_success
+	run jq -r 'select(.type == "ingest_result") | "\(.kind) \(.result)"' \
+	    <<<"$output"
+	assert_output "$(printf 'message inserted\nstatus pending')"
+	run sql "SELECT body = '', media->1->>'content_type'
+	    FROM convo.messages"
+	assert_output "t|image/png"
+}
+
+@test "newer profile record wins" {
+	{
+		echo '{"type":"profile","phone":"+12015550701","first_name":"New","updated_at":"2026-11-07T12:00:00Z"}'
+		echo '{"type":"profile","phone":"+12015550701","first_name":"Old","email":"a@example.com","updated_at":"2026-11-07T10:00:00Z"}'
+		echo '{"type":"profile","phone":"(201) 555-0701","last_name":"Kim"}'
+	} >input.ndjson
+	run convo-ingest -q input.ndjson
+	run jq -r 'select(.type == "ingest_result") | .result' <<<"$output"
+	assert_output "$(printf 'inserted\nduplicate\nupdated')"
+	run sql "SELECT first_name, last_name, email FROM convo.profiles"
+	assert_output "New|Kim|"
+}
+
+@test "unknown account is a configuration error" {
+	run convo-ingest --account nosuch "$SAMPLE"
+	assert_failure 78
+	assert_output --partial 'account "nosuch" not found'
+}
+
+@test "missing input file exits 66" {
+	run convo-ingest missing.ndjson "$SAMPLE"
+	assert_failure 66
+	assert_output --partial 'cannot open "missing.ndjson"'
+	run sql "SELECT count(*) > 0 FROM convo.messages"
+	assert_output "t"
+}
+
+@test "invalid options exit 64" {
+	run convo-ingest --format xml
+	assert_failure 64
+	assert_output --partial 'unknown format "xml"'
+	run convo-ingest --batch-size 0
+	assert_failure 64
+}
