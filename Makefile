@@ -61,10 +61,16 @@ install: all
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions
+	for p in $(PROGS); do \
+		install -m 644 completions/convo.bash \
+			$(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
 	rm -rf $(DESTDIR)$(DATADIR)/convo
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(PROGS))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))

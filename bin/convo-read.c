@@ -197,6 +197,11 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	const char *params[3] = { r->account_id, t->conversation_id + 2,
 	    read_mark };
 
+	PQclear(query(r, "BEGIN", 0, NULL));
+	PQclear(query(r, "SELECT 1 FROM convo.conversations "
+	    "WHERE account_id = $1 AND conversation_id = $2 FOR UPDATE", 2,
+	    params));
+	/* A new statement sees what the lock holder committed. */
 	PQclear(query(r, "UPDATE convo.conversations c SET "
 	    "last_read_at = greatest(c.last_read_at, $3::timestamptz), "
 	    "unread_count = (SELECT count(*) FROM convo.messages m "
@@ -205,6 +210,7 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	    "AND m.keyword_action IS NULL AND m.recorded_at > "
 	    "greatest(c.last_read_at, $3::timestamptz)) "
 	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 3, params));
+	PQclear(query(r, "COMMIT", 0, NULL));
 }
 
 static void
