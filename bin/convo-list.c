@@ -93,17 +93,25 @@ where(struct query *q, const char *fmt, int n)
 	buf_adds(&q->sql, clause);
 }
 
+/* Return 1 when TEXT looks like (part of) a phone number. */
+static int
+phone_like(const char *text)
+{
+	return strspn(text, "+0123456789 ()-.") == strlen(text) &&
+	    strpbrk(text, "0123456789") != NULL;
+}
+
 /*
  * A LIKE pattern that matches TEXT anywhere, lower-cased by the server.
- * A search that looks like a phone number matches its digits.
+ * With DIGITS_ONLY, the pattern keeps only the digits of TEXT, so that
+ * "(201) 555-01" finds +12015550123.
  */
 static char *
-search_pattern(const char *text)
+search_pattern(const char *text, int digits_only)
 {
 	struct buf b = { 0 };
 	const char *p;
-	int phone = strspn(text, "+0123456789 ()-.") == strlen(text) &&
-	    strpbrk(text, "0123456789") != NULL;
+	int phone = digits_only;
 
 	buf_addc(&b, '%');
 	for (p = text; *p != '\0'; p++) {
@@ -123,16 +131,19 @@ parse_cursor(const char *cursor, char *at, size_t atsz, char *id,
     size_t idsz)
 {
 	const char *tilde = strrchr(cursor, '~');
+	char when[TIME_MAX];
 	size_t n;
 
 	if (tilde == NULL || (n = tilde - cursor) >= atsz ||
-	    strlen(tilde + 1) >= idsz || tilde[1] == '\0' ||
+	    strlen(tilde + 1) >= idsz || strlen(tilde + 1) > 18 ||
+	    tilde[1] == '\0' ||
 	    strspn(tilde + 1, "0123456789") != strlen(tilde + 1))
 		return -1;
 	memcpy(at, cursor, n);
 	at[n] = '\0';
 	snprintf(id, idsz, "%s", tilde + 1);
-	return time_is_rfc3339(at) ? 0 : -1;
+	snprintf(when, sizeof(when), "%s", at);
+	return time_to_utc(when, at);
 }
 
 static void
@@ -159,10 +170,17 @@ build_query(struct query *q, const struct options *o, long long account)
 		where(q, ", $%d)", param(q, id));
 	}
 	if (o->search != NULL) {
-		pattern = search_pattern(o->search);
-		where(q, " AND c.search_text LIKE lower($%d)", param(q,
+		pattern = search_pattern(o->search, 0);
+		where(q, " AND (c.search_text LIKE lower($%d)", param(q,
 		    pattern));
 		free(pattern);
+		if (phone_like(o->search)) {
+			pattern = search_pattern(o->search, 1);
+			where(q, " OR c.search_text LIKE $%d", param(q,
+			    pattern));
+			free(pattern);
+		}
+		buf_adds(&q->sql, ")");
 	}
 	if (o->since != NULL) {
 		if (time_since(o->since, since) != 0)

@@ -161,6 +161,17 @@ check_time(const char *name, const char *value)
 	    "such as 2026-12-04T15:04:05Z", quote(value, q), name);
 }
 
+/* The checked RFC 3339 time S in UTC, as a string. */
+static jv
+utc(const char *s)
+{
+	char out[TIME_MAX];
+
+	if (time_to_utc(s, out) != 0)
+		return jv_string(s);
+	return jv_string(out);
+}
+
 /* Normalise a customer address into PHONE and its channel. */
 static jv
 customer_phone(const char *name, const char *value, const char *country,
@@ -496,7 +507,7 @@ normalize_message(jv rec, const char *country)
 	    jv_string(inbound ? phone : brand));
 	out = jv_object_set(out, jv_string("to_address"),
 	    jv_string(inbound ? brand : phone));
-	out = jv_object_set(out, jv_string("sent_at"), jv_string(sent));
+	out = jv_object_set(out, jv_string("sent_at"), utc(sent));
 	out = provider_field(rec, out);
 	if (jv_is_valid(out))
 		out = message_optional(rec, out, dir);
@@ -579,7 +590,7 @@ normalize_status(jv rec, const char *country)
 	    jv_string(pmid));
 	out = jv_object_set(out, jv_string("status"), jv_string(status));
 	out = jv_object_set(out, jv_string("error_code"), code);
-	out = jv_object_set(out, jv_string("at"), jv_string(at));
+	out = jv_object_set(out, jv_string("at"), utc(at));
 	rc = get_string(rec, "to", &h[3]);
 	if (rc == 0) {
 		check = customer_phone("to", jv_string_value(h[3]), country,
@@ -649,7 +660,7 @@ normalize_consent(jv rec, const char *country)
 	out = jv_object_set(out, jv_string("channel"), jv_string(chan));
 	out = jv_object_set(out, jv_string("status"), jv_string(status));
 	out = jv_object_set(out, jv_string("method"), jv_string(method));
-	err = jv_object_set(out, jv_string("at"), jv_string(at));
+	err = jv_object_set(out, jv_string("at"), utc(at));
 done:
 	for (i = 0; i < 5; i++)
 		jv_free(h[i]);
@@ -733,7 +744,7 @@ normalize_profile(jv rec, const char *country)
 	out = jv_object_set(out, jv_string("phone"), jv_string(phone));
 	out = jv_object_set(out, jv_string("fields"), fields);
 	err = jv_object_set(out, jv_string("updated_at"),
-	    rc == 0 ? jv_copy(h[1]) : jv_null());
+	    rc == 0 ? utc(jv_string_value(h[1])) : jv_null());
 done:
 	jv_free(h[0]);
 	jv_free(h[1]);

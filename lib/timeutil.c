@@ -88,9 +88,10 @@ format_utc(long long sec, long usec, char out[TIME_MAX])
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (usec < 0)
-		snprintf(out, TIME_MAX, "%sZ", date);
+		snprintf(out, TIME_MAX, "%.24sZ", date);
 	else
-		snprintf(out, TIME_MAX, "%s.%06ldZ", date, usec);
+		snprintf(out, TIME_MAX, "%.24s.%06dZ", date,
+		    (int)(usec % 1000000));
 }
 
 void
@@ -109,15 +110,46 @@ time_now_increasing(char out[TIME_MAX])
 }
 
 int
+time_to_utc(const char *s, char out[TIME_MAX])
+{
+	struct tm tm = { 0 };
+	const char *p = s + 19, *frac = NULL;
+	long long sec, offset = 0;
+	size_t nfrac = 0;
+	char digits[7] = "000000";
+
+	if (!time_is_rfc3339(s))
+		return -1;
+	tm.tm_year = atoi(s) - 1900;
+	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_mday = atoi(s + 8);
+	tm.tm_hour = atoi(s + 11);
+	tm.tm_min = atoi(s + 14);
+	/* A leap second is read as the last second of its minute. */
+	tm.tm_sec = atoi(s + 17) > 59 ? 59 : atoi(s + 17);
+	if (*p == '.') {
+		frac = ++p;
+		while (isdigit((unsigned char)*p))
+			p++;
+		nfrac = p - frac;
+		memcpy(digits, frac, nfrac < 6 ? nfrac : 6);
+	}
+	if (*p == '+' || *p == '-')
+		offset = (atoi(p + 1) * 3600LL + atoi(p + 4) * 60LL) *
+		    (*p == '-' ? -1 : 1);
+	sec = (long long)timegm(&tm) - offset;
+	format_utc(sec, frac != NULL ? atol(digits) : -1, out);
+	return 0;
+}
+
+int
 time_since(const char *arg, char out[TIME_MAX])
 {
 	char *end;
 	long long n, unit;
 
-	if (time_is_rfc3339(arg)) {
-		snprintf(out, TIME_MAX, "%s", arg);
-		return 0;
-	}
+	if (time_is_rfc3339(arg))
+		return time_to_utc(arg, out);
 	errno = 0;
 	n = strtoll(arg, &end, 10);
 	if (end == arg || errno != 0 || n < 0 || !isdigit((unsigned char)*arg))

@@ -17,6 +17,13 @@
 int time_is_rfc3339(const char *s);
 
 /*
+ * Write the RFC 3339 time S in UTC ("Z") to OUT, keeping up to six
+ * digits of fractional seconds; PostgreSQL rejects offsets past 15:59,
+ * which RFC 3339 allows. Returns 0, or -1 when S is not RFC 3339.
+ */
+int time_to_utc(const char *s, char out[TIME_MAX]);
+
+/*
  * Write the current time in UTC with microseconds to OUT. Successive
  * calls in one process return strictly increasing times, so records
  * stamped on arrival keep their arrival order.

@@ -369,12 +369,14 @@ BEGIN
         FOR v_msg IN SELECT x.message_id, x.sent_at, x.keyword,
                 x.keyword_action
             FROM convo.messages x
-            WHERE x.account_id = p_account AND x.profile_id = v_pair.profile_id
+            WHERE x.account_id = p_account
+                AND x.profile_id = v_pair.profile_id
                 AND x.channel = v_pair.channel AND x.keyword_conditional
             ORDER BY x.sent_at, x.provider_message_id
         LOOP
             SELECT c.status INTO v_state FROM convo.consent_changes c
-            WHERE c.account_id = p_account AND c.profile_id = v_pair.profile_id
+            WHERE c.account_id = p_account
+                AND c.profile_id = v_pair.profile_id
                 AND c.channel = v_pair.channel AND c.at < v_msg.sent_at
             ORDER BY c.at DESC, c.status = 'unsubscribed' DESC,
                 c.change_id DESC
@@ -387,8 +389,9 @@ BEGIN
                     AND x.message_id = v_msg.message_id;
                 INSERT INTO convo.consent_changes (account_id, profile_id,
                     channel, status, method, at, message_id, keyword)
-                VALUES (p_account, v_pair.profile_id, v_pair.channel, 'subscribed',
-                    'keyword', v_msg.sent_at, v_msg.message_id, v_msg.keyword)
+                VALUES (p_account, v_pair.profile_id, v_pair.channel,
+                    'subscribed', 'keyword', v_msg.sent_at, v_msg.message_id,
+                    v_msg.keyword)
                 ON CONFLICT DO NOTHING;
             ELSIF NOT v_keyword AND v_msg.keyword_action IS NOT NULL THEN
                 UPDATE convo.messages x SET keyword_action = NULL

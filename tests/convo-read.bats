@@ -1,0 +1,552 @@
+#!/usr/bin/env bats
+# convo-read: threads by id, phone or standard input, message fields,
+# paging, and when a thread is marked read.
+#
+# tests/fixtures/read-thread.ndjson holds Rae Moss's thread at
+# +15005550131 on 2026-11-12 (UTC), oldest first:
+#   SMra0001 09:00 outbound campaign, undelivered with error 30003
+#   SMra0002 09:30 inbound text
+#   MMra0003 09:31 inbound picture with an empty body
+#   SMra0004 09:40 outbound reply, delivered
+#   SMra0005 09:45 inbound STOP
+# and one inbound text from +15005550132 at 10:00. Rae has 2 unread
+# messages, because a keyword does not count.
+
+load helper
+
+bats_require_minimum_version 1.5.0
+
+THREAD="$FIXTURES/read-thread.ndjson"
+RAE=+15005550131
+
+ingest() {
+	convo-ingest -q "$@" >/dev/null
+}
+
+# Print the id of the conversation with the customer at PHONE.
+conversation_of() {
+	convo-list --status all --limit 0 |
+	    jq -r --arg phone "$1" 'select(.profile.phone == $phone) | .id'
+}
+
+# Print the unread count of the conversation with the customer at PHONE.
+unread_of() {
+	convo-list --status all --limit 0 |
+	    jq -r --arg phone "$1" 'select(.profile.phone == $phone)
+	    | .unread_count'
+}
+
+# Print the provider message ids of the records in $output.
+message_ids() {
+	[ -z "$output" ] || jq -r .provider_message_id <<<"$output"
+}
+
+# Print the record of message PMID from the records in $output.
+message() {
+	jq -c --arg id "$1" 'select(.provider_message_id == $id)' <<<"$output"
+}
+
+# Print an inbound message record: inbound PHONE SENT_AT PMID BODY.
+inbound() {
+	printf '{"type":"message","direction":"inbound","from":"%s",' "$1"
+	printf '"to":"+15005550199","body":"%s","provider_message_id":"%s",' \
+	    "$4" "$3"
+	printf '"sent_at":"%s"}\n' "$2"
+}
+
+# Print COUNT inbound messages from PHONE, SMlong00001 upwards, a second
+# apart from 2026-11-01T00:00:01Z, each with a body of 97 bytes.
+long_thread() {
+	local phone=$1 count=$2 i at
+	local text="Checking in about the order again, it still has not arrived"
+
+	text="$text and I need it by Friday, thanks"
+	for ((i = 1; i <= count; i++)); do
+		printf -v at '2026-11-01T%02d:%02d:%02dZ' $((i / 3600)) \
+		    $((i / 60 % 60)) $((i % 60))
+		printf '{"type":"message","direction":"inbound","from":"%s",' \
+		    "$phone"
+		printf '"to":"+15005550199","body":"%05d %s",' "$i" "$text"
+		printf '"provider_message_id":"SMlong%05d","sent_at":"%s"}\n' \
+		    "$i" "$at"
+	done
+}
+
+read_unread() {
+	convo-list --unread --limit 0 | convo-read
+}
+
+@test "id argument prints thread oldest first" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMra0001
+SMra0002
+MMra0003
+SMra0004
+SMra0005
+EOF
+}
+
+@test "messages carry their conversation id" {
+	ingest "$THREAD"
+	id=$(conversation_of $RAE)
+	run convo-read "$id"
+	assert_success
+	run jq -r '"\(.type) \(.account) \(.conversation_id) \(.channel)"' \
+	    <<<"$output"
+	assert_output - <<EOF
+message default $id sms
+message default $id sms
+message default $id sms
+message default $id sms
+message default $id sms
+EOF
+}
+
+@test "messages carry direction and origin" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run jq -c '[.direction, .origin, .origin_id, .from, .to]' <<<"$output"
+	assert_output - <<'EOF'
+["outbound","campaign","cmp-fall","+15005550199","+15005550131"]
+["inbound",null,null,"+15005550131","+15005550199"]
+["inbound",null,null,"+15005550131","+15005550199"]
+["outbound","conversation",null,"+15005550199","+15005550131"]
+["inbound",null,null,"+15005550131","+15005550199"]
+EOF
+}
+
+@test "message carries body and time" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message SMra0002
+	run jq -c '[.body, .sent_at, .provider, .media, .keyword]' <<<"$output"
+	assert_output '["Can I return boots I bought online?","2026-11-12T09:30:00Z","twilio",[],null]'
+}
+
+@test "picture message carries its media" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message MMra0003
+	run jq -c '[.body, .media]' <<<"$output"
+	assert_output '["",[{"url":"https://media.example.com/r/boots.png","content_type":"image/png"}]]'
+}
+
+@test "failed delivery carries numeric error code" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message SMra0001
+	record=$output
+	run jq -c '[.status, .status_at, .error_code]' <<<"$record"
+	assert_output '["undelivered","2026-11-12T09:00:05Z",30003]'
+	run jq -r '.error_code | type' <<<"$record"
+	assert_output "number"
+}
+
+@test "delivered reply has no error code" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message SMra0004
+	run jq -c '[.status, .status_at, .error_code]' <<<"$output"
+	assert_output '["delivered","2026-11-12T09:40:03Z",null]'
+}
+
+@test "STOP message carries its keyword" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run message SMra0005
+	run jq -c '[.body, .keyword]' <<<"$output"
+	assert_output '["STOP",{"word":"stop","action":"opt_out"}]'
+}
+
+@test "message cursor is its id" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of $RAE)"
+	assert_success
+	run jq -r 'select(.cursor != .id or (.id | test("^m_[0-9]+$") | not))' \
+	    <<<"$output"
+	assert_output ""
+}
+
+@test "phone argument prints the thread" {
+	ingest "$THREAD"
+	id=$(conversation_of $RAE)
+	run convo-read $RAE
+	assert_success
+	run message_ids
+	assert_line --index 0 SMra0001
+	assert_line --index 4 SMra0005
+	assert_equal "${#lines[@]}" 5
+	run convo-read --no-mark-read $RAE
+	run jq -r .conversation_id <<<"$output"
+	assert_line --index 0 "$id"
+}
+
+@test "national phone format defaults to US" {
+	ingest "$THREAD"
+	run convo-read --no-mark-read "(500) 555-0131"
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 5
+	assert_line --index 0 SMra0001
+	run convo-read --no-mark-read 500-555-0131
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "national phone follows account country" {
+	sql "SELECT convo.account_create('uk', 'GB')" >/dev/null
+	inbound +447700900123 2026-11-12T09:00:00Z SMuk001 "Hello from Leeds" |
+	    convo-ingest -q --account uk >/dev/null
+	run convo-read --account uk "07700 900123"
+	assert_success
+	run message_ids
+	assert_output "SMuk001"
+}
+
+@test "several arguments print each thread" {
+	ingest "$THREAD"
+	run convo-read "$(conversation_of +15005550132)" $RAE
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMrb0001
+SMra0001
+SMra0002
+MMra0003
+SMra0004
+SMra0005
+EOF
+}
+
+@test "reading marks the thread read" {
+	ingest "$THREAD"
+	run unread_of $RAE
+	assert_output 2
+	convo-read $RAE >/dev/null
+	run unread_of $RAE
+	assert_output 0
+	run unread_of +15005550132
+	assert_output 1
+	run convo-list --search moss
+	run jq -r '.last_read_at | type' <<<"$output"
+	assert_output "string"
+}
+
+@test "records from convo-list are read" {
+	ingest "$THREAD"
+	run read_unread
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMrb0001
+SMra0001
+SMra0002
+MMra0003
+SMra0004
+SMra0005
+EOF
+	run convo-list --unread
+	assert_success
+	assert_output ""
+}
+
+@test "stdin record may name a phone" {
+	ingest "$THREAD"
+	run convo-read --no-mark-read <<'EOF'
+{"phone":"(500) 555-0132"}
+{"type":"send","to":"+15005550132","body":"Yes, we do."}
+{"profile":{"phone":"+15005550132"}}
+EOF
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMrb0001
+SMrb0001
+SMrb0001
+EOF
+}
+
+@test "inbound message record reads its sender" {
+	inbound +15005550161 2026-11-12T09:00:00Z SMkw0001 "STOP" | ingest -
+	run --separate-stderr bash -c \
+	    'convo-read +15005550161 | convo-read --no-mark-read'
+	assert_success
+	assert_equal "$stderr" ""
+	run message_ids
+	assert_output SMkw0001
+}
+
+@test "limit gives newest messages in order" {
+	ingest "$THREAD"
+	run convo-read --limit 2 $RAE
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMra0004
+SMra0005
+EOF
+}
+
+@test "limit defaults to 50 messages" {
+	long_thread +15005550141 60 | ingest -
+	run convo-read +15005550141
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 50
+	assert_line --index 0 SMlong00011
+	assert_line --index 49 SMlong00060
+}
+
+@test "limit 0 prints every message" {
+	long_thread +15005550141 60 | ingest -
+	run convo-read --limit 0 +15005550141
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 60
+	assert_line --index 0 SMlong00001
+}
+
+@test "before cursor gives the older page" {
+	ingest "$THREAD"
+	run convo-read --no-mark-read --limit 2 $RAE
+	assert_success
+	cursor=$(head -n 1 <<<"$output" | jq -r .cursor)
+	run convo-read --limit 2 --before "$cursor" $RAE
+	assert_success
+	run message_ids
+	assert_output - <<'EOF'
+SMra0002
+MMra0003
+EOF
+	cursor=$(convo-read --limit 2 --before "$cursor" $RAE |
+	    head -n 1 | jq -r .cursor)
+	run convo-read --limit 2 --before "$cursor" $RAE
+	assert_success
+	run message_ids
+	assert_output "SMra0001"
+}
+
+@test "before the first message prints nothing" {
+	ingest "$THREAD"
+	run convo-read --no-mark-read --limit 0 $RAE
+	cursor=$(head -n 1 <<<"$output" | jq -r .cursor)
+	run convo-read --before "$cursor" $RAE
+	assert_success
+	assert_output ""
+}
+
+@test "no-mark-read leaves unread count" {
+	ingest "$THREAD"
+	run convo-read --no-mark-read $RAE
+	assert_success
+	run unread_of $RAE
+	assert_output 2
+	run convo-read -N $RAE
+	assert_success
+	run unread_of $RAE
+	assert_output 2
+}
+
+@test "before does not mark read" {
+	ingest "$THREAD"
+	cursor=$(convo-read --no-mark-read --limit 1 $RAE | jq -r .cursor)
+	run convo-read --before "$cursor" $RAE
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 4
+	run unread_of $RAE
+	assert_output 2
+}
+
+@test "closed pipe leaves thread unread" {
+	long_thread +15005550142 2000 | ingest -
+	id=$(conversation_of +15005550142)
+	run unread_of +15005550142
+	assert_output 2000
+	run timeout 60 bash -c \
+	    'set -o pipefail; convo-read --limit 0 "$1" | head -n 1' _ "$id"
+	assert_failure 74
+	run jq -r .provider_message_id <<<"$output"
+	assert_output SMlong00001
+	run unread_of +15005550142
+	assert_output 2000
+}
+
+@test "write error leaves thread unread" {
+	ingest "$THREAD"
+	run bash -c 'convo-read "$1" >/dev/full' _ $RAE
+	assert_failure 74
+	run unread_of $RAE
+	assert_output 2
+}
+
+@test "unknown id warns and others print" {
+	ingest "$THREAD"
+	run --separate-stderr convo-read "$(conversation_of +15005550132)" \
+	    c_999999 $RAE
+	assert_failure 65
+	assert_equal "$stderr" 'convo-read: conversation "c_999999" not found; list conversations with convo-list'
+	run message_ids
+	assert_line --index 0 SMrb0001
+	assert_line --index 1 SMra0001
+	assert_equal "${#lines[@]}" 6
+}
+
+@test "unknown phone warns and exits 65" {
+	ingest "$THREAD"
+	run --separate-stderr convo-read +15005550177 $RAE
+	assert_failure 65
+	assert_equal "$stderr" 'convo-read: conversation "+15005550177" not found; list conversations with convo-list'
+	run message_ids
+	assert_equal "${#lines[@]}" 5
+	run unread_of $RAE
+	assert_output 0
+}
+
+@test "invalid phone warns and exits 65" {
+	ingest "$THREAD"
+	run --separate-stderr convo-read pizza $RAE
+	assert_failure 65
+	assert_equal "$stderr" 'convo-read: invalid phone number or conversation id "pizza"'
+	run message_ids
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "invalid stdin line names its number" {
+	ingest "$THREAD"
+	run --separate-stderr convo-read --no-mark-read <<'EOF'
+{"phone":"+15005550132"}
+this is not JSON
+{"note":"no phone here"}
+
+{"phone":"+15005550131"}
+EOF
+	assert_failure 65
+	assert_equal "$stderr" "convo-read: line 2: expected a JSON record with a conversation id or phone
+convo-read: line 3: expected a JSON record with a conversation id or phone"
+	run message_ids
+	assert_line --index 0 SMrb0001
+	assert_line --index 1 SMra0001
+	assert_equal "${#lines[@]}" 6
+}
+
+@test "unknown stdin id names its line" {
+	ingest "$THREAD"
+	run --separate-stderr convo-read --no-mark-read <<'EOF'
+{"type":"conversation","id":"c_999999"}
+{"phone":"+15005550132"}
+EOF
+	assert_failure 65
+	assert_equal "$stderr" 'convo-read: line 1: conversation "c_999999" not found; list conversations with convo-list'
+	run message_ids
+	assert_output SMrb0001
+}
+
+@test "later inbound message is unread again" {
+	ingest "$THREAD"
+	convo-read $RAE >/dev/null
+	run unread_of $RAE
+	assert_output 0
+	inbound $RAE 2026-11-12T10:30:00Z SMra0006 "Sorry, wrong number" |
+	    ingest -
+	run unread_of $RAE
+	assert_output 1
+	run convo-list --unread
+	run jq -r .profile.phone <<<"$output"
+	assert_line $RAE
+}
+
+@test "backdated message recorded later is unread" {
+	ingest "$THREAD"
+	convo-read $RAE >/dev/null
+	inbound $RAE 2026-11-12T08:00:00Z SMra0000 "Sent from a plane" | ingest -
+	run unread_of $RAE
+	assert_output 1
+}
+
+@test "redelivered message stays read" {
+	ingest "$THREAD"
+	convo-read $RAE >/dev/null
+	ingest "$THREAD"
+	run unread_of $RAE
+	assert_output 0
+}
+
+@test "unknown input fields come back" {
+	ingest - <<'EOF'
+{"type":"message","direction":"inbound","from":"+15005550151","to":"+15005550199","body":"Order 8841 is late","provider_message_id":"SMx0001","sent_at":"2026-11-12T09:00:00Z","ticket":"T-77","tags":["vip","late"],"crm":{"score":4.5,"owner":null}}
+EOF
+	run convo-read +15005550151
+	assert_success
+	record=$output
+	run jq -cS '[.ticket, .tags, .crm]' <<<"$record"
+	assert_output '["T-77",["vip","late"],{"owner":null,"score":4.5}]'
+	run jq -c '[.body, .provider_message_id]' <<<"$record"
+	assert_output '["Order 8841 is late","SMx0001"]'
+}
+
+@test "customer without conversation prints by phone" {
+	ingest - <<'EOF'
+{"type":"message","direction":"outbound","from":"+15005550199","to":"+15005550152","body":"Fall sale: boots 30% off. Reply STOP to opt out.","provider_message_id":"SMcmp0001","sent_at":"2026-11-12T09:00:00Z","origin":"campaign","origin_id":"cmp-fall","status":"sent"}
+EOF
+	run convo-read +15005550152
+	assert_success
+	run jq -c '[.provider_message_id, .conversation_id, .origin]' \
+	    <<<"$output"
+	assert_output '["SMcmp0001",null,"campaign"]'
+	run convo-list --status all
+	assert_output ""
+}
+
+@test "other account's thread is not found" {
+	sql "SELECT convo.account_create('acme')" >/dev/null
+	inbound +15005550153 2026-11-12T09:00:00Z SMacme001 "Hello Acme" |
+	    convo-ingest -q --account acme >/dev/null
+	id=$(convo-list --account acme | jq -r .id)
+	run --separate-stderr convo-read "$id"
+	assert_failure 65
+	assert_equal "$stderr" "convo-read: conversation \"$id\" not found; list conversations with convo-list"
+	run convo-read --account acme "$id"
+	assert_success
+	run jq -r '"\(.account) \(.provider_message_id)"' <<<"$output"
+	assert_output "acme SMacme001"
+}
+
+@test "invalid cursor exits 64" {
+	ingest "$THREAD"
+	run convo-read --before c_1 $RAE
+	assert_failure 64
+	assert_output --partial 'invalid cursor "c_1"'
+	run convo-read --before m_ $RAE
+	assert_failure 64
+	assert_output --partial 'invalid cursor "m_"'
+	run convo-read --before m_12x $RAE
+	assert_failure 64
+	assert_output --partial 'invalid cursor "m_12x"'
+}
+
+@test "invalid limit exits 64" {
+	run convo-read --limit -5 $RAE
+	assert_failure 64
+	assert_output --partial 'limit "-5" is too small'
+	run convo-read --limit all $RAE
+	assert_failure 64
+	assert_output --partial 'limit "all" is invalid'
+}
+
+@test "unknown account exits 78" {
+	run convo-read --account nosuch $RAE
+	assert_failure 78
+	assert_output --partial 'account "nosuch" not found'
+}
