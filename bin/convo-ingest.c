@@ -34,6 +34,8 @@ struct slot {
 	const char *file;	/* NULL for standard input */
 	char *error;		/* why the line was rejected, or NULL */
 	jv normal;		/* normal form, or null when rejected */
+	char *input;		/* the line, kept for the rejects file */
+	size_t input_len;
 	jv result;		/* row returned for it, or null */
 };
 
@@ -182,6 +184,8 @@ new_slot(struct ingest *in, const char *file, long long line)
 	s->error = NULL;
 	s->normal = jv_null();
 	s->result = jv_null();
+	s->input = NULL;
+	s->input_len = 0;
 	return s;
 }
 
@@ -251,6 +255,9 @@ add_line(struct ingest *in, const char *file, long long lineno,
 		return;
 	}
 	s->normal = rec;
+	s->input = xmalloc(len);
+	memcpy(s->input, line, len);
+	s->input_len = len;
 	stage_add(&in->stage, in->nslots - 1, rec);
 }
 
@@ -468,6 +475,7 @@ run_one_by_one(struct ingest *in)
 		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		s->error = xstrdup(msg ? msg : "rejected by the database");
 		line_warning(in, s);
+		write_reject(in, s, s->input, s->input_len, s->input_len);
 		PQclear(res);
 	}
 }
@@ -523,6 +531,7 @@ free_slots(struct ingest *in)
 
 	for (i = 0; i < in->nslots; i++) {
 		free(in->slots[i].error);
+		free(in->slots[i].input);
 		jv_free(in->slots[i].normal);
 		jv_free(in->slots[i].result);
 	}

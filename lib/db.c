@@ -26,9 +26,11 @@ db_uses_local(const char *conninfo)
 	env = getenv("CONVO_DB");
 	if (env != NULL && *env != '\0')
 		return 0;
-	for (v = pg_variables; *v != NULL; v++)
-		if (getenv(*v) != NULL && **v != '\0')
+	for (v = pg_variables; *v != NULL; v++) {
+		env = getenv(*v);
+		if (env != NULL && *env != '\0')
 			return 0;
+	}
 	return 1;
 }
 
@@ -94,6 +96,9 @@ check_schema(PGconn *conn, int local)
 {
 	int current = migrate_current(conn), latest = migrate_latest();
 
+	if (latest <= 0)
+		errx(EX_CONFIG, "no migrations found in \"%s/migrations\"; set "
+		    "CONVO_SHARE to the directory that holds them", share_dir());
 	if (current < 0)
 		exit(db_report(conn, NULL, "cannot read the schema version"));
 	if (current < latest && local) {

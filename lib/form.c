@@ -401,9 +401,9 @@ message_record(jv form, jv sid, const char *received_at)
 {
 	jv record, body;
 
+	/* The channel comes from the address prefix ("whatsapp:+1..."). */
 	record = JV_OBJECT(jv_string("type"), jv_string("message"),
-	    jv_string("direction"), jv_string("inbound"),
-	    jv_string("channel"), jv_string("sms"));
+	    jv_string("direction"), jv_string("inbound"));
 	record = set_required(record, form, "from", "From");
 	record = set_required(record, form, "to", "To");
 	if (!jv_is_valid(record)) {

@@ -407,3 +407,32 @@ EOF
 	run convo-ingest --batch-size 0
 	assert_failure 64
 }
+
+@test "whatsapp webhook bodies keep their channel" {
+	echo 'MessageSid=SMwa1&SmsStatus=received&Body=hola&NumMedia=0&From=whatsapp%3A%2B12015550604&To=whatsapp%3A%2B12025550140' \
+	    >input.form
+	run convo-ingest -q input.form
+	assert_success
+	run sql "SELECT channel, from_address FROM convo.messages"
+	assert_output "whatsapp|+12015550604"
+}
+
+@test "blocked conversation stays closed" {
+	inbound +12015550605 "first" 2026-11-08T10:00:00Z SMb1 >a.ndjson
+	convo-ingest -q a.ndjson >/dev/null
+	sql "UPDATE convo.conversations SET status = 'closed', blocked = true"
+	inbound +12015550605 "again" 2026-11-08T11:00:00Z SMb2 >b.ndjson
+	convo-ingest -q b.ndjson >/dev/null
+	run sql "SELECT status FROM convo.conversations"
+	assert_output "closed"
+}
+
+@test "closed conversation reopens on new text" {
+	inbound +12015550606 "first" 2026-11-08T10:00:00Z SMb3 >a.ndjson
+	convo-ingest -q a.ndjson >/dev/null
+	sql "UPDATE convo.conversations SET status = 'closed'"
+	inbound +12015550606 "again" 2026-11-08T11:00:00Z SMb4 >b.ndjson
+	convo-ingest -q b.ndjson >/dev/null
+	run sql "SELECT status FROM convo.conversations"
+	assert_output "open"
+}

@@ -22,7 +22,7 @@
 
 /* Record fields that every inbound case from CUSTOMER to BRAND has. */
 #define MSG_HEAD "{\"type\":\"message\",\"direction\":\"inbound\"," \
-	"\"channel\":\"sms\",\"from\":\"+15005550101\",\"to\":\"+15005550006\","
+	"\"from\":\"+15005550101\",\"to\":\"+15005550006\","
 #define MSG_TAIL "\"provider\":\"twilio\",\"provider_message_id\":\"" SID \
 	"\",\"sent_at\":\"" AT "\""
 
@@ -188,12 +188,12 @@ static const struct form_case twilio_cases[] = {
 	    IN("MessageSid=" SID "&SmsStatus=received&Body=Hi"
 	    "&To=whatsapp:" BRAND "&From=whatsapp:" CUSTOMER),
 	    "{\"type\":\"message\",\"direction\":\"inbound\","
-	    "\"channel\":\"sms\",\"from\":\"whatsapp:+15005550101\","
+	    "\"from\":\"whatsapp:+15005550101\","
 	    "\"to\":\"whatsapp:+15005550006\",\"body\":\"Hi\"," MSG_TAIL "}" },
 	{ "short code recipient",
 	    IN("MessageSid=" SID "&Body=JOIN&To=55501&From=" CUSTOMER),
 	    "{\"type\":\"message\",\"direction\":\"inbound\","
-	    "\"channel\":\"sms\",\"from\":\"+15005550101\","
+	    "\"from\":\"+15005550101\","
 	    "\"to\":\"55501\",\"body\":\"JOIN\"," MSG_TAIL "}" },
 	{ "opt-out type",
 	    IN("MessageSid=" SID "&Body=STOP&OptOutType=STOP&To=" BRAND

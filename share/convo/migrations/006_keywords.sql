@@ -3,7 +3,7 @@
 
 CREATE TABLE convo.keywords (
     account_id bigint NOT NULL REFERENCES convo.accounts,
-    -- Normal form: NFKC, case folded, single spaces (see convo-ingest(1)).
+    -- Normal form: NFKC, case folded, single spaces (see convo(5)).
     word text NOT NULL,
     action text NOT NULL,
     -- Reply sent to whoever texted the keyword; {brand} and {help} are

@@ -480,8 +480,9 @@ BEGIN
                 AND m.channel = c.channel AND m.direction = 'inbound'
                 AND m.keyword_action IS NULL
                 AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
-        status = CASE WHEN r.reopen THEN 'open' ELSE c.status END,
-        snoozed_until = CASE WHEN r.reopen THEN NULL
+        status = CASE WHEN r.reopen AND NOT c.blocked THEN 'open'
+            ELSE c.status END,
+        snoozed_until = CASE WHEN r.reopen AND NOT c.blocked THEN NULL
             ELSE c.snoozed_until END,
         search_text = lower(concat_ws(' ', p.first_name, p.last_name,
             p.phone, l.body)),
