@@ -83,10 +83,13 @@ format_utc(long long sec, long usec, char out[TIME_MAX])
 {
 	time_t t = (time_t)sec;
 	struct tm tm;
-	char date[32];
+	char date[80];
 
 	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* strftime's %Y drops the leading zeros of years before 1000. */
+	snprintf(date, sizeof(date), "%04d-%02d-%02dT%02d:%02d:%02d",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
 	if (usec < 0)
 		snprintf(out, TIME_MAX, "%.24sZ", date);
 	else

@@ -162,6 +162,17 @@ check_field(const struct field_case *c)
 }
 
 static void
+check_utc(const char *in, const char *want)
+{
+	char out[TIME_MAX] = "";
+	char name[96];
+
+	snprintf(name, sizeof(name), "time %s in UTC", in);
+	time_to_utc(in, out);
+	unit_check_str(out, want, name);
+}
+
+static void
 check_times(void)
 {
 	unit_check(time_is_rfc3339("2026-10-03T14:02:11Z"), "time with Z");
@@ -179,6 +190,9 @@ check_times(void)
 	unit_check(!time_is_rfc3339("2026-10-03T24:00:00Z"), "hour 24");
 	unit_check(!time_is_rfc3339("2026-10-03T14:02:11.Z"),
 	    "empty fraction");
+	check_utc("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z");
+	check_utc("2026-10-03T23:30:00-20:00", "2026-10-04T19:30:00Z");
+	check_utc("2026-10-03T14:02:11.5+01:00", "2026-10-03T13:02:11.500000Z");
 }
 
 int

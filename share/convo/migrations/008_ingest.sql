@@ -539,10 +539,7 @@ BEGIN
     RETURN QUERY
     SELECT s.line, 'message'::text,
         CASE
-        WHEN n.message_id IS NOT NULL AND s.line = (SELECT min(x.line)
-            FROM pg_temp.ingest_messages x
-            WHERE x.provider = s.provider
-                AND x.provider_message_id = s.provider_message_id)
+        WHEN n.message_id IS NOT NULL AND s.line = s.first_line
             THEN 'inserted'
         WHEN (m.direction, m.from_address, m.to_address, m.body, m.media)
             = (s.direction, s.from_address, s.to_address, s.body, s.media)
@@ -557,7 +554,9 @@ BEGIN
             THEN convo.reply_expand(k.reply, a.brand_name, a.help_contact)
         END,
         m.from_address, m.to_address, m.channel
-    FROM pg_temp.ingest_messages s
+    FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.provider,
+            x.provider_message_id) AS first_line
+        FROM pg_temp.ingest_messages x) s
     JOIN convo.messages m ON m.account_id = p_account
         AND m.provider = s.provider
         AND m.provider_message_id = s.provider_message_id
@@ -571,12 +570,7 @@ BEGIN
     RETURN QUERY
     SELECT s.line, 'status'::text,
         CASE
-        WHEN e.event_id IS NULL OR s.line <> (SELECT min(x.line)
-            FROM pg_temp.ingest_statuses x
-            WHERE x.provider = s.provider
-                AND x.provider_message_id = s.provider_message_id
-                AND x.status = s.status
-                AND x.error_code IS NOT DISTINCT FROM s.error_code)
+        WHEN e.event_id IS NULL OR s.line <> s.first_line
             THEN 'duplicate'
         WHEN m.message_id IS NULL THEN 'pending'
         WHEN (m.status, m.status_at, m.error_code)
@@ -590,7 +584,9 @@ BEGIN
                 IS DISTINCT FROM (s.status, s.error_code)
             THEN 'superseded by ' || m.status END,
         NULL::text, NULL::text, NULL::text, NULL::text
-    FROM pg_temp.ingest_statuses s
+    FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.provider,
+            x.provider_message_id, x.status, x.error_code) AS first_line
+        FROM pg_temp.ingest_statuses x) s
     LEFT JOIN (pg_temp.ingest_new_events ne
         JOIN convo.status_events e ON e.account_id = p_account
             AND e.event_id = ne.event_id)
@@ -604,14 +600,13 @@ BEGIN
 
     RETURN QUERY
     SELECT s.line, 'consent'::text,
-        CASE WHEN n.change_id IS NOT NULL AND s.line = (SELECT min(x.line)
-            FROM pg_temp.ingest_consents x
-            WHERE (x.profile_id, x.channel, x.at, x.status, x.method)
-                = (s.profile_id, s.channel, s.at, s.status, s.method))
+        CASE WHEN n.change_id IS NOT NULL AND s.line = s.first_line
             THEN 'inserted' ELSE 'duplicate' END,
         'p_' || s.profile_id, NULL::text, NULL::text, NULL::text,
         NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
-    FROM pg_temp.ingest_consents s
+    FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.profile_id,
+            x.channel, x.at, x.status, x.method) AS first_line
+        FROM pg_temp.ingest_consents x) s
     LEFT JOIN (pg_temp.ingest_new_changes n
         JOIN convo.consent_changes c ON c.account_id = p_account
             AND c.change_id = n.change_id AND c.message_id IS NULL
