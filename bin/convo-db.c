@@ -29,7 +29,6 @@
 
 static void usage(void) __attribute__((noreturn));
 static void help(void) __attribute__((noreturn));
-static void version(void) __attribute__((noreturn));
 
 static const char *opt_db;
 static int opt_quiet;
@@ -68,20 +67,6 @@ help(void)
 	    "  -v, --verbose    print each migration as it is applied\n"
 	    "\n"
 	    "See convo-db(1).\n");
-	exit(0);
-}
-
-static void
-version(void)
-{
-	int v;
-
-	v = PQlibVersion();
-	printf("convo-db %s\n", CONVO_VERSION);
-	if (v >= 100000)
-		printf("libpq %d.%d\n", v / 10000, v % 10000);
-	else
-		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
 	exit(0);
 }
 
@@ -590,7 +575,7 @@ parse_options(int argc, char **argv)
 			help();
 			break;
 		case 'V':
-			version();
+			db_print_version();
 			break;
 		default:
 			usage();

@@ -25,6 +25,7 @@
 #include "record.h"
 #include "stage.h"
 #include "timeutil.h"
+#include "views.h"
 
 enum format { FORMAT_AUTO, FORMAT_NDJSON, FORMAT_TWILIO };
 
@@ -101,13 +102,6 @@ help(void)
 	exit(0);
 }
 
-static void
-version(void)
-{
-	printf("convo-ingest %s (libpq %d)\n", CONVO_VERSION, PQlibVersion());
-	exit(0);
-}
-
 /* Print an error about LINE, up to ERRORS_SHOWN_MAX of them. */
 static void
 line_warning(struct ingest *in, const struct slot *s)
@@ -127,15 +121,10 @@ line_warning(struct ingest *in, const struct slot *s)
 static void
 emit(struct ingest *in, jv record)
 {
-	jv text = jv_dump_string(record, 0);
-
-	if (!in->output_failed &&
-	    (fputs(jv_string_value(text), stdout) == EOF ||
-	    putchar('\n') == EOF)) {
+	if (in->output_failed)
+		jv_free(record);
+	else if (view_print(record) != 0)
 		in->output_failed = 1;
-		warn("cannot write results to standard output");
-	}
-	jv_free(text);
 }
 
 static void
@@ -265,17 +254,7 @@ add_line(struct ingest *in, const char *file, long long lineno,
 static void
 prepare(struct ingest *in, const char *account)
 {
-	const char *params[1] = { account };
-	PGresult *res;
-
-	in->account = db_account_id(in->conn, account);
-	res = PQexecParams(in->conn, "SELECT default_country FROM "
-	    "convo.accounts WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		exit(db_report(in->conn, res, "cannot read the account"));
-	snprintf(in->country, sizeof(in->country), "%s",
-	    PQgetvalue(res, 0, 0));
-	PQclear(res);
+	in->account = db_account(in->conn, account, in->country);
 	db_exec(in->conn, "SELECT convo.ingest_prepare()");
 }
 
@@ -434,7 +413,7 @@ fail:
 	return res;
 }
 
-/* Run the batch, retrying deadlocks; exit when the database fails. */
+/* Run the batch and retry deadlocks. Exit when the database fails. */
 static PGresult *
 run_with_retry(struct ingest *in)
 {
@@ -521,7 +500,9 @@ write_results(struct ingest *in)
 			jv_free(r);
 		}
 	}
-	fflush(stdout);
+	/* Results reach the next program in the pipeline batch by batch. */
+	if (!in->output_failed && view_flush() != 0)
+		in->output_failed = 1;
 }
 
 static void
@@ -647,7 +628,7 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		case 'q': in->quiet = 1; break;
 		case 'v': in->verbose = 1; break;
 		case 'h': help(); break;
-		case 'V': version(); break;
+		case 'V': db_print_version(); break;
 		case 'b':
 			in->batch_size = strtonum(optarg, 1, 100000, &errstr);
 			if (errstr != NULL)
@@ -681,7 +662,7 @@ int
 main(int argc, char **argv)
 {
 	struct ingest in = { .batch_size = 2000 };
-	const char *db = NULL, *account = getenv("CONVO_ACCOUNT");
+	const char *db = NULL, *account = NULL;
 	struct timespec t0, t1;
 	int i;
 
@@ -689,8 +670,7 @@ main(int argc, char **argv)
 	parse_options(&in, argc, argv, &db, &account);
 	argc -= optind;
 	argv += optind;
-	if (account == NULL || *account == '\0')
-		account = "default";
+	account = convo_account(account);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	in.conn = db_connect(db);
 	prepare(&in, account);
@@ -706,7 +686,7 @@ main(int argc, char **argv)
 	free(in.slots);
 	if (in.rejects != NULL && fclose(in.rejects) != 0)
 		err(EX_CANTCREAT, "cannot write the rejects file");
-	if (fflush(stdout) != 0 || ferror(stdout) || in.output_failed)
+	if (in.output_failed || view_flush() != 0)
 		in.status = exit_merge(in.status, EX_IOERR);
 	if (in.rejected > 0)
 		in.status = exit_merge(in.status, EX_DATAERR);

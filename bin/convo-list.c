@@ -125,7 +125,7 @@ search_pattern(const char *text, int digits_only)
 	return b.data;
 }
 
-/* Split a cursor "TIME~ID" into its parts; returns 0 when well formed. */
+/* Split a cursor "TIME~ID" into its parts. Returns 0 when well formed. */
 static int
 parse_cursor(const char *cursor, char *at, size_t atsz, char *id,
     size_t idsz)
@@ -224,10 +224,7 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'S': o->search = optarg; break;
 		case 1: o->since = optarg; break;
 		case 'u': o->unread = 1; break;
-		case 'V':
-			printf("convo-list %s (libpq %d)\n", CONVO_VERSION,
-			    PQlibVersion());
-			exit(0);
+		case 'V': db_print_version(); break;
 		case 'n':
 			o->limit = strtonum(optarg, 0, 1000000000, &errstr);
 			if (errstr != NULL)
@@ -255,32 +252,29 @@ main(int argc, char **argv)
 {
 	struct options o = { .status = "open", .limit = 50 };
 	struct query q = { 0 };
+	char country[8];
 	PGconn *conn;
 	PGresult *res;
 	int i, rows, status = 0;
 
-	o.account = getenv("CONVO_ACCOUNT");
 	parse_options(&o, argc, argv);
-	if (o.account == NULL || *o.account == '\0')
-		o.account = "default";
+	o.account = convo_account(o.account);
 	conn = db_connect(o.db);
-	build_query(&q, &o, db_account_id(conn, o.account));
+	build_query(&q, &o, db_account(conn, o.account, country));
 	res = PQexecParams(conn, q.sql.data, q.n, NULL, q.params, NULL, NULL,
 	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		exit(db_report(conn, res, "cannot list conversations"));
 	rows = PQntuples(res);
-	for (i = 0; i < rows; i++)
+	for (i = 0; i < rows && status == 0; i++)
 		if (view_print(view_conversation(res, i, o.account)) != 0)
-			break;
+			status = EX_IOERR;
 	PQclear(res);
 	PQfinish(conn);
 	for (i = 0; i < q.n; i++)
 		free(q.owned[i]);
 	buf_free(&q.sql);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		warn("cannot write to standard output");
+	if (status == 0 && view_flush() != 0)
 		status = EX_IOERR;
-	}
 	return status;
 }

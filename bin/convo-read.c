@@ -201,7 +201,7 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	PQclear(query(r, "SELECT 1 FROM convo.conversations "
 	    "WHERE account_id = $1 AND conversation_id = $2 FOR UPDATE", 2,
 	    params));
-	/* A new statement sees what the lock holder committed. */
+	/* A new statement's snapshot includes what the lock holder committed. */
 	PQclear(query(r, "UPDATE convo.conversations c SET "
 	    "last_read_at = greatest(c.last_read_at, $3::timestamptz), "
 	    "unread_count = (SELECT count(*) FROM convo.messages m "
@@ -228,7 +228,7 @@ print_thread(struct reader *r, const struct thread *t)
 	if (n > 0 && !PQgetisnull(res, 0, col))
 		read_mark = xstrdup(PQgetvalue(res, 0, col));
 	PQclear(res);
-	if (!r->output_closed && (fflush(stdout) != 0 || reader_gone()))
+	if (!r->output_closed && (view_flush() != 0 || reader_gone()))
 		r->output_closed = 1;
 	if (!r->output_closed && r->mark_read && r->before == NULL &&
 	    conversation != NULL && read_mark != NULL)
@@ -263,41 +263,53 @@ read_one(struct reader *r, const char *arg, long long line)
 	print_thread(r, &t);
 }
 
-/* The thread a record names: a conversation id, else a phone. */
+/* Return string field NAME of REC (borrowed), or an invalid jv. */
+static jv
+string_field(jv rec, const char *name)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(name));
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		return v;
+	jv_free(v);
+	return jv_invalid();
+}
+
+/* Return 1 when field NAME of REC (borrowed) is the string VALUE. */
+static int
+field_is(jv rec, const char *name, const char *value)
+{
+	jv v = string_field(rec, name);
+	int same = jv_is_valid(v) && strcmp(jv_string_value(v), value) == 0;
+
+	jv_free(v);
+	return same;
+}
+
+/*
+ * Return the thread that REC (borrowed) names: its conversation id, else
+ * the customer's phone. The customer of an inbound message is its
+ * sender, of anything else its recipient.
+ */
 static jv
 record_target(jv rec)
 {
-	static const char *const paths[][2] = {
-		{ "conversation_id", NULL }, { "id", NULL },
-		{ "profile", "phone" }, { "phone", NULL }, { "to", NULL },
-	};
-	jv type = jv_object_get(jv_copy(rec), jv_string("type"));
-	jv direction = jv_object_get(jv_copy(rec), jv_string("direction"));
-	int conversation = jv_get_kind(type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(type), "conversation") == 0;
-	int inbound = jv_get_kind(direction) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(direction), "inbound") == 0;
-	size_t i;
-	jv v;
+	jv v = string_field(rec, "conversation_id"), profile;
 
-	jv_free(type);
-	jv_free(direction);
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		if (i == 1 && !conversation)
-			continue;
-		/* An inbound message's customer is its sender. */
-		if (i == 4 && inbound)
-			v = jv_object_get(jv_copy(rec), jv_string("from"));
-		else
-			v = jv_object_get(jv_copy(rec),
-			    jv_string(paths[i][0]));
-		if (paths[i][1] != NULL && jv_get_kind(v) == JV_KIND_OBJECT)
-			v = jv_object_get(v, jv_string(paths[i][1]));
-		if (jv_get_kind(v) == JV_KIND_STRING)
-			return v;
-		jv_free(v);
+	if (!jv_is_valid(v) && field_is(rec, "type", "conversation"))
+		v = string_field(rec, "id");
+	if (!jv_is_valid(v)) {
+		profile = jv_object_get(jv_copy(rec), jv_string("profile"));
+		if (jv_get_kind(profile) == JV_KIND_OBJECT)
+			v = string_field(profile, "phone");
+		jv_free(profile);
 	}
-	return jv_invalid();
+	if (!jv_is_valid(v))
+		v = string_field(rec, "phone");
+	if (!jv_is_valid(v))
+		v = string_field(rec, field_is(rec, "direction", "inbound") ?
+		    "from" : "to");
+	return v;
 }
 
 static void
@@ -316,7 +328,7 @@ read_stdin(struct reader *r)
 			continue;
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
-		    record_target(jv_copy(rec)) : jv_invalid();
+		    record_target(rec) : jv_invalid();
 		if (jv_is_valid(target)) {
 			read_one(r, jv_string_value(target), lr.lineno);
 		} else if (jv_get_kind(rec) == JV_KIND_OBJECT &&
@@ -357,10 +369,7 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 		case 'd': *db = optarg; break;
 		case 'h': help(); break;
 		case 'N': r->mark_read = 0; break;
-		case 'V':
-			printf("convo-read %s (libpq %d)\n", CONVO_VERSION,
-			    PQlibVersion());
-			exit(0);
+		case 'V': db_print_version(); break;
 		case 'b':
 			if (strncmp(optarg, "m_", 2) != 0 || optarg[2] == '\0' ||
 			    strlen(optarg) > 20 || strspn(optarg + 2,
@@ -382,20 +391,6 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 	}
 }
 
-static void
-load_account(struct reader *r)
-{
-	const char *params[1] = { r->account };
-	PGresult *res;
-
-	snprintf(r->account_id, sizeof(r->account_id), "%lld",
-	    db_account_id(r->conn, r->account));
-	res = query(r, "SELECT default_country FROM convo.accounts "
-	    "WHERE name = $1", 1, params);
-	snprintf(r->country, sizeof(r->country), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -405,16 +400,15 @@ main(int argc, char **argv)
 
 	/* A closed pipe must show up as a failed write, not end the run. */
 	signal(SIGPIPE, SIG_IGN);
-	r.account = getenv("CONVO_ACCOUNT");
 	parse_options(&r, argc, argv, &db);
 	argc -= optind;
 	argv += optind;
-	if (r.account == NULL || *r.account == '\0')
-		r.account = "default";
+	r.account = convo_account(r.account);
 	if (argc == 0 && isatty(STDIN_FILENO))
 		usage();
 	r.conn = db_connect(db);
-	load_account(&r);
+	snprintf(r.account_id, sizeof(r.account_id), "%lld",
+	    db_account(r.conn, r.account, r.country));
 	if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0))
 		read_stdin(&r);
 	for (i = 0; i < argc && !r.output_closed; i++)

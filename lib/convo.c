@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <stdlib.h>
 #include <sysexits.h>
 
 #include "convo.h"
@@ -18,6 +19,18 @@ exit_rank(int status)
 		if (exit_order[i] == status)
 			return (int)i;
 	return status == 0 ? 100 : -1;
+}
+
+const char *
+convo_account(const char *option)
+{
+	const char *env = getenv("CONVO_ACCOUNT");
+
+	if (option != NULL && *option != '\0')
+		return option;
+	if (env != NULL && *env != '\0')
+		return env;
+	return "default";
 }
 
 int

@@ -9,7 +9,7 @@
 
 #define CONVO_VERSION "0.1.0"
 
-/* Longest input line convo-ingest accepts, in bytes, newline excluded. */
+/* Maximum length of a convo-ingest input line in bytes, newline excluded. */
 #define CONVO_LINE_MAX (256 * 1024)
 
 /* Longest E.164 number with its leading '+' and terminating NUL. */
@@ -21,5 +21,11 @@
  * wins; exit_merge() keeps that order.
  */
 int exit_merge(int current, int next);
+
+/*
+ * Return the account to work on: OPTION (from --account) when given,
+ * else $CONVO_ACCOUNT, else "default".
+ */
+const char *convo_account(const char *option);
 
 #endif

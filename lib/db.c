@@ -127,22 +127,38 @@ db_connect(const char *conninfo)
 }
 
 long long
-db_account_id(PGconn *conn, const char *name)
+db_account(PGconn *conn, const char *name, char country[8])
 {
 	const char *params[1] = { name };
 	PGresult *res;
 	long long id;
 
-	res = PQexecParams(conn, "SELECT account_id FROM convo.accounts "
-	    "WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, "SELECT account_id, default_country "
+	    "FROM convo.accounts WHERE name = $1", 1, NULL, params, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		exit(db_report(conn, res, "cannot look up the account"));
 	if (PQntuples(res) == 0)
-		errx(EX_CONFIG, "account \"%s\" not found; create it with "
-		    "convo-db account add %s", name, name);
+		errx(EX_CONFIG, "account \"%s\" not found; see convo-db "
+		    "account list, or create it with convo-db account add",
+		    name);
 	id = atoll(PQgetvalue(res, 0, 0));
+	snprintf(country, 8, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return id;
+}
+
+void
+db_print_version(void)
+{
+	int v = PQlibVersion();
+
+	printf("%s %s\n", getprogname(), CONVO_VERSION);
+	if (v >= 100000)
+		printf("libpq %d.%d\n", v / 10000, v % 10000);
+	else
+		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+	exit(0);
 }
 
 void

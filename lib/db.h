@@ -28,10 +28,17 @@ int db_uses_local(const char *conninfo);
 PGconn *db_connect_raw(const char *conninfo);
 
 /*
- * Return the account id of NAME, printing a message and exiting with
- * EX_CONFIG when the account does not exist.
+ * Return the account id of NAME and copy its default country into
+ * COUNTRY. Prints a message and exits with EX_CONFIG when the account
+ * does not exist.
  */
-long long db_account_id(PGconn *conn, const char *name);
+long long db_account(PGconn *conn, const char *name, char country[8]);
+
+/*
+ * Print the program's name and version and the libpq version, one to a
+ * line, then exit 0.
+ */
+void db_print_version(void);
 
 /* Run SQL that returns no rows and exit with a message on failure. */
 void db_exec(PGconn *conn, const char *sql);

@@ -9,7 +9,7 @@
 #include <libpq-fe.h>
 
 /*
- * Return the directory that holds convo's data files: $CONVO_SHARE, else
+ * Return the directory that contains convo's data files: $CONVO_SHARE, else
  * ../share/convo beside the running program, else the directory chosen
  * at build time. The string is static.
  */

@@ -27,7 +27,7 @@ int phone_normalize(const char *text, const char *default_country,
  */
 const char *phone_channel(const char *text, const char **number);
 
-/* Return 1 when CODE is an ISO 3166 alpha-2 code the normaliser knows. */
+/* Return 1 when CODE is an ISO 3166 alpha-2 code in the normaliser's table. */
 int phone_country_known(const char *code);
 
 /*

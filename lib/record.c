@@ -90,7 +90,7 @@ has_nul(jv s)
 }
 
 /*
- * Return 1 when V (borrowed) holds a string with a NUL character
+ * Return 1 when V (borrowed) contains a string with a NUL character
  * anywhere inside, which PostgreSQL's text and jsonb cannot store.
  */
 static int

@@ -16,7 +16,7 @@
 
 /*
  * Check the input record REC (consumed) and return its normal form, a
- * new object the caller owns, or an invalid jv whose message says what
+ * new object the caller owns, or an invalid jv whose message states what
  * is wrong and quotes the value, such as
  * 'invalid phone number "555-1234": too few digits'.
  * COUNTRY is the account's default country for national numbers.
@@ -34,7 +34,7 @@
  */
 jv record_normalize(jv rec, const char *country);
 
-/* Return 1 when S is a delivery status convo knows. */
+/* Return 1 when S is a delivery status convo accepts. */
 int record_status_known(const char *s);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-/* Longest time string these functions write, with its NUL. */
+/* Maximum length of the time strings these functions write, with its NUL. */
 #define TIME_MAX 40
 
 /*

@@ -1,3 +1,4 @@
+#include <err.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,14 @@ view_message(const PGresult *res, int row, const char *account,
 	return jv_object_set(r, jv_string("cursor"), id);
 }
 
+static int
+write_failed(void)
+{
+	if (errno != EPIPE)
+		warn("cannot write to standard output");
+	return -1;
+}
+
 int
 view_print(jv record)
 {
@@ -235,7 +244,15 @@ view_print(jv record)
 
 	if (fputs(jv_string_value(text), stdout) == EOF ||
 	    putchar('\n') == EOF)
-		rc = -1;
+		rc = write_failed();
 	jv_free(text);
 	return rc;
+}
+
+int
+view_flush(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return write_failed();
+	return 0;
 }

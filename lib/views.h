@@ -59,8 +59,12 @@ jv view_message(const PGresult *res, int row, const char *account,
 
 /*
  * Write RECORD (consumed) as one line to standard output. Returns 0, or
- * -1 when the write failed (errno set).
+ * -1 after printing why the write failed. A reader that went away
+ * (EPIPE), as `| head` does, is not reported because it is no error.
  */
 int view_print(jv record);
+
+/* Flush standard output like view_print() writes. Returns 0 or -1. */
+int view_flush(void);
 
 #endif

@@ -1,6 +1,6 @@
 # Shared setup of the bats suite. Each test gets a database of its own,
-# copied from the migrated template on the server that tests/run starts;
-# a file run on its own starts a server for itself.
+# copied from the migrated template on the server that tests/run starts.
+# A file run on its own starts a server for itself.
 
 bats_load_library bats-support
 bats_load_library bats-assert
