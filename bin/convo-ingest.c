@@ -22,6 +22,7 @@
 #include "db.h"
 #include "form.h"
 #include "linereader.h"
+#include "match.h"
 #include "record.h"
 #include "stage.h"
 #include "timeutil.h"
@@ -55,6 +56,7 @@ struct ingest {
 	struct slot *slots;
 	int nslots;
 	struct stage stage;
+	struct keyword_set keywords;
 	/* Results by kind of outcome, for the summary line. */
 	long long records, inserted, updated, duplicate, conflict, pending;
 	long long rejected, replies;
@@ -235,6 +237,8 @@ add_line(struct ingest *in, const char *file, long long lineno,
 	rec = parse_line(in, line, len);
 	if (jv_is_valid(rec))
 		rec = record_normalize(rec, in->country);
+	if (jv_is_valid(rec))
+		rec = record_match_keywords(rec, &in->keywords);
 	if (!jv_is_valid(rec)) {
 		jv msg = jv_invalid_get_msg(rec);
 
@@ -255,6 +259,7 @@ static void
 prepare(struct ingest *in, const char *account)
 {
 	in->account = db_account(in->conn, account, in->country);
+	db_load_keywords(in->conn, in->account, &in->keywords);
 	db_exec(in->conn, "SELECT convo.ingest_prepare()");
 }
 
@@ -683,6 +688,7 @@ main(int argc, char **argv)
 	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	PQfinish(in.conn);
 	stage_free(&in.stage);
+	keyword_set_free(&in.keywords);
 	free(in.slots);
 	if (in.rejects != NULL && fclose(in.rejects) != 0)
 		err(EX_CANTCREAT, "cannot write the rejects file");

@@ -7,6 +7,7 @@
 #include "convo.h"
 #include "db.h"
 #include "localdb.h"
+#include "match.h"
 #include "migrate.h"
 
 /* libpq variables that name a server; any of them disables the local one. */
@@ -146,6 +147,35 @@ db_account(PGconn *conn, const char *name, char country[8])
 	snprintf(country, 8, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return id;
+}
+
+void
+db_load_keywords(PGconn *conn, long long account_id,
+    struct keyword_set *set)
+{
+	char id[32];
+	const char *params[1] = { id };
+	PGresult *res;
+	int i, n;
+
+	snprintf(id, sizeof(id), "%lld", account_id);
+	res = PQexecParams(conn, "SELECT k.word, k.action, "
+	    "k.only_unsubscribed, a.optout_mode = 'contains' "
+	    "FROM convo.accounts a LEFT JOIN convo.keywords k "
+	    "ON k.account_id = a.account_id WHERE a.account_id = $1",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "cannot read the keywords"));
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		set->contains = PQgetvalue(res, i, 3)[0] == 't';
+		if (PQgetisnull(res, i, 0))
+			continue;
+		keyword_set_add(set, PQgetvalue(res, i, 0),
+		    keyword_action_parse(PQgetvalue(res, i, 1)),
+		    PQgetvalue(res, i, 2)[0] == 't');
+	}
+	PQclear(res);
 }
 
 void

@@ -35,6 +35,14 @@ PGconn *db_connect_raw(const char *conninfo);
 long long db_account(PGconn *conn, const char *name, char country[8]);
 
 /*
+ * Load the keywords of account ACCOUNT_ID and its opt-out matching mode
+ * into SET, which starts empty. Exits with a message on failure.
+ */
+struct keyword_set;
+void db_load_keywords(PGconn *conn, long long account_id,
+    struct keyword_set *set);
+
+/*
  * Print the program's name and version and the libpq version, one to a
  * line, then exit 0.
  */

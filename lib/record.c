@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "convo.h"
 #include "keyword.h"
+#include "match.h"
 #include "phone.h"
 #include "record.h"
 #include "timeutil.h"
@@ -749,6 +751,66 @@ done:
 	jv_free(h[0]);
 	jv_free(h[1]);
 	return err;
+}
+
+/* The action Twilio's OptOutType parameter stands for, if any. */
+static enum keyword_action
+provider_hint(jv rec)
+{
+	jv extra = jv_object_get(jv_copy(rec), jv_string("extra"));
+	jv hint = jv_get_kind(extra) == JV_KIND_OBJECT ?
+	    jv_object_get(extra, jv_string("opt_out_type")) : jv_null();
+	enum keyword_action action = KEYWORD_NONE;
+	const char *s;
+
+	if (jv_get_kind(extra) != JV_KIND_OBJECT)
+		jv_free(extra);
+	if (jv_get_kind(hint) == JV_KIND_STRING) {
+		s = jv_string_value(hint);
+		if (strcasecmp(s, "STOP") == 0)
+			action = KEYWORD_OPT_OUT;
+		else if (strcasecmp(s, "START") == 0)
+			action = KEYWORD_OPT_IN;
+		else if (strcasecmp(s, "HELP") == 0)
+			action = KEYWORD_HELP;
+	}
+	jv_free(hint);
+	return action;
+}
+
+jv
+record_match_keywords(jv rec, const struct keyword_set *set)
+{
+	jv type = jv_object_get(jv_copy(rec), jv_string("type"));
+	jv direction = jv_object_get(jv_copy(rec), jv_string("direction"));
+	jv normal = jv_object_get(jv_copy(rec), jv_string("normal"));
+	struct keyword_match m = { 0 };
+	enum keyword_action action = KEYWORD_NONE;
+	int message = strcmp(jv_string_value(type), "message") == 0;
+	int inbound = message &&
+	    strcmp(jv_string_value(direction), "inbound") == 0;
+
+	if (inbound && jv_get_kind(normal) == JV_KIND_STRING)
+		keyword_match(set, jv_string_value(normal), &m);
+	jv_free(type);
+	jv_free(direction);
+	jv_free(normal);
+	if (!message)
+		return rec;
+	if (m.keyword != NULL)
+		action = m.keyword->action;
+	else if (inbound)
+		action = provider_hint(rec);
+	rec = jv_object_delete(rec, jv_string("normal"));
+	rec = jv_object_set(rec, jv_string("keyword"), m.keyword ?
+	    jv_string(m.keyword->word) : jv_null());
+	rec = jv_object_set(rec, jv_string("keyword_action"),
+	    action != KEYWORD_NONE ? jv_string(keyword_action_name(action)) :
+	    jv_null());
+	rec = jv_object_set(rec, jv_string("keyword_conditional"),
+	    jv_bool(m.keyword != NULL && m.keyword->only_unsubscribed));
+	return jv_object_set(rec, jv_string("possible_opt_out"),
+	    jv_bool(action == KEYWORD_NONE && m.possible_opt_out));
 }
 
 jv

@@ -34,6 +34,16 @@
  */
 jv record_normalize(jv rec, const char *country);
 
+/*
+ * Decide whether the message normal form REC (consumed) is a keyword of
+ * SET and return it with "keyword", "keyword_action",
+ * "keyword_conditional" and "possible_opt_out" set. Twilio's OptOutType
+ * (STOP, START, HELP) gives the action when no keyword matched, because
+ * Twilio has then already acted on it. Other records pass unchanged.
+ */
+struct keyword_set;
+jv record_match_keywords(jv rec, const struct keyword_set *set);
+
 /* Return 1 when S is a delivery status convo accepts. */
 int record_status_known(const char *s);
 

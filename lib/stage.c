@@ -42,7 +42,8 @@ fields(struct buf *b, long long seq, jv rec, const char *const *names)
 static const char *const message_columns[] = {
 	"provider", "provider_message_id", "direction", "channel", "phone",
 	"from_address", "to_address", "body", "media", "sent_at", "origin",
-	"origin_id", "status", "normal", "extra", NULL,
+	"origin_id", "status", "keyword", "keyword_action",
+	"keyword_conditional", "possible_opt_out", "extra", NULL,
 };
 
 static const char *const status_columns[] = {

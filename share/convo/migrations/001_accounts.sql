@@ -10,11 +10,19 @@ CREATE TABLE convo.accounts (
     brand_name text NOT NULL,
     -- Phone, email or URL given in HELP replies.
     help_contact text,
+    -- How often the brand texts, for opt-in replies ("Up to 4 msgs/mo").
+    message_frequency text,
+    -- whole: a keyword must be the whole text. contains: an opt-out
+    -- keyword anywhere in a text, as whole words, opts out too.
+    optout_mode text NOT NULL DEFAULT 'whole',
+    -- Keyword language packs enabled for the account.
+    languages text[] NOT NULL DEFAULT '{en}',
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id),
     -- Accounts are looked up by name; the table stays small and would be
     -- a reference table when distributed.
     UNIQUE (name),
     CHECK (default_country ~ '^[A-Z]{2}$'),
+    CHECK (optout_mode IN ('whole', 'contains')),
     CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
 );

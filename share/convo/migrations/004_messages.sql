@@ -29,6 +29,8 @@ CREATE TABLE convo.messages (
     keyword text,
     keyword_action text,
     keyword_conditional boolean NOT NULL DEFAULT false,
+    -- Not a keyword, but reads like a revocation of consent.
+    possible_opt_out boolean NOT NULL DEFAULT false,
     -- Fields of the input record that convo does not know, kept whole.
     extra jsonb,
     PRIMARY KEY (account_id, message_id),

@@ -16,6 +16,10 @@ CREATE TABLE convo.conversations (
     snoozed_until timestamptz,
     blocked boolean NOT NULL DEFAULT false,
     assignee text,
+    -- The latest message that reads like an opt-out, until an operator
+    -- confirms or dismisses it.
+    flagged_message_id bigint,
+    flagged_at timestamptz,
     unread_count integer NOT NULL DEFAULT 0,
     last_read_at timestamptz,
     last_message_id bigint,
@@ -41,6 +45,10 @@ CREATE INDEX conversations_recent ON convo.conversations
 CREATE INDEX conversations_unread ON convo.conversations
     (account_id, last_at DESC, conversation_id DESC)
     WHERE unread_count > 0;
+
+CREATE INDEX conversations_flagged ON convo.conversations
+    (account_id, last_at DESC, conversation_id DESC)
+    WHERE flagged_message_id IS NOT NULL;
 
 -- Substring search (ILIKE '%text%') through trigrams.
 CREATE INDEX conversations_search ON convo.conversations

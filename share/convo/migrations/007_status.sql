@@ -36,14 +36,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END;
 $$;
 
--- Keyword reply text with the account's brand name and help contact.
--- Without a help contact the "Help: {help}" sentence is left out.
+-- Keyword reply text with the account's brand name, help contact and
+-- message frequency. Without a help contact the "Help: {help}." part is
+-- left out, which convo-keywords lint reports.
 CREATE FUNCTION convo.reply_expand(p_reply text, p_brand text,
-    p_help text) RETURNS text
+    p_help text, p_frequency text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT replace(
+    SELECT replace(replace(
         CASE WHEN p_help IS NULL
-            THEN replace(p_reply, ' Help: {help}', '')
+            THEN regexp_replace(p_reply, '\s*[^.:]*:\s*\{help\}\.', '')
             ELSE replace(p_reply, '{help}', p_help)
-        END, '{brand}', p_brand);
+        END, '{brand}', p_brand),
+        '{frequency}', coalesce(rtrim(p_frequency, '.') || '. ',
+            'Msg frequency varies. '));
 $$;

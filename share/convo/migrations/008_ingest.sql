@@ -23,8 +23,13 @@ BEGIN
         origin text,
         origin_id text,
         status text,
-        -- Normal form of the body when it is short enough to be a keyword.
-        normal text,
+        -- The keyword convo-ingest matched (see keyword_match()), its
+        -- action, and whether the text reads like an opt-out. A provider
+        -- hint can give an action without a keyword.
+        keyword text,
+        keyword_action text,
+        keyword_conditional boolean NOT NULL,
+        possible_opt_out boolean NOT NULL,
         extra jsonb,
         profile_id bigint
     ) ON COMMIT DELETE ROWS;
@@ -198,15 +203,13 @@ BEGIN
             provider_message_id, profile_id, channel, direction, origin,
             origin_id, from_address, to_address, body, media, sent_at,
             initial_status, keyword, keyword_action, keyword_conditional,
-            extra)
+            possible_opt_out, extra)
         SELECT p_account, f.provider, f.provider_message_id, f.profile_id,
             f.channel, f.direction, f.origin, f.origin_id, f.from_address,
-            f.to_address, f.body, f.media, f.sent_at, f.status, k.word,
-            CASE WHEN NOT k.only_unsubscribed THEN k.action END,
-            coalesce(k.only_unsubscribed, false), f.extra
+            f.to_address, f.body, f.media, f.sent_at, f.status, f.keyword,
+            CASE WHEN NOT f.keyword_conditional THEN f.keyword_action END,
+            f.keyword_conditional, f.possible_opt_out, f.extra
         FROM firsts f
-        LEFT JOIN convo.keywords k ON f.direction = 'inbound'
-            AND k.account_id = p_account AND k.word = f.normal
         ORDER BY f.provider, f.provider_message_id
         ON CONFLICT DO NOTHING
         RETURNING messages.message_id, messages.provider,
@@ -482,6 +485,10 @@ BEGIN
                 AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
         status = CASE WHEN r.reopen AND NOT c.blocked THEN 'open'
             ELSE c.status END,
+        flagged_message_id = coalesce(r.flagged_message_id,
+            c.flagged_message_id),
+        flagged_at = CASE WHEN r.flagged_message_id IS NOT NULL THEN now()
+            ELSE c.flagged_at END,
         snoozed_until = CASE WHEN r.reopen AND NOT c.blocked THEN NULL
             ELSE c.snoozed_until END,
         search_text = lower(concat_ws(' ', p.first_name, p.last_name,
@@ -507,7 +514,14 @@ BEGIN
                 AND m.message_id = n.message_id
             WHERE n.profile_id = t.profile_id AND n.channel = t.channel
                 AND m.direction = 'inbound' AND m.keyword_action IS NULL)
-            AS reopen
+            AS reopen,
+            (SELECT m.message_id FROM pg_temp.ingest_new_messages n
+            JOIN convo.messages m ON m.account_id = p_account
+                AND m.message_id = n.message_id
+            WHERE n.profile_id = t.profile_id AND n.channel = t.channel
+                AND m.possible_opt_out AND m.keyword_action IS NULL
+            ORDER BY m.sent_at DESC, m.provider_message_id DESC
+            LIMIT 1) AS flagged_message_id
     ) r
     WHERE c.account_id = p_account AND c.profile_id = t.profile_id
         AND c.channel = t.channel;
@@ -551,7 +565,9 @@ BEGIN
         m.keyword_action,
         NULL::text,
         CASE WHEN n.message_id IS NOT NULL AND m.keyword_action IS NOT NULL
-            THEN convo.reply_expand(k.reply, a.brand_name, a.help_contact)
+            AND NOT coalesce(o.already_out, false)
+            THEN convo.reply_expand(k.reply, a.brand_name, a.help_contact,
+                a.message_frequency)
         END,
         m.from_address, m.to_address, m.channel
     FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.provider,
@@ -565,7 +581,19 @@ BEGIN
     LEFT JOIN convo.keywords k ON k.account_id = p_account
         AND k.word = m.keyword
     LEFT JOIN convo.conversations c ON c.account_id = p_account
-        AND c.profile_id = m.profile_id AND c.channel = m.channel;
+        AND c.profile_id = m.profile_id AND c.channel = m.channel
+    -- One confirmation per opt-out: a STOP from a customer who was
+    -- already unsubscribed gets none.
+    LEFT JOIN LATERAL (
+        SELECT x.status = 'unsubscribed' AS already_out
+        FROM convo.consent_changes x
+        WHERE m.keyword_action = 'opt_out' AND n.message_id IS NOT NULL
+            AND x.account_id = p_account AND x.profile_id = m.profile_id
+            AND x.channel = m.channel AND x.at < m.sent_at
+        ORDER BY x.at DESC, x.status = 'unsubscribed' DESC,
+            x.change_id DESC
+        LIMIT 1
+    ) o ON true;
 
     RETURN QUERY
     SELECT s.line, 'status'::text,

@@ -1,0 +1,64 @@
+/*
+ * Matching an inbound text's keyword normal form (keyword_normalize())
+ * against an account's keywords. Pure functions, shared by convo-ingest
+ * and convo-keywords.
+ */
+#ifndef CONVO_MATCH_H
+#define CONVO_MATCH_H
+
+#include <stddef.h>
+
+enum keyword_action {
+	KEYWORD_NONE,
+	KEYWORD_OPT_OUT,
+	KEYWORD_OPT_IN,
+	KEYWORD_HELP,
+	KEYWORD_CUSTOM,
+};
+
+struct keyword {
+	char *word;		/* normal form, owned by the set */
+	enum keyword_action action;
+	int only_unsubscribed;	/* an opt-in such as YES */
+};
+
+/* An account's keywords and how opt-out keywords match. */
+struct keyword_set {
+	struct keyword *items;
+	size_t count;
+	size_t cap;
+	/* Opt-out keywords also match as whole words inside a text. */
+	int contains;
+};
+
+struct keyword_match {
+	const struct keyword *keyword;	/* borrowed from the set, or NULL */
+	int inside;		/* matched as words inside the text */
+	int possible_opt_out;	/* no keyword, but reads like a revocation */
+	const char *reason;	/* static text: how it matched or why not */
+};
+
+/* Add a copy of WORD, already in normal form, to SET. */
+void keyword_set_add(struct keyword_set *set, const char *word,
+    enum keyword_action action, int only_unsubscribed);
+
+/* Free the words of SET and empty it. */
+void keyword_set_free(struct keyword_set *set);
+
+/* Return the action named NAME ("opt_out", ...), or KEYWORD_NONE. */
+enum keyword_action keyword_action_parse(const char *name);
+
+/* Return the name of ACTION, a static string; "none" for KEYWORD_NONE. */
+const char *keyword_action_name(enum keyword_action action);
+
+/*
+ * Match NORMAL against SET into M. A keyword matches when it equals the
+ * whole text; with SET->contains, an opt-out keyword also matches as a
+ * run of whole words anywhere in it. A text that matches nothing but has
+ * an opt-out keyword as its first or last words, or a phrase such as
+ * "remove me" or "stop texting", is a possible opt-out.
+ */
+void keyword_match(const struct keyword_set *set, const char *normal,
+    struct keyword_match *m);
+
+#endif
