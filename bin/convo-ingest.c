@@ -288,7 +288,8 @@ result_record(const struct slot *s, const PGresult *res, int row)
 	if (!PQgetisnull(res, row, 4))
 		r = jv_object_set(r, jv_string("conversation_id"),
 		    column(res, row, 4));
-	if (!PQgetisnull(res, row, 5)) {
+	/* A provider hint gives an action without a keyword of ours. */
+	if (!PQgetisnull(res, row, 6)) {
 		jv k = jv_object_set(jv_object(), jv_string("word"),
 		    column(res, row, 5));
 

@@ -34,12 +34,14 @@ struct options {
 	const char *since;
 	long long limit;
 	int unread;
+	int flagged;
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-list [--unread] [--status STATUS] "
+	fprintf(stderr, "usage: convo-list [--unread] [--flagged] "
+	    "[--status STATUS] "
 	    "[--limit N] [--before CURSOR]\n"
 	    "                  [--search TEXT] [--since TIME] "
 	    "[--account NAME] [--db CONNINFO]\n");
@@ -54,6 +56,8 @@ help(void)
 	    "records.\n\n"
 	    "  -u, --unread          only conversations with unread "
 	    "messages\n"
+	    "  -F, --flagged         only conversations with a possible "
+	    "opt-out to review\n"
 	    "  -s, --status STATUS   open, snoozed, closed or all (default "
 	    "open)\n"
 	    "  -n, --limit N         at most N records (default 50, 0 for "
@@ -158,6 +162,8 @@ build_query(struct query *q, const struct options *o, long long account)
 	param(q, num);
 	if (o->unread)
 		buf_adds(&q->sql, " AND c.unread_count > 0");
+	if (o->flagged)
+		buf_adds(&q->sql, " AND c.flagged_message_id IS NOT NULL");
 	if (strcmp(o->status, "all") != 0)
 		where(q, " AND " VIEW_EFFECTIVE_STATUS " = $%d", param(q,
 		    o->status));
@@ -202,6 +208,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "account", required_argument, NULL, 'a' },
 		{ "before", required_argument, NULL, 'b' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "flagged", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "search", required_argument, NULL, 'S' },
@@ -214,12 +221,13 @@ parse_options(struct options *o, int argc, char **argv)
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:hn:S:s:uV", options,
+	while ((c = getopt_long(argc, argv, "a:b:d:Fhn:S:s:uV", options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'a': o->account = optarg; break;
 		case 'b': o->before = optarg; break;
 		case 'd': o->db = optarg; break;
+		case 'F': o->flagged = 1; break;
 		case 'h': help(); break;
 		case 'S': o->search = optarg; break;
 		case 1: o->since = optarg; break;

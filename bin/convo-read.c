@@ -38,6 +38,7 @@ struct reader {
 /* A thread: one customer on one channel, and its conversation if any. */
 struct thread {
 	char profile_id[32];
+	char phone[PHONE_MAX];
 	char channel[40];
 	char conversation_id[32];	/* "" when the customer has none */
 };
@@ -97,9 +98,10 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 	if (strlen(id) < 3 || strlen(id) > 20 ||
 	    strspn(id + 2, "0123456789") != strlen(id + 2))
 		return -1;
-	res = query(r, "SELECT profile_id, channel, conversation_id "
-	    "FROM convo.conversations WHERE account_id = $1 "
-	    "AND conversation_id = $2", 2, params);
+	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
+	    "p.phone FROM convo.conversations c JOIN convo.profiles p "
+	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
+	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 2, params);
 	if ((found = PQntuples(res) == 1)) {
 		snprintf(t->profile_id, sizeof(t->profile_id), "%s",
 		    PQgetvalue(res, 0, 0));
@@ -107,6 +109,8 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 		    PQgetvalue(res, 0, 1));
 		snprintf(t->conversation_id, sizeof(t->conversation_id),
 		    "c_%s", PQgetvalue(res, 0, 2));
+		snprintf(t->phone, sizeof(t->phone), "%s",
+		    PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	return found ? 0 : -1;
@@ -125,6 +129,7 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	    phone_channel(text, &number));
 	if (phone_normalize(number, r->country, phone, sizeof(phone), &why))
 		return -2;
+	snprintf(t->phone, sizeof(t->phone), "%s", phone);
 	params[0] = r->account_id;
 	params[1] = phone;
 	params[2] = t->channel;
@@ -161,6 +166,7 @@ fetch_messages(struct reader *r, const struct thread *t)
 	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit :
 	    (long long)1 << 62);
 	return query(r, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
+	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
 	    "(SELECT max(x.recorded_at) FROM convo.messages x "
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
 	    "AND x.channel = $3) AS read_mark "
@@ -213,18 +219,71 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	PQclear(query(r, "COMMIT", 0, NULL));
 }
 
+/*
+ * Fetch the consent changes that belong between the messages of RES: from
+ * the first message shown when older ones were left out, up to the
+ * --before message when there is one.
+ */
+static PGresult *
+fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
+{
+	int n = PQntuples(res), col = PQfnumber(res, "sent_us");
+	const char *params[5] = { r->account_id, t->profile_id, t->channel,
+	    NULL, r->before ? r->before + 2 : NULL };
+
+	if (r->limit > 0 && n >= r->limit)
+		params[3] = PQgetvalue(res, 0, col);
+	return query(r, "SELECT " VIEW_CONSENT_COLUMNS " "
+	    "FROM convo.consent_changes x "
+	    "WHERE x.account_id = $1 AND x.profile_id = $2 AND x.channel = $3 "
+	    "AND ($4::bigint IS NULL OR x.at >= "
+	    "to_timestamp($4::bigint / 1e6)) "
+	    "AND ($5::bigint IS NULL OR x.at < (SELECT b.sent_at "
+	    "FROM convo.messages b WHERE b.account_id = $1 "
+	    "AND b.message_id = $5)) "
+	    "ORDER BY x.at, x.change_id", 5, params);
+}
+
+/*
+ * Print the messages of MESSAGES with the consent changes of CONSENT in
+ * time order; a change comes after the message that caused it.
+ */
+static void
+print_merged(struct reader *r, const struct thread *t,
+    const PGresult *messages, const PGresult *consent)
+{
+	int i = 0, j = 0, n = PQntuples(messages), m = PQntuples(consent);
+	int sent = PQfnumber(messages, "sent_us");
+	int at = PQfnumber(consent, "at_us");
+	const char *conversation = t->conversation_id[0] ?
+	    t->conversation_id : NULL;
+	jv record;
+
+	while ((i < n || j < m) && !r->output_closed) {
+		if (j < m && (i == n || atoll(PQgetvalue(consent, j, at)) <
+		    atoll(PQgetvalue(messages, i, sent))))
+			record = view_consent_change(consent, j++, r->account,
+			    t->phone, conversation);
+		else
+			record = view_message(messages, i++, r->account,
+			    conversation);
+		if (view_print(record) != 0)
+			r->output_closed = 1;
+	}
+}
+
 static void
 print_thread(struct reader *r, const struct thread *t)
 {
 	PGresult *res = fetch_messages(r, t);
-	int i, n = PQntuples(res), col = PQfnumber(res, "read_mark");
+	PGresult *consent = fetch_consent(r, t, res);
+	int n = PQntuples(res), col = PQfnumber(res, "read_mark");
 	const char *conversation = t->conversation_id[0] ?
 	    t->conversation_id : NULL;
 	char *read_mark = NULL;
 
-	for (i = 0; i < n && !r->output_closed; i++)
-		if (view_print(view_message(res, i, r->account, conversation)))
-			r->output_closed = 1;
+	print_merged(r, t, res, consent);
+	PQclear(consent);
 	if (n > 0 && !PQgetisnull(res, 0, col))
 		read_mark = xstrdup(PQgetvalue(res, 0, col));
 	PQclear(res);

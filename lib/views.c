@@ -112,6 +112,20 @@ profile(const PGresult *res, int row)
 	    text(res, row, "consent"));
 }
 
+/* The message flagged as a possible opt-out, as {message_id, at}, or null. */
+static jv
+possible_opt_out(const PGresult *res, int row)
+{
+	jv id = prefixed(res, row, "flagged_message_id", "m_");
+	jv flag;
+
+	if (jv_get_kind(id) == JV_KIND_NULL)
+		return id;
+	flag = jv_object_set(jv_object(), jv_string("message_id"), id);
+	return jv_object_set(flag, jv_string("at"),
+	    text(res, row, "flagged_at"));
+}
+
 jv
 view_conversation(const PGresult *res, int row, const char *account)
 {
@@ -143,6 +157,8 @@ view_conversation(const PGresult *res, int row, const char *account)
 	last = jv_object_set(last, jv_string("provider_message_id"),
 	    text(res, row, "last_provider_message_id"));
 	r = jv_object_set(r, jv_string("last_message"), last);
+	r = jv_object_set(r, jv_string("possible_opt_out"),
+	    possible_opt_out(res, row));
 	r = jv_object_set(r, jv_string("last_read_at"),
 	    text(res, row, "last_read_at"));
 	r = jv_object_set(r, jv_string("created_at"),
@@ -234,6 +250,30 @@ write_failed(void)
 	if (errno != EPIPE)
 		warn("cannot write to standard output");
 	return -1;
+}
+
+jv
+view_consent_change(const PGresult *res, int row, const char *account,
+    const char *phone, const char *conversation_id)
+{
+	jv r = jv_object();
+
+	r = jv_object_set(r, jv_string("type"), jv_string("consent_change"));
+	r = jv_object_set(r, jv_string("account"), jv_string(account));
+	r = jv_object_set(r, jv_string("conversation_id"),
+	    conversation_id ? jv_string(conversation_id) : jv_null());
+	r = jv_object_set(r, jv_string("phone"), jv_string(phone));
+	r = jv_object_set(r, jv_string("channel"), text(res, row, "channel"));
+	r = jv_object_set(r, jv_string("status"), text(res, row, "status"));
+	r = jv_object_set(r, jv_string("method"), text(res, row, "method"));
+	r = jv_object_set(r, jv_string("at"), text(res, row, "at"));
+	r = jv_object_set(r, jv_string("message_id"),
+	    prefixed(res, row, "message_id", "m_"));
+	r = jv_object_set(r, jv_string("keyword"), text(res, row, "keyword"));
+	r = jv_object_set(r, jv_string("provider_message_id"),
+	    text(res, row, "provider_message_id"));
+	return jv_object_set(r, jv_string("error_code"),
+	    error_code(res, row));
 }
 
 int

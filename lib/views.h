@@ -27,6 +27,7 @@
 	"convo.rfc3339(c.last_read_at) AS last_read_at, " \
 	"convo.rfc3339(c.created_at) AS created_at, " \
 	"convo.rfc3339(c.updated_at) AS updated_at, " \
+	"c.flagged_message_id, convo.rfc3339(c.flagged_at) AS flagged_at, " \
 	"p.profile_id, p.phone, p.first_name, p.last_name, p.email, " \
 	"p.photo_url, p.timezone, p.external_id, " \
 	"coalesce(s.status, 'never_subscribed') AS consent, " \
@@ -47,6 +48,12 @@
 	"convo.rfc3339(m.status_at) AS status_at, m.error_code, " \
 	"m.keyword, m.keyword_action, m.extra::text AS extra"
 
+/* Columns view_consent_change() reads; x is consent_changes. */
+#define VIEW_CONSENT_COLUMNS \
+	"x.channel, x.status, x.method, convo.rfc3339(x.at) AS at, " \
+	"(extract(epoch FROM x.at) * 1000000)::bigint AS at_us, x.message_id, x.keyword, x.provider_message_id, " \
+	"x.error_code"
+
 /* Build the conversation record of row ROW; the caller owns it. */
 jv view_conversation(const PGresult *res, int row, const char *account);
 
@@ -56,6 +63,13 @@ jv view_conversation(const PGresult *res, int row, const char *account);
  */
 jv view_message(const PGresult *res, int row, const char *account,
     const char *conversation_id);
+
+/*
+ * Build the consent_change record of row ROW for the customer PHONE,
+ * in conversation CONVERSATION_ID (NULL when none); the caller owns it.
+ */
+jv view_consent_change(const PGresult *res, int row, const char *account,
+    const char *phone, const char *conversation_id);
 
 /*
  * Write RECORD (consumed) as one line to standard output. Returns 0, or

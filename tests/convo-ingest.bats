@@ -436,3 +436,103 @@ EOF
 	run sql "SELECT status FROM convo.conversations"
 	assert_output "open"
 }
+
+@test "redelivered STOP webhook gets one reply" {
+	local body='MessageSid=SMr1&SmsStatus=received&Body=STOP&NumMedia=0&From=%2B12015550801&To=%2B12025550140'
+	printf '%s\n%s\n' "$body" "$body" >input.form
+	run convo-ingest -q input.form
+	assert_success
+	run jq -s 'map(select(.type == "send")) | length' <<<"$output"
+	assert_output "1"
+	run convo-ingest -q input.form
+	run jq -s 'map(select(.type == "send")) | length' <<<"$output"
+	assert_output "0"
+}
+
+@test "second STOP gets no confirmation" {
+	inbound +12015550802 STOP 2026-11-09T10:00:00Z SMr2 >input.ndjson
+	inbound +12015550802 stop 2026-11-09T11:00:00Z SMr3 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -c 'select(.type == "send") | .in_reply_to' <<<"$output"
+	assert_output '"SMr2"'
+}
+
+@test "HELP from unsubscribed customer gets help" {
+	echo '{"type":"consent","phone":"+12015550803","status":"unsubscribed","at":"2026-11-01T00:00:00Z"}' \
+	    >input.ndjson
+	inbound +12015550803 HELP 2026-11-09T10:00:00Z SMr4 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	local results=$output
+	run jq -r 'select(.type == "send") | .action' <<<"$results"
+	assert_output "help"
+	run jq -r 'select(.type == "send") | .body' <<<"$results"
+	assert_output --partial "STOP"
+}
+
+@test "text like a revocation flags the conversation" {
+	inbound +12015550804 "Stop. Thank you" 2026-11-09T10:00:00Z SMf1 \
+	    >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	run consent_of +12015550804
+	assert_output "never_subscribed"
+	run convo-list --flagged
+	assert_success
+	run jq -r '.possible_opt_out.message_id' <<<"$output"
+	assert_output "$(sql "SELECT 'm_' || message_id FROM convo.messages")"
+}
+
+@test "Twilio OptOutType opts out without our keyword" {
+	echo '{"type":"consent","phone":"+12015550805","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
+	    >input.ndjson
+	convo-ingest -q input.ndjson >/dev/null
+	echo 'MessageSid=SMh1&SmsStatus=received&Body=Arr%C3%AAtez&OptOutType=STOP&NumMedia=0&From=%2B12015550805&To=%2B12025550140' \
+	    >input.form
+	run convo-ingest -q input.form
+	assert_success
+	local results=$output
+	run jq -r 'select(.type == "ingest_result") | .keyword.action' \
+	    <<<"$results"
+	assert_output "opt_out"
+	run jq -s 'map(select(.type == "send")) | length' <<<"$results"
+	assert_output "0"
+	run consent_of +12015550805
+	assert_output "unsubscribed"
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "0"
+}
+
+@test "contains mode opts out inside a text" {
+	sql "UPDATE convo.accounts SET optout_mode = 'contains'"
+	inbound +12015550806 "please stop texting me" 2026-11-09T10:00:00Z \
+	    SMcm1 >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run consent_of +12015550806
+	assert_output "unsubscribed"
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "0"
+}
+
+@test "opt-out traps change no consent" {
+	need_corpus
+	grep -v '^#' "$CONVO_CORPUS/optout-traps.tsv" |
+	    jq -R -c --slurp 'split("\n") | map(select(length > 0)
+	    | split("\t")) | to_entries[] | {type: "message",
+	    direction: "inbound", from: "+1201555\(1000 + .key)",
+	    to: "+12025550140", body: (.value[2] | fromjson),
+	    provider_message_id: "SMtrap\(.key)",
+	    sent_at: "2026-11-10T10:00:00Z"}' >traps.ndjson
+	[ "$(wc -l <traps.ndjson)" -eq 90 ]
+	run convo-ingest -q traps.ndjson
+	assert_success
+	run sql "SELECT count(*) FROM convo.consent_changes"
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE keyword_action IS NOT NULL"
+	assert_output "0"
+	# The share flagged for review, for the record.
+	echo "# flagged $(sql "SELECT count(*) FROM convo.conversations
+	    WHERE flagged_message_id IS NOT NULL") of $(wc -l <traps.ndjson)" >&3
+}

@@ -37,8 +37,15 @@ unread_of() {
 }
 
 # Print the provider message ids of the records in $output.
+# Run convo-read and keep only its message records.
+read_messages() {
+	convo-read "$@" | jq -c 'select(.type == "message")'
+}
+
 message_ids() {
-	[ -z "$output" ] || jq -r .provider_message_id <<<"$output"
+	[ -z "$output" ] ||
+	    jq -r 'select(.type == "message") | .provider_message_id' \
+	    <<<"$output"
 }
 
 # Print the record of message PMID from the records in $output.
@@ -93,7 +100,7 @@ EOF
 @test "messages carry their conversation id" {
 	ingest "$THREAD"
 	id=$(conversation_of $RAE)
-	run convo-read "$id"
+	run read_messages "$id"
 	assert_success
 	run jq -r '"\(.type) \(.account) \(.conversation_id) \(.channel)"' \
 	    <<<"$output"
@@ -108,7 +115,7 @@ EOF
 
 @test "messages carry direction and origin" {
 	ingest "$THREAD"
-	run convo-read "$(conversation_of $RAE)"
+	run read_messages "$(conversation_of $RAE)"
 	assert_success
 	run jq -c '[.direction, .origin, .origin_id, .from, .to]' <<<"$output"
 	assert_output - <<'EOF'
@@ -170,7 +177,7 @@ EOF
 
 @test "message cursor is its id" {
 	ingest "$THREAD"
-	run convo-read "$(conversation_of $RAE)"
+	run read_messages "$(conversation_of $RAE)"
 	assert_success
 	run jq -r 'select(.cursor != .id or (.id | test("^m_[0-9]+$") | not))' \
 	    <<<"$output"
@@ -280,7 +287,8 @@ EOF
 @test "inbound message record reads its sender" {
 	inbound +15005550161 2026-11-12T09:00:00Z SMkw0001 "STOP" | ingest -
 	run --separate-stderr bash -c \
-	    'convo-read +15005550161 | convo-read --no-mark-read'
+	    'convo-read +15005550161 | jq -c "select(.type == \"message\")" |
+	    convo-read --no-mark-read'
 	assert_success
 	assert_equal "$stderr" ""
 	run message_ids
@@ -360,7 +368,7 @@ EOF
 
 @test "before does not mark read" {
 	ingest "$THREAD"
-	cursor=$(convo-read --no-mark-read --limit 1 $RAE | jq -r .cursor)
+	cursor=$(read_messages --no-mark-read --limit 1 $RAE | jq -r .cursor)
 	run convo-read --before "$cursor" $RAE
 	assert_success
 	run message_ids
@@ -549,4 +557,26 @@ EOF
 	run convo-read --account nosuch $RAE
 	assert_failure 78
 	assert_output --partial 'account "nosuch" not found'
+}
+
+@test "thread shows consent changes in place" {
+	inbound +15005550171 2026-11-12T09:00:00Z SMcc1 "hello" | ingest -
+	inbound +15005550171 2026-11-12T10:00:00Z SMcc2 "STOP" | ingest -
+	inbound +15005550171 2026-11-12T11:00:00Z SMcc3 "START" | ingest -
+	run convo-read --no-mark-read +15005550171
+	assert_success
+	local thread=$output
+	run jq -r '[.type, .body // .status, .method // ""] | join(" ")' \
+	    <<<"$thread"
+	assert_output - <<'EOF2'
+message hello 
+message STOP 
+consent_change unsubscribed keyword
+message START 
+consent_change subscribed keyword
+EOF2
+	run jq -r 'select(.type == "consent_change") | .message_id' \
+	    <<<"$thread"
+	assert_line --index 0 "$(sql "SELECT 'm_' || message_id
+	    FROM convo.messages WHERE provider_message_id = 'SMcc2'")"
 }

@@ -11,7 +11,7 @@
 static int unit_count;
 static int unit_failed;
 
-static void
+static inline void
 unit_check(int pass, const char *name)
 {
 	unit_count++;
@@ -21,7 +21,7 @@ unit_check(int pass, const char *name)
 }
 
 /* Compare two strings, either of which may be NULL. */
-static void
+static inline void
 unit_check_str(const char *got, const char *want, const char *name)
 {
 	int pass;
@@ -36,7 +36,7 @@ unit_check_str(const char *got, const char *want, const char *name)
 		    got ? got : "(null)", want ? want : "(null)");
 }
 
-static int
+static inline int
 unit_done(void)
 {
 	printf("1..%d\n", unit_count);

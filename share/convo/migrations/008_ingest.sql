@@ -561,10 +561,11 @@ BEGIN
         ELSE 'conflict'
         END,
         'm_' || m.message_id, 'c_' || c.conversation_id,
-        CASE WHEN m.keyword_action IS NOT NULL THEN m.keyword END,
+        m.keyword,
         m.keyword_action,
         NULL::text,
-        CASE WHEN n.message_id IS NOT NULL AND m.keyword_action IS NOT NULL
+        CASE WHEN n.message_id IS NOT NULL AND s.line = s.first_line
+            AND m.keyword_action IS NOT NULL
             AND NOT coalesce(o.already_out, false)
             THEN convo.reply_expand(k.reply, a.brand_name, a.help_contact,
                 a.message_frequency)
