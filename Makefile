@@ -18,7 +18,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
 	-Wall -Wextra -Werror
 LDLIBS = $(PKG_LIBS) -ljq -lm
 
-PROGS = convo-ingest convo-list convo-read convo-db convo-keywords
+PROGS = convo-ingest convo-list convo-read convo-db convo-send convo-keywords
 BINS = $(addprefix bin/,$(PROGS))
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)

@@ -1,0 +1,218 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jv.h>
+
+#include "convo.h"
+#include "twilio.h"
+
+static int
+copy_env(const char *name, char *out, size_t n)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0' || strlen(v) >= n)
+		return -1;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+int
+twilio_init(struct twilio *t, char *err, size_t errsz)
+{
+	const char *base = getenv("TWILIO_API_BASE");
+
+	memset(t, 0, sizeof(*t));
+	t->timeout_ms = 30000;
+	if (copy_env("TWILIO_ACCOUNT_SID", t->account_sid,
+	    sizeof(t->account_sid)) != 0) {
+		snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set");
+		return -1;
+	}
+	if (copy_env("TWILIO_API_KEY", t->user, sizeof(t->user)) == 0) {
+		if (copy_env("TWILIO_API_SECRET", t->secret,
+		    sizeof(t->secret)) != 0) {
+			snprintf(err, errsz, "TWILIO_API_KEY is set but "
+			    "TWILIO_API_SECRET is not");
+			return -1;
+		}
+	} else {
+		memcpy(t->user, t->account_sid, sizeof(t->user));
+		if (copy_env("TWILIO_AUTH_TOKEN", t->secret,
+		    sizeof(t->secret)) != 0) {
+			snprintf(err, errsz, "TWILIO_AUTH_TOKEN is not set");
+			return -1;
+		}
+	}
+	snprintf(t->base, sizeof(t->base), "%s",
+	    base && *base ? base : "https://api.twilio.com");
+	while (strlen(t->base) > 0 && t->base[strlen(t->base) - 1] == '/')
+		t->base[strlen(t->base) - 1] = '\0';
+	if ((t->curl = curl_easy_init()) == NULL) {
+		snprintf(err, errsz, "cannot start libcurl");
+		return -1;
+	}
+	return 0;
+}
+
+void
+twilio_free(struct twilio *t)
+{
+	if (t->curl != NULL)
+		curl_easy_cleanup(t->curl);
+	t->curl = NULL;
+	explicit_bzero(t->secret, sizeof(t->secret));
+}
+
+/* Append KEY=VALUE, percent-encoded as application/x-www-form-urlencoded. */
+static void
+form_pair(struct buf *out, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	if (out->len > 0)
+		buf_addc(out, '&');
+	buf_adds(out, key);
+	buf_addc(out, '=');
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+			buf_addc(out, (char)*p);
+		} else if (*p == ' ') {
+			buf_addc(out, '+');
+		} else {
+			buf_addc(out, '%');
+			buf_addc(out, hex[*p >> 4]);
+			buf_addc(out, hex[*p & 15]);
+		}
+	}
+}
+
+void
+twilio_form(const struct twilio_request *req, struct buf *out)
+{
+	int i;
+
+	form_pair(out, "To", req->to);
+	if (req->service_sid != NULL)
+		form_pair(out, "MessagingServiceSid", req->service_sid);
+	else
+		form_pair(out, "From", req->from);
+	if (req->body != NULL && *req->body != '\0')
+		form_pair(out, "Body", req->body);
+	for (i = 0; i < req->nmedia; i++)
+		form_pair(out, "MediaUrl", req->media[i]);
+	if (req->status_callback != NULL)
+		form_pair(out, "StatusCallback", req->status_callback);
+}
+
+static size_t
+collect_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	if (b->len + size * n > 1024 * 1024)
+		return 0;
+	buf_add(b, data, size * n);
+	return size * n;
+}
+
+static size_t
+collect_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct twilio_response *res = arg;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
+		res->retry_after_s = strtol(data + 12, NULL, 10);
+	return len;
+}
+
+static void
+copy_field(jv obj, const char *key, char *out, size_t n)
+{
+	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		snprintf(out, n, "%s", jv_string_value(v));
+	else if (jv_get_kind(v) == JV_KIND_NUMBER)
+		snprintf(out, n, "%.0f", jv_number_value(v));
+	jv_free(v);
+}
+
+/* Read sid, status, code and message from the JSON answer, if any. */
+static void
+parse_answer(const struct buf *body, struct twilio_response *res)
+{
+	jv obj = body->len > 0 ? jv_parse_sized(body->data, (int)body->len) :
+	    jv_invalid();
+
+	if (jv_get_kind(obj) == JV_KIND_OBJECT) {
+		copy_field(obj, "sid", res->sid, sizeof(res->sid));
+		copy_field(obj, "status", res->status, sizeof(res->status));
+		if (res->http_status >= 400) {
+			copy_field(obj, "code", res->error_code,
+			    sizeof(res->error_code));
+			copy_field(obj, "message", res->error_message,
+			    sizeof(res->error_message));
+		}
+	}
+	jv_free(obj);
+	if (res->http_status >= 400 && res->error_message[0] == '\0')
+		snprintf(res->error_message, sizeof(res->error_message),
+		    "HTTP status %ld", res->http_status);
+}
+
+int
+twilio_send(struct twilio *t, const struct twilio_request *req,
+    struct twilio_response *res)
+{
+	struct buf form = { 0 }, body = { 0 };
+	char url[1024];
+	CURL *c = t->curl;
+	CURLcode rc;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	twilio_form(req, &form);
+	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json",
+	    t->base, t->account_sid);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.data ? form.data : "");
+	curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "convo-send/" CONVO_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, res);
+	rc = curl_easy_perform(c);
+	buf_free(&form);
+	if (rc != CURLE_OK) {
+		snprintf(res->transport_error, sizeof(res->transport_error),
+		    "%s", curl_easy_strerror(rc));
+		buf_free(&body);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->http_status);
+	parse_answer(&body, res);
+	buf_free(&body);
+	return 0;
+}
+
+int
+twilio_retryable(const struct twilio_response *res)
+{
+	return res->http_status == 0 || res->http_status == 429 ||
+	    res->http_status >= 500 || strcmp(res->error_code, "20429") == 0;
+}
