@@ -4,7 +4,6 @@
  */
 #include <ctype.h>
 #include <err.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include "linereader.h"
 #include "match.h"
 #include "phone.h"
+#include "record.h"
 #include "views.h"
 
 /* Options that only some commands take; their values are bit numbers. */
@@ -287,6 +287,21 @@ keyword_record(const struct context *c, const PGresult *res, int row)
 }
 
 /*
+ * Return the keyword normal form of TEXT, which is valid UTF-8, as a new
+ * string.
+ */
+static char *
+normalize(const char *text, size_t len)
+{
+	char *normal = keyword_normalize(text, len);
+
+	/* keyword_normalize() rejects valid UTF-8 only when out of memory. */
+	if (normal == NULL)
+		errx(EX_SOFTWARE, "out of memory");
+	return normal;
+}
+
+/*
  * Return the keyword normal form of the argument TEXT. An invalid or
  * empty one is a usage error.
  */
@@ -297,9 +312,7 @@ normal_argument(const char *text)
 
 	if (!utf8_valid(text, strlen(text)))
 		errx(EX_USAGE, "keyword \"%s\" is not valid UTF-8", text);
-	word = keyword_normalize(text, strlen(text));
-	if (word == NULL)
-		err(EX_OSERR, "cannot normalize keyword \"%s\"", text);
+	word = normalize(text, strlen(text));
 	if (*word == '\0')
 		errx(EX_USAGE, "keyword \"%s\" has no letters or digits; a "
 		    "keyword needs at least one", text);
@@ -482,8 +495,8 @@ cmd_reset(struct context *c, int argc, char **argv)
 }
 
 /*
- * Parse LINE of LEN bytes as a JSON object into *REC, or put the reason
- * it is none into WHY and return -1 with *REC invalid.
+ * Parse LINE of LEN bytes as a JSON object into *REC. Returns 0, or -1
+ * with *REC invalid and the reason written into WHY.
  */
 static int
 parse_object(const char *line, size_t len, jv *rec, char *why,
@@ -558,7 +571,7 @@ string_or_null(jv v)
 	return jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : NULL;
 }
 
-/* Check the type, word and action of REC into K, or say why not in WHY. */
+/* Check the type, word and action of REC into K, or write why into WHY. */
 static int
 parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
     char *why, size_t whysz)
@@ -585,9 +598,9 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 		    "keyword as a string");
 		return -1;
 	}
-	k->word = keyword_normalize(jv_string_value(*word),
+	k->word = normalize(jv_string_value(*word),
 	    jv_string_length_bytes(jv_copy(*word)));
-	if (k->word == NULL || *k->word == '\0') {
+	if (*k->word == '\0') {
 		snprintf(why, whysz, "word \"%.*s\" has no letters or digits",
 		    quote_length(jv_string_value(*word)),
 		    jv_string_value(*word));
@@ -609,7 +622,7 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 	return 0;
 }
 
-/* Check the optional fields of REC into K, or say why not in WHY. */
+/* Check the optional fields of REC into K, or write why into WHY. */
 static int
 parse_keyword_tail(jv rec, struct keyword_input *k, jv *reply, jv *lang,
     char *why, size_t whysz)
@@ -728,17 +741,30 @@ cmd_import(struct context *c, int argc, char **argv)
 	return c->status;
 }
 
-/* Add the fields that describe how NORMAL matches SET to OBJECT. */
+/*
+ * Add the fields that describe how TEXT of LEN bytes, valid UTF-8,
+ * matches SET to OBJECT. Like convo-ingest, a text longer than
+ * KEYWORD_TEXT_MAX bytes is not compared.
+ */
 static jv
-match_fields(jv object, const struct keyword_set *set, const char *normal)
+match_fields(jv object, const struct keyword_set *set, const char *text,
+    size_t len)
 {
-	struct keyword_match m;
+	struct keyword_match m = { 0 };
 	const struct keyword *k;
+	char *normal = NULL, reason[80];
 
-	keyword_match(set, normal, &m);
+	if (len <= KEYWORD_TEXT_MAX) {
+		normal = normalize(text, len);
+		keyword_match(set, normal, &m);
+	} else {
+		snprintf(reason, sizeof(reason), "longer than %d bytes, so "
+		    "never compared with keywords", KEYWORD_TEXT_MAX);
+		m.reason = reason;
+	}
 	k = m.keyword;
 	object = jv_object_set(object, jv_string("normal"),
-	    jv_string(normal));
+	    normal != NULL ? jv_string(normal) : jv_null());
 	object = jv_object_set(object, jv_string("keyword"),
 	    k != NULL ? jv_string(k->word) : jv_null());
 	object = jv_object_set(object, jv_string("action"), k != NULL ?
@@ -749,15 +775,16 @@ match_fields(jv object, const struct keyword_set *set, const char *normal)
 	    jv_bool(k != NULL && k->only_unsubscribed));
 	object = jv_object_set(object, jv_string("possible_opt_out"),
 	    jv_bool(m.possible_opt_out));
-	return jv_object_set(object, jv_string("reason"),
+	object = jv_object_set(object, jv_string("reason"),
 	    jv_string(m.reason));
+	free(normal);
+	return object;
 }
 
 static void
 test_argument(struct context *c, const struct keyword_set *set,
     const char *text)
 {
-	char *normal;
 	jv r;
 
 	if (!utf8_valid(text, strlen(text))) {
@@ -765,13 +792,10 @@ test_argument(struct context *c, const struct keyword_set *set,
 		c->status = exit_merge(c->status, EX_DATAERR);
 		return;
 	}
-	if ((normal = keyword_normalize(text, strlen(text))) == NULL)
-		err(EX_OSERR, "cannot normalize \"%s\"", text);
 	r = jv_object_set(jv_object(), jv_string("type"),
 	    jv_string("keyword_test"));
 	r = jv_object_set(r, jv_string("text"), jv_string(text));
-	emit(c, match_fields(r, set, normal));
-	free(normal);
+	emit(c, match_fields(r, set, text, strlen(text)));
 }
 
 /* Add a keyword_test object to the record on LINE when it has a body. */
@@ -779,7 +803,7 @@ static void
 test_line(struct context *c, const struct keyword_set *set,
     long long lineno, const char *line, size_t len)
 {
-	char why[256], *normal;
+	char why[256];
 	jv rec, body;
 
 	if (parse_object(line, len, &rec, why, sizeof(why)) != 0) {
@@ -787,15 +811,10 @@ test_line(struct context *c, const struct keyword_set *set,
 		return;
 	}
 	body = jv_object_get(jv_copy(rec), jv_string("body"));
-	if (jv_get_kind(body) == JV_KIND_STRING) {
-		normal = keyword_normalize(jv_string_value(body),
-		    jv_string_length_bytes(jv_copy(body)));
-		if (normal == NULL)
-			err(EX_OSERR, "cannot normalize line %lld", lineno);
+	if (jv_get_kind(body) == JV_KIND_STRING)
 		rec = jv_object_set(rec, jv_string("keyword_test"),
-		    match_fields(jv_object(), set, normal));
-		free(normal);
-	}
+		    match_fields(jv_object(), set, jv_string_value(body),
+		    jv_string_length_bytes(jv_copy(body))));
 	jv_free(body);
 	emit(c, rec);
 }
@@ -896,7 +915,10 @@ unknown_language(PGresult *packs, const char *lang)
 	int i, n = PQntuples(packs);
 
 	for (i = 0; i < n; i++) {
-		buf_adds(&known, i == 0 ? "" : i + 1 < n ? ", " : " and ");
+		if (i > 0 && i + 1 < n)
+			buf_adds(&known, ", ");
+		else if (i > 0)
+			buf_adds(&known, " and ");
 		buf_adds(&known, PQgetvalue(packs, i, 0));
 	}
 	if (n == 0)
@@ -961,7 +983,7 @@ set_column(struct buf *sql, const char **params, int *n,
 	buf_adds(sql, part);
 }
 
-/* Return TEXT, or NULL when it is empty: the setting is removed. */
+/* Return TEXT, or NULL for an empty TEXT, which removes the setting. */
 static const char *
 empty_as_null(const char *text)
 {
@@ -1046,8 +1068,7 @@ cmd_settings(struct context *c, int argc, char **argv)
 	return 0;
 }
 
-
-/* Ways an opt-out reply says that no more messages follow. */
+/* Phrases that state in an opt-out reply that no more messages follow. */
 static const char *const no_more_phrases[] = {
 	"no more", "no further", "no recibirá más", "no recibira mas",
 	"ne recevrez plus", NULL,
@@ -1114,21 +1135,19 @@ upper_case(const char *text)
 	return b.data != NULL ? b.data : xstrdup("");
 }
 
-/*
- * Return 1 when REPLY contains a word of WORDS as whole words, in the
- * same case. The words are stored as opt-out keywords and WORDS is in
- * contains mode, so that keyword_match() searches the whole reply.
- */
+/* Return 1 when REPLY contains a word of WORDS as whole words. */
 static int
 names(const struct keyword_set *words, const char *reply)
 {
-	struct keyword_match m;
+	size_t i;
 
-	keyword_match(words, reply, &m);
-	return m.keyword != NULL;
+	for (i = 0; i < words->count; i++)
+		if (keyword_has_words(reply, words->items[i].word))
+			return 1;
+	return 0;
 }
 
-/* Return the word of WORDS to suggest: PREFERRED when it has it. */
+/* Return PREFERRED when WORDS contains it, else the first word of WORDS. */
 static const char *
 example(const struct keyword_set *words, const char *preferred)
 {
@@ -1144,11 +1163,9 @@ example(const struct keyword_set *words, const char *preferred)
 static int
 says(const char *normal, const char *phrase)
 {
-	char *p = keyword_normalize(phrase, strlen(phrase));
+	char *p = normalize(phrase, strlen(phrase));
 	int found;
 
-	if (p == NULL)
-		err(EX_OSERR, "cannot normalize \"%s\"", phrase);
 	found = *p != '\0' && strstr(normal, p) != NULL;
 	free(p);
 	return found;
@@ -1163,7 +1180,7 @@ says_any(const char *normal, const char *const *phrases)
 	return 0;
 }
 
-/* Check that REPLY tells how to opt out, with an opt-out keyword. */
+/* Check that REPLY names an opt-out keyword, to show how to opt out. */
 static void
 lint_opt_out_keyword(struct lint *l, const char *word, const char *action,
     const char *reply)
@@ -1244,8 +1261,7 @@ lint_keyword(struct lint *l, const char *word, const char *action,
 		problem(l, word, action, "no reply");
 		return;
 	}
-	if ((normal = keyword_normalize(reply, strlen(reply))) == NULL)
-		err(EX_OSERR, "cannot normalize the reply of \"%s\"", word);
+	normal = normalize(reply, strlen(reply));
 	if (!says(normal, l->brand))
 		problem(l, word, action, "reply does not name the brand "
 		    "\"%s\"", l->brand);
@@ -1276,7 +1292,10 @@ load_lint_settings(struct lint *l)
 	PQclear(res);
 }
 
-/* Return the keywords with their replies expanded, in list order. */
+/*
+ * Fill the upper-case keyword sets of L and return the keywords with
+ * their replies expanded, in list order.
+ */
 static PGresult *
 load_lint_keywords(struct lint *l)
 {
@@ -1292,7 +1311,6 @@ load_lint_keywords(struct lint *l)
 	    "a.message_frequency) FROM convo.keywords k JOIN convo.accounts "
 	    "a ON a.account_id = k.account_id WHERE k.account_id = $1 "
 	    "ORDER BY " KEYWORD_ORDER, 1, params);
-	l->opt_out.contains = l->opt_in.contains = l->help.contains = 1;
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
 		switch (keyword_action_parse(PQgetvalue(res, i, 1))) {

@@ -22,6 +22,14 @@ _convo() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
+	--action)
+		COMPREPLY=($(compgen -W 'opt_out opt_in help custom' -- "$cur"))
+		return
+		;;
+	--optout-mode)
+		COMPREPLY=($(compgen -W 'whole contains' -- "$cur"))
+		return
+		;;
 	--account | -a)
 		COMPREPLY=($(compgen -W "$(convo-db account list 2>/dev/null |
 		    jq -r .name 2>/dev/null)" -- "$cur"))
@@ -42,7 +50,41 @@ _convo() {
 	*convo-ingest)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
+	*convo-keywords)
+		_convo_keywords "$cur"
+		;;
 	esac
 }
 
-complete -F _convo convo-ingest convo-list convo-read convo-db
+# Complete the command of convo-keywords, which may follow options, and
+# the file of its import command.
+_convo_keywords() {
+	local i command=
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		case ${COMP_WORDS[i]} in
+		-a | -d | --account | --db | --action | --reply | --lang | \
+		    --brand | --help-contact | --frequency | --country | \
+		    --optout-mode)
+			i=$((i + 1))
+			;;
+		-*)
+			;;
+		*)
+			command=${COMP_WORDS[i]}
+			break
+			;;
+		esac
+	done
+	case $command in
+	'')
+		COMPREPLY=($(compgen -W 'list export add remove reset import
+		    test settings lint' -- "$1"))
+		;;
+	import)
+		COMPREPLY=($(compgen -f -- "$1"))
+		;;
+	esac
+}
+
+complete -F _convo convo-ingest convo-list convo-read convo-db \
+    convo-keywords

@@ -104,9 +104,8 @@ word_char_before(const char *start, const char *s)
 	return word_char_at(p, s);
 }
 
-/* Return 1 when NEEDLE occurs in TEXT as a run of whole words. */
-static int
-has_words(const char *text, const char *needle)
+int
+keyword_has_words(const char *text, const char *needle)
 {
 	const char *end = text + strlen(text), *p = text;
 	size_t n = strlen(needle);
@@ -152,7 +151,7 @@ match_possible_opt_out(const struct keyword_set *set, const char *normal,
 		}
 	}
 	for (phrase = revocation_phrases; *phrase != NULL; phrase++) {
-		if (has_words(normal, *phrase)) {
+		if (keyword_has_words(normal, *phrase)) {
 			m->possible_opt_out = 1;
 			m->reason = "possible opt-out: it asks to stop in plain "
 			    "words";
@@ -181,7 +180,7 @@ keyword_match(const struct keyword_set *set, const char *normal,
 	}
 	for (i = 0; set->contains && i < set->count; i++) {
 		if (set->items[i].action == KEYWORD_OPT_OUT &&
-		    has_words(normal, set->items[i].word)) {
+		    keyword_has_words(normal, set->items[i].word)) {
 			m->keyword = &set->items[i];
 			m->inside = 1;
 			m->reason = "an opt-out keyword is a word of the text "

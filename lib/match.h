@@ -52,6 +52,12 @@ enum keyword_action keyword_action_parse(const char *name);
 const char *keyword_action_name(enum keyword_action action);
 
 /*
+ * Return 1 when NEEDLE occurs in TEXT as a run of whole words: not
+ * preceded or followed by a letter, digit or combining mark.
+ */
+int keyword_has_words(const char *text, const char *needle);
+
+/*
  * Match NORMAL against SET into M. A keyword matches when it equals the
  * whole text; with SET->contains, an opt-out keyword also matches as a
  * run of whole words anywhere in it. A text that matches nothing but has

@@ -1,0 +1,403 @@
+#!/usr/bin/env bats
+# convo-keywords: keyword lists, changes, matching tests, account
+# settings and reply checks.
+
+load helper
+
+# Print an inbound message record from PHONE with BODY and message id ID.
+inbound() {
+	printf '{"type":"message","direction":"inbound","from":"%s",' "$1"
+	printf '"to":"+15005550100","body":%s,' "$(jq -Rn --arg b "$2" '$b')"
+	printf '"provider_message_id":"%s",' "$3"
+	printf '"sent_at":"2026-11-03T10:00:00Z"}\n'
+}
+
+# Print field FIELD of the keyword record of WORD in the listing.
+keyword_field() {
+	convo-keywords list |
+	    jq -r --arg w "$1" --arg f "$2" 'select(.word == $w) | .[$f]'
+}
+
+@test "list shows English defaults" {
+	run convo-keywords list
+	assert_success
+	[ "$(wc -l <<<"$output")" -eq 15 ]
+	run jq -r 'select(.word == "stop") | .action' <<<"$output"
+	assert_output "opt_out"
+	run keyword_field yes only_unsubscribed
+	assert_output "true"
+	run keyword_field stop default
+	assert_output "true"
+	run keyword_field stop account
+	assert_output "default"
+}
+
+@test "list orders by action then word" {
+	run bash -c 'convo-keywords list | jq -r "[.action, .word] | @tsv"'
+	assert_success
+	assert_line --index 0 "opt_out	cancel"
+	assert_line --index 10 "opt_in	start"
+	assert_line --index 13 "help	help"
+}
+
+@test "add then list shows keyword" {
+	run convo-keywords add hours --action custom --reply '{brand}: 9-5'
+	assert_success
+	run keyword_field hours action
+	assert_output "custom"
+	run keyword_field hours reply
+	assert_output "{brand}: 9-5"
+	run keyword_field hours default
+	assert_output "false"
+}
+
+@test "add stores phrase in normal form" {
+	run convo-keywords add Stop-Now! --action opt_out
+	assert_success
+	run jq -r .word <<<"$output"
+	assert_output "stop now"
+	run convo-keywords add Please STOP, --action opt_out
+	assert_success
+	run jq -r .word <<<"$output"
+	assert_output "please stop"
+}
+
+@test "add replaces existing keyword" {
+	run convo-keywords add STOP --action custom --reply 'Call us' \
+	    --lang es
+	assert_success
+	run keyword_field stop action
+	assert_output "custom"
+	run keyword_field stop reply
+	assert_output "Call us"
+	run keyword_field stop lang
+	assert_output "es"
+	run keyword_field stop default
+	assert_output "false"
+	run bash -c 'convo-keywords list | wc -l'
+	assert_output "15"
+}
+
+@test "add rejects word without letters" {
+	run convo-keywords add '?!' --action custom
+	assert_failure 64
+	assert_output --partial 'keyword "?!" has no letters or digits'
+}
+
+@test "add needs an action" {
+	run convo-keywords add hours
+	assert_failure 64
+	assert_output --partial 'add needs --action'
+	run convo-keywords add hours --action stopp
+	assert_failure 64
+	assert_output --partial 'unknown action "stopp"'
+}
+
+@test "add rejects only-unsubscribed opt-out" {
+	run convo-keywords add nah --action opt_out --only-unsubscribed
+	assert_failure 64
+	assert_output --partial 'applies only to opt_in keywords'
+}
+
+@test "option of another command rejected" {
+	run convo-keywords add hours --action custom --brand Acme
+	assert_failure 64
+	assert_output --partial 'option --brand does not apply to add'
+}
+
+@test "remove deletes keywords" {
+	run convo-keywords remove STOP opt-out
+	assert_success
+	run keyword_field stop action
+	assert_output ""
+	run keyword_field "opt out" action
+	assert_output ""
+	run bash -c 'convo-keywords list | wc -l'
+	assert_output "13"
+}
+
+@test "remove unknown word exits 65" {
+	run convo-keywords remove stopp quit
+	assert_failure 65
+	assert_output --partial 'keyword "stopp" not found in account'
+	run keyword_field quit action
+	assert_output ""
+}
+
+@test "reset brings back defaults" {
+	convo-keywords remove stop help >/dev/null
+	convo-keywords add stop --action custom >/dev/null
+	convo-keywords add hours --action custom >/dev/null
+	run convo-keywords reset
+	assert_success
+	assert_output --partial 'has 15 default keywords'
+	run keyword_field stop action
+	assert_output "opt_out"
+	run keyword_field help action
+	assert_output "help"
+	run keyword_field hours action
+	assert_output ""
+	run convo-keywords -q reset
+	assert_success
+	assert_output ""
+}
+
+@test "export and import round trip" {
+	convo-db account add other >/dev/null 2>&1
+	convo-keywords -a other remove stop start >/dev/null
+	convo-keywords add hours --action custom --reply 'Open 9-5' >/dev/null
+	convo-keywords add stop --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords export >exported.ndjson
+	run convo-keywords -a other import exported.ndjson
+	assert_success
+	assert_output --partial 'keywords stored: 16, lines rejected: 0'
+	run jq -s -c 'map(select(.account == "other")) | length' \
+	    <(convo-keywords -a other list)
+	assert_output "16"
+	diff <(jq -c 'del(.account)' exported.ndjson) \
+	    <(convo-keywords -a other list | jq -c 'del(.account)')
+}
+
+@test "import reports bad lines with numbers" {
+	cat >input.ndjson <<'EOF'
+{"word":"Hours?","action":"custom","reply":"Open 9-5"}
+{"word":"menu",
+{"word":"stopp","action":"stopp"}
+{"action":"help"}
+{"word":"hi"}
+{"type":"message","word":"hi","action":"custom"}
+{"word":"yes","action":"opt_in","only_unsubscribed":true,"lang":"en"}
+EOF
+	run convo-keywords import input.ndjson
+	assert_failure 65
+	assert_line --partial 'input.ndjson: line 2: invalid JSON'
+	assert_line --partial 'line 3: unknown action "stopp": expected opt_out, opt_in, help or custom'
+	assert_line --partial 'line 4: missing field "word"'
+	assert_line --partial 'line 5: missing field "action"'
+	assert_line --partial 'line 6: unknown record type "message"'
+	assert_line --partial 'keywords stored: 2, lines rejected: 5'
+	run keyword_field hours reply
+	assert_output "Open 9-5"
+	run keyword_field yes default
+	assert_output "false"
+}
+
+@test "import reads standard input" {
+	run convo-keywords import <<<'{"word":"x","action":"stopp"}'
+	assert_failure 65
+	assert_output --partial 'convo-keywords: line 1: unknown action'
+}
+
+@test "test matches keyword forms" {
+	run convo-keywords test STOP ' Stop ' opt-out 'ＳＴＯＰ'
+	assert_success
+	run jq -r '[.text, .normal, .keyword, .action, .inside] | @tsv' \
+	    <<<"$output"
+	assert_line --index 0 "STOP	stop	stop	opt_out	false"
+	assert_line --index 1 " Stop 	stop	stop	opt_out	false"
+	assert_line --index 2 "opt-out	opt out	opt out	opt_out	false"
+	assert_line --index 3 "ＳＴＯＰ	stop	stop	opt_out	false"
+}
+
+@test "test explains texts that miss" {
+	run convo-keywords test 'Stop. Thank you' 'cancel my order' ST0P \
+	    stopp 'Yes please' 'Help me find my order'
+	assert_success
+	run jq -r '[.keyword, .action, .possible_opt_out] | @tsv' <<<"$output"
+	assert_line --index 0 "		true"
+	assert_line --index 1 "		true"
+	assert_line --index 2 "		false"
+	assert_line --index 3 "		false"
+	assert_line --index 4 "		false"
+	assert_line --index 5 "		false"
+	run jq -r 'select(.text == "Stop. Thank you") | .reason' \
+	    <<<"$(convo-keywords test 'Stop. Thank you')"
+	assert_output --partial 'possible opt-out'
+	run jq -r .reason <<<"$(convo-keywords test stopp)"
+	assert_output "no keyword equals the whole text"
+}
+
+@test "test shows only-unsubscribed keyword" {
+	run jq -r '[.keyword, .action, .only_unsubscribed] | @tsv' \
+	    <<<"$(convo-keywords test Yes!)"
+	assert_output "yes	opt_in	true"
+}
+
+@test "test skips texts over 256 bytes" {
+	local text
+	text="stop $(printf '%0300d' 0)"
+	run convo-keywords test "$text"
+	assert_success
+	run jq -r '[.normal, .keyword, .possible_opt_out, .reason] | @tsv' \
+	    <<<"$output"
+	assert_output "		false	longer than 256 bytes, so never compared with keywords"
+}
+
+@test "test contains mode matches inside" {
+	run convo-keywords test 'please stop texting me'
+	run jq -r '[.keyword, .inside, .possible_opt_out] | @tsv' \
+	    <<<"$output"
+	assert_output "	false	true"
+	convo-keywords settings --optout-mode contains >/dev/null
+	run convo-keywords test 'please stop texting me'
+	assert_success
+	run jq -r '[.keyword, .action, .inside] | @tsv' <<<"$output"
+	assert_output "stop	opt_out	true"
+}
+
+@test "test filter keeps other fields" {
+	{
+		inbound +15005550101 'STOP' SMf1
+		echo '{"type":"status","provider_message_id":"SMf0"}'
+		inbound +15005550102 'hello' SMf2
+	} >input.ndjson
+	run convo-keywords test <input.ndjson
+	assert_success
+	[ "$(wc -l <<<"$output")" -eq 3 ]
+	run jq -c '[.from, .provider_message_id, .keyword_test.keyword,
+	    .keyword_test.action, .keyword_test.reason]' <<<"$output"
+	assert_line --index 0 '["+15005550101","SMf1","stop","opt_out","the whole text is a keyword"]'
+	assert_line --index 1 '[null,"SMf0",null,null,null]'
+	assert_line --index 2 '["+15005550102","SMf2",null,null,"no keyword equals the whole text"]'
+	run jq -c 'select(.type == "status")' <<<"$(convo-keywords test \
+	    <input.ndjson)"
+	assert_output '{"type":"status","provider_message_id":"SMf0"}'
+}
+
+@test "test filter reports non-JSON lines" {
+	printf '%s\n' '{"body":"stop"}' 'stop' '[1]' '{"body":"help"}' \
+	    >input.ndjson
+	run convo-keywords test <input.ndjson
+	assert_failure 65
+	assert_line --partial 'line 2: invalid JSON'
+	assert_line --partial 'line 3: a record must be a JSON object'
+	run jq -r .keyword_test.keyword <<<"$(convo-keywords test \
+	    <input.ndjson 2>/dev/null)"
+	assert_output $'stop\nhelp'
+}
+
+@test "settings prints the account record" {
+	run convo-keywords settings
+	assert_success
+	run jq -c '[.type, .account, .brand_name, .help_contact,
+	    .message_frequency, .default_country, .optout_mode, .languages]' \
+	    <<<"$output"
+	assert_output '["account_settings","default","convo",null,null,"US","whole",["en"]]'
+}
+
+@test "settings changes and prints values" {
+	run convo-keywords settings --brand Acme --country gb \
+	    --help-contact 'support@example.com' --frequency 'Up to 4 msgs/mo'
+	assert_success
+	run jq -c '[.brand_name, .help_contact, .message_frequency,
+	    .default_country]' <<<"$output"
+	assert_output '["Acme","support@example.com","Up to 4 msgs/mo","GB"]'
+	run sql "SELECT brand_name, default_country FROM convo.accounts
+	    WHERE name = 'default'"
+	assert_output "Acme|GB"
+	run convo-keywords settings --help-contact ''
+	run jq -c .help_contact <<<"$output"
+	assert_output "null"
+}
+
+@test "settings lang enables Spanish keywords" {
+	run convo-keywords settings --lang en,es
+	assert_success
+	run jq -c .languages <<<"$output"
+	assert_output '["en","es"]'
+	run keyword_field parar action
+	assert_output "opt_out"
+	inbound +15005550103 PARAR SMp1 >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run sql "SELECT status FROM convo.consent"
+	assert_output "unsubscribed"
+}
+
+@test "settings lang keeps existing words" {
+	convo-keywords add parar --action custom --reply 'Mine' >/dev/null
+	run convo-keywords settings --lang es,EN,es
+	assert_success
+	run jq -c .languages <<<"$output"
+	assert_output '["es","en"]'
+	run keyword_field parar reply
+	assert_output "Mine"
+	run keyword_field ayuda action
+	assert_output "help"
+}
+
+@test "settings rejects unknown language" {
+	run convo-keywords settings --lang en,de
+	assert_failure 64
+	assert_output --partial 'unknown language "de": the language packs are en, es and fr'
+	run sql "SELECT languages FROM convo.accounts WHERE name = 'default'"
+	assert_output "{en}"
+}
+
+@test "settings rejects unknown country" {
+	run convo-keywords settings --country ZZ
+	assert_failure 64
+	assert_output --partial 'unknown country code "ZZ"'
+	run convo-keywords settings --optout-mode sometimes
+	assert_failure 64
+	assert_output --partial 'expected whole or contains'
+}
+
+@test "lint reports missing help contact" {
+	run convo-keywords lint
+	assert_failure 65
+	assert_line --partial 'keyword "help" (help): no help contact set'
+	run jq -s -c 'map(select(.type == "lint")) | map([.word, .action])' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_output '[["help","help"],["info","help"]]'
+}
+
+@test "lint passes defaults with help contact" {
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	run convo-keywords lint
+	assert_success
+	assert_output ""
+	convo-keywords settings --lang en,es,fr >/dev/null
+	run convo-keywords lint
+	assert_success
+}
+
+@test "lint reports weak replies" {
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	convo-keywords add quit --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords add unstop --action opt_in --reply \
+	    '{brand}: welcome back' >/dev/null
+	convo-keywords add end --action opt_out >/dev/null
+	run jq -r '[.word, .problem] | @tsv' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_line 'end	no reply'
+	assert_line --partial 'quit	reply does not name the brand'
+	assert_line --partial 'quit	reply does not say that no more messages'
+	assert_line --partial 'quit	reply does not say how to opt back in'
+	assert_line --partial 'unstop	reply does not state the message frequency'
+	assert_line --partial 'unstop	reply does not say "Msg & data rates'
+	assert_line --partial 'unstop	reply does not name a help keyword'
+	assert_line --partial 'unstop	reply does not say how to opt out'
+	[ "$(wc -l <<<"$output")" -eq 8 ]
+}
+
+@test "lint needs opt-out and help keywords" {
+	convo-keywords remove stop stopall 'stop all' unsubscribe cancel end \
+	    quit revoke optout 'opt out' help info >/dev/null
+	run jq -r 'select(.word == null) | .action' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_output $'opt_out\nhelp'
+}
+
+@test "custom keyword answers in ingest" {
+	convo-keywords add HOURS --action custom \
+	    --reply '{brand}: open 9-5 daily' >/dev/null
+	inbound +15005550104 'hours?' SMh1 >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -c 'select(.type == "send") | [.to, .keyword, .action, .body]' \
+	    <<<"$output"
+	assert_output '["+15005550104","hours","custom","convo: open 9-5 daily"]'
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output "0"
+}
