@@ -27,12 +27,10 @@
 #include "phone.h"
 #include "record.h"
 #include "segments.h"
+#include "send.h"
 #include "twilio.h"
 #include "views.h"
 
-/* Twilio's limits on one message. */
-#define BODY_MAX_CHARACTERS 1600
-#define SEND_MEDIA_MAX 10
 
 struct options {
 	const char *db;
@@ -48,6 +46,7 @@ struct options {
 	int new_conversation;
 	int dry_run;
 	int retry_unknown;
+	int parallel;		/* requests in flight at most */
 	int quiet_start;	/* minutes after midnight, -1 when unset */
 	int quiet_end;
 	double rate;		/* messages per second per sender, 0 = no limit */
@@ -56,34 +55,24 @@ struct options {
 	int quiet;
 };
 
-/* One message to send, resolved against the database. */
-struct job {
-	long long line;
-	jv input;		/* the input record, borrowed */
-	char phone[PHONE_MAX];
-	char channel[40];
-	char profile_id[32];
-	char conversation_id[32];	/* "" when none */
-	char brand[128];	/* sender: number, short code or MG id */
-	char consent[32];
-	char key[80];		/* idempotency key */
-	char origin[32];
-	int blocked;
-	int keyword_reply;	/* a verified keyword reply */
-	int local_minutes;	/* customer's local time, -1 when unknown */
-	jv body;		/* string */
-	jv media;		/* array of strings */
-	struct segments seg;
+/* When a sender (brand number) may send next, for --rate. */
+struct pacer {
+	char brand[128];
+	double next;
 };
 
 struct sender {
 	struct options o;
-	PGconn *conn;
-	char account_id[32];
-	char country[8];
+	struct send_ctx ctx;
 	jq_state *jq;
 	struct twilio twilio;
-	double next_send;	/* monotonic time the sender may send again */
+	struct send_job **pending;	/* waiting for their turn */
+	int npending;
+	int cap;
+	struct pacer *pacers;
+	int npacers;
+	struct linereader input;
+	int input_done;
 	int status;
 	long long sent, duplicate, deferred, rejected, failed, unknown;
 	long long queued, skipped;
@@ -132,6 +121,8 @@ help(void)
 	    "(default 1, 0 = no limit)\n"
 	    "      --max-attempts N      tries for throttled or failed "
 	    "requests (default 4)\n"
+	    "  -P, --parallel N          requests in flight at most (default "
+	    "4)\n"
 	    "      --retry-unknown       send again messages whose outcome is "
 	    "unknown\n"
 	    "  -n, --dry-run             check and show requests, send and "
@@ -170,7 +161,7 @@ sleep_seconds(double s)
 
 /* Write a send_result record for JOB with STATUS and optional REASON. */
 static void
-result(struct sender *s, const struct job *j, const char *status,
+result(struct sender *s, const struct send_job *j, const char *status,
     const char *reason, jv extra)
 {
 	jv r = jv_object_set(jv_object(), jv_string("type"),
@@ -212,7 +203,7 @@ result(struct sender *s, const struct job *j, const char *status,
 }
 
 static void
-reject(struct sender *s, const struct job *j, const char *reason,
+reject(struct sender *s, const struct send_job *j, const char *reason,
     const char *message)
 {
 	s->rejected++;
@@ -225,361 +216,21 @@ reject(struct sender *s, const struct job *j, const char *reason,
 	    jv_string("message"), jv_string(message)));
 }
 
-static PGresult *
-query(struct sender *s, const char *sql, int n, const char *const *params)
-{
-	PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL,
-	    NULL, 0);
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK)
-		exit(db_report(s->conn, res, "database statement failed"));
-	return res;
-}
 
-static void
-copy_value(const PGresult *res, int col, char *out, size_t n)
-{
-	snprintf(out, n, "%s", PQgetisnull(res, 0, col) ? "" :
-	    PQgetvalue(res, 0, col));
-}
 
-/*
- * Find the customer of J by conversation id CONVERSATION ("c_N") or by
- * phone, with the conversation, consent, block and local time. Returns
- * 0, or -1 when nobody matches.
- */
-static int
-resolve(struct sender *s, struct job *j, const char *conversation)
-{
-	char quiet[8];
-	const char *params[5] = { s->account_id, j->phone, j->channel,
-	    conversation ? conversation + 2 : NULL, quiet };
-	PGresult *res;
-	int found;
 
-	snprintf(quiet, sizeof(quiet), "%d", s->o.quiet_start >= 0);
-	res = query(s, "SELECT p.profile_id, p.phone, "
-	    "coalesce(c.channel, $3), c.conversation_id, c.brand_address, "
-	    "coalesce(c.blocked, false), coalesce(s.status, 'never_subscribed'), "
-	    "CASE WHEN $5::int = 1 AND p.timezone IN "
-	    "(SELECT name FROM pg_timezone_names) THEN "
-	    "(extract(hour FROM now() AT TIME ZONE p.timezone) * 60 + "
-	    "extract(minute FROM now() AT TIME ZONE p.timezone))::int END "
-	    "FROM convo.profiles p "
-	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
-	    "AND c.profile_id = p.profile_id AND (c.channel = $3 "
-	    "OR c.conversation_id = $4::bigint) "
-	    "LEFT JOIN convo.consent s ON s.account_id = p.account_id "
-	    "AND s.profile_id = p.profile_id "
-	    "AND s.channel = coalesce(c.channel, $3) "
-	    "WHERE p.account_id = $1 AND CASE WHEN $4::bigint IS NULL "
-	    "THEN p.phone = $2 ELSE c.conversation_id = $4::bigint END",
-	    5, params);
-	if ((found = PQntuples(res) == 1)) {
-		copy_value(res, 0, j->profile_id, sizeof(j->profile_id));
-		copy_value(res, 1, j->phone, sizeof(j->phone));
-		copy_value(res, 2, j->channel, sizeof(j->channel));
-		if (!PQgetisnull(res, 0, 3))
-			snprintf(j->conversation_id, sizeof(j->conversation_id),
-			    "c_%s", PQgetvalue(res, 0, 3));
-		copy_value(res, 4, j->brand, sizeof(j->brand));
-		j->blocked = PQgetvalue(res, 0, 5)[0] == 't';
-		copy_value(res, 6, j->consent, sizeof(j->consent));
-		j->local_minutes = PQgetisnull(res, 0, 7) ? -1 :
-		    atoi(PQgetvalue(res, 0, 7));
-	}
-	PQclear(res);
-	return found ? 0 : -1;
-}
 
-/*
- * Return 1 when J is a keyword reply that carrier rules require: a
- * "send" record whose in_reply_to names an opt-out or help keyword
- * message from this customer.
- */
-static int
-verified_keyword_reply(struct sender *s, const struct job *j)
-{
-	jv type = jv_object_get(jv_copy(j->input), jv_string("type"));
-	jv origin = jv_object_get(jv_copy(j->input), jv_string("origin"));
-	jv reply_to = jv_object_get(jv_copy(j->input),
-	    jv_string("in_reply_to"));
-	const char *params[3] = { s->account_id, j->profile_id, NULL };
-	PGresult *res;
-	int ok = 0;
 
-	if (jv_get_kind(type) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(type), "send") == 0 &&
-	    jv_get_kind(origin) == JV_KIND_STRING &&
-	    strcmp(jv_string_value(origin), "keyword_reply") == 0 &&
-	    jv_get_kind(reply_to) == JV_KIND_STRING) {
-		params[2] = jv_string_value(reply_to);
-		res = query(s, "SELECT 1 FROM convo.messages "
-		    "WHERE account_id = $1 AND profile_id = $2 "
-		    "AND provider_message_id = $3 AND direction = 'inbound' "
-		    "AND keyword_action IN ('opt_out', 'help', 'opt_in')", 3,
-		    params);
-		ok = PQntuples(res) > 0;
-		PQclear(res);
-	}
-	jv_free(type);
-	jv_free(origin);
-	jv_free(reply_to);
-	return ok;
-}
 
-/* Return 1 when MINUTES after midnight falls in the quiet hours. */
-static int
-in_quiet_hours(const struct options *o, int minutes)
-{
-	if (o->quiet_start < 0 || minutes < 0)
-		return 0;
-	if (o->quiet_start <= o->quiet_end)
-		return minutes >= o->quiet_start && minutes < o->quiet_end;
-	return minutes >= o->quiet_start || minutes < o->quiet_end;
-}
 
-/* Check the body and media of J; returns a reason code or NULL. */
-static const char *
-check_content(const struct job *j, char *message, size_t n)
-{
-	const char *body = jv_string_value(j->body);
-	int i, count = jv_array_length(jv_copy(j->media));
-	int chars = segments_characters(body, strlen(body));
 
-	if (chars < 0 || strlen(body) !=
-	    (size_t)jv_string_length_bytes(jv_copy(j->body))) {
-		snprintf(message, n, "body is not UTF-8 text without NUL "
-		    "characters");
-		return "invalid_body";
-	}
-	if (chars == 0 && count == 0) {
-		snprintf(message, n, "empty body and no media");
-		return "empty_body";
-	}
-	if (chars > BODY_MAX_CHARACTERS) {
-		snprintf(message, n, "body of %d characters is longer than "
-		    "%d", chars, BODY_MAX_CHARACTERS);
-		return "body_too_long";
-	}
-	if (count > SEND_MEDIA_MAX) {
-		snprintf(message, n, "%d media URLs: at most %d", count,
-		    SEND_MEDIA_MAX);
-		return "too_many_media";
-	}
-	for (i = 0; i < count; i++) {
-		jv url = jv_array_get(jv_copy(j->media), i);
-		int ok = jv_get_kind(url) == JV_KIND_STRING &&
-		    strncmp(jv_string_value(url), "https://", 8) == 0 &&
-		    strlen(jv_string_value(url)) > 8 &&
-		    strpbrk(jv_string_value(url), " \t\r\n") == NULL;
 
-		if (!ok)
-			snprintf(message, n, "media URL %d is not an absolute "
-			    "https URL", i + 1);
-		jv_free(url);
-		if (!ok)
-			return "invalid_media_url";
-	}
-	return NULL;
-}
 
-/* Check whether J may be sent; returns a reason code or NULL. */
-static const char *
-check_recipient(struct sender *s, struct job *j, char *message, size_t n)
-{
-	if (!j->keyword_reply && j->conversation_id[0] == '\0' &&
-	    !s->o.new_conversation) {
-		snprintf(message, n, "%s has no conversation: the customer "
-		    "has not written (use --new to start one)", j->phone);
-		return "no_conversation";
-	}
-	if (!j->keyword_reply && strcmp(j->consent, "subscribed") != 0) {
-		snprintf(message, n, "%s is %s, not subscribed", j->phone,
-		    j->consent);
-		return "not_subscribed";
-	}
-	if (j->blocked) {
-		snprintf(message, n, "conversation %s is blocked",
-		    j->conversation_id);
-		return "blocked";
-	}
-	if (j->brand[0] == '\0') {
-		snprintf(message, n, "no sender for %s: the customer never "
-		    "wrote to a brand number; use --from or CONVO_FROM",
-		    j->phone);
-		return "no_sender";
-	}
-	return NULL;
-}
-/*
- * Derive the idempotency key of J: the caller's key, made specific to the
- * recipient, or a digest of recipient, channel, body, media and the
- * keyword message a reply answers.
- */
-static void
-derive_key(struct sender *s, struct job *j)
-{
-	jv given = jv_object_get(jv_copy(j->input),
-	    jv_string("idempotency_key"));
-	jv reply_to = jv_object_get(jv_copy(j->input),
-	    jv_string("in_reply_to"));
-	jv media = jv_dump_string(jv_copy(j->media), 0);
-	const char *params[6] = { j->phone, j->channel,
-	    jv_string_value(j->body), jv_string_value(media),
-	    jv_get_kind(reply_to) == JV_KIND_STRING ?
-	    jv_string_value(reply_to) : "", NULL };
-	PGresult *res;
 
-	if (jv_get_kind(given) == JV_KIND_STRING)
-		params[5] = jv_string_value(given);
-	else if (s->o.idempotency_key != NULL)
-		params[5] = s->o.idempotency_key;
-	res = query(s, "SELECT CASE WHEN $6::text IS NULL THEN 'd:' || "
-	    "encode(sha256(convert_to(concat_ws(chr(31), $1::text, $2::text, "
-	    "$3::text, $4::text, $5::text), 'UTF8')), 'hex') "
-	    "ELSE 'k:' || encode(sha256(convert_to(concat_ws(chr(31), "
-	    "$6::text, $1::text, $2::text), 'UTF8')), 'hex') END", 6, params);
-	snprintf(j->key, sizeof(j->key), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	jv_free(given);
-	jv_free(reply_to);
-	jv_free(media);
-}
-
-enum claim { CLAIM_NEW, CLAIM_RETRY, CLAIM_DONE, CLAIM_UNKNOWN };
-
-/*
- * Store J in the outbox as queued, or find the row a previous run stored
- * with the same key within the window. Returns what to do with it and
- * its id in OUTBOX; for a finished row, its state, sid and error go into
- * ROW.
- */
-static enum claim
-claim(struct sender *s, struct job *j, char outbox[32], PGresult **row)
-{
-	char window[32], segs[16], units[16];
-	const char *params[14];
-	PGresult *res;
-	enum claim c;
-	jv media = jv_dump_string(jv_copy(j->media), 0);
-
-	snprintf(window, sizeof(window), "%ld hours", s->o.window_hours);
-	snprintf(segs, sizeof(segs), "%d", j->seg.segments);
-	snprintf(units, sizeof(units), "%d", j->seg.units);
-	params[0] = s->account_id;
-	params[1] = j->key;
-	params[2] = window;
-	PQclear(query(s, "BEGIN", 0, NULL));
-	PQclear(query(s, "SELECT pg_advisory_xact_lock("
-	    "hashtextextended($2, $1::bigint))", 2, params));
-	res = query(s, "SELECT outbox_id, state, provider_message_id, "
-	    "error_code, error_message FROM convo.outbox "
-	    "WHERE account_id = $1 AND idempotency_key = $2 "
-	    "AND created_at > now() - $3::interval "
-	    "ORDER BY created_at DESC LIMIT 1", 3, params);
-	if (PQntuples(res) == 1) {
-		const char *state = PQgetvalue(res, 0, 1);
-
-		snprintf(outbox, 32, "%s", PQgetvalue(res, 0, 0));
-		c = strcmp(state, "queued") == 0 ? CLAIM_RETRY :
-		    strcmp(state, "sending") == 0 ? CLAIM_UNKNOWN : CLAIM_DONE;
-		*row = res;
-		PQclear(query(s, "COMMIT", 0, NULL));
-		jv_free(media);
-		return c;
-	}
-	PQclear(res);
-	params[2] = j->profile_id;
-	params[3] = j->channel;
-	params[4] = j->conversation_id[0] ? j->conversation_id + 2 : NULL;
-	params[5] = j->phone;
-	params[6] = strncmp(j->brand, "MG", 2) == 0 ? NULL : j->brand;
-	params[7] = strncmp(j->brand, "MG", 2) == 0 ? j->brand : NULL;
-	params[8] = jv_string_value(j->body);
-	params[9] = jv_string_value(media);
-	params[10] = j->origin;
-	params[11] = j->seg.encoding;
-	params[12] = segs;
-	params[13] = units;
-	res = query(s, "INSERT INTO convo.outbox (account_id, "
-	    "idempotency_key, profile_id, channel, conversation_id, "
-	    "to_address, from_address, messaging_service_sid, body, media, "
-	    "origin, provider, encoding, segments, units) VALUES ($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9, $10, $11, 'twilio', $12, $13, $14) "
-	    "RETURNING outbox_id", 14, params);
-	snprintf(outbox, 32, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQclear(query(s, "COMMIT", 0, NULL));
-	jv_free(media);
-	*row = NULL;
-	return CLAIM_NEW;
-}
-
-/* Report a row that an earlier run finished or left in doubt. */
-static void
-report_claimed(struct sender *s, const struct job *j, enum claim c,
-    const char *outbox, PGresult *row)
-{
-	jv extra = jv_object_set(jv_object(), jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", outbox));
-
-	if (!PQgetisnull(row, 0, 2))
-		extra = jv_object_set(extra, jv_string("provider_message_id"),
-		    jv_string(PQgetvalue(row, 0, 2)));
-	extra = jv_object_set(extra, jv_string("previous_state"),
-	    jv_string(PQgetvalue(row, 0, 1)));
-	if (c == CLAIM_UNKNOWN) {
-		s->unknown++;
-		s->status = exit_merge(s->status, EX_TEMPFAIL);
-		result(s, j, "unknown", "outcome_unknown", extra);
-		return;
-	}
-	s->duplicate++;
-	result(s, j, "duplicate", NULL, extra);
-}
 
 static void
-set_state(struct sender *s, const char *outbox, const char *state)
-{
-	const char *params[3] = { s->account_id, outbox, state };
-
-	PQclear(query(s, "UPDATE convo.outbox SET state = $3, "
-	    "attempts = attempts + (CASE WHEN $3 = 'sending' THEN 1 ELSE 0 END), "
-	    "updated_at = now() WHERE account_id = $1 AND outbox_id = $2",
-	    3, params));
-}
-
-/* Wait before attempt ATTEMPT (from 1): Retry-After, else backoff. */
-static void
-backoff(const struct twilio_response *res, int attempt)
-{
-	double wait = 0.5 * (1 << (attempt > 6 ? 6 : attempt));
-
-	if (res->retry_after_s >= 0)
-		wait = res->retry_after_s;
-	wait += wait * 0.25 * ((double)arc4random_uniform(1000) / 1000.0);
-	if (wait > 60)
-		wait = 60;
-	sleep_seconds(wait);
-}
-
-/* Space messages per sender by their segment count. */
-static void
-pace(struct sender *s, const struct job *j)
-{
-	double now = now_seconds();
-
-	if (s->o.rate <= 0)
-		return;
-	if (s->next_send > now)
-		sleep_seconds(s->next_send - now);
-	s->next_send = now_seconds() + j->seg.segments / s->o.rate;
-}
-
-static void
-request_of(const struct job *j, struct twilio_request *req,
+request_of(const struct send_job *j, struct twilio_request *req,
     const char **media)
 {
 	int i;
@@ -602,96 +253,12 @@ request_of(const struct job *j, struct twilio_request *req,
 	req->status_callback = getenv("CONVO_STATUS_CALLBACK");
 }
 
-static void
-record_sent(struct sender *s, const struct job *j, const char *outbox,
-    const struct twilio_response *res)
-{
-	const char *params[4] = { s->account_id, outbox, res->sid,
-	    res->status[0] ? res->status : "queued" };
-	jv extra;
 
-	PQclear(query(s, "SELECT convo.outbox_sent($1, $2, $3, $4)", 4,
-	    params));
-	s->sent++;
-	extra = jv_object_set(jv_object(), jv_string("provider_message_id"),
-	    jv_string(res->sid));
-	extra = jv_object_set(extra, jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", outbox));
-	result(s, j, "sent", NULL, extra);
-}
 
-static void
-record_failed(struct sender *s, const struct job *j, const char *outbox,
-    const struct twilio_response *res)
-{
-	const char *params[4] = { s->account_id, outbox,
-	    res->error_code[0] ? res->error_code : NULL, res->error_message };
-	jv extra = jv_object();
-
-	PQclear(query(s, "SELECT convo.outbox_failed($1, $2, $3, $4)", 4,
-	    params));
-	s->failed++;
-	s->status = exit_merge(s->status, EX_DATAERR);
-	warnx("%s: provider error %s: %s", j->phone,
-	    res->error_code[0] ? res->error_code : "-", res->error_message);
-	if (res->error_code[0] != '\0')
-		extra = jv_object_set(extra, jv_string("error_code"),
-		    jv_number(atof(res->error_code)));
-	extra = jv_object_set(extra, jv_string("error_message"),
-	    jv_string(res->error_message));
-	extra = jv_object_set(extra, jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", outbox));
-	result(s, j, "failed", res->error_code[0] == '2' &&
-	    strcmp(res->error_code, "21610") == 0 ? "unsubscribed" :
-	    "provider_error", extra);
-}
-
-/*
- * Make the requests for the outbox row OUTBOX until one is answered for
- * good or the attempts run out; a row whose requests all went
- * unanswered or were throttled goes back to queued for a later run.
- */
-static void
-deliver(struct sender *s, const struct job *j, const char *outbox)
-{
-	struct twilio_request req;
-	struct twilio_response res;
-	const char *media[SEND_MEDIA_MAX];
-	int attempt;
-
-	request_of(j, &req, media);
-	for (attempt = 1; attempt <= s->o.max_attempts; attempt++) {
-		pace(s, j);
-		set_state(s, outbox, "sending");
-		twilio_send(&s->twilio, &req, &res);
-		if (res.http_status >= 200 && res.http_status < 300 &&
-		    res.sid[0] != '\0') {
-			record_sent(s, j, outbox, &res);
-			return;
-		}
-		if (!twilio_retryable(&res)) {
-			record_failed(s, j, outbox, &res);
-			return;
-		}
-		/* TODO: a timed-out request may have been sent; Twilio has no
-		 * idempotency key, so this retry can send it twice. */
-		set_state(s, outbox, "queued");
-		if (attempt < s->o.max_attempts)
-			backoff(&res, attempt);
-	}
-	s->queued++;
-	s->status = exit_merge(s->status, EX_TEMPFAIL);
-	warnx("%s: still queued after %d attempts: %s", j->phone,
-	    s->o.max_attempts, res.transport_error[0] ?
-	    res.transport_error : res.error_message);
-	result(s, j, "queued", "provider_unavailable",
-	    jv_object_set(jv_object(), jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", outbox)));
-}
 
 /* Show what would be sent, with nothing sent or stored. */
 static void
-dry_run(struct sender *s, const struct job *j)
+dry_run(struct sender *s, const struct send_job *j)
 {
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
@@ -751,7 +318,7 @@ body_from_jq(struct sender *s, jv rec)
  * record keeps its own text, then --body-jq, the record's body, --body.
  */
 static const char *
-content_of(struct sender *s, struct job *j, char *message, size_t n)
+content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 {
 	jv type = string_field(j->input, "type");
 	jv body = string_field(j->input, "body");
@@ -794,7 +361,7 @@ content_of(struct sender *s, struct job *j, char *message, size_t n)
  * record or the options. Returns a reason code or NULL.
  */
 static const char *
-recipient_of(struct sender *s, struct job *j, char *message, size_t n)
+recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 {
 	jv type = string_field(j->input, "type");
 	jv conv = string_field(j->input, "conversation_id");
@@ -831,14 +398,14 @@ recipient_of(struct sender *s, struct job *j, char *message, size_t n)
 		if (jv_is_valid(chan))
 			snprintf(j->channel, sizeof(j->channel), "%s",
 			    jv_string_value(chan));
-		if (phone_normalize(number, s->country, j->phone,
+		if (phone_normalize(number, s->ctx.country, j->phone,
 		    sizeof(j->phone), &why) != 0) {
 			snprintf(message, n, "invalid phone number \"%s\": %s",
 			    target, why);
 			rc = 2;
 		}
 	}
-	if (rc == 0 && resolve(s, j, conversation) != 0) {
+	if (rc == 0 && outbox_resolve(&s->ctx, j, conversation) != 0) {
 		snprintf(message, n, "no customer %s; the customer must write "
 		    "first", conversation ? conversation : j->phone);
 		rc = 3;
@@ -867,7 +434,7 @@ sendable(jv rec)
 
 /* A keyword reply goes from the number the keyword was sent to. */
 static void
-reply_sender(struct job *j)
+reply_sender(struct send_job *j)
 {
 	jv from = string_field(j->input, "from");
 
@@ -877,25 +444,249 @@ reply_sender(struct job *j)
 	jv_free(from);
 }
 
+
+
+/* Report a row that an earlier run finished or left in doubt. */
 static void
-send_one(struct sender *s, struct job *j)
+report_claimed(struct sender *s, const struct send_job *j,
+    enum outbox_claim c, PGresult *row)
 {
-	char message[256], outbox[32];
+	jv extra = jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox));
+
+	if (!PQgetisnull(row, 0, 2))
+		extra = jv_object_set(extra, jv_string("provider_message_id"),
+		    jv_string(PQgetvalue(row, 0, 2)));
+	extra = jv_object_set(extra, jv_string("previous_state"),
+	    jv_string(PQgetvalue(row, 0, 1)));
+	if (c == OUTBOX_UNKNOWN) {
+		s->unknown++;
+		s->status = exit_merge(s->status, EX_TEMPFAIL);
+		warnx("%s: an earlier request for this message has no known "
+		    "outcome; not sent again (see --retry-unknown)", j->phone);
+		result(s, j, "unknown", "outcome_unknown", extra);
+		return;
+	}
+	s->duplicate++;
+	result(s, j, "duplicate", NULL, extra);
+}
+
+static void
+record_sent(struct sender *s, const struct send_job *j,
+    const struct twilio_response *res)
+{
+	const char *params[4] = { s->ctx.account_id, j->outbox, res->sid,
+	    res->status[0] ? res->status : "queued" };
+	jv extra;
+
+	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent($1, $2, $3, "
+	    "$4)", 4, params));
+	s->sent++;
+	extra = jv_object_set(jv_object(), jv_string("provider_message_id"),
+	    jv_string(res->sid));
+	extra = jv_object_set(extra, jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox));
+	result(s, j, "sent", NULL, extra);
+}
+
+static void
+record_failed(struct sender *s, const struct send_job *j,
+    const struct twilio_response *res)
+{
+	const char *params[4] = { s->ctx.account_id, j->outbox,
+	    res->error_code[0] ? res->error_code : NULL, res->error_message };
+	int unsubscribed = strcmp(res->error_code, "21610") == 0;
+	jv extra = jv_object();
+
+	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_failed($1, $2, "
+	    "$3, $4)", 4, params));
+	s->failed++;
+	s->status = exit_merge(s->status, EX_DATAERR);
+	warnx("%s: provider error %s: %s", j->phone,
+	    res->error_code[0] ? res->error_code : "-", res->error_message);
+	if (res->error_code[0] != '\0')
+		extra = jv_object_set(extra, jv_string("error_code"),
+		    jv_number(atof(res->error_code)));
+	extra = jv_object_set(extra, jv_string("error_message"),
+	    jv_string(res->error_message));
+	extra = jv_object_set(extra, jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox));
+	result(s, j, "failed", unsubscribed ? "unsubscribed" :
+	    "provider_error", extra);
+}
+
+/* Seconds to wait before attempt ATTEMPT + 1: Retry-After, else backoff. */
+static double
+backoff(const struct twilio_response *res, int attempt)
+{
+	double wait = 0.5 * (1 << (attempt > 6 ? 6 : attempt));
+
+	if (res->retry_after_s >= 0)
+		wait = res->retry_after_s;
+	/* Jitter keeps parallel retries from arriving together. */
+	wait += wait * 0.25 * ((double)arc4random_uniform(1000) / 1000.0);
+	return wait > 60 ? 60 : wait;
+}
+
+static void
+free_job(struct send_job *j)
+{
+	jv_free(j->input);
+	jv_free(j->body);
+	jv_free(j->media);
+	free(j);
+}
+
+static void
+push_pending(struct sender *s, struct send_job *j)
+{
+	if (s->npending == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->pending = xrealloc(s->pending, s->cap * sizeof(*s->pending));
+	}
+	s->pending[s->npending++] = j;
+}
+
+/* The pacing slot of sender BRAND, created on first use. */
+static struct pacer *
+pacer_of(struct sender *s, const char *brand)
+{
+	int i;
+
+	for (i = 0; i < s->npacers; i++)
+		if (strcmp(s->pacers[i].brand, brand) == 0)
+			return &s->pacers[i];
+	s->pacers = xrealloc(s->pacers, (s->npacers + 1) * sizeof(*s->pacers));
+	memset(&s->pacers[s->npacers], 0, sizeof(*s->pacers));
+	snprintf(s->pacers[s->npacers].brand,
+	    sizeof(s->pacers[s->npacers].brand), "%s", brand);
+	return &s->pacers[s->npacers++];
+}
+
+/*
+ * Return 1 when J may start now: its retry time has come and its sender
+ * is not ahead of --rate, which spaces messages by their segments.
+ */
+static int
+may_start(struct sender *s, struct send_job *j, double now)
+{
+	struct pacer *p;
+
+	if (j->not_before > now)
+		return 0;
+	if (s->o.rate <= 0)
+		return 1;
+	p = pacer_of(s, j->brand);
+	if (p->next > now)
+		return 0;
+	p->next = now + (j->seg.segments > 0 ? j->seg.segments : 1) /
+	    s->o.rate;
+	return 1;
+}
+
+static void
+start_job(struct sender *s, struct send_job *j)
+{
+	struct twilio_request req;
+	const char *media[SEND_MEDIA_MAX];
+	struct twilio_call *call = xmalloc(sizeof(*call));
+
+	request_of(j, &req, media);
+	outbox_set_state(&s->ctx, j->outbox, "sending");
+	j->attempts++;
+	if (twilio_start(&s->twilio, call, &req, j) != 0)
+		errx(EX_SOFTWARE, "cannot start a request with libcurl");
+	j->call = call;
+}
+
+/* Start pending jobs in order while there is room in flight. */
+static void
+start_ready(struct sender *s)
+{
+	double now = now_seconds();
+	int i = 0;
+
+	while (i < s->npending &&
+	    twilio_in_flight(&s->twilio) < s->o.parallel) {
+		struct send_job *j = s->pending[i];
+
+		if (!may_start(s, j, now)) {
+			i++;
+			continue;
+		}
+		memmove(&s->pending[i], &s->pending[i + 1],
+		    (s->npending - i - 1) * sizeof(*s->pending));
+		s->npending--;
+		start_job(s, j);
+	}
+}
+
+/*
+ * Record the outcome of a finished request: sent, a final error, or a
+ * retry later. A job whose attempts ran out stays queued in the outbox
+ * for a later run.
+ */
+static void
+complete(struct sender *s, struct twilio_call *call)
+{
+	struct send_job *j = call->owner;
+	const struct twilio_response *res = &call->res;
+
+	j->call = NULL;
+	if (res->http_status >= 200 && res->http_status < 300 &&
+	    res->sid[0] != '\0') {
+		record_sent(s, j, res);
+	} else if (!twilio_retryable(res)) {
+		record_failed(s, j, res);
+	} else {
+		/* TODO: a request that timed out may have been sent; Twilio
+		 * has no idempotency key, so retrying it can send it twice. */
+		outbox_set_state(&s->ctx, j->outbox, "queued");
+		if (j->attempts < s->o.max_attempts) {
+			j->not_before = now_seconds() + backoff(res,
+			    j->attempts);
+			push_pending(s, j);
+			twilio_call_free(call);
+			free(call);
+			return;
+		}
+		s->queued++;
+		s->status = exit_merge(s->status, EX_TEMPFAIL);
+		warnx("%s: still queued after %d attempts: %s", j->phone,
+		    j->attempts, res->transport_error[0] ?
+		    res->transport_error : res->error_message);
+		result(s, j, "queued", "provider_unavailable",
+		    jv_object_set(jv_object(), jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox)));
+	}
+	twilio_call_free(call);
+	free(call);
+	free_job(j);
+}
+
+/*
+ * Check J and store it in the outbox. Returns 1 when it is to be sent,
+ * 0 when its result is already written.
+ */
+static int
+prepare(struct sender *s, struct send_job *j)
+{
+	char message[256];
 	const char *reason, *body;
 	PGresult *row;
-	enum claim c;
+	enum outbox_claim c;
 
 	if ((reason = recipient_of(s, j, message, sizeof(message))) != NULL ||
 	    (reason = content_of(s, j, message, sizeof(message))) != NULL) {
 		reject(s, j, reason, message);
-		return;
+		return 0;
 	}
 	body = jv_string_value(j->body);
 	if (segments_count(body, strlen(body), &j->seg) != 0) {
 		reject(s, j, "invalid_body", "body is not UTF-8 text");
-		return;
+		return 0;
 	}
-	j->keyword_reply = verified_keyword_reply(s, j);
+	j->keyword_reply = outbox_keyword_reply(&s->ctx, j);
 	snprintf(j->origin, sizeof(j->origin), "%s", j->keyword_reply ?
 	    "keyword_reply" : "conversation");
 	if (s->o.from != NULL)
@@ -905,76 +696,130 @@ send_one(struct sender *s, struct job *j)
 	if (s->o.from == NULL && j->brand[0] == '\0' &&
 	    getenv("CONVO_FROM") != NULL)
 		snprintf(j->brand, sizeof(j->brand), "%s", getenv("CONVO_FROM"));
-	if ((reason = check_content(j, message, sizeof(message))) != NULL ||
-	    (reason = check_recipient(s, j, message, sizeof(message))) !=
-	    NULL) {
+	if ((reason = send_check_content(j, message, sizeof(message))) ||
+	    (reason = send_check_recipient(&s->ctx, j, message,
+	    sizeof(message)))) {
 		reject(s, j, reason, message);
-		return;
+		return 0;
 	}
-	if (!j->keyword_reply && in_quiet_hours(&s->o, j->local_minutes)) {
+	if (!j->keyword_reply && send_quiet_hours(&s->ctx, j->local_minutes)) {
 		s->deferred++;
 		result(s, j, "deferred", "quiet_hours", jv_null());
-		return;
+		return 0;
 	}
 	if (s->o.dry_run) {
 		dry_run(s, j);
-		return;
+		return 0;
 	}
-	derive_key(s, j);
-	c = claim(s, j, outbox, &row);
-	if (c == CLAIM_DONE || (c == CLAIM_UNKNOWN && !s->o.retry_unknown)) {
-		report_claimed(s, j, c, outbox, row);
+	outbox_derive_key(&s->ctx, j);
+	c = outbox_claim(&s->ctx, j, &row);
+	if (c == OUTBOX_DONE || (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
+		report_claimed(s, j, c, row);
 		PQclear(row);
-		return;
+		return 0;
 	}
 	PQclear(row);
-	deliver(s, j, outbox);
+	return 1;
 }
 
+/* Make a job of REC (consumed) and queue it when it is to be sent. */
 static void
 handle(struct sender *s, jv rec, long long line)
 {
-	struct job j;
+	struct send_job *j = xmalloc(sizeof(*j));
 
-	memset(&j, 0, sizeof(j));
-	j.line = line;
-	j.input = rec;
-	j.body = jv_null();
-	j.media = jv_null();
-	j.local_minutes = -1;
-	send_one(s, &j);
-	jv_free(j.body);
-	jv_free(j.media);
+	memset(j, 0, sizeof(*j));
+	j->line = line;
+	j->input = rec;
+	j->body = jv_null();
+	j->media = jv_null();
+	j->local_minutes = -1;
+	if (prepare(s, j))
+		push_pending(s, j);
+	else
+		free_job(j);
 }
 
-static void
-read_records(struct sender *s)
+/* Read and queue the next input record. Returns 0 at end of input. */
+static int
+read_record(struct sender *s)
 {
-	struct linereader lr;
 	const char *line;
 	size_t len;
 	int too_long;
 	jv rec;
 
-	linereader_init(&lr, STDIN_FILENO, CONVO_LINE_MAX);
-	while (linereader_next(&lr, &line, &len, &too_long) == 1) {
+	for (;;) {
+		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
+			return 0;
 		if (len == 0 && !too_long)
 			continue;
 		rec = too_long || !utf8_valid(line, len) ? jv_invalid() :
 		    jv_parse_sized(line, (int)len);
 		if (jv_get_kind(rec) != JV_KIND_OBJECT) {
-			warnx("line %lld: expected a JSON record", lr.lineno);
+			warnx("line %lld: expected a JSON record",
+			    s->input.lineno);
 			s->rejected++;
 			s->status = exit_merge(s->status, EX_DATAERR);
-		} else if (!sendable(rec)) {
-			s->skipped++;
-		} else {
-			handle(s, rec, lr.lineno);
+			jv_free(rec);
+			continue;
 		}
-		jv_free(rec);
+		if (!sendable(rec)) {
+			s->skipped++;
+			jv_free(rec);
+			continue;
+		}
+		handle(s, rec, s->input.lineno);
+		return 1;
 	}
-	linereader_free(&lr);
 }
+
+/* Milliseconds until the earliest pending job may start, at most 1 s. */
+static int
+idle_wait(const struct sender *s)
+{
+	double now = now_seconds(), first = now + 1;
+	int i;
+
+	for (i = 0; i < s->npending; i++)
+		if (s->pending[i]->not_before < first)
+			first = s->pending[i]->not_before;
+	if (s->o.rate > 0 && s->npending > 0)
+		first = now + 0.01;
+	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
+}
+
+/*
+ * Read records, keeping at most twice --parallel jobs waiting, start
+ * them as room and pacing allow, and record each outcome as it arrives.
+ */
+static void
+run(struct sender *s)
+{
+	struct twilio_call *call;
+	int wait;
+
+	for (;;) {
+		while (!s->input_done &&
+		    s->npending + twilio_in_flight(&s->twilio) <
+		    2 * s->o.parallel)
+			if (!read_record(s))
+				s->input_done = 1;
+		if (!s->o.dry_run)
+			start_ready(s);
+		if (s->npending == 0 && (s->o.dry_run ||
+		    twilio_in_flight(&s->twilio) == 0) && s->input_done)
+			break;
+		wait = idle_wait(s);
+		if (twilio_in_flight(&s->twilio) == 0) {
+			sleep_seconds(wait / 1000.0);
+			continue;
+		}
+		if ((call = twilio_next(&s->twilio, wait > 100 ? 100 : wait)))
+			complete(s, call);
+	}
+}
+
 /* Parse "21:00-08:00" into minutes after midnight. */
 static void
 parse_quiet_hours(struct options *o, const char *arg)
@@ -1049,6 +894,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "max-attempts", required_argument, NULL, 2 },
 		{ "media", required_argument, NULL, 'm' },
 		{ "new", no_argument, NULL, 3 },
+		{ "parallel", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "quiet-hours", required_argument, NULL, 4 },
 		{ "rate", required_argument, NULL, 5 },
@@ -1059,7 +905,7 @@ parse_options(struct options *o, int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:B:c:d:f:hj:k:m:nqt:V",
+	while ((c = getopt_long(argc, argv, "a:b:B:c:d:f:hj:k:m:nP:qt:V",
 	    options, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->account = optarg; break;
@@ -1080,6 +926,10 @@ parse_options(struct options *o, int argc, char **argv)
 			    "max attempts");
 			break;
 		case 3: o->new_conversation = 1; break;
+		case 'P':
+			o->parallel = (int)number_option(optarg, 1, 64,
+			    "parallel requests");
+			break;
 		case 4: parse_quiet_hours(o, optarg); break;
 		case 5:
 			o->rate = (double)number_option(optarg, 0, 1000,
@@ -1128,6 +978,7 @@ start_provider(struct sender *s)
 		return;
 	if (twilio_init(&s->twilio, msg, sizeof(msg)) != 0)
 		errx(EX_CONFIG, "%s; set it, or use --dry-run", msg);
+	twilio_limit(&s->twilio, s->o.parallel);
 }
 
 static void
@@ -1151,6 +1002,7 @@ main(int argc, char **argv)
 	s.o.rate = 1;
 	s.o.max_attempts = 4;
 	s.o.window_hours = 24;
+	s.o.parallel = 4;
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(&s.o, argc, argv);
 	s.o.account = convo_account(s.o.account);
@@ -1160,20 +1012,30 @@ main(int argc, char **argv)
 	compile_jq(&s);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	start_provider(&s);
-	s.conn = db_connect(s.o.db);
-	snprintf(s.account_id, sizeof(s.account_id), "%lld",
-	    db_account(s.conn, s.o.account, s.country));
-	if (s.o.to != NULL || s.o.conversation != NULL)
+	s.ctx.conn = db_connect(s.o.db);
+	snprintf(s.ctx.account_id, sizeof(s.ctx.account_id), "%lld",
+	    db_account(s.ctx.conn, s.o.account, s.ctx.country));
+	s.ctx.idempotency_key = s.o.idempotency_key;
+	s.ctx.window_hours = s.o.window_hours;
+	s.ctx.new_conversation = s.o.new_conversation;
+	s.ctx.quiet_start = s.o.quiet_start;
+	s.ctx.quiet_end = s.o.quiet_end;
+	linereader_init(&s.input, STDIN_FILENO, CONVO_LINE_MAX);
+	if (s.o.to != NULL || s.o.conversation != NULL) {
 		handle(&s, jv_object(), 0);
-	else
-		read_records(&s);
+		s.input_done = 1;
+	}
+	run(&s);
 	summary(&s);
+	linereader_free(&s.input);
 	if (!s.o.dry_run)
 		twilio_free(&s.twilio);
 	if (s.jq != NULL)
 		jq_teardown(&s.jq);
-	PQfinish(s.conn);
+	PQfinish(s.ctx.conn);
 	curl_global_cleanup();
+	free(s.pending);
+	free(s.pacers);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);
 	return s.status;

@@ -51,7 +51,7 @@ twilio_init(struct twilio *t, char *err, size_t errsz)
 	    base && *base ? base : "https://api.twilio.com");
 	while (strlen(t->base) > 0 && t->base[strlen(t->base) - 1] == '/')
 		t->base[strlen(t->base) - 1] = '\0';
-	if ((t->curl = curl_easy_init()) == NULL) {
+	if ((t->multi = curl_multi_init()) == NULL) {
 		snprintf(err, errsz, "cannot start libcurl");
 		return -1;
 	}
@@ -61,9 +61,9 @@ twilio_init(struct twilio *t, char *err, size_t errsz)
 void
 twilio_free(struct twilio *t)
 {
-	if (t->curl != NULL)
-		curl_easy_cleanup(t->curl);
-	t->curl = NULL;
+	if (t->multi != NULL)
+		curl_multi_cleanup(t->multi);
+	t->multi = NULL;
 	explicit_bzero(t->secret, sizeof(t->secret));
 }
 
@@ -168,22 +168,24 @@ parse_answer(const struct buf *body, struct twilio_response *res)
 }
 
 int
-twilio_send(struct twilio *t, const struct twilio_request *req,
-    struct twilio_response *res)
+twilio_start(struct twilio *t, struct twilio_call *call,
+    const struct twilio_request *req, void *owner)
 {
-	struct buf form = { 0 }, body = { 0 };
 	char url[1024];
-	CURL *c = t->curl;
-	CURLcode rc;
+	CURL *c;
 
-	memset(res, 0, sizeof(*res));
-	res->retry_after_s = -1;
-	twilio_form(req, &form);
+	memset(call, 0, sizeof(*call));
+	call->owner = owner;
+	call->res.retry_after_s = -1;
+	if ((c = curl_easy_init()) == NULL)
+		return -1;
+	call->easy = c;
+	twilio_form(req, &call->form);
 	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json",
 	    t->base, t->account_sid);
-	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.data ? form.data : "");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+	    call->form.data ? call->form.data : "");
 	curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret);
@@ -193,21 +195,79 @@ twilio_send(struct twilio *t, const struct twilio_request *req,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "convo-send/" CONVO_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &call->answer);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, res);
-	rc = curl_easy_perform(c);
-	buf_free(&form);
-	if (rc != CURLE_OK) {
-		snprintf(res->transport_error, sizeof(res->transport_error),
-		    "%s", curl_easy_strerror(rc));
-		buf_free(&body);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &call->res);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, call);
+	if (curl_multi_add_handle(t->multi, c) != CURLM_OK) {
+		twilio_call_free(call);
 		return -1;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->http_status);
-	parse_answer(&body, res);
-	buf_free(&body);
+	t->in_flight++;
 	return 0;
+}
+
+/* Fill the response of the finished CALL from curl's result RC. */
+static void
+finish(struct twilio_call *call, CURLcode rc)
+{
+	if (rc != CURLE_OK) {
+		call->res.http_status = 0;
+		snprintf(call->res.transport_error,
+		    sizeof(call->res.transport_error), "%s",
+		    curl_easy_strerror(rc));
+		return;
+	}
+	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE,
+	    &call->res.http_status);
+	parse_answer(&call->answer, &call->res);
+}
+
+struct twilio_call *
+twilio_next(struct twilio *t, int timeout_ms)
+{
+	struct twilio_call *call;
+	CURLMsg *msg;
+	int running, left;
+
+	curl_multi_perform(t->multi, &running);
+	if ((msg = curl_multi_info_read(t->multi, &left)) == NULL) {
+		curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL);
+		curl_multi_perform(t->multi, &running);
+		msg = curl_multi_info_read(t->multi, &left);
+	}
+	for (; msg != NULL; msg = curl_multi_info_read(t->multi, &left)) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &call);
+		finish(call, msg->data.result);
+		curl_multi_remove_handle(t->multi, msg->easy_handle);
+		t->in_flight--;
+		return call;
+	}
+	return NULL;
+}
+
+void
+twilio_limit(struct twilio *t, int n)
+{
+	curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
+}
+
+int
+twilio_in_flight(const struct twilio *t)
+{
+	return t->in_flight;
+}
+
+void
+twilio_call_free(struct twilio_call *call)
+{
+	if (call->easy != NULL)
+		curl_easy_cleanup(call->easy);
+	call->easy = NULL;
+	buf_free(&call->form);
+	buf_free(&call->answer);
 }
 
 int

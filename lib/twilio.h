@@ -11,12 +11,13 @@
 #include "buf.h"
 
 struct twilio {
-	void *curl;		/* CURL handle, reused for keep-alive */
+	void *multi;		/* CURLM handle: connections are reused */
 	char base[512];		/* TWILIO_API_BASE, no trailing slash */
 	char account_sid[64];
 	char user[64];		/* account SID or API key SID */
 	char secret[256];	/* auth token or API secret; never printed */
 	long timeout_ms;
+	int in_flight;
 };
 
 struct twilio_request {
@@ -52,9 +53,37 @@ void twilio_free(struct twilio *t);
 /* Append the form body of REQ to OUT, as it is sent. */
 void twilio_form(const struct twilio_request *req, struct buf *out);
 
-/* Send REQ and fill RES. Returns 0 when an HTTP answer arrived, else -1. */
-int twilio_send(struct twilio *t, const struct twilio_request *req,
-    struct twilio_response *res);
+/* One request in flight. */
+struct twilio_call {
+	void *easy;		/* CURL handle */
+	struct buf form;
+	struct buf answer;
+	struct twilio_response res;
+	void *owner;		/* the caller's object */
+};
+
+/*
+ * Start sending REQ as CALL, which stays valid until twilio_next()
+ * returns it. OWNER is kept for the caller. Returns 0, or -1 when
+ * libcurl cannot start the request.
+ */
+int twilio_start(struct twilio *t, struct twilio_call *call,
+    const struct twilio_request *req, void *owner);
+
+/*
+ * Run the requests in flight for up to TIMEOUT_MS milliseconds and
+ * return one that finished, with its response filled, or NULL. The
+ * caller frees it with twilio_call_free().
+ */
+struct twilio_call *twilio_next(struct twilio *t, int timeout_ms);
+
+/* Open at most N connections at once (one request each on HTTP/1.1). */
+void twilio_limit(struct twilio *t, int n);
+
+/* Return the number of requests in flight. */
+int twilio_in_flight(const struct twilio *t);
+
+void twilio_call_free(struct twilio_call *call);
 
 /*
  * Return 1 when RES is worth retrying later: no answer, HTTP 429 or

@@ -4,6 +4,7 @@
 
 bats_load_library bats-support
 bats_load_library bats-assert
+bats_require_minimum_version 1.5.0
 
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 FIXTURES="$BATS_TEST_DIRNAME/fixtures"

@@ -1,0 +1,114 @@
+/*
+ * Sending replies: the checks a message passes before it leaves and the
+ * outbox that makes sending safe to repeat. Used by convo-send.
+ */
+#ifndef CONVO_SEND_H
+#define CONVO_SEND_H
+
+#include <jv.h>
+#include <libpq-fe.h>
+
+#include "convo.h"
+#include "phone.h"
+#include "segments.h"
+
+/* Twilio's limits on one message. */
+#define SEND_BODY_MAX 1600
+#define SEND_MEDIA_MAX 10
+
+/* The account and the settings the checks and the outbox need. */
+struct send_ctx {
+	PGconn *conn;
+	char account_id[32];
+	char country[8];
+	const char *idempotency_key;	/* --idempotency-key, or NULL */
+	long window_hours;		/* idempotency window */
+	int new_conversation;		/* --new */
+	int quiet_start;	/* minutes after midnight, -1 when unset */
+	int quiet_end;
+};
+
+/* One message to send, resolved against the database. */
+struct send_job {
+	long long line;		/* input line, 0 for arguments */
+	jv input;		/* the input record, owned */
+	char phone[PHONE_MAX];
+	char channel[40];
+	char profile_id[32];
+	char conversation_id[32];	/* "" when none */
+	char brand[128];	/* sender: number, short code or MG id */
+	char consent[32];
+	char key[80];		/* idempotency key */
+	char origin[32];
+	char outbox[32];	/* outbox row id once stored */
+	int blocked;
+	int keyword_reply;	/* a verified keyword reply */
+	int local_minutes;	/* customer's local time, -1 when unknown */
+	int attempts;		/* requests made in this run */
+	double not_before;	/* monotonic time of the next attempt */
+	jv body;		/* string, owned */
+	jv media;		/* array of strings, owned */
+	struct segments seg;
+	void *call;		/* the request in flight, or NULL */
+};
+
+enum outbox_claim {
+	OUTBOX_NEW,		/* stored now, to send */
+	OUTBOX_RETRY,		/* stored earlier as queued, to send */
+	OUTBOX_DONE,		/* sent or failed earlier: a duplicate */
+	OUTBOX_UNKNOWN,		/* requested earlier with no known outcome */
+};
+
+/* Run SQL with parameters; print a message and exit when it fails. */
+PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
+    const char *const *params);
+
+/*
+ * Find the customer of J by conversation id CONVERSATION ("c_N"), or by
+ * J->phone and J->channel, and fill the conversation, sender, consent,
+ * block and local time. Returns 0, or -1 when nobody matches.
+ */
+int outbox_resolve(struct send_ctx *ctx, struct send_job *j,
+    const char *conversation);
+
+/*
+ * Return 1 when J is a keyword reply that carrier rules require: a
+ * "send" record whose in_reply_to names a keyword message from this
+ * customer.
+ */
+int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
+
+/* Fill J->key from the caller's key or from the message's content. */
+void outbox_derive_key(struct send_ctx *ctx, struct send_job *j);
+
+/*
+ * Store J in the outbox as queued, or find the row stored with the same
+ * key within the window. Fills J->outbox; for an earlier row, *ROW is
+ * set to its state, sid and error, which the caller clears.
+ */
+enum outbox_claim outbox_claim(struct send_ctx *ctx, struct send_job *j,
+    PGresult **row);
+
+/* Set the state of outbox row OUTBOX ("sending" counts an attempt). */
+void outbox_set_state(struct send_ctx *ctx, const char *outbox,
+    const char *state);
+
+/* Return 1 when MINUTES after midnight is inside the quiet hours. */
+int send_quiet_hours(const struct send_ctx *ctx, int minutes);
+
+/*
+ * Check the body and media of J. Returns NULL, or a reason code with a
+ * sentence in MESSAGE.
+ */
+const char *send_check_content(const struct send_job *j, char *message,
+    size_t n);
+
+/*
+ * Check that J may go to its recipient: a conversation (unless --new or
+ * a keyword reply), consent (unless a keyword reply), no block and a
+ * sender. Returns NULL, or a reason code with a sentence in MESSAGE.
+ */
+const char *send_check_recipient(const struct send_ctx *ctx,
+    const struct send_job *j, char *message, size_t n);
+
+#endif
