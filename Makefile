@@ -24,6 +24,8 @@ LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 UNIT_SRCS = $(wildcard tests/unit/*_test.c)
 UNITS = $(UNIT_SRCS:.c=)
+# A local fake of the Twilio Messages API for the bats suite.
+FAKE = tests/fake-twilio
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
@@ -43,7 +45,10 @@ bin/%: bin/%.c lib/libconvo.a lib/*.h
 tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h lib/libconvo.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/libconvo.a $(LDLIBS)
 
-units: $(UNITS)
+$(FAKE): tests/fake-twilio.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fake-twilio.c
+
+units: $(UNITS) $(FAKE)
 
 # Unit tests print TAP; the bats suite starts its own PostgreSQL.
 check: all units
@@ -88,7 +93,7 @@ lint-man:
 	mandoc -Tlint -Wwarning man/*.[157]
 
 clean:
-	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS)
+	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE)
 
 .PHONY: all units check demo install uninstall deps lint-man clean
 .SECONDARY: $(LIB_OBJS)

@@ -163,7 +163,8 @@ fetch_messages(struct reader *r, const struct thread *t)
 	const char *params[5] = { r->account_id, t->profile_id, t->channel,
 	    limit, r->before ? r->before + 2 : NULL };
 
-	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit :
+	/* One message more than shown tells whether older ones exist. */
+	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit + 1 :
 	    (long long)1 << 62);
 	return query(r, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
 	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
@@ -224,15 +225,25 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
  * the first message shown when older ones were left out, up to the
  * --before message when there is one.
  */
+/*
+ * Return the row of the first message to show: 1 when the query found
+ * one message more than --limit, which only marks older messages.
+ */
+static int
+first_shown(const struct reader *r, const PGresult *res)
+{
+	return r->limit > 0 && PQntuples(res) > r->limit ? 1 : 0;
+}
+
 static PGresult *
 fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
 {
-	int n = PQntuples(res), col = PQfnumber(res, "sent_us");
+	int col = PQfnumber(res, "sent_us");
 	const char *params[5] = { r->account_id, t->profile_id, t->channel,
 	    NULL, r->before ? r->before + 2 : NULL };
 
-	if (r->limit > 0 && n >= r->limit)
-		params[3] = PQgetvalue(res, 0, col);
+	if (first_shown(r, res) > 0)
+		params[3] = PQgetvalue(res, 1, col);
 	return query(r, "SELECT " VIEW_CONSENT_COLUMNS " "
 	    "FROM convo.consent_changes x "
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 AND x.channel = $3 "
@@ -252,7 +263,8 @@ static void
 print_merged(struct reader *r, const struct thread *t,
     const PGresult *messages, const PGresult *consent)
 {
-	int i = 0, j = 0, n = PQntuples(messages), m = PQntuples(consent);
+	int i = first_shown(r, messages), j = 0, n = PQntuples(messages);
+	int m = PQntuples(consent);
 	int sent = PQfnumber(messages, "sent_us");
 	int at = PQfnumber(consent, "at_us");
 	const char *conversation = t->conversation_id[0] ?

@@ -21,7 +21,7 @@ static const char *const action_names[] = {
 static const char *const revocation_phrases[] = {
 	"opt me out", "remove me", "stop texting", "stop messaging",
 	"unsubscribe me", "stop sending", "take me off", "do not text me",
-	"don't text me", NULL,
+	"don't text me", "don\u2019t text me", NULL,
 };
 
 void

@@ -434,6 +434,17 @@ BEGIN
 END;
 $$;
 
+-- Return whichever of messages A and B is later by time (ties: the
+-- larger provider message id), or the one that is not NULL.
+CREATE FUNCTION convo.later_message(p_account bigint, p_a bigint,
+    p_b bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT m.message_id FROM convo.messages m
+    WHERE m.account_id = p_account AND m.message_id IN (p_a, p_b)
+    ORDER BY m.sent_at DESC, m.provider_message_id DESC
+    LIMIT 1;
+$$;
+
 -- Create, remove and summarise the conversations of touched customers.
 CREATE FUNCTION convo.ingest_conversations(p_account bigint) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -485,9 +496,13 @@ BEGIN
                 AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
         status = CASE WHEN r.reopen AND NOT c.blocked THEN 'open'
             ELSE c.status END,
-        flagged_message_id = coalesce(r.flagged_message_id,
-            c.flagged_message_id),
-        flagged_at = CASE WHEN r.flagged_message_id IS NOT NULL THEN now()
+        -- The flag names the latest flagged message by time, whichever
+        -- arrived last.
+        flagged_message_id = convo.later_message(p_account,
+            r.flagged_message_id, c.flagged_message_id),
+        flagged_at = CASE WHEN convo.later_message(p_account,
+            r.flagged_message_id, c.flagged_message_id)
+            IS DISTINCT FROM c.flagged_message_id THEN now()
             ELSE c.flagged_at END,
         snoozed_until = CASE WHEN r.reopen AND NOT c.blocked THEN NULL
             ELSE c.snoozed_until END,
