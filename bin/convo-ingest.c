@@ -301,13 +301,28 @@ result_record(const struct slot *s, const PGresult *res, int row)
 	return r;
 }
 
+/*
+ * Return 1 when the provider marked the message as an opt-out keyword
+ * (Twilio's OptOutType): the provider then sends its own reply.
+ */
+static int
+provider_replied(const struct slot *s)
+{
+	jv extra = jv_object_get(jv_copy(s->normal), jv_string("extra"));
+	int replied = jv_get_kind(extra) == JV_KIND_OBJECT &&
+	    jv_object_has(jv_copy(extra), jv_string("opt_out_type"));
+
+	jv_free(extra);
+	return replied;
+}
+
 /* The keyword reply of row ROW as a "send" record, or null. */
 static jv
 reply_record(const struct slot *s, const PGresult *res, int row)
 {
 	jv r, pmid;
 
-	if (PQgetisnull(res, row, 8))
+	if (PQgetisnull(res, row, 8) || provider_replied(s))
 		return jv_null();
 	pmid = jv_object_get(jv_copy(s->normal),
 	    jv_string("provider_message_id"));

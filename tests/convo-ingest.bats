@@ -536,3 +536,16 @@ EOF
 	echo "# flagged $(sql "SELECT count(*) FROM convo.conversations
 	    WHERE flagged_message_id IS NOT NULL") of $(wc -l <traps.ndjson)" >&3
 }
+
+@test "provider opt-out gets no second reply" {
+	echo 'MessageSid=SMh2&SmsStatus=received&Body=STOP&OptOutType=STOP&NumMedia=0&From=%2B12015550807&To=%2B12025550140' \
+	    >input.form
+	run convo-ingest -q input.form
+	assert_success
+	local results=$output
+	run jq -r 'select(.type == "ingest_result") | .keyword.word' \
+	    <<<"$results"
+	assert_output "stop"
+	run jq -s 'map(select(.type == "send")) | length' <<<"$results"
+	assert_output "0"
+}
