@@ -25,11 +25,6 @@ copy_value(const PGresult *res, int col, char *out, size_t n)
 	    PQgetvalue(res, 0, col));
 }
 
-/*
- * Find the customer of J by conversation id CONVERSATION ("c_N") or by
- * phone, with the conversation, consent, block and local time. Returns
- * 0, or -1 when nobody matches.
- */
 int
 outbox_resolve(struct send_ctx *ctx, struct send_job *j,
     const char *conversation)
@@ -75,11 +70,6 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *j,
 	return found ? 0 : -1;
 }
 
-/*
- * Return 1 when J is a keyword reply that carrier rules require: a
- * "send" record whose in_reply_to names an opt-out or help keyword
- * message from this customer.
- */
 int
 outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
 {
@@ -111,11 +101,6 @@ outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
 	return ok;
 }
 
-/*
- * Derive the idempotency key of J: the caller's key, made specific to the
- * recipient, or a digest of recipient, channel, body, media and the
- * keyword message a reply answers.
- */
 void
 outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 {
@@ -146,12 +131,6 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 	jv_free(media);
 }
 
-/*
- * Store J in the outbox as queued, or find the row a previous run stored
- * with the same key within the window. Returns what to do with it and
- * its id in OUTBOX; for a finished row, its state, sid and error go into
- * ROW.
- */
 enum outbox_claim
 outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 {

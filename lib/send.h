@@ -66,7 +66,7 @@ PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
 /*
  * Find the customer of J by conversation id CONVERSATION ("c_N"), or by
  * J->phone and J->channel, and fill the conversation, sender, consent,
- * block and local time. Returns 0, or -1 when nobody matches.
+ * block and local time. Returns 0, or -1 when no customer matches.
  */
 int outbox_resolve(struct send_ctx *ctx, struct send_job *j,
     const char *conversation);

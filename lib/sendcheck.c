@@ -5,7 +5,6 @@
 #include "phone.h"
 #include "send.h"
 
-/* Return 1 when MINUTES after midnight falls in the quiet hours. */
 int
 send_quiet_hours(const struct send_ctx *ctx, int minutes)
 {
@@ -16,7 +15,6 @@ send_quiet_hours(const struct send_ctx *ctx, int minutes)
 	return minutes >= ctx->quiet_start || minutes < ctx->quiet_end;
 }
 
-/* Check the body and media of J; returns a reason code or NULL. */
 const char *
 send_check_content(const struct send_job *j, char *message, size_t n)
 {
@@ -61,7 +59,6 @@ send_check_content(const struct send_job *j, char *message, size_t n)
 	return NULL;
 }
 
-/* Check whether J may be sent; returns a reason code or NULL. */
 const char *
 send_check_recipient(const struct send_ctx *ctx,
     const struct send_job *j, char *message, size_t n)

@@ -144,7 +144,7 @@ copy_field(jv obj, const char *key, char *out, size_t n)
 	jv_free(v);
 }
 
-/* Read sid, status, code and message from the JSON answer, if any. */
+/* Read sid, status, code and message from the JSON response, if any. */
 static void
 parse_answer(const struct buf *body, struct twilio_response *res)
 {

@@ -30,7 +30,7 @@ struct twilio_request {
 	const char *status_callback;	/* or NULL */
 };
 
-/* What came back: an HTTP answer, or a transport error. */
+/* What came back: an HTTP response, or a transport error. */
 struct twilio_response {
 	long http_status;		/* 0 when no answer arrived */
 	char sid[64];
@@ -86,7 +86,7 @@ int twilio_in_flight(const struct twilio *t);
 void twilio_call_free(struct twilio_call *call);
 
 /*
- * Return 1 when RES is worth retrying later: no answer, HTTP 429 or
+ * Return 1 when RES is worth retrying later: no response, HTTP 429 or
  * error 20429, or a 5xx status.
  */
 int twilio_retryable(const struct twilio_response *res);
