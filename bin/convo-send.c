@@ -75,13 +75,13 @@ struct sender {
 	int input_done;
 	int status;
 	long long sent, duplicate, deferred, rejected, failed, unknown;
-	long long queued, skipped;
+	long long queued, skipped, dry;
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-send [-nqN] [--to PHONE | --conversation "
+	fprintf(stderr, "usage: convo-send [-nq] [--to PHONE | --conversation "
 	    "ID] [--body TEXT | --body-file FILE\n"
 	    "                  | --body-jq FILTER] [--media URL] [--from "
 	    "SENDER] [--new]\n"
@@ -229,17 +229,30 @@ reject(struct sender *s, const struct send_job *j, const char *reason,
 
 
 
+/* Room for a channel-prefixed address. */
+#define TO_MAX 192
+
 static void
 request_of(const struct send_job *j, struct twilio_request *req,
-    const char **media)
+    const char **media, char *to, char *from)
 {
 	int i;
 
 	memset(req, 0, sizeof(*req));
-	req->to = j->phone;
+	/* Twilio tells channels apart by an address prefix. */
+	if (strcmp(j->channel, "sms") != 0) {
+		snprintf(to, TO_MAX, "%s:%s", j->channel, j->phone);
+		req->to = to;
+	} else {
+		req->to = j->phone;
+	}
 	if (strncmp(j->brand, "MG", 2) == 0)
 		req->service_sid = j->brand;
-	else
+	else if (strcmp(j->channel, "sms") != 0 &&
+	    strchr(j->brand, ':') == NULL) {
+		snprintf(from, TO_MAX, "%s:%s", j->channel, j->brand);
+		req->from = from;
+	} else
 		req->from = j->brand;
 	req->body = jv_string_value(j->body);
 	req->nmedia = jv_array_length(jv_copy(j->media));
@@ -262,14 +275,16 @@ dry_run(struct sender *s, const struct send_job *j)
 {
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
+	char to[TO_MAX], from[TO_MAX];
 	struct buf form = { 0 };
 	jv extra;
 
-	request_of(j, &req, media);
+	request_of(j, &req, media, to, from);
 	twilio_form(&req, &form);
 	extra = jv_object_set(jv_object(), jv_string("request"),
 	    jv_string(form.data ? form.data : ""));
 	extra = jv_object_set(extra, jv_string("from"), jv_string(j->brand));
+	s->dry++;
 	result(s, j, "dry_run", NULL, extra);
 	buf_free(&form);
 }
@@ -415,7 +430,8 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	jv_free(phone);
 	jv_free(profile);
 	jv_free(chan);
-	return rc == 0 ? NULL : rc == 1 ? "no_recipient" :
+	return rc == 0 ? NULL : rc == 1 && conversation != NULL ?
+	    "invalid_recipient" : rc == 1 ? "no_recipient" :
 	    rc == 2 ? "invalid_recipient" : "no_conversation";
 }
 
@@ -589,9 +605,10 @@ start_job(struct sender *s, struct send_job *j)
 {
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
+	char to[TO_MAX], from[TO_MAX];
 	struct twilio_call *call = xmalloc(sizeof(*call));
 
-	request_of(j, &req, media);
+	request_of(j, &req, media, to, from);
 	outbox_set_state(&s->ctx, j->outbox, "sending");
 	j->attempts++;
 	if (twilio_start(&s->twilio, call, &req, j) != 0)
@@ -877,6 +894,41 @@ number_option(const char *arg, long min, long max, const char *what)
 	return n;
 }
 
+/*
+ * A sender: a messaging service id or short code as given, a phone
+ * number in E.164. The default country is not known yet, so national
+ * numbers are read as North American.
+ */
+static const char *
+sender_option(const char *arg)
+{
+	static char phone[PHONE_MAX];
+	const char *why;
+
+	if (strncmp(arg, "MG", 2) == 0 || phone_is_short_code(arg))
+		return arg;
+	if (phone_normalize(arg, "US", phone, sizeof(phone), &why) != 0)
+		errx(EX_USAGE, "invalid sender \"%s\": %s; expected E.164, a "
+		    "short code or a messaging service id", arg, why);
+	return phone;
+}
+
+/* A rate in messages per second, such as 1, 0.5 or 30; 0 is no limit. */
+static double
+rate_option(const char *arg)
+{
+	char *end;
+	double rate;
+
+	errno = 0;
+	rate = strtod(arg, &end);
+	if (end == arg || *end != '\0' || errno != 0 || rate < 0 ||
+	    rate > 1000)
+		errx(EX_USAGE, "invalid rate \"%s\": expected messages per "
+		    "second from 0 (no limit) to 1000", arg);
+	return rate;
+}
+
 static void
 parse_options(struct options *o, int argc, char **argv)
 {
@@ -913,7 +965,7 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'B': o->body = read_body_file(optarg); break;
 		case 'c': o->conversation = optarg; break;
 		case 'd': o->db = optarg; break;
-		case 'f': o->from = optarg; break;
+		case 'f': o->from = sender_option(optarg); break;
 		case 'h': help(); break;
 		case 'j': o->body_jq = optarg; break;
 		case 'k': o->idempotency_key = optarg; break;
@@ -932,8 +984,7 @@ parse_options(struct options *o, int argc, char **argv)
 			break;
 		case 4: parse_quiet_hours(o, optarg); break;
 		case 5:
-			o->rate = (double)number_option(optarg, 0, 1000,
-			    "rate");
+			o->rate = rate_option(optarg);
 			break;
 		case 6: o->retry_unknown = 1; break;
 		case 'm':
@@ -988,8 +1039,8 @@ summary(const struct sender *s)
 		return;
 	fprintf(stderr, "convo-send: %lld sent, %lld duplicate, %lld deferred, "
 	    "%lld rejected, %lld failed, %lld unknown, %lld queued, "
-	    "%lld skipped\n", s->sent, s->duplicate, s->deferred, s->rejected,
-	    s->failed, s->unknown, s->queued, s->skipped);
+	    "%lld skipped, %lld dry run\n", s->sent, s->duplicate, s->deferred,
+	    s->rejected, s->failed, s->unknown, s->queued, s->skipped, s->dry);
 }
 
 int

@@ -9,6 +9,16 @@ _convo() {
 	local cur prev
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
+	case $1:$prev in
+	*convo-send:--body-file | *convo-send:-B)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	*convo-send:-f)
+		# In convo-send, -f is --from and takes a sender, not a format.
+		return
+		;;
+	esac
 	case $prev in
 	--format | -f)
 		COMPREPLY=($(compgen -W 'auto ndjson twilio' -- "$cur"))
@@ -87,4 +97,4 @@ _convo_keywords() {
 }
 
 complete -F _convo convo-ingest convo-list convo-read convo-db \
-    convo-keywords
+    convo-keywords convo-send

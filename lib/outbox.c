@@ -131,6 +131,21 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 	jv_free(media);
 }
 
+static void
+update_content(struct send_ctx *ctx, const struct send_job *j,
+    const char *media, const char *segments, const char *units)
+{
+	const char *params[9] = { ctx->account_id, j->outbox,
+	    strncmp(j->brand, "MG", 2) == 0 ? NULL : j->brand,
+	    strncmp(j->brand, "MG", 2) == 0 ? j->brand : NULL,
+	    jv_string_value(j->body), media, j->seg.encoding, segments, units };
+
+	PQclear(outbox_query(ctx, "UPDATE convo.outbox SET from_address = $3, "
+	    "messaging_service_sid = $4, body = $5, media = $6, "
+	    "encoding = $7, segments = $8, units = $9, updated_at = now() "
+	    "WHERE account_id = $1 AND outbox_id = $2", 9, params));
+}
+
 enum outbox_claim
 outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 {
@@ -160,6 +175,10 @@ outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 		snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
 		c = strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
 		    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
+		/* A row sent again carries what this run sends. */
+		if (c != OUTBOX_DONE)
+			update_content(ctx, j, jv_string_value(media), segs,
+			    units);
 		*row = res;
 		PQclear(outbox_query(ctx, "COMMIT", 0, NULL));
 		jv_free(media);

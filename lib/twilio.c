@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jv.h>
@@ -121,6 +122,26 @@ collect_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Seconds from a Retry-After value: a number, or an HTTP date. */
+static long
+retry_after(const char *value, size_t len)
+{
+	char text[128];
+	char *end;
+	long seconds;
+	time_t when;
+
+	snprintf(text, sizeof(text), "%.*s", (int)(len < 127 ? len : 127),
+	    value);
+	text[strcspn(text, "\r\n")] = '\0';
+	seconds = strtol(text, &end, 10);
+	if (end != text && seconds >= 0)
+		return seconds;
+	if ((when = curl_getdate(text, NULL)) < 0)
+		return -1;
+	return when > time(NULL) ? (long)(when - time(NULL)) : 0;
+}
+
 static size_t
 collect_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -128,7 +149,7 @@ collect_header(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
-		res->retry_after_s = strtol(data + 12, NULL, 10);
+		res->retry_after_s = retry_after(data + 12, len - 12);
 	return len;
 }
 

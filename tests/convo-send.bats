@@ -289,3 +289,26 @@ requests() {
 	assert_failure 78
 	assert_output --partial "TWILIO_ACCOUNT_SID is not set"
 }
+
+@test "whatsapp reply keeps the channel prefix" {
+	start_fake
+	echo '{"type":"consent","phone":"+12015550919","channel":"whatsapp","status":"subscribed","at":"2026-11-01T00:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	echo '{"type":"message","direction":"inbound","from":"whatsapp:+12015550919","to":"whatsapp:+12025550140","body":"hola","provider_message_id":"SMwa9","sent_at":"2026-11-02T10:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	run convo-send -q --conversation "$(convo-list | jq -r .id)" \
+	    --body "Hola"
+	assert_success
+	run jq -r '[.form.To, .form.From] | join(" ")' log.ndjson
+	assert_output "whatsapp:+12015550919 whatsapp:+12025550140"
+}
+
+@test "national sender number is normalised" {
+	start_fake
+	customer +12015550920 subscribed | convo-ingest -q >/dev/null
+	run convo-send -q --from "(202) 555-0111" --to +12015550920 \
+	    --body "Hello"
+	assert_success
+	run jq -r .form.From log.ndjson
+	assert_output "+12025550111"
+}
