@@ -8,7 +8,7 @@ DESTDIR ?=
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
-PKGS = libpq libbsd-overlay libcurl libutf8proc
+PKGS = libpq libbsd-overlay libcurl libutf8proc libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -18,7 +18,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
 	-Wall -Wextra -Werror
 LDLIBS = $(PKG_LIBS) -ljq -lm
 
-PROGS = convo-ingest convo-list convo-read convo-db convo-send convo-keywords
+PROGS = convo-ingest convo-list convo-read convo-db convo-send convo-keywords \
+	convo-mark convo-webhook
 BINS = $(addprefix bin/,$(PROGS))
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
@@ -91,6 +92,21 @@ deps:
 
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[157]
+
+# Benchmarks against a throwaway PostgreSQL server with default settings:
+# SCALE=small takes a few minutes, SCALE=full up to an hour. The report
+# goes to bench/results/$(SCALE).md; docs/benchmarks.md explains it.
+SCALE = small
+
+# Plain libc: the generator needs none of the libraries of the programs.
+bench/gen-events: bench/gen-events.c
+	$(CC) -std=c11 -D_GNU_SOURCE $(CFLAGS) -Wall -Wextra -Werror \
+		$(LDFLAGS) -o $@ bench/gen-events.c
+
+bench: all $(FAKE) bench/gen-events
+	bench/run --scale $(SCALE)
+
+.PHONY: bench
 
 clean:
 	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE)

@@ -25,6 +25,7 @@
 #include "match.h"
 #include "record.h"
 #include "ingest.h"
+#include "spool.h"
 #include "timeutil.h"
 #include "views.h"
 
@@ -34,7 +35,10 @@ usage(void)
 	fprintf(stderr, "usage: convo-ingest [-qv] [--account NAME] "
 	    "[--db CONNINFO] [--format auto|ndjson|twilio]\n"
 	    "                    [--rejects FILE] [--batch-size N] "
-	    "[FILE ...]\n");
+	    "[FILE ...]\n"
+	    "       convo-ingest [-qv] [--account NAME] [--db CONNINFO] "
+	    "[--format FORMAT]\n"
+	    "                    [--batch-size N] --spool DIR\n");
 	exit(EX_USAGE);
 }
 
@@ -55,6 +59,9 @@ help(void)
 	    "NDJSON\n"
 	    "  -b, --batch-size N    records per transaction (default "
 	    "2000)\n"
+	    "  -s, --spool DIR       record the files in DIR/new and move "
+	    "them to DIR/cur,\n"
+	    "                        or to DIR/failed when rejected\n"
 	    "  -q, --quiet           no summary line on standard error\n"
 	    "  -v, --verbose         report each batch\n"
 	    "  -h, --help            show this help\n"
@@ -129,7 +136,7 @@ summary(struct ingest *in, double seconds)
 
 static void
 parse_options(struct ingest *in, int argc, char **argv, const char **db,
-    const char **account)
+    const char **account, const char **spool)
 {
 	static const struct option options[] = {
 		{ "account", required_argument, NULL, 'a' },
@@ -139,6 +146,7 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rejects", required_argument, NULL, 'r' },
+		{ "spool", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -146,11 +154,12 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:f:hqr:vV", options,
+	while ((c = getopt_long(argc, argv, "a:b:d:f:hqr:s:vV", options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'a': *account = optarg; break;
 		case 'd': *db = optarg; break;
+		case 's': *spool = optarg; break;
 		case 'q': in->quiet = 1; break;
 		case 'v': in->verbose = 1; break;
 		case 'h': help(); break;
@@ -184,24 +193,48 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 	}
 }
 
+/* Lock the spool DIR before connecting, or exit when it is busy. */
+static void
+open_spool(struct spool *sp, const char *dir, const struct ingest *in,
+    int argc)
+{
+	int rc;
+
+	if (argc > 0)
+		errx(EX_USAGE, "--spool reads DIR/new, so it takes no FILE "
+		    "arguments");
+	if (in->rejects != NULL)
+		errx(EX_USAGE, "--spool moves rejected files to DIR/failed, "
+		    "so it takes no --rejects");
+	if ((rc = spool_open(sp, dir)) != 0)
+		exit(rc);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ingest in = { .batch_size = 2000 };
-	const char *db = NULL, *account = NULL;
+	const char *db = NULL, *account = NULL, *spool_dir = NULL;
+	struct spool spool;
 	struct timespec t0, t1;
 	int i;
 
 	signal(SIGPIPE, SIG_IGN);
-	parse_options(&in, argc, argv, &db, &account);
+	parse_options(&in, argc, argv, &db, &account, &spool_dir);
 	argc -= optind;
 	argv += optind;
 	account = convo_account(account);
+	if (spool_dir != NULL)
+		open_spool(&spool, spool_dir, &in, argc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	in.conn = db_connect(db);
 	ingest_open(&in, account);
-	if (argc == 0)
+	if (spool_dir != NULL) {
+		in.status = exit_merge(in.status, spool_ingest(&spool, &in));
+		spool_close(&spool);
+	} else if (argc == 0) {
 		ingest_file(&in, "-");
+	}
 	for (i = 0; i < argc; i++)
 		ingest_file(&in, argv[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

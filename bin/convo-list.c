@@ -1,6 +1,6 @@
 /*
  * convo-list: print an account's conversations newest first, as NDJSON
- * conversation records, with keyset paging.
+ * conversation records with keyset paging, or as a table on a terminal.
  */
 #include <err.h>
 #include <getopt.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <jv.h>
 #include <libpq-fe.h>
@@ -25,6 +26,15 @@ struct query {
 	int n;
 };
 
+/* Values of the long options that have no short form. */
+enum {
+	OPT_SINCE = 256,
+	OPT_ASSIGNED,
+	OPT_UNASSIGNED,
+	OPT_BLOCKED,
+	OPT_COUNTS,
+};
+
 struct options {
 	const char *db;
 	const char *account;
@@ -32,19 +42,27 @@ struct options {
 	const char *before;
 	const char *search;
 	const char *since;
+	const char *assigned;
 	long long limit;
 	int unread;
 	int flagged;
+	int unassigned;
+	int blocked;
+	int counts;
+	int json;
+	int status_given;
 };
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: convo-list [--unread] [--flagged] "
-	    "[--status STATUS] "
-	    "[--limit N] [--before CURSOR]\n"
-	    "                  [--search TEXT] [--since TIME] "
-	    "[--account NAME] [--db CONNINFO]\n");
+	    "[--blocked] [--status STATUS]\n"
+	    "                  [--assigned NAME | --unassigned] "
+	    "[--search TEXT] [--since TIME]\n"
+	    "                  [--counts] [--json] [--limit N] "
+	    "[--before CURSOR]\n"
+	    "                  [--account NAME] [--db CONNINFO]\n");
 	exit(EX_USAGE);
 }
 
@@ -53,13 +71,18 @@ help(void)
 {
 	printf("usage: convo-list [options]\n"
 	    "Print conversations newest first as NDJSON conversation "
-	    "records.\n\n"
+	    "records, or as a\n"
+	    "table when standard output is a terminal.\n\n"
 	    "  -u, --unread          only conversations with unread "
 	    "messages\n"
 	    "  -F, --flagged         only conversations with a possible "
 	    "opt-out to review\n"
+	    "      --blocked         only blocked conversations\n"
+	    "      --assigned NAME   only conversations assigned to NAME\n"
+	    "      --unassigned      only conversations assigned to nobody\n"
 	    "  -s, --status STATUS   open, snoozed, closed or all (default "
-	    "open)\n"
+	    "open, or all\n"
+	    "                        with --counts)\n"
 	    "  -n, --limit N         at most N records (default 50, 0 for "
 	    "all)\n"
 	    "  -b, --before CURSOR   the page after the record that carried "
@@ -70,6 +93,10 @@ help(void)
 	    "      --since TIME      last message at or after TIME (RFC 3339 "
 	    "or a\n"
 	    "                        duration such as 2h, 30m, 7d)\n"
+	    "      --counts          print one record that counts the "
+	    "conversations\n"
+	    "                        by status, unread, flagged and blocked\n"
+	    "  -j, --json            print NDJSON records on a terminal too\n"
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
@@ -151,22 +178,60 @@ parse_cursor(const char *cursor, char *at, size_t atsz, char *id,
 }
 
 static void
+add_search(struct query *q, const char *search)
+{
+	char *pattern;
+
+	pattern = search_pattern(search, 0);
+	where(q, " AND (c.search_text LIKE lower($%d)", param(q, pattern));
+	free(pattern);
+	if (phone_like(search)) {
+		pattern = search_pattern(search, 1);
+		where(q, " OR c.search_text LIKE $%d", param(q, pattern));
+		free(pattern);
+	}
+	buf_adds(&q->sql, ")");
+}
+
+/* Add the conditions of the filters in O, which all must match. */
+static void
+add_filters(struct query *q, const struct options *o)
+{
+	char since[TIME_MAX];
+
+	if (o->unread)
+		buf_adds(&q->sql, " AND c.unread_count > 0");
+	if (o->flagged)
+		buf_adds(&q->sql, " AND c.flagged_message_id IS NOT NULL");
+	if (o->blocked)
+		buf_adds(&q->sql, " AND c.blocked");
+	if (o->unassigned)
+		buf_adds(&q->sql, " AND c.assignee IS NULL");
+	if (o->assigned != NULL)
+		where(q, " AND c.assignee = $%d", param(q, o->assigned));
+	if (strcmp(o->status, "all") != 0)
+		where(q, " AND " VIEW_EFFECTIVE_STATUS " = $%d", param(q,
+		    o->status));
+	if (o->search != NULL)
+		add_search(q, o->search);
+	if (o->since != NULL) {
+		if (time_since(o->since, since) != 0)
+			errx(EX_USAGE, "invalid time \"%s\": expected RFC 3339 "
+			    "or a duration such as 2h", o->since);
+		where(q, " AND c.last_at >= $%d", param(q, since));
+	}
+}
+
+static void
 build_query(struct query *q, const struct options *o, long long account)
 {
-	char num[32], at[TIME_MAX], id[32], since[TIME_MAX];
-	char *pattern;
+	char num[32], at[TIME_MAX], id[32];
 
 	snprintf(num, sizeof(num), "%lld", account);
 	buf_adds(&q->sql, VIEW_CONVERSATION_SELECT
 	    " WHERE c.account_id = $1");
 	param(q, num);
-	if (o->unread)
-		buf_adds(&q->sql, " AND c.unread_count > 0");
-	if (o->flagged)
-		buf_adds(&q->sql, " AND c.flagged_message_id IS NOT NULL");
-	if (strcmp(o->status, "all") != 0)
-		where(q, " AND " VIEW_EFFECTIVE_STATUS " = $%d", param(q,
-		    o->status));
+	add_filters(q, o);
 	if (o->before != NULL) {
 		if (parse_cursor(o->before, at, sizeof(at), id, sizeof(id)))
 			errx(EX_USAGE, "invalid cursor \"%s\": use the cursor "
@@ -175,25 +240,6 @@ build_query(struct query *q, const struct options *o, long long account)
 		    at));
 		where(q, ", $%d)", param(q, id));
 	}
-	if (o->search != NULL) {
-		pattern = search_pattern(o->search, 0);
-		where(q, " AND (c.search_text LIKE lower($%d)", param(q,
-		    pattern));
-		free(pattern);
-		if (phone_like(o->search)) {
-			pattern = search_pattern(o->search, 1);
-			where(q, " OR c.search_text LIKE $%d", param(q,
-			    pattern));
-			free(pattern);
-		}
-		buf_adds(&q->sql, ")");
-	}
-	if (o->since != NULL) {
-		if (time_since(o->since, since) != 0)
-			errx(EX_USAGE, "invalid time \"%s\": expected RFC 3339 "
-			    "or a duration such as 2h", o->since);
-		where(q, " AND c.last_at >= $%d", param(q, since));
-	}
 	buf_adds(&q->sql, " ORDER BY c.last_at DESC, c.conversation_id DESC");
 	if (o->limit > 0) {
 		snprintf(num, sizeof(num), "%lld", o->limit);
@@ -201,19 +247,64 @@ build_query(struct query *q, const struct options *o, long long account)
 	}
 }
 
+/*
+ * Build the query of --counts. A snoozed conversation whose time has
+ * passed counts as open, as it lists as open.
+ */
+static void
+build_counts(struct query *q, const struct options *o, long long account)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", account);
+	buf_adds(&q->sql, "SELECT "
+	    "count(*) FILTER (WHERE " VIEW_EFFECTIVE_STATUS " = 'open') "
+	    "AS open, "
+	    "count(*) FILTER (WHERE " VIEW_EFFECTIVE_STATUS " = 'snoozed') "
+	    "AS snoozed, "
+	    "count(*) FILTER (WHERE " VIEW_EFFECTIVE_STATUS " = 'closed') "
+	    "AS closed, "
+	    "count(*) FILTER (WHERE c.unread_count > 0) AS unread, "
+	    "count(*) FILTER (WHERE c.flagged_message_id IS NOT NULL) "
+	    "AS flagged, "
+	    "count(*) FILTER (WHERE c.blocked) AS blocked "
+	    "FROM convo.conversations c WHERE c.account_id = $1");
+	param(q, num);
+	add_filters(q, o);
+}
+
+static void
+check_options(struct options *o)
+{
+	if (o->assigned != NULL && o->unassigned)
+		errx(EX_USAGE, "--assigned and --unassigned exclude each "
+		    "other: give one of them");
+	if (o->counts && o->before != NULL)
+		errx(EX_USAGE, "--before pages through conversations and "
+		    "does not apply to --counts: remove it");
+	/* The counts break down by status, so they cover all by default. */
+	if (o->counts && !o->status_given)
+		o->status = "all";
+}
+
 static void
 parse_options(struct options *o, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "account", required_argument, NULL, 'a' },
+		{ "assigned", required_argument, NULL, OPT_ASSIGNED },
 		{ "before", required_argument, NULL, 'b' },
+		{ "blocked", no_argument, NULL, OPT_BLOCKED },
+		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "db", required_argument, NULL, 'd' },
 		{ "flagged", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "search", required_argument, NULL, 'S' },
-		{ "since", required_argument, NULL, 1 },
+		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "status", required_argument, NULL, 's' },
+		{ "unassigned", no_argument, NULL, OPT_UNASSIGNED },
 		{ "unread", no_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -221,7 +312,7 @@ parse_options(struct options *o, int argc, char **argv)
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:Fhn:S:s:uV", options,
+	while ((c = getopt_long(argc, argv, "a:b:d:Fhjn:S:s:uV", options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'a': o->account = optarg; break;
@@ -229,9 +320,19 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'd': o->db = optarg; break;
 		case 'F': o->flagged = 1; break;
 		case 'h': help(); break;
+		case 'j': o->json = 1; break;
 		case 'S': o->search = optarg; break;
-		case 1: o->since = optarg; break;
 		case 'u': o->unread = 1; break;
+		case OPT_BLOCKED: o->blocked = 1; break;
+		case OPT_COUNTS: o->counts = 1; break;
+		case OPT_SINCE: o->since = optarg; break;
+		case OPT_UNASSIGNED: o->unassigned = 1; break;
+		case OPT_ASSIGNED:
+			if (*optarg == '\0')
+				errx(EX_USAGE, "invalid assignee \"\": "
+				    "expected a name, or --unassigned");
+			o->assigned = optarg;
+			break;
 		case 'V': db_print_version(); break;
 		case 'n':
 			o->limit = strtonum(optarg, 0, 1000000000, &errstr);
@@ -246,6 +347,7 @@ parse_options(struct options *o, int argc, char **argv)
 				errx(EX_USAGE, "unknown status \"%s\": expected "
 				    "open, snoozed, closed or all", optarg);
 			o->status = optarg;
+			o->status_given = 1;
 			break;
 		default:
 			usage();
@@ -253,6 +355,53 @@ parse_options(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage();
+	check_options(o);
+}
+
+/* Build the conversation_counts record of the one row of RES. */
+static jv
+counts_record(const PGresult *res, const char *account)
+{
+	static const char *const keys[] = {
+		"open", "snoozed", "closed", "unread", "flagged", "blocked"
+	};
+	jv r = jv_object();
+	size_t i;
+
+	r = jv_object_set(r, jv_string("type"),
+	    jv_string("conversation_counts"));
+	r = jv_object_set(r, jv_string("account"), jv_string(account));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		r = jv_object_set(r, jv_string(keys[i]), jv_number(atof(
+		    PQgetvalue(res, 0, PQfnumber(res, keys[i])))));
+	return r;
+}
+
+/* Print the rows of RES as records, or for people on a terminal. */
+static int
+print_rows(const PGresult *res, const struct options *o, int people)
+{
+	struct view_tty tty;
+	jv rows;
+	int i, n = PQntuples(res);
+
+	if (o->counts && !people)
+		return view_print(counts_record(res, o->account));
+	if (!people) {
+		for (i = 0; i < n; i++)
+			if (view_print(view_conversation(res, i, o->account)))
+				return -1;
+		return 0;
+	}
+	view_tty_init(&tty);
+	tty.now = tty_now();
+	if (o->counts)
+		return view_print_counts(counts_record(res, o->account), &tty);
+	rows = jv_array();
+	for (i = 0; i < n; i++)
+		rows = jv_array_append(rows, view_conversation(res, i,
+		    o->account));
+	return view_print_table(rows, &tty);
 }
 
 int
@@ -263,20 +412,25 @@ main(int argc, char **argv)
 	char country[8];
 	PGconn *conn;
 	PGresult *res;
-	int i, rows, status = 0;
+	long long account;
+	int i, status = 0;
 
 	parse_options(&o, argc, argv);
 	o.account = convo_account(o.account);
 	conn = db_connect(o.db);
-	build_query(&q, &o, db_account(conn, o.account, country));
+	account = db_account(conn, o.account, country);
+	if (o.counts)
+		build_counts(&q, &o, account);
+	else
+		build_query(&q, &o, account);
 	res = PQexecParams(conn, q.sql.data, q.n, NULL, q.params, NULL, NULL,
 	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		exit(db_report(conn, res, "cannot list conversations"));
-	rows = PQntuples(res);
-	for (i = 0; i < rows && status == 0; i++)
-		if (view_print(view_conversation(res, i, o.account)) != 0)
-			status = EX_IOERR;
+		exit(db_report(conn, res, o.counts ?
+		    "cannot count conversations" :
+		    "cannot list conversations"));
+	if (print_rows(res, &o, !o.json && isatty(STDOUT_FILENO)) != 0)
+		status = EX_IOERR;
 	PQclear(res);
 	PQfinish(conn);
 	for (i = 0; i < q.n; i++)

@@ -1,6 +1,7 @@
 /*
- * convo-read: print threads oldest to newest as NDJSON message records
- * and mark them read once they were written out completely.
+ * convo-read: print threads oldest to newest as NDJSON message records,
+ * or as a chat on a terminal, and mark them read once they were written
+ * out completely.
  */
 #include <err.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "db.h"
 #include "linereader.h"
 #include "phone.h"
+#include "record.h"
 #include "views.h"
 
 struct reader {
@@ -33,6 +35,9 @@ struct reader {
 	int mark_read;
 	int status;
 	int output_closed;
+	int json;		/* --json: records even on a terminal */
+	int people;		/* print the chat view, not records */
+	struct view_tty tty;
 };
 
 /* A thread: one customer on one channel, and its conversation if any. */
@@ -41,14 +46,20 @@ struct thread {
 	char phone[PHONE_MAX];
 	char channel[40];
 	char conversation_id[32];	/* "" when the customer has none */
+	char *name;			/* NULL when the profile has none */
 };
+
+/* The customer's name as conversation records carry it, or NULL. */
+#define THREAD_NAME \
+	"nullif(concat_ws(' ', p.first_name, p.last_name), '')"
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-read [--no-mark-read] [--limit N] "
-	    "[--before CURSOR] [--account NAME]\n"
-	    "                  [--db CONNINFO] [ID | PHONE ...]\n");
+	fprintf(stderr, "usage: convo-read [--no-mark-read] [--json] "
+	    "[--limit N] [--before CURSOR]\n"
+	    "                  [--account NAME] [--db CONNINFO] "
+	    "[ID | PHONE ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -56,16 +67,19 @@ static void
 help(void)
 {
 	printf("usage: convo-read [options] [ID | PHONE ...]\n"
-	    "Print threads oldest to newest as NDJSON message records and "
-	    "mark them\n"
-	    "read. Without arguments, reads records with a conversation id "
-	    "or phone\n"
-	    "from standard input, such as the output of convo-list.\n\n"
+	    "Print threads oldest to newest as NDJSON message records, or "
+	    "as a chat\n"
+	    "when standard output is a terminal, and mark them read. "
+	    "Without\n"
+	    "arguments, reads records with a conversation id or phone from "
+	    "standard\n"
+	    "input, such as the output of convo-list.\n\n"
 	    "  -n, --limit N         newest N messages per thread (default "
 	    "50, 0 for all)\n"
 	    "  -b, --before CURSOR   older messages, before the message that "
 	    "carried CURSOR\n"
 	    "  -N, --no-mark-read    leave the unread counts as they are\n"
+	    "  -j, --json            print NDJSON records on a terminal too\n"
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
@@ -87,6 +101,13 @@ query(struct reader *r, const char *sql, int n, const char **params)
 	return res;
 }
 
+static void
+thread_name(struct thread *t, const PGresult *res, int col)
+{
+	if (!PQgetisnull(res, 0, col))
+		t->name = xstrdup(PQgetvalue(res, 0, col));
+}
+
 /* Find the thread of a conversation id "c_N". Returns 0 when found. */
 static int
 thread_by_id(struct reader *r, const char *id, struct thread *t)
@@ -99,7 +120,8 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 	    strspn(id + 2, "0123456789") != strlen(id + 2))
 		return -1;
 	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
-	    "p.phone FROM convo.conversations c JOIN convo.profiles p "
+	    "p.phone, " THREAD_NAME " FROM convo.conversations c "
+	    "JOIN convo.profiles p "
 	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
 	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 2, params);
 	if ((found = PQntuples(res) == 1)) {
@@ -111,6 +133,7 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 		    "c_%s", PQgetvalue(res, 0, 2));
 		snprintf(t->phone, sizeof(t->phone), "%s",
 		    PQgetvalue(res, 0, 3));
+		thread_name(t, res, 4);
 	}
 	PQclear(res);
 	return found ? 0 : -1;
@@ -133,11 +156,11 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	params[0] = r->account_id;
 	params[1] = phone;
 	params[2] = t->channel;
-	res = query(r, "SELECT p.profile_id, c.conversation_id "
-	    "FROM convo.profiles p LEFT JOIN convo.conversations c "
-	    "ON c.account_id = p.account_id AND c.profile_id = p.profile_id "
-	    "AND c.channel = $3 WHERE p.account_id = $1 AND p.phone = $2",
-	    3, params);
+	res = query(r, "SELECT p.profile_id, c.conversation_id, "
+	    THREAD_NAME " FROM convo.profiles p "
+	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
+	    "AND c.profile_id = p.profile_id AND c.channel = $3 "
+	    "WHERE p.account_id = $1 AND p.phone = $2", 3, params);
 	if ((found = PQntuples(res) == 1)) {
 		snprintf(t->profile_id, sizeof(t->profile_id), "%s",
 		    PQgetvalue(res, 0, 0));
@@ -146,6 +169,7 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 			snprintf(t->conversation_id,
 			    sizeof(t->conversation_id), "c_%s",
 			    PQgetvalue(res, 0, 1));
+		thread_name(t, res, 2);
 	}
 	PQclear(res);
 	return found ? 0 : -1;
@@ -214,7 +238,8 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	    "unread_count = (SELECT count(*) FROM convo.messages m "
 	    "WHERE m.account_id = c.account_id AND m.profile_id = c.profile_id "
 	    "AND m.channel = c.channel AND m.direction = 'inbound' "
-	    "AND m.keyword_action IS NULL AND m.recorded_at > "
+	    "AND m.keyword_action IS NULL AND m.counts_unread "
+	    "AND m.recorded_at > "
 	    "greatest(c.last_read_at, $3::timestamptz)) "
 	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 3, params));
 	PQclear(query(r, "COMMIT", 0, NULL));
@@ -279,9 +304,40 @@ print_merged(struct reader *r, const struct thread *t,
 		else
 			record = view_message(messages, i++, r->account,
 			    conversation);
-		if (view_print(record) != 0)
+		if ((r->people ? view_print_chat(&r->tty, record) :
+		    view_print(record)) != 0)
 			r->output_closed = 1;
 	}
+}
+
+/*
+ * Print the chat header of thread T, with a note on how to read older
+ * messages when MESSAGES leaves some out. Returns 0 or -1.
+ */
+static int
+print_header(struct reader *r, const struct thread *t,
+    const PGresult *messages, const PGresult *consent)
+{
+	const char *conversation = t->conversation_id[0] ?
+	    t->conversation_id : NULL;
+	char note[160], name[80];
+
+	if (conversation != NULL)
+		snprintf(name, sizeof(name), "%s", conversation);
+	else if (strcmp(t->channel, "sms") == 0)
+		snprintf(name, sizeof(name), "%s", t->phone);
+	else
+		snprintf(name, sizeof(name), "%s:%s", t->channel, t->phone);
+	if (first_shown(r, messages) > 0)
+		snprintf(note, sizeof(note), "older messages: convo-read "
+		    "--before m_%s %s", PQgetvalue(messages, 1,
+		    PQfnumber(messages, "message_id")), name);
+	else if (PQntuples(messages) == 0 && PQntuples(consent) == 0)
+		snprintf(note, sizeof(note), "no messages");
+	else
+		note[0] = '\0';
+	return view_print_thread(&r->tty, t->name, t->phone, t->channel,
+	    conversation, note[0] != '\0' ? note : NULL);
 }
 
 static void
@@ -294,6 +350,8 @@ print_thread(struct reader *r, const struct thread *t)
 	    t->conversation_id : NULL;
 	char *read_mark = NULL;
 
+	if (r->people && print_header(r, t, res, consent) != 0)
+		r->output_closed = 1;
 	print_merged(r, t, res, consent);
 	PQclear(consent);
 	if (n > 0 && !PQgetisnull(res, 0, col))
@@ -311,7 +369,7 @@ print_thread(struct reader *r, const struct thread *t)
 static void
 read_one(struct reader *r, const char *arg, long long line)
 {
-	struct thread t;
+	struct thread t = { .name = NULL };
 	char where[48] = "";
 	int rc;
 
@@ -329,59 +387,13 @@ read_one(struct reader *r, const char *arg, long long line)
 		    "with convo-list", where, arg);
 	if (rc != 0) {
 		r->status = exit_merge(r->status, EX_DATAERR);
+		free(t.name);
 		return;
 	}
 	print_thread(r, &t);
+	free(t.name);
 }
 
-/* Return string field NAME of REC (borrowed), or an invalid jv. */
-static jv
-string_field(jv rec, const char *name)
-{
-	jv v = jv_object_get(jv_copy(rec), jv_string(name));
-
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		return v;
-	jv_free(v);
-	return jv_invalid();
-}
-
-/* Return 1 when field NAME of REC (borrowed) is the string VALUE. */
-static int
-field_is(jv rec, const char *name, const char *value)
-{
-	jv v = string_field(rec, name);
-	int same = jv_is_valid(v) && strcmp(jv_string_value(v), value) == 0;
-
-	jv_free(v);
-	return same;
-}
-
-/*
- * Return the thread that REC (borrowed) names: its conversation id, else
- * the customer's phone. The customer of an inbound message is its
- * sender, of anything else its recipient.
- */
-static jv
-record_target(jv rec)
-{
-	jv v = string_field(rec, "conversation_id"), profile;
-
-	if (!jv_is_valid(v) && field_is(rec, "type", "conversation"))
-		v = string_field(rec, "id");
-	if (!jv_is_valid(v)) {
-		profile = jv_object_get(jv_copy(rec), jv_string("profile"));
-		if (jv_get_kind(profile) == JV_KIND_OBJECT)
-			v = string_field(profile, "phone");
-		jv_free(profile);
-	}
-	if (!jv_is_valid(v))
-		v = string_field(rec, "phone");
-	if (!jv_is_valid(v))
-		v = string_field(rec, field_is(rec, "direction", "inbound") ?
-		    "from" : "to");
-	return v;
-}
 
 static void
 read_stdin(struct reader *r)
@@ -425,6 +437,7 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 		{ "before", required_argument, NULL, 'b' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "no-mark-read", no_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
@@ -433,12 +446,13 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:hn:NV", options, NULL))
+	while ((c = getopt_long(argc, argv, "a:b:d:hjn:NV", options, NULL))
 	    != -1) {
 		switch (c) {
 		case 'a': r->account = optarg; break;
 		case 'd': *db = optarg; break;
 		case 'h': help(); break;
+		case 'j': r->json = 1; break;
 		case 'N': r->mark_read = 0; break;
 		case 'V': db_print_version(); break;
 		case 'b':
@@ -477,6 +491,9 @@ main(int argc, char **argv)
 	r.account = convo_account(r.account);
 	if (argc == 0 && isatty(STDIN_FILENO))
 		usage();
+	r.people = !r.json && isatty(STDOUT_FILENO);
+	if (r.people)
+		view_tty_init(&r.tty);
 	r.conn = db_connect(db);
 	snprintf(r.account_id, sizeof(r.account_id), "%lld",
 	    db_account(r.conn, r.account, r.country));

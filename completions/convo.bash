@@ -28,6 +28,11 @@ _convo() {
 		COMPREPLY=($(compgen -W 'open snoozed closed all' -- "$cur"))
 		return
 		;;
+	--assigned)
+		# Assignees are free text, so there is nothing to offer.
+		COMPREPLY=()
+		return
+		;;
 	--rejects | -r)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -38,6 +43,10 @@ _convo() {
 		;;
 	--optout-mode)
 		COMPREPLY=($(compgen -W 'whole contains' -- "$cur"))
+		return
+		;;
+	--snooze)
+		COMPREPLY=($(compgen -W '30m 1h 3h 1d 2d 1w' -- "$cur"))
 		return
 		;;
 	--account | -a)
@@ -97,4 +106,4 @@ _convo_keywords() {
 }
 
 complete -F _convo convo-ingest convo-list convo-read convo-db \
-    convo-keywords convo-send
+    convo-keywords convo-send convo-mark convo-webhook

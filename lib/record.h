@@ -44,6 +44,15 @@ jv record_normalize(jv rec, const char *country);
 struct keyword_set;
 jv record_match_keywords(jv rec, const struct keyword_set *set);
 
+/*
+ * Return the thread that REC (borrowed) names, a string the caller
+ * owns: its conversation id (a conversation record's "id" too), else the
+ * customer's phone from "profile.phone" or "phone", else the sender of
+ * an inbound message or the recipient of anything else. Returns an
+ * invalid jv when REC names none.
+ */
+jv record_target(jv rec);
+
 /* Return 1 when S is a delivery status convo accepts. */
 int record_status_known(const char *s);
 

@@ -1,9 +1,12 @@
 #include <err.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "buf.h"
 #include "views.h"
 
 /* Value of column NAME: a string, or null for SQL NULL. */
@@ -295,4 +298,697 @@ view_flush(void)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return write_failed();
 	return 0;
+}
+
+/*
+ * The views for people. A line is built in a buffer with its width in
+ * columns. Padding waits until text follows, so that no line ends in
+ * spaces.
+ */
+struct line {
+	struct buf b;
+	size_t width;
+	size_t pending;		/* spaces owed before the next text */
+	int color;
+};
+
+#define NAME_MIN	10	/* columns the name keeps on narrow screens */
+#define TEXT_MIN	10	/* columns a message keeps on narrow screens */
+#define CLOCK_WIDTH	6	/* "09:30 " */
+
+static void
+line_flush_padding(struct line *l)
+{
+	for (; l->pending > 0; l->pending--) {
+		buf_addc(&l->b, ' ');
+		l->width++;
+	}
+}
+
+/* Add the program's own text S. */
+static void
+line_add(struct line *l, const char *s)
+{
+	line_flush_padding(l);
+	buf_adds(&l->b, s);
+	l->width += tty_width(s, strlen(s));
+}
+
+/* Add N bytes of text that tty_escape() wrote. */
+static void
+line_add_escaped(struct line *l, const char *s, size_t n)
+{
+	line_flush_padding(l);
+	buf_add(&l->b, s, n);
+	l->width += tty_width(s, n);
+}
+
+/* Add untrusted text S, escaped and cut to COLUMNS columns. */
+static void
+line_add_untrusted(struct line *l, const char *s, size_t columns)
+{
+	struct buf e = { 0 };
+
+	line_flush_padding(l);
+	tty_escape(&e, s, strlen(s));
+	l->width += tty_cut(&l->b, e.data, e.len, columns);
+	buf_free(&e);
+}
+
+/* Pad the line with spaces up to column COLUMN. */
+static void
+line_pad(struct line *l, size_t column)
+{
+	if (column > l->width + l->pending)
+		l->pending = column - l->width;
+}
+
+static void
+line_color(struct line *l, const char *sgr)
+{
+	if (!l->color)
+		return;
+	line_flush_padding(l);
+	buf_adds(&l->b, sgr);
+}
+
+static void
+line_reset(struct line *l)
+{
+	if (l->color)
+		buf_adds(&l->b, TTY_RESET);
+}
+
+/* Write the line and start an empty one. Returns 0 or -1. */
+static int
+line_print(struct line *l)
+{
+	int rc = 0;
+
+	if ((l->b.len > 0 && fputs(l->b.data, stdout) == EOF) ||
+	    putchar('\n') == EOF)
+		rc = write_failed();
+	buf_reset(&l->b);
+	l->width = 0;
+	l->pending = 0;
+	return rc;
+}
+
+/*
+ * Return the string at KEY of REC, or at KEY and then SUBKEY, or NULL.
+ * The string belongs to REC, which keeps it alive after the reference
+ * taken here is dropped.
+ */
+static const char *
+string_at(jv rec, const char *key, const char *subkey)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(key));
+	const char *s = NULL;
+
+	if (subkey != NULL && jv_get_kind(v) == JV_KIND_OBJECT) {
+		v = jv_object_get(v, jv_string(subkey));
+	} else if (subkey != NULL) {
+		jv_free(v);
+		v = jv_null();
+	}
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = jv_string_value(v);
+	jv_free(v);
+	return s;
+}
+
+static double
+number_at(jv rec, const char *key)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(key));
+	double n = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : 0;
+
+	jv_free(v);
+	return n;
+}
+
+/* Return 1 when KEY of REC is true, or any value but null and false. */
+static int
+present_at(jv rec, const char *key)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(key));
+	jv_kind kind = jv_get_kind(v);
+
+	jv_free(v);
+	return kind != JV_KIND_NULL && kind != JV_KIND_FALSE &&
+	    kind != JV_KIND_INVALID;
+}
+
+static int
+string_is(const char *s, const char *value)
+{
+	return s != NULL && strcmp(s, value) == 0;
+}
+
+/*
+ * Append keyword S in upper case, as keywords are written, such as
+ * "STOP". Records carry their normal form, which is case-folded.
+ */
+static void
+add_keyword(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		buf_addc(b, *s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s);
+}
+
+/* Format the local time of the RFC 3339 time S with FORMAT, or "". */
+static void
+format_time(char out[TTY_TIME_MAX], const char *s,
+    void (*format)(char [TTY_TIME_MAX], time_t))
+{
+	time_t t;
+
+	out[0] = '\0';
+	if (s != NULL && tty_parse_time(s, &t) == 0)
+		format(out, t);
+}
+
+void
+view_tty_init(struct view_tty *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->columns = tty_columns(STDOUT_FILENO);
+	t->color = tty_color(STDOUT_FILENO);
+}
+
+/* Widths of the table columns that are aligned. */
+struct table {
+	size_t name;
+	size_t when;
+	size_t flags;
+};
+
+static void
+add_flag(struct line *l, int *count, const char *sgr, const char *word)
+{
+	if ((*count)++ > 0)
+		line_add(l, " ");
+	line_color(l, sgr);
+	line_add_untrusted(l, word, 20);
+	line_reset(l);
+}
+
+/* Add the words that mark conversation REC: channel, status and flags. */
+static void
+add_flags(struct line *l, jv rec)
+{
+	const char *channel = string_at(rec, "channel", NULL);
+	const char *status = string_at(rec, "status", NULL);
+	int count = 0;
+
+	if (channel != NULL && !string_is(channel, "sms"))
+		add_flag(l, &count, TTY_DIM, channel);
+	if (status != NULL && !string_is(status, "open"))
+		add_flag(l, &count, TTY_DIM, status);
+	if (present_at(rec, "blocked"))
+		add_flag(l, &count, TTY_RED, "blocked");
+	if (present_at(rec, "possible_opt_out"))
+		add_flag(l, &count, TTY_YELLOW, "flagged");
+}
+
+static size_t
+flags_width(jv rec)
+{
+	struct line l = { 0 };
+	size_t width;
+
+	add_flags(&l, rec);
+	width = l.width;
+	buf_free(&l.b);
+	return width;
+}
+
+static const char *
+display_name(jv rec)
+{
+	const char *name = string_at(rec, "profile", "name");
+
+	if (name == NULL)
+		name = string_at(rec, "profile", "phone");
+	return name != NULL ? name : "";
+}
+
+/* Return the width of untrusted text S once escaped. */
+static size_t
+escaped_width(const char *s)
+{
+	struct buf e = { 0 };
+	size_t width;
+
+	tty_escape(&e, s, strlen(s));
+	width = tty_width(e.data, e.len);
+	buf_free(&e);
+	return width;
+}
+
+static void
+last_when(char out[TTY_TIME_MAX], jv rec, const struct view_tty *t)
+{
+	const char *at = string_at(rec, "last_message", "at");
+	time_t then;
+
+	out[0] = '\0';
+	if (at != NULL && tty_parse_time(at, &then) == 0)
+		tty_when(out, then, t->now);
+}
+
+static size_t
+max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static void
+table_widths(jv rows, const struct view_tty *t, struct table *w)
+{
+	char when[TTY_TIME_MAX];
+	int i, n = jv_array_length(jv_copy(rows));
+	jv rec;
+
+	for (i = 0; i < n; i++) {
+		rec = jv_array_get(jv_copy(rows), i);
+		w->name = max_size(w->name, escaped_width(display_name(rec)));
+		last_when(when, rec, t);
+		w->when = max_size(w->when, strlen(when));
+		w->flags = max_size(w->flags, flags_width(rec));
+		jv_free(rec);
+	}
+	if (w->name > max_size(NAME_MIN, t->columns / 4))
+		w->name = max_size(NAME_MIN, t->columns / 4);
+}
+
+/* Add the last message of REC, cut to end at column COLUMNS. */
+static void
+add_last_body(struct line *l, jv rec, size_t columns)
+{
+	const char *body = string_at(rec, "last_message", "body");
+	const char *direction = string_at(rec, "last_message", "direction");
+
+	if (body == NULL || *body == '\0' || l->width + l->pending + 3 >
+	    columns)
+		return;
+	line_flush_padding(l);
+	if (string_is(direction, "outbound")) {
+		line_color(l, TTY_CYAN);
+		line_add(l, "→ ");
+		line_reset(l);
+	}
+	line_add_untrusted(l, body, columns - l->width);
+}
+
+static int
+table_row(jv rec, const struct view_tty *t, const struct table *w)
+{
+	struct line l = { .color = t->color };
+	char when[TTY_TIME_MAX];
+	int unread = number_at(rec, "unread_count") > 0;
+	size_t column = 2;
+	int rc;
+
+	if (unread) {
+		line_color(&l, TTY_BOLD TTY_CYAN);
+		line_add(&l, "*");
+		line_reset(&l);
+	}
+	line_pad(&l, column);
+	if (unread)
+		line_color(&l, TTY_BOLD);
+	line_add_untrusted(&l, display_name(rec), w->name);
+	if (unread)
+		line_reset(&l);
+	column += w->name + 2;
+	last_when(when, rec, t);
+	line_pad(&l, column + w->when - strlen(when));
+	line_color(&l, TTY_DIM);
+	line_add(&l, when);
+	line_reset(&l);
+	column += w->when + 2;
+	if (w->flags > 0) {
+		line_pad(&l, column);
+		add_flags(&l, rec);
+		column += w->flags + 2;
+	}
+	line_pad(&l, column);
+	add_last_body(&l, rec, t->columns);
+	rc = line_print(&l);
+	buf_free(&l.b);
+	return rc;
+}
+
+int
+view_print_table(jv rows, const struct view_tty *t)
+{
+	struct table w = { 0 };
+	int i, n = jv_array_length(jv_copy(rows)), rc = 0;
+	jv rec;
+
+	table_widths(rows, t, &w);
+	for (i = 0; i < n && rc == 0; i++) {
+		rec = jv_array_get(jv_copy(rows), i);
+		rc = table_row(rec, t, &w);
+		jv_free(rec);
+	}
+	jv_free(rows);
+	return rc;
+}
+
+int
+view_print_counts(jv counts, const struct view_tty *t)
+{
+	static const char *const keys[] = {
+		"open", "snoozed", "closed", "unread", "flagged", "blocked"
+	};
+	struct line l = { .color = t->color };
+	char number[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (i > 0)
+			line_pad(&l, l.width + 2);
+		snprintf(number, sizeof(number), "%.0f",
+		    number_at(counts, keys[i]));
+		line_color(&l, TTY_BOLD);
+		line_add(&l, number);
+		line_reset(&l);
+		line_pad(&l, l.width + 1);
+		line_add(&l, keys[i]);
+	}
+	rc = line_print(&l);
+	buf_free(&l.b);
+	jv_free(counts);
+	return rc;
+}
+
+static size_t
+outbound_indent(const struct view_tty *t)
+{
+	return t->columns >= 40 ? 8 : 2;
+}
+
+/* Print a day separator when the local date of AT is a new one. */
+static int
+chat_day(struct view_tty *t, const char *at)
+{
+	struct line l = { .color = t->color };
+	char day[TTY_TIME_MAX], text[TTY_TIME_MAX + 16];
+	size_t width;
+	int rc;
+
+	format_time(day, at, tty_day);
+	if (day[0] == '\0' || strcmp(day, t->day) == 0)
+		return 0;
+	snprintf(t->day, sizeof(t->day), "%s", day);
+	snprintf(text, sizeof(text), "── %s ──", day);
+	width = tty_width(text, strlen(text));
+	if (t->columns > width)
+		line_pad(&l, (t->columns - width) / 2);
+	line_color(&l, TTY_DIM);
+	line_add(&l, text);
+	line_reset(&l);
+	rc = line_print(&l);
+	buf_free(&l.b);
+	return rc;
+}
+
+/*
+ * Add the N bytes of escaped TEXT from the current column, wrapped at
+ * the terminal width, with continuation lines indented to INDENT. The
+ * last line stays in L for more text.
+ */
+static int
+chat_wrap(struct line *l, const char *text, size_t n, size_t indent,
+    const struct view_tty *t)
+{
+	size_t start = 0, len, next, room;
+	int rc = 0;
+
+	while (start < n && rc == 0) {
+		line_flush_padding(l);
+		room = TEXT_MIN;
+		if (t->columns > l->width + TEXT_MIN)
+			room = t->columns - l->width;
+		len = tty_wrap(text + start, n - start, room, &next);
+		line_add_escaped(l, text + start, len);
+		start += next;
+		if (start < n) {
+			rc = line_print(l);
+			line_pad(l, indent);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Write the delivery details of outbound message REC to META, such as
+ * "campaign · undelivered · error 30003". Returns 1 when they report a
+ * failure.
+ */
+static int
+outbound_meta(struct buf *meta, jv rec)
+{
+	const char *origin = string_at(rec, "origin", NULL);
+	const char *status = string_at(rec, "status", NULL);
+	jv code = jv_object_get(jv_copy(rec), jv_string("error_code"));
+	char number[32];
+	int failed = string_is(status, "failed") ||
+	    string_is(status, "undelivered");
+
+	if (origin != NULL && !string_is(origin, "conversation"))
+		buf_adds(meta, origin);
+	if (status != NULL) {
+		buf_adds(meta, meta->len > 0 ? " · " : "");
+		buf_adds(meta, status);
+	}
+	if (jv_get_kind(code) == JV_KIND_NUMBER)
+		snprintf(number, sizeof(number), "%.0f", jv_number_value(code));
+	else if (jv_get_kind(code) == JV_KIND_STRING)
+		snprintf(number, sizeof(number), "%s", jv_string_value(code));
+	else
+		number[0] = '\0';
+	if (number[0] != '\0') {
+		buf_adds(meta, meta->len > 0 ? " · error " : "error ");
+		buf_adds(meta, number);
+		failed = 1;
+	}
+	jv_free(code);
+	return failed;
+}
+
+/*
+ * Add the delivery details of outbound REC: after the text on its last
+ * line when they fit, else on a line of their own at column INDENT.
+ */
+static int
+chat_meta(struct line *l, jv rec, size_t indent, int has_text,
+    const struct view_tty *t)
+{
+	struct buf meta = { 0 }, escaped = { 0 };
+	int failed = outbound_meta(&meta, rec), rc = 0;
+
+	if (meta.len == 0)
+		return 0;
+	tty_escape(&escaped, meta.data, meta.len);
+	if (has_text && l->width + 2 + tty_width(escaped.data, escaped.len) <=
+	    t->columns) {
+		line_pad(l, l->width + 2);
+	} else if (has_text) {
+		rc = line_print(l);
+		line_pad(l, indent);
+	}
+	line_color(l, failed ? TTY_RED : TTY_DIM);
+	line_add_escaped(l, escaped.data, escaped.len);
+	line_reset(l);
+	buf_free(&escaped);
+	buf_free(&meta);
+	return rc;
+}
+
+/*
+ * Add each media URL of REC on a line of its own at column INDENT, the
+ * first on the current line when INLINE is 1.
+ */
+static int
+chat_media(struct line *l, jv rec, size_t indent, int inline_first)
+{
+	jv media = jv_object_get(jv_copy(rec), jv_string("media")), item;
+	const char *url;
+	int i, n, rc = 0;
+
+	n = jv_get_kind(media) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(media)) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		item = jv_array_get(jv_copy(media), i);
+		url = jv_get_kind(item) == JV_KIND_STRING ?
+		    jv_string_value(item) : jv_get_kind(item) ==
+		    JV_KIND_OBJECT ? string_at(item, "url", NULL) : NULL;
+		if (url != NULL && (i > 0 || !inline_first)) {
+			rc = line_print(l);
+			line_pad(l, indent);
+		}
+		if (url != NULL) {
+			line_color(l, TTY_UNDERLINE);
+			line_add_untrusted(l, url, SIZE_MAX);
+			line_reset(l);
+		}
+		jv_free(item);
+	}
+	jv_free(media);
+	return rc;
+}
+
+/* Add the arrow and indent of an outbound message, then the time. */
+static void
+chat_prefix(struct line *l, jv rec, const struct view_tty *t)
+{
+	char clock[TTY_TIME_MAX];
+
+	if (string_is(string_at(rec, "direction", NULL), "outbound")) {
+		line_pad(l, outbound_indent(t));
+		line_color(l, TTY_CYAN);
+		line_add(l, "→");
+		line_reset(l);
+		line_pad(l, l->width + 1);
+	}
+	format_time(clock, string_at(rec, "sent_at", NULL), tty_clock);
+	line_color(l, TTY_DIM);
+	line_add(l, clock[0] != '\0' ? clock : "--:--");
+	line_reset(l);
+	line_pad(l, l->width + 1);
+}
+
+static int
+chat_message(struct view_tty *t, jv rec)
+{
+	struct line l = { .color = t->color };
+	struct buf text = { 0 };
+	const char *body = string_at(rec, "body", NULL);
+	const char *word = string_at(rec, "keyword", "word");
+	size_t indent;
+	int rc;
+
+	chat_prefix(&l, rec, t);
+	indent = l.width + l.pending;
+	if (word != NULL) {
+		buf_adds(&text, "[keyword ");
+		add_keyword(&text, word);
+		buf_adds(&text, "]");
+		line_color(&l, TTY_YELLOW);
+		line_add_untrusted(&l, text.data, 40);
+		line_reset(&l);
+		line_pad(&l, l.width + 1);
+		buf_reset(&text);
+	}
+	tty_escape(&text, body != NULL ? body : "", body != NULL ?
+	    strlen(body) : 0);
+	rc = chat_wrap(&l, text.data, text.len, indent, t);
+	if (rc == 0 && string_is(string_at(rec, "direction", NULL),
+	    "outbound"))
+		rc = chat_meta(&l, rec, indent, text.len > 0, t);
+	if (rc == 0)
+		rc = chat_media(&l, rec, indent, l.width <= indent);
+	if (rc == 0)
+		rc = line_print(&l);
+	buf_free(&text);
+	buf_free(&l.b);
+	return rc;
+}
+
+/* Print consent change REC as "09:45 — unsubscribed (keyword STOP) —". */
+static int
+chat_consent(struct view_tty *t, jv rec)
+{
+	struct line l = { .color = t->color };
+	struct buf note = { 0 };
+	const char *status = string_at(rec, "status", NULL);
+	const char *method = string_at(rec, "method", NULL);
+	const char *word = string_at(rec, "keyword", NULL);
+	char clock[TTY_TIME_MAX];
+	int rc;
+
+	format_time(clock, string_at(rec, "at", NULL), tty_clock);
+	line_color(&l, TTY_DIM);
+	line_add(&l, clock[0] != '\0' ? clock : "--:--");
+	line_reset(&l);
+	line_pad(&l, CLOCK_WIDTH);
+	buf_adds(&note, status != NULL ? status : "consent change");
+	if (method != NULL) {
+		buf_adds(&note, " (");
+		buf_adds(&note, method);
+		if (word != NULL) {
+			buf_adds(&note, " ");
+			add_keyword(&note, word);
+		}
+		buf_adds(&note, ")");
+	}
+	line_color(&l, string_is(status, "unsubscribed") ? TTY_YELLOW :
+	    TTY_GREEN);
+	line_add(&l, "— ");
+	line_add_untrusted(&l, note.data, SIZE_MAX);
+	line_add(&l, " —");
+	line_reset(&l);
+	rc = line_print(&l);
+	buf_free(&note);
+	buf_free(&l.b);
+	return rc;
+}
+
+int
+view_print_chat(struct view_tty *t, jv record)
+{
+	int consent = string_is(string_at(record, "type", NULL),
+	    "consent_change");
+	int rc;
+
+	rc = chat_day(t, string_at(record, consent ? "at" : "sent_at", NULL));
+	if (rc == 0)
+		rc = consent ? chat_consent(t, record) :
+		    chat_message(t, record);
+	jv_free(record);
+	return rc;
+}
+
+int
+view_print_thread(struct view_tty *t, const char *name, const char *phone,
+    const char *channel, const char *conversation_id, const char *note)
+{
+	struct line l = { .color = t->color };
+	int rc = 0;
+
+	if (t->threads++ > 0)
+		rc = line_print(&l);
+	t->day[0] = '\0';
+	line_color(&l, TTY_BOLD);
+	line_add_untrusted(&l, name != NULL ? name : phone,
+	    max_size(NAME_MIN, t->columns / 2));
+	line_reset(&l);
+	if (name != NULL) {
+		line_pad(&l, l.width + 2);
+		line_add_untrusted(&l, phone, SIZE_MAX);
+	}
+	line_color(&l, TTY_DIM);
+	if (channel != NULL && strcmp(channel, "sms") != 0) {
+		line_pad(&l, l.width + 2);
+		line_add_untrusted(&l, channel, 20);
+	}
+	if (conversation_id != NULL) {
+		line_pad(&l, l.width + 2);
+		line_add_untrusted(&l, conversation_id, SIZE_MAX);
+	}
+	line_reset(&l);
+	if (rc == 0)
+		rc = line_print(&l);
+	if (rc == 0 && note != NULL) {
+		line_color(&l, TTY_DIM);
+		line_add_untrusted(&l, note, SIZE_MAX);
+		line_reset(&l);
+		rc = line_print(&l);
+	}
+	buf_free(&l.b);
+	return rc;
 }

@@ -8,6 +8,8 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "tty.h"
+
 /*
  * A snoozed conversation whose time has passed counts as open, so no
  * job has to wake it.
@@ -80,5 +82,49 @@ int view_print(jv record);
 
 /* Flush standard output like view_print() writes. Returns 0 or -1. */
 int view_flush(void);
+
+/*
+ * Layout of the views for people, which convo-list and convo-read print
+ * in place of records when standard output is a terminal. Every string
+ * taken from a record goes through tty_escape(), so only the views' own
+ * SGR sequences reach the terminal.
+ */
+struct view_tty {
+	size_t columns;			/* width of the terminal */
+	int color;			/* 1 to write SGR colors */
+	time_t now;			/* "now" of the table's times */
+	char day[TTY_TIME_MAX];		/* date of the last chat line */
+	int threads;			/* thread headers printed so far */
+};
+
+/* Set up T for standard output, with NOW at 0 for the caller to set. */
+void view_tty_init(struct view_tty *t);
+
+/*
+ * Print CONVERSATIONS (consumed), an array of conversation records, as
+ * aligned rows: unread marker, name or phone, time of the last message,
+ * flags and the last message cut to the terminal width. Returns 0 or -1
+ * like view_print().
+ */
+int view_print_table(jv conversations, const struct view_tty *t);
+
+/* Print a conversation_counts record (consumed) on one line. */
+int view_print_counts(jv counts, const struct view_tty *t);
+
+/*
+ * Print the header of a thread: the customer's NAME (NULL when unknown),
+ * PHONE, CHANNEL and CONVERSATION_ID (NULL when none), and NOTE (NULL
+ * for none) on a line of its own. Returns 0 or -1.
+ */
+int view_print_thread(struct view_tty *t, const char *name,
+    const char *phone, const char *channel, const char *conversation_id,
+    const char *note);
+
+/*
+ * Print a message or consent_change record (consumed) as chat lines,
+ * after a day separator when its local date differs from the previous
+ * record's. Returns 0 or -1.
+ */
+int view_print_chat(struct view_tty *t, jv record);
 
 #endif

@@ -203,12 +203,18 @@ BEGIN
             provider_message_id, profile_id, channel, direction, origin,
             origin_id, from_address, to_address, body, media, sent_at,
             initial_status, keyword, keyword_action, keyword_conditional,
-            possible_opt_out, extra)
+            possible_opt_out, extra, counts_unread)
         SELECT p_account, f.provider, f.provider_message_id, f.profile_id,
             f.channel, f.direction, f.origin, f.origin_id, f.from_address,
             f.to_address, f.body, f.media, f.sent_at, f.status, f.keyword,
             CASE WHEN NOT f.keyword_conditional THEN f.keyword_action END,
-            f.keyword_conditional, f.possible_opt_out, f.extra
+            f.keyword_conditional, f.possible_opt_out, f.extra,
+            -- A blocked customer's message never counts as unread. The
+            -- lock above orders this read after a convo-mark --block.
+            NOT EXISTS (SELECT 1 FROM convo.conversations c
+                WHERE c.account_id = p_account
+                    AND c.profile_id = f.profile_id
+                    AND c.channel = f.channel AND c.blocked)
         FROM firsts f
         ORDER BY f.provider, f.provider_message_id
         ON CONFLICT DO NOTHING
@@ -492,7 +498,7 @@ BEGIN
         unread_count = (SELECT count(*) FROM convo.messages m
             WHERE m.account_id = p_account AND m.profile_id = c.profile_id
                 AND m.channel = c.channel AND m.direction = 'inbound'
-                AND m.keyword_action IS NULL
+                AND m.keyword_action IS NULL AND m.counts_unread
                 AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
         status = CASE WHEN r.reopen AND NOT c.blocked THEN 'open'
             ELSE c.status END,

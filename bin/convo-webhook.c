@@ -1,0 +1,724 @@
+/*
+ * convo-webhook: a CGI program that records Twilio messaging webhooks,
+ * inbound messages and status callbacks, after checking their
+ * X-Twilio-Signature, and responds with TwiML.
+ */
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jv.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "convo.h"
+#include "db.h"
+#include "form.h"
+#include "ingest.h"
+#include "signature.h"
+#include "timeutil.h"
+
+/* Largest request body read, in bytes; Twilio's are a few kilobytes. */
+#define BODY_MAX (64 * 1024)
+
+/* Largest auth token, shared key or configuration file, in bytes. */
+#define FILE_MAX 4096
+
+/* Most shared keys a key file may list, for rotating them. */
+#define SHARED_KEYS_MAX 8
+
+#define EMPTY_TWIML "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
+
+/* Fields of the request's log line. */
+struct log_entry {
+	const char *kind;	/* message or status */
+	const char *result;	/* inserted, duplicate, ... */
+	char sid[64];		/* MessageSid */
+	const char *reply;	/* what happened to a keyword reply */
+	char error[256];
+};
+
+/* The request, as the web server passed it. */
+struct request {
+	const char *content_type;
+	const char *signature;	/* X-Twilio-Signature, or NULL */
+	const char *settings;	/* X-Twilio-Webhooks-Signature-Settings */
+	char *body;
+	size_t len;
+	struct buf url;		/* public URL with the request's query */
+	char received[TIME_MAX];
+};
+
+/* Output records of the ingest: the result and a keyword reply. */
+struct outcome {
+	jv result;
+	jv reply;
+};
+
+static struct log_entry entry;
+static struct timespec started;
+static int responded;
+
+/*
+ * Write " NAME=S" to the log, S in double quotes when QUOTED. Control
+ * characters become '?' so that S cannot fake a log line, and quotes
+ * and backslashes in quoted text get a backslash.
+ */
+static void
+log_text(const char *name, const char *s, int quoted)
+{
+	if (s == NULL || *s == '\0')
+		return;
+	fprintf(stderr, " %s=%s", name, quoted ? "\"" : "");
+	for (; *s != '\0'; s++) {
+		if (quoted && (*s == '"' || *s == '\\'))
+			fputc('\\', stderr);
+		fputc(iscntrl((unsigned char)*s) ? '?' : *s, stderr);
+	}
+	fprintf(stderr, "%s", quoted ? "\"" : "");
+}
+
+/* Write the request's log line to standard error, the server's log. */
+static void
+log_request(int status)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - started.tv_sec) * 1000 +
+	    (now.tv_nsec - started.tv_nsec) / 1000000;
+	fprintf(stderr, "%s: status=%d", getprogname(), status);
+	log_text("kind", entry.kind, 0);
+	log_text("result", entry.result, 0);
+	log_text("sid", entry.sid, 0);
+	log_text("reply", entry.reply, 0);
+	log_text("error", entry.error, 1);
+	fprintf(stderr, " ms=%ld\n", ms);
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/* Send the CGI response and log the request. */
+static void
+respond(int status, const char *content_type, const char *header,
+    const char *body)
+{
+	responded = 1;
+	printf("Status: %d %s\r\nContent-Type: %s\r\n", status,
+	    reason_phrase(status), content_type);
+	if (header != NULL)
+		printf("%s\r\n", header);
+	printf("\r\n%s\n", body);
+	fflush(stdout);
+	log_request(status);
+}
+
+/*
+ * Respond with STATUS and the message as plain text, log it and exit.
+ * A server error shows the client only its reason phrase, because the
+ * message may name files of the configuration.
+ */
+static void __attribute__((noreturn, format(printf, 3, 4)))
+fail(int status, const char *header, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(entry.error, sizeof(entry.error), fmt, ap);
+	va_end(ap);
+	respond(status, "text/plain; charset=utf-8", header,
+	    status >= 500 ? reason_phrase(status) : entry.error);
+	exit(0);
+}
+
+/*
+ * Respond to a request that ends in exit() before a response, as when the
+ * database fails inside db_connect() or ingest_flush(): 503 when the
+ * database is unavailable or busy, so that Twilio may retry, else 500.
+ */
+static void
+respond_on_exit(int status, void *arg)
+{
+	(void)arg;
+	if (responded)
+		return;
+	if (status == EX_UNAVAILABLE || status == EX_TEMPFAIL) {
+		snprintf(entry.error, sizeof(entry.error),
+		    "database unavailable (exit status %d)", status);
+		respond(503, "text/plain; charset=utf-8", NULL,
+		    reason_phrase(503));
+	} else {
+		snprintf(entry.error, sizeof(entry.error),
+		    "internal error (exit status %d)", status);
+		respond(500, "text/plain; charset=utf-8", NULL,
+		    reason_phrase(500));
+	}
+}
+
+/*
+ * Read the file PATH, at most FILE_MAX - 1 bytes, into OUT with a NUL.
+ * Returns its length, or -1 with the reason in errno (EFBIG when long).
+ */
+static ssize_t
+read_small_file(const char *path, char out[FILE_MAX])
+{
+	ssize_t n, len = 0;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while (len < FILE_MAX) {
+		n = read(fd, out + len, FILE_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	saved = 0;
+	if (n < 0)
+		saved = errno;
+	else if (len >= FILE_MAX)
+		saved = EFBIG;
+	close(fd);
+	if (saved != 0) {
+		OPENSSL_cleanse(out, FILE_MAX);
+		errno = saved;
+		return -1;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* Return S without leading and trailing white space, in place. */
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Return 1 for a name the configuration file may set. */
+static int
+is_setting(const char *name)
+{
+	const char *p;
+
+	if (strcmp(name, "TWILIO_AUTH_TOKEN") == 0)
+		return 1;
+	if (strncmp(name, "CONVO_", 6) != 0 && strncmp(name, "PG", 2) != 0)
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!isupper((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+/* Set one NAME=VALUE line of the configuration file, unless set. */
+static void
+apply_setting(const char *path, int lineno, char *line)
+{
+	char *eq = strchr(line, '='), *name, *value;
+	size_t n;
+
+	if (eq == NULL)
+		fail(500, NULL, "%s: line %d: expected NAME=VALUE", path,
+		    lineno);
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	n = strlen(value);
+	if (n >= 2 && (value[0] == '"' || value[0] == '\'') &&
+	    value[n - 1] == value[0]) {
+		value[n - 1] = '\0';
+		value++;
+	}
+	if (!is_setting(name))
+		fail(500, NULL, "%s: line %d: unknown setting \"%s\"", path,
+		    lineno, name);
+	/* The environment of the web server wins over the file. */
+	if (setenv(name, value, 0) != 0)
+		fail(500, NULL, "cannot set %s: %s", name, strerror(errno));
+}
+
+/*
+ * Read the file named by CONVO_WEBHOOK_CONFIG: NAME=VALUE lines, '#'
+ * comments and blank lines. It may hold the auth token, so the buffer
+ * is wiped after use.
+ */
+static void
+load_config(void)
+{
+	const char *path = getenv("CONVO_WEBHOOK_CONFIG");
+	char text[FILE_MAX], *line, *next;
+	int lineno = 0;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if (read_small_file(path, text) < 0)
+		fail(500, NULL, "cannot read configuration \"%s\": %s", path,
+		    strerror(errno));
+	for (line = text; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		apply_setting(path, lineno, line);
+	}
+	OPENSSL_cleanse(text, sizeof(text));
+}
+
+/* Check the settings that every request needs, before reading it. */
+static void
+check_config(void)
+{
+	const char *url = getenv("CONVO_WEBHOOK_URL");
+	const char *reply = getenv("CONVO_WEBHOOK_REPLY");
+
+	if (url == NULL || (strncasecmp(url, "https://", 8) != 0 &&
+	    strncasecmp(url, "http://", 7) != 0))
+		fail(500, NULL, "CONVO_WEBHOOK_URL must be the public "
+		    "http or https URL that Twilio posts to");
+	if (reply != NULL && *reply != '\0' && strcmp(reply, "none") != 0 &&
+	    strcmp(reply, "twiml") != 0)
+		fail(500, NULL, "CONVO_WEBHOOK_REPLY \"%s\" is invalid: "
+		    "expected none or twiml", reply);
+	/* A CGI program must not start a server that outlives it. */
+	if (db_uses_local(NULL))
+		fail(500, NULL, "no database configured: set CONVO_DB or "
+		    "the PG variables (see convo-db env)");
+}
+
+/* Read CONTENT_LENGTH bytes of body from standard input. */
+static void
+read_body(struct request *rq)
+{
+	const char *length = getenv("CONTENT_LENGTH");
+	const char *errstr = NULL;
+	long long want = BODY_MAX + 1;
+	ssize_t n;
+
+	if (length != NULL && *length != '\0') {
+		want = strtonum(length, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			fail(400, NULL, "CONTENT_LENGTH \"%.32s\" is %s",
+			    length, errstr);
+		if (want > BODY_MAX)
+			fail(413, NULL, "request body of %lld bytes is over "
+			    "the limit of %d bytes", want, BODY_MAX);
+	}
+	rq->body = xmalloc(BODY_MAX + 2);
+	while ((long long)rq->len < want) {
+		n = read(STDIN_FILENO, rq->body + rq->len, want - rq->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rq->len += n;
+	}
+	rq->body[rq->len] = '\0';
+	if (rq->len > BODY_MAX)
+		fail(413, NULL, "request body is over the limit of %d bytes",
+		    BODY_MAX);
+	if (length != NULL && *length != '\0' && (long long)rq->len < want)
+		fail(400, NULL, "request body ended after %zu of %lld bytes",
+		    rq->len, want);
+}
+
+/*
+ * Build the URL that Twilio signed: the configured public URL, never
+ * the Host header, with the query of this request, which carries
+ * bodySHA256 for JSON webhooks.
+ */
+static void
+build_url(struct request *rq)
+{
+	const char *url = getenv("CONVO_WEBHOOK_URL");
+	const char *query = getenv("QUERY_STRING");
+
+	buf_add(&rq->url, url, strcspn(url, "?#"));
+	if (query != NULL && *query != '\0') {
+		buf_addc(&rq->url, '?');
+		buf_adds(&rq->url, query);
+	}
+}
+
+/* Secret keys read for one request, wiped when done. */
+struct secrets {
+	char text[FILE_MAX];
+	struct signature_key keys[SHARED_KEYS_MAX];
+	int count;
+};
+
+/* Load the auth token from its file or TWILIO_AUTH_TOKEN. */
+static void
+load_auth_token(struct secrets *s)
+{
+	const char *path = getenv("CONVO_TWILIO_AUTH_TOKEN_FILE");
+	const char *env = getenv("TWILIO_AUTH_TOKEN");
+	char *token;
+
+	if (path != NULL && *path != '\0') {
+		if (read_small_file(path, s->text) < 0)
+			fail(500, NULL, "cannot read the auth token file "
+			    "\"%s\": %s", path, strerror(errno));
+	} else if (env != NULL && strlen(env) < sizeof(s->text)) {
+		strcpy(s->text, env);
+	}
+	token = trim(s->text);
+	if (*token == '\0')
+		fail(500, NULL, "no auth token: set "
+		    "CONVO_TWILIO_AUTH_TOKEN_FILE or TWILIO_AUTH_TOKEN");
+	s->keys[0].data = token;
+	s->keys[0].len = strlen(token);
+	s->count = 1;
+}
+
+/*
+ * Load the shared keys for KEY_ID from CONVO_TWILIO_SHARED_KEY_FILE:
+ * one key a line, as SECRET for any key id or as "KEY_ID SECRET".
+ */
+static void
+load_shared_keys(struct secrets *s, const char *key_id)
+{
+	const char *path = getenv("CONVO_TWILIO_SHARED_KEY_FILE");
+	char *line, *next, *secret;
+
+	if (path == NULL || *path == '\0')
+		fail(500, NULL, "request is signed with a shared key, but "
+		    "CONVO_TWILIO_SHARED_KEY_FILE is not set");
+	if (read_small_file(path, s->text) < 0)
+		fail(500, NULL, "cannot read the shared key file \"%s\": %s",
+		    path, strerror(errno));
+	for (line = s->text; line != NULL && s->count < SHARED_KEYS_MAX;
+	    line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		secret = line + strcspn(line, " \t");
+		if (*secret != '\0') {
+			*secret++ = '\0';
+			secret = trim(secret);
+			if (strcmp(line, key_id) != 0)
+				continue;
+		} else {
+			secret = line;
+		}
+		s->keys[s->count].data = secret;
+		s->keys[s->count++].len = strlen(secret);
+	}
+	if (s->count == 0)
+		fail(403, NULL, "no shared key for key id \"%.64s\"", key_id);
+}
+
+/* Reject the request with 403 unless it has a valid signature. */
+static void
+check_signature(struct request *rq)
+{
+	enum signature_algorithm alg = SIGNATURE_HMAC_SHA1;
+	char key_id[SIGNATURE_KEY_ID_MAX];
+	struct secrets s;
+	int i, valid = 0;
+
+	if (rq->signature == NULL || *rq->signature == '\0')
+		fail(403, NULL, "missing X-Twilio-Signature");
+	memset(&s, 0, sizeof(s));
+	if (rq->settings != NULL && *rq->settings != '\0') {
+		if (signature_settings_parse(rq->settings, &alg, key_id) != 0)
+			fail(403, NULL, "unsupported signature settings");
+		load_shared_keys(&s, key_id);
+	} else {
+		load_auth_token(&s);
+	}
+	for (i = 0; i < s.count; i++)
+		valid |= signature_verify(alg, &s.keys[i], rq->url.data,
+		    rq->body, rq->len, rq->signature);
+	OPENSSL_cleanse(&s, sizeof(s));
+	if (!valid)
+		fail(403, NULL, "invalid signature");
+}
+
+/* Return 1 when the body is a form, as Twilio's messaging webhooks are. */
+static int
+is_form(const char *content_type)
+{
+	const char *type = "application/x-www-form-urlencoded";
+	size_t n;
+
+	if (content_type == NULL)
+		return 1;
+	content_type += strspn(content_type, " \t");
+	n = strcspn(content_type, "; \t");
+	if (n == 0)
+		return 1;
+	return n == strlen(type) && strncasecmp(content_type, type, n) == 0;
+}
+
+/* Keep the MessageSid of FORM for the log, letters and digits only. */
+static void
+note_sid(jv form)
+{
+	jv sid = jv_object_get(jv_copy(form), jv_string("MessageSid"));
+	const char *s;
+	size_t n = 0;
+
+	if (jv_get_kind(sid) == JV_KIND_STRING)
+		for (s = jv_string_value(sid); *s != '\0' &&
+		    n < sizeof(entry.sid) - 1; s++)
+			if (isalnum((unsigned char)*s))
+				entry.sid[n++] = *s;
+	entry.sid[n] = '\0';
+	jv_free(sid);
+}
+
+/* Turn the body into a convo record as NDJSON, or respond 400. */
+static jv
+body_record(const struct request *rq)
+{
+	jv form, rec, msg;
+
+	if (!is_form(rq->content_type))
+		fail(415, NULL, "content type \"%.64s\" is not "
+		    "application/x-www-form-urlencoded", rq->content_type);
+	form = form_decode(rq->body, rq->len);
+	if (jv_is_valid(form))
+		note_sid(form);
+	rec = twilio_form_to_record(form, rq->received);
+	if (!jv_is_valid(rec)) {
+		msg = jv_invalid_get_msg(rec);
+		fail(400, NULL, "%s", jv_get_kind(msg) == JV_KIND_STRING ?
+		    jv_string_value(msg) : "invalid webhook body");
+	}
+	return jv_dump_string(rec, 0);
+}
+
+/* The emit callback of the ingest: keeps its output records. */
+static void
+keep_record(void *arg, jv record)
+{
+	struct outcome *o = arg;
+	jv type = jv_object_get(jv_copy(record), jv_string("type"));
+	const char *t = jv_get_kind(type) == JV_KIND_STRING ?
+	    jv_string_value(type) : "";
+
+	if (strcmp(t, "ingest_result") == 0 && !jv_is_valid(o->result)) {
+		o->result = record;
+	} else if (strcmp(t, "send") == 0 && !jv_is_valid(o->reply)) {
+		o->reply = record;
+	} else {
+		jv_free(record);
+	}
+	jv_free(type);
+}
+
+/* Record LINE, one NDJSON record, and collect its result into O. */
+static void
+ingest_record(jv line, struct outcome *o)
+{
+	struct ingest in = {
+		.batch_size = 1,
+		.quiet = 1,
+		.format = FORMAT_NDJSON,
+		.emit = keep_record,
+		.emit_arg = o,
+	};
+
+	/* The log line has the error, so ingest prints none of its own. */
+	in.errors_shown = 1000000;
+	in.conn = db_connect(NULL);
+	ingest_open(&in, convo_account(NULL));
+	ingest_line(&in, NULL, 1, jv_string_value(line),
+	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);
+	ingest_flush(&in);
+	PQfinish(in.conn);
+	ingest_close(&in);
+}
+
+/*
+ * Return a copy of the string field NAME of RECORD, or NULL. The log
+ * entry keeps such copies until the program exits.
+ */
+static const char *
+field(jv record, const char *name)
+{
+	jv v = jv_object_get(jv_copy(record), jv_string(name));
+	const char *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = xstrdup(jv_string_value(v));
+	jv_free(v);
+	return s;
+}
+
+/* Append TEXT to B escaped for XML character data. */
+static void
+add_xml_text(struct buf *b, const char *text)
+{
+	for (; *text != '\0'; text++) {
+		switch (*text) {
+		case '&': buf_adds(b, "&amp;"); break;
+		case '<': buf_adds(b, "&lt;"); break;
+		case '>': buf_adds(b, "&gt;"); break;
+		case '"': buf_adds(b, "&quot;"); break;
+		case '\'': buf_adds(b, "&apos;"); break;
+		default:
+			/* XML 1.0 allows no other C0 control characters. */
+			if ((unsigned char)*text >= 0x20 || *text == '\t' ||
+			    *text == '\n' || *text == '\r')
+				buf_addc(b, *text);
+		}
+	}
+}
+
+/* Respond 200 with the keyword reply REPLY as TwiML, or with no message. */
+static void
+respond_recorded(jv reply)
+{
+	const char *mode = getenv("CONVO_WEBHOOK_REPLY");
+	jv body = jv_is_valid(reply) ?
+	    jv_object_get(jv_copy(reply), jv_string("body")) : jv_null();
+	struct buf twiml = { 0 };
+
+	if (jv_get_kind(body) != JV_KIND_STRING) {
+		respond(200, "text/xml", NULL, EMPTY_TWIML);
+	} else if (mode == NULL || strcmp(mode, "twiml") != 0) {
+		entry.reply = "not-sent";
+		respond(200, "text/xml", NULL, EMPTY_TWIML);
+	} else {
+		entry.reply = "twiml";
+		buf_adds(&twiml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		    "<Response><Message>");
+		add_xml_text(&twiml, jv_string_value(body));
+		buf_adds(&twiml, "</Message></Response>");
+		respond(200, "text/xml", NULL, twiml.data);
+		buf_free(&twiml);
+	}
+	jv_free(body);
+}
+
+/* Record the request and respond with its outcome. */
+static void
+record_request(const struct request *rq)
+{
+	struct outcome o = { jv_invalid(), jv_invalid() };
+	jv line = body_record(rq);
+	const char *error;
+
+	ingest_record(line, &o);
+	jv_free(line);
+	if (!jv_is_valid(o.result))
+		fail(500, NULL, "the database returned no result");
+	entry.kind = field(o.result, "kind");
+	entry.result = field(o.result, "result");
+	if (entry.result != NULL && strcmp(entry.result, "rejected") == 0) {
+		error = field(o.result, "error");
+		fail(400, NULL, "%s", error != NULL ? error : "rejected");
+	}
+	respond_recorded(o.reply);
+	jv_free(o.result);
+	jv_free(o.reply);
+}
+
+static void
+help(void)
+{
+	printf("usage: convo-webhook\n"
+	    "       convo-webhook -h | -V\n"
+	    "A CGI program that records Twilio messaging webhooks after "
+	    "checking their\n"
+	    "X-Twilio-Signature. A web server runs it for each POST; its "
+	    "settings come\n"
+	    "from the environment or the file named by "
+	    "CONVO_WEBHOOK_CONFIG.\n\n"
+	    "  -h, --help     show this help\n"
+	    "  -V, --version  show the version\n\n"
+	    "Request bodies are limited to %d bytes. See convo-webhook(1).\n",
+	    BODY_MAX);
+	exit(0);
+}
+
+/* Handle the options of a run from a shell, where no request exists. */
+static void
+shell_options(int argc, char **argv)
+{
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0))
+		help();
+	if (argc == 2 && (strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "--version") == 0))
+		db_print_version();
+	fprintf(stderr, "usage: convo-webhook\n"
+	    "       convo-webhook -h | -V\n");
+	exit(EX_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct request rq;
+	const char *method;
+
+	/* Servers may pass words of a query as arguments; they are ignored. */
+	if (argc > 1 && getenv("GATEWAY_INTERFACE") == NULL)
+		shell_options(argc, argv);
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	memset(&rq, 0, sizeof(rq));
+	/* Twilio sends no time, so the record's time is the request's. */
+	time_now_increasing(rq.received);
+	signal(SIGPIPE, SIG_IGN);
+	if (on_exit(respond_on_exit, NULL) != 0)
+		err(EX_OSERR, "on_exit");
+	method = getenv("REQUEST_METHOD");
+	if (method == NULL || strcmp(method, "POST") != 0)
+		fail(405, "Allow: POST", "method %.16s is not allowed: Twilio "
+		    "webhooks are POST requests", method ? method : "(none)");
+	load_config();
+	check_config();
+	read_body(&rq);
+	rq.content_type = getenv("CONTENT_TYPE");
+	rq.signature = getenv("HTTP_X_TWILIO_SIGNATURE");
+	rq.settings = getenv("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS");
+	build_url(&rq);
+	check_signature(&rq);
+	record_request(&rq);
+	free(rq.body);
+	buf_free(&rq.url);
+	return 0;
+}

@@ -1,0 +1,47 @@
+#include <string.h>
+
+#include "record.h"
+
+/* Return string field NAME of REC (borrowed), or an invalid jv. */
+static jv
+string_field(jv rec, const char *name)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(name));
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		return v;
+	jv_free(v);
+	return jv_invalid();
+}
+
+/* Return 1 when field NAME of REC (borrowed) is the string VALUE. */
+static int
+field_is(jv rec, const char *name, const char *value)
+{
+	jv v = string_field(rec, name);
+	int same = jv_is_valid(v) && strcmp(jv_string_value(v), value) == 0;
+
+	jv_free(v);
+	return same;
+}
+
+jv
+record_target(jv rec)
+{
+	jv v = string_field(rec, "conversation_id"), profile;
+
+	if (!jv_is_valid(v) && field_is(rec, "type", "conversation"))
+		v = string_field(rec, "id");
+	if (!jv_is_valid(v)) {
+		profile = jv_object_get(jv_copy(rec), jv_string("profile"));
+		if (jv_get_kind(profile) == JV_KIND_OBJECT)
+			v = string_field(profile, "phone");
+		jv_free(profile);
+	}
+	if (!jv_is_valid(v))
+		v = string_field(rec, "phone");
+	if (!jv_is_valid(v))
+		v = string_field(rec, field_is(rec, "direction", "inbound") ?
+		    "from" : "to");
+	return v;
+}

@@ -1,0 +1,519 @@
+#!/usr/bin/env bats
+# convo-webhook: signature checks, responses and recording, run as a CGI
+# program directly and behind a real lighttpd on 127.0.0.1.
+
+load helper
+
+TOKEN=test-auth-token
+# Twilio signs the public URL, which differs from the local one here.
+PUBLIC_URL=https://hooks.example.com/twilio
+BRAND=+12025550140
+
+setup() {
+	unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE
+	unset CONVO_ACCOUNT CONVO_HOME TWILIO_AUTH_TOKEN CONVO_WEBHOOK_REPLY
+	TEST_DB="t_$$_${BATS_SUITE_TEST_NUMBER}"
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "CREATE DATABASE $TEST_DB TEMPLATE convo_template" >/dev/null
+	export CONVO_DB="$CONVO_TEST_SERVER dbname=$TEST_DB"
+	cd "$BATS_TEST_TMPDIR"
+	printf '%s\n' "$TOKEN" >token
+	chmod 600 token
+	{
+		echo "# convo-webhook settings for the tests"
+		echo "CONVO_DB=\"$CONVO_DB\""
+		echo "CONVO_WEBHOOK_URL=$PUBLIC_URL"
+		echo "CONVO_TWILIO_AUTH_TOKEN_FILE=$BATS_TEST_TMPDIR/token"
+	} >webhook.conf
+	export CONVO_WEBHOOK_CONFIG=$BATS_TEST_TMPDIR/webhook.conf
+}
+
+teardown() {
+	if [ -n "${LIGHTTPD_PID:-}" ]; then
+		kill "$LIGHTTPD_PID" 2>/dev/null || true
+		wait "$LIGHTTPD_PID" 2>/dev/null || true
+	fi
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+}
+
+# Print the signature of a request to URL (default the public one) with
+# the parameters on standard input, one "name<TAB>value" a line, signed
+# with KEY (default the auth token) by ALGORITHM (default sha1).
+signature() {
+	local url=${1:-$PUBLIC_URL} key=${2:-$TOKEN} alg=${3:-sha1} k v
+	{
+		printf '%s' "$url"
+		LC_ALL=C sort -u | while IFS=$'\t' read -r k v; do
+			printf '%s%s' "$k" "$v"
+		done
+	} | openssl dgst -"$alg" -hmac "$key" -binary | base64
+}
+
+# Build a webhook from NAME=VALUE arguments: its parameters as
+# "name<TAB>value" lines in PARAMS, its form body in BODY and its
+# signature for the public URL in SIG.
+webhook() {
+	PARAMS=$(printf '%s\n' "$@" | sed 's/=/\t/')
+	BODY=$(jq -nrR '[inputs | split("\t")
+	    | "\(.[0] | @uri)=\(.[1:] | join("\t") | @uri)"] | join("&")' \
+	    <<<"$PARAMS")
+	SIG=$(signature <<<"$PARAMS")
+}
+
+# An inbound text from PHONE with BODY and message id SID.
+inbound() {
+	webhook "MessageSid=$3" AccountSid=AC00000000000000000000000000000001 \
+	    "From=$1" "To=$BRAND" "Body=$2" NumMedia=0 SmsStatus=received \
+	    ApiVersion=2010-04-01 ToCity= FromCountry=US
+}
+
+# Run convo-webhook as a web server runs a CGI program, with BODY on its
+# standard input and SIG as X-Twilio-Signature. Extra NAME=VALUE
+# arguments go into its environment.
+cgi() {
+	env REQUEST_METHOD=POST \
+	    CONTENT_TYPE=application/x-www-form-urlencoded \
+	    CONTENT_LENGTH="$(printf '%s' "$BODY" | wc -c)" \
+	    HTTP_X_TWILIO_SIGNATURE="$SIG" "$@" \
+	    convo-webhook <<<"$BODY"
+}
+
+# Print the HTTP status of a CGI response in $output.
+cgi_status() {
+	sed -n 's/^Status: \([0-9]*\).*/\1/p' <<<"$output" | head -1
+}
+
+messages() {
+	sql "SELECT count(*) FROM convo.messages"
+}
+
+# Start lighttpd on 127.0.0.1 with convo-webhook as a CGI program at
+# /twilio, on a free port that it tries in turn; sets URL.
+start_lighttpd() {
+	local try i port
+	command -v lighttpd >/dev/null ||
+		skip "lighttpd is not installed (scripts/install-deps)"
+	mkdir -p www
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 40000))
+		cat >lighttpd.conf <<-EOF
+		server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+		server.document-root = "$BATS_TEST_TMPDIR/www"
+		server.bind = "127.0.0.1"
+		server.port = $port
+		server.errorlog = "$BATS_TEST_TMPDIR/error.log"
+		server.breakagelog = "$BATS_TEST_TMPDIR/cgi.log"
+		alias.url = ("/twilio" => "$(command -v convo-webhook)")
+		\$HTTP["url"] =~ "^/twilio" { cgi.assign = ("" => "") }
+		setenv.add-environment = (
+		    "CONVO_WEBHOOK_CONFIG" => "$CONVO_WEBHOOK_CONFIG")
+		EOF
+		lighttpd -D -f lighttpd.conf 2>lighttpd.err &
+		LIGHTTPD_PID=$!
+		for i in $(seq 50); do
+			if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+				URL="http://127.0.0.1:$port/twilio"
+				return 0
+			fi
+			kill -0 "$LIGHTTPD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$LIGHTTPD_PID" 2>/dev/null || true
+		wait "$LIGHTTPD_PID" 2>/dev/null || true
+		LIGHTTPD_PID=
+	done
+	fail "lighttpd did not start: $(cat lighttpd.err)"
+}
+
+# POST BODY to lighttpd with SIG; print the status, the body to FILE.
+post() {
+	curl -s -o "${1:-response}" -w '%{http_code}' --max-time 30 \
+	    -H 'Content-Type: application/x-www-form-urlencoded' \
+	    -H "X-Twilio-Signature: $SIG" --data-binary "$BODY" "$URL"
+}
+
+@test "signed inbound text is recorded" {
+	inbound +12015550101 "Where is my order?" SMw0001
+	run --separate-stderr cgi
+	assert_success
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial 'Content-Type: text/xml'
+	assert_output --partial \
+	    '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+	[[ $stderr == *"status=200 kind=message result=inserted sid=SMw0001"* ]]
+	run sql "SELECT direction, from_address, body FROM convo.messages"
+	assert_output "inbound|+12015550101|Where is my order?"
+}
+
+@test "log line has no token or signature" {
+	inbound +12015550102 "hello" SMw0002
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 200 ]
+	[ "$(wc -l <<<"$stderr")" -eq 1 ]
+	[[ $stderr != *"$TOKEN"* ]]
+	[[ $stderr != *"$SIG"* ]]
+	SIG=wrong$SIG
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 403 ]
+	[[ $stderr != *"$TOKEN"* ]]
+	[[ $stderr != *"$SIG"* ]]
+	[[ $output != *"$TOKEN"* ]]
+}
+
+@test "bad signature gets 403, nothing stored" {
+	inbound +12015550103 "hello" SMw0003
+	local good=$SIG
+	SIG=$(printf 'Body\thello\n' | signature)
+	run cgi
+	[ "$(cgi_status)" = 403 ]
+	SIG=$(printf 'x\n' | signature "$PUBLIC_URL" other-token)
+	run cgi
+	[ "$(cgi_status)" = 403 ]
+	SIG=
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 403 ]
+	[[ $stderr == *'error="missing X-Twilio-Signature"'* ]]
+	SIG=$good
+	BODY=${BODY/hello/hullo}
+	run cgi
+	[ "$(cgi_status)" = 403 ]
+	run messages
+	assert_output 0
+}
+
+@test "signature is over the public URL" {
+	inbound +12015550104 "hello" SMw0004
+	local public=$SIG
+	SIG=$(signature "http://127.0.0.1/twilio" <<<"$PARAMS")
+	run cgi HTTP_HOST=127.0.0.1 SERVER_NAME=127.0.0.1
+	[ "$(cgi_status)" = 403 ]
+	SIG=$public
+	run cgi HTTP_HOST=attacker.example SERVER_NAME=attacker.example
+	[ "$(cgi_status)" = 200 ]
+}
+
+@test "default port in URL is accepted" {
+	inbound +12015550105 "hello" SMw0005
+	SIG=$(signature "https://hooks.example.com:443/twilio" <<<"$PARAMS")
+	run cgi
+	[ "$(cgi_status)" = 200 ]
+	SIG=$(signature "https://hooks.example.com:444/twilio" <<<"$PARAMS")
+	run cgi
+	[ "$(cgi_status)" = 403 ]
+}
+
+@test "request query is signed" {
+	inbound +12015550106 "hello" SMw0006
+	SIG=$(signature "$PUBLIC_URL?team=a" <<<"$PARAMS")
+	run cgi QUERY_STRING=team=b
+	[ "$(cgi_status)" = 403 ]
+	run cgi
+	[ "$(cgi_status)" = 403 ]
+	run cgi QUERY_STRING=team=a
+	[ "$(cgi_status)" = 200 ]
+}
+
+@test "redelivery gets 200, stored once" {
+	inbound +12015550107 "hello" SMw0007
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 200 ]
+	[[ $stderr == *"result=inserted"* ]]
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 200 ]
+	[[ $stderr == *"result=duplicate"* ]]
+	run messages
+	assert_output 1
+	run sql "SELECT unread_count FROM convo.conversations"
+	assert_output 1
+}
+
+@test "received time is the request time" {
+	inbound +12015550108 "hello" SMw0008
+	local before after
+	before=$(date +%s)
+	run cgi
+	after=$(date +%s)
+	[ "$(cgi_status)" = 200 ]
+	run sql "SELECT floor(extract(epoch FROM sent_at))::bigint
+	    FROM convo.messages"
+	[ "$output" -ge "$before" ]
+	[ "$output" -le "$after" ]
+}
+
+@test "non-POST gets 405" {
+	inbound +12015550109 "hello" SMw0009
+	run cgi REQUEST_METHOD=GET
+	[ "$(cgi_status)" = 405 ]
+	assert_output --partial 'Allow: POST'
+	run cgi REQUEST_METHOD=HEAD
+	[ "$(cgi_status)" = 405 ]
+	run messages
+	assert_output 0
+}
+
+@test "body over 64 KiB gets 413" {
+	inbound +12015550110 "hello" SMw0010
+	BODY="$BODY&Pad=$(head -c 65536 /dev/zero | tr '\0' a)"
+	run cgi
+	[ "$(cgi_status)" = 413 ]
+	run cgi CONTENT_LENGTH=
+	[ "$(cgi_status)" = 413 ]
+	run messages
+	assert_output 0
+}
+
+@test "short or invalid length gets 400" {
+	inbound +12015550111 "hello" SMw0011
+	run cgi CONTENT_LENGTH=100000000000000000000
+	[ "$(cgi_status)" = 400 ]
+	run cgi CONTENT_LENGTH=-1
+	[ "$(cgi_status)" = 400 ]
+	run cgi CONTENT_LENGTH=5000
+	[ "$(cgi_status)" = 400 ]
+	assert_output --partial "request body ended after"
+}
+
+@test "malformed signed body gets 400" {
+	webhook MessageSid=SMw0012 Body=hi From=+12015550112 To=$BRAND
+	BODY="$BODY&Bad=%zz"
+	SIG=$(signature <<<"$PARAMS"$'\nBad\t%zz')
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 400 ]
+	[[ $stderr == *'status=400 error="invalid percent escape in'* ]]
+	[[ $stderr == *'in parameter \"Bad\""'* ]]
+	webhook MessageSid=SMw0013 From=+12015550112 To=$BRAND
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 400 ]
+	[[ $stderr == *'status=400 sid=SMw0013 error="missing parameter'* ]]
+	run messages
+	assert_output 0
+}
+
+@test "other content type gets 415" {
+	inbound +12015550114 "hello" SMw0014
+	run cgi CONTENT_TYPE=text/plain
+	[ "$(cgi_status)" = 415 ]
+	run cgi "CONTENT_TYPE=application/x-www-form-urlencoded; charset=UTF-8"
+	[ "$(cgi_status)" = 200 ]
+}
+
+@test "JSON webhook is checked, then refused" {
+	BODY='{"MessageSid":"SMw0015"}'
+	local hash
+	hash=$(printf '%s' "$BODY" | sha256sum | cut -d' ' -f1)
+	SIG=$(signature "$PUBLIC_URL?bodySHA256=$hash" </dev/null)
+	run cgi CONTENT_TYPE=application/json QUERY_STRING=bodySHA256=$hash
+	[ "$(cgi_status)" = 415 ]
+	BODY='{"MessageSid":"SMw0016"}'
+	run cgi CONTENT_TYPE=application/json QUERY_STRING=bodySHA256=$hash
+	[ "$(cgi_status)" = 403 ]
+}
+
+@test "shared key signs with HMAC-SHA256" {
+	printf '# previous key\nKS_old old-secret\nKS_new new-secret\n' \
+	    >shared-keys
+	echo "CONVO_TWILIO_SHARED_KEY_FILE=$BATS_TEST_TMPDIR/shared-keys" \
+	    >>webhook.conf
+	inbound +12015550117 "hello" SMw0017
+	SIG=$(signature "$PUBLIC_URL" new-secret sha256 <<<"$PARAMS")
+	local h=HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS
+	run cgi "$h=key=KS_new,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 200 ]
+	run cgi "$h=key=KS_old,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 403 ]
+	run cgi "$h=key=KS_new,algorithm=HMAC_MD5"
+	[ "$(cgi_status)" = 403 ]
+	SIG=$(signature "$PUBLIC_URL" "$TOKEN" sha256 <<<"$PARAMS")
+	run cgi "$h=key=KS_new,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 403 ]
+	run messages
+	assert_output 1
+}
+
+@test "shared key without key file gets 500" {
+	inbound +12015550118 "hello" SMw0018
+	local h=HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS
+	run --separate-stderr cgi "$h=key=K,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *"CONVO_TWILIO_SHARED_KEY_FILE is not set"* ]]
+	[[ $output != *CONVO_TWILIO_SHARED_KEY_FILE* ]]
+}
+
+@test "keyword reply as TwiML, escaped" {
+	convo-keywords settings --brand 'Tom & Jerry <shop>' >/dev/null
+	inbound +12015550119 "STOP" SMw0019
+	run cgi
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Response/>'
+	inbound +12015550120 "STOP" SMw0020
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial \
+	    '<Response><Message>Tom &amp; Jerry &lt;shop&gt;: You are unsub'
+	[[ $stderr == *"reply=twiml"* ]]
+	run sql "SELECT status FROM convo.consent ORDER BY 1"
+	assert_output "$(printf 'unsubscribed\nunsubscribed')"
+}
+
+@test "database down gets 503" {
+	inbound +12015550121 "hello" SMw0021
+	run --separate-stderr cgi \
+	    "CONVO_DB=host=$BATS_TEST_TMPDIR/none dbname=x"
+	[ "$(cgi_status)" = 503 ]
+	[[ $stderr == *"status=503"* ]]
+	[[ $output != *"$BATS_TEST_TMPDIR"* ]]
+}
+
+@test "configuration errors get 500" {
+	inbound +12015550122 "hello" SMw0022
+	echo "CONVO_SURPLUS" >>webhook.conf
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *"line 5: expected NAME=VALUE"* ]]
+	sed -i '$d' webhook.conf
+	echo "HOME=/tmp" >>webhook.conf
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'unknown setting \"HOME\"'* ]]
+	run --separate-stderr cgi CONVO_WEBHOOK_CONFIG=/nonexistent
+	[ "$(cgi_status)" = 500 ]
+	run --separate-stderr cgi CONVO_WEBHOOK_CONFIG= CONVO_DB= \
+	    CONVO_WEBHOOK_URL=$PUBLIC_URL TWILIO_AUTH_TOKEN=$TOKEN
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *"no database configured"* ]]
+	run messages
+	assert_output 0
+}
+
+@test "environment without config file" {
+	inbound +12015550123 "hello" SMw0023
+	run cgi CONVO_WEBHOOK_CONFIG= CONVO_WEBHOOK_URL=$PUBLIC_URL \
+	    TWILIO_AUTH_TOKEN=$TOKEN
+	[ "$(cgi_status)" = 200 ]
+	run cgi CONVO_WEBHOOK_CONFIG= CONVO_WEBHOOK_URL=$PUBLIC_URL
+	[ "$(cgi_status)" = 500 ]
+}
+
+@test "unknown account gets 500" {
+	inbound +12015550124 "hello" SMw0024
+	run --separate-stderr cgi CONVO_ACCOUNT=nosuch
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'account "nosuch" not found'* ]]
+}
+
+# Expected response to each payload of the corpus, recorded into an
+# account of its own: HTTP status, then the start of its log line.
+# Status callbacks of messages that are not stored are pending. A short
+# code recipient is no phone number that convo accepts, so that callback
+# is rejected.
+CORPUS_OUTCOMES='inbound_mms_no_body 200 kind=message result=inserted
+inbound_mms_with_body 200 kind=message result=inserted
+inbound_sms_base64_looking_body 200 kind=message result=inserted
+inbound_sms_basic 200 kind=message result=inserted
+inbound_sms_nl_nuntius 200 kind=message result=inserted
+inbound_sms_to_shortcode 200 kind=message result=inserted
+inbound_sms_with_buttontext 200 kind=message result=inserted
+inbound_whatsapp 200 kind=message result=inserted
+status_delivered_minimal 200 kind=status result=pending
+status_failed_21610_unsubscribed 200 kind=status result=pending
+status_failed_63018_rate_limit 200 kind=status result=pending
+status_read 200 kind=status result=pending
+status_sent_messaging_service 400 result=rejected sid=SM0b6e2697aae04182a9f5b5c7a8994c7f error="invalid phone number \"2021\"
+status_unknown_value 400 result=rejected sid=SMe287d7109a5a925f182f0e07fe5b223b error="unknown status \"huh\"'
+
+@test "corpus payloads get expected responses" {
+	need_corpus
+	local dir=$CONVO_CORPUS/twilio/webhooks name code want n=0
+	[ "$(ls "$dir"/*.form | wc -l)" -eq \
+	    "$(grep -c . <<<"$CORPUS_OUTCOMES")" ]
+	while read -r name code want; do
+		n=$((n + 1))
+		convo-db account add "a$n" >/dev/null
+		BODY=$(cat "$dir/$name.form")
+		SIG=$(jq -r '.[] | "\(.[0])\t\(.[1])"' \
+		    "$dir/$name.decoded.json" | signature)
+		run --separate-stderr cgi CONVO_ACCOUNT="a$n"
+		[ "$(cgi_status)" = "$code" ] ||
+			fail "$name: status $(cgi_status), expected $code"
+		[[ $stderr == *"status=$code $want"* ]] ||
+			fail "$name: log \"$stderr\", expected \"$want\""
+		# A second delivery changes nothing.
+		if [ "$code" = 200 ]; then
+			run --separate-stderr cgi CONVO_ACCOUNT="a$n"
+			[[ $stderr == *"result=duplicate"* ]] ||
+				fail "$name: redelivery logged \"$stderr\""
+		fi
+	done <<<"$CORPUS_OUTCOMES"
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 8
+	run sql "SELECT count(DISTINCT channel) FROM convo.messages"
+	assert_output 2
+}
+
+@test "lighttpd: signed text reaches convo-list" {
+	start_lighttpd
+	inbound +12015550125 "Is it in stock?" SMw0025
+	run post
+	assert_output 200
+	run cat response
+	assert_output '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+	run convo-list
+	assert_success
+	run jq -r '[.profile.phone, .last_message.body, .unread_count]
+	    | join(" ")' \
+	    <<<"$output"
+	assert_output "+12015550125 Is it in stock? 1"
+	run grep -c 'status=200 kind=message result=inserted sid=SMw0025' \
+	    cgi.log
+	assert_output 1
+}
+
+@test "lighttpd: bad signature gets 403" {
+	start_lighttpd
+	inbound +12015550126 "hello" SMw0026
+	SIG=${SIG%?}A
+	run post
+	assert_output 403
+	SIG=
+	run post
+	assert_output 403
+	run curl -s -o /dev/null -w '%{http_code}' "$URL"
+	assert_output 405
+	run messages
+	assert_output 0
+	run convo-list
+	assert_output ""
+}
+
+@test "lighttpd: concurrent redeliveries stored once" {
+	start_lighttpd
+	local round first
+	for round in 1 2 3 4 5; do
+		inbound +1201555013$round "round $round" SMw003$round
+		post r1 >code1 &
+		first=$!
+		post r2 >code2 &
+		wait "$first" $!
+		[ "$(cat code1) $(cat code2)" = "200 200" ] ||
+			fail "round $round: $(cat code1) $(cat code2)"
+	done
+	run messages
+	assert_output 5
+	run sql "SELECT count(DISTINCT provider_message_id) FROM convo.messages"
+	assert_output 5
+	run grep -c 'result=inserted' cgi.log
+	assert_output 5
+	run grep -c 'result=duplicate' cgi.log
+	assert_output 5
+}
+
+@test "lighttpd: oversized body gets 413" {
+	start_lighttpd
+	inbound +12015550140 "hello" SMw0040
+	BODY="$BODY&Pad=$(head -c 70000 /dev/zero | tr '\0' a)"
+	run post
+	assert_output 413
+	run messages
+	assert_output 0
+}
