@@ -319,7 +319,7 @@ normalize_media(jv media)
 	return out;
 }
 
-/* Unknown fields of a message, kept for convo-read; null when none. */
+/* Unknown fields of message REC (consumed), for convo-read; null when none. */
 static jv
 unknown_fields(jv rec)
 {
@@ -335,6 +335,7 @@ unknown_fields(jv rec)
 		extra = jv_object_set(extra, key, value);
 		any = 1;
 	}
+	jv_free(rec);
 	if (!any) {
 		jv_free(extra);
 		return jv_null();
@@ -350,8 +351,9 @@ message_optional(jv rec, jv out, const char *direction)
 	int rc;
 	char q[80];
 
-	media = normalize_media(jv_object_get(jv_copy(rec),
-	    jv_string("media")));
+	v = jv_object_get(jv_copy(rec), jv_string("media"));
+	media = normalize_media(v);
+	jv_free(v);
 	if (!jv_is_valid(media)) {
 		jv_free(out);
 		return media;

@@ -549,3 +549,11 @@ EOF
 	run jq -s 'map(select(.type == "send")) | length' <<<"$results"
 	assert_output "0"
 }
+
+@test "records leave no memory behind" {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	run valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+	    --error-exitcode=99 convo-ingest -q "$SAMPLE"
+	assert_success
+	refute_output --partial "definitely lost"
+}
