@@ -64,6 +64,8 @@ install: all
 	install -m 644 share/convo/migrations/*.sql \
 		$(DESTDIR)$(DATADIR)/convo/migrations
 	install -m 644 share/convo/sample/* $(DESTDIR)$(DATADIR)/convo/sample
+	install -d $(DESTDIR)$(DATADIR)/convo/examples
+	install -m 644 share/convo/examples/* $(DESTDIR)$(DATADIR)/convo/examples
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
