@@ -209,9 +209,19 @@ add_filters(struct query *q, const struct options *o)
 		buf_adds(&q->sql, " AND c.assignee IS NULL");
 	if (o->assigned != NULL)
 		where(q, " AND c.assignee = $%d", param(q, o->assigned));
-	if (strcmp(o->status, "all") != 0)
-		where(q, " AND " VIEW_EFFECTIVE_STATUS " = $%d", param(q,
-		    o->status));
+	/*
+	 * Spelled out rather than through VIEW_EFFECTIVE_STATUS, so that the
+	 * planner estimates the share of open conversations from the column
+	 * statistics and walks the recency index for a first page.
+	 */
+	if (strcmp(o->status, "open") == 0)
+		buf_adds(&q->sql, " AND (c.status = 'open' OR (c.status = "
+		    "'snoozed' AND c.snoozed_until <= now()))");
+	else if (strcmp(o->status, "snoozed") == 0)
+		buf_adds(&q->sql, " AND c.status = 'snoozed' AND "
+		    "c.snoozed_until > now()");
+	else if (strcmp(o->status, "closed") == 0)
+		buf_adds(&q->sql, " AND c.status = 'closed'");
 	if (o->search != NULL)
 		add_search(q, o->search);
 	if (o->since != NULL) {

@@ -47,8 +47,11 @@ notice_processor(void *arg, const char *message)
 static PGconn *
 open_conninfo(const char *conninfo)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *values[] = { conninfo, getprogname(), NULL };
+	/* Times are written in UTC; a conninfo's own options come later. */
+	const char *keys[] = { "options", "dbname",
+	    "fallback_application_name", NULL };
+	const char *values[] = { "-c TimeZone=UTC", conninfo, getprogname(),
+	    NULL };
 	PGconn *conn;
 
 	conn = PQconnectdbParams(keys, values, 1);
@@ -61,7 +64,6 @@ open_conninfo(const char *conninfo)
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
-	db_exec(conn, "SET TIME ZONE 'UTC'");
 	return conn;
 }
 
