@@ -290,9 +290,12 @@ explain_command() {
 	local name=$1 offset
 	shift
 	offset=$(stat_size "$WORK/pg/server.log")
-	PGOPTIONS="-c session_preload_libraries=auto_explain \
+	# The options go in the connection string, because the programs set
+	# options (TimeZone) themselves, which takes precedence over PGOPTIONS.
+	CONVO_DB="$CONVO_DB options='-c TimeZone=UTC \
+	    -c session_preload_libraries=auto_explain \
 	    -c auto_explain.log_min_duration=0 \
-	    -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on" \
+	    -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on'" \
 	    "$@" >/dev/null
 	sleep 0.2
 	plans_since "$offset" >"$RESULTS/plans-$name.txt"

@@ -24,7 +24,7 @@ SELECT g,
     -- Last message times spread over 2026 without ties: 7919 is prime and
     -- does not divide the number of seconds in a year.
     timestamptz '2026-01-01 00:00:00+00'
-        + ((g * 7919) % 31536000) * interval '1 second' AS last_at,
+        + ((g::bigint * 7919) % 31536000) * interval '1 second' AS last_at,
     '+1212' || (2000000 + g) AS phone,
     (ARRAY['Ada', 'Tomás', 'Mei', 'Sam', 'Priya', 'Jonas', 'Fatima', 'Luca',
         'Noor', 'Kenji', 'Amara', 'Diego', 'Ingrid', 'Omar', 'Chloé',
