@@ -5,10 +5,10 @@
  * COPY and as a SQL script of one INSERT per row, so that convo-ingest and
  * plain PostgreSQL loads are compared on the same messages.
  *
- * Of every 100 records, on average: 2 repeat an earlier message line
- * exactly (a redelivered webhook), 5 are keyword messages (STOP, START,
- * HELP and their variants), 5 are delivery receipts of earlier outbound
- * messages, and the rest are ordinary messages, 60% inbound and 40%
+ * Of every 100 records, on average, 2 repeat an earlier message line
+ * exactly, as a redelivered webhook does. 5 are keyword messages (STOP,
+ * START, HELP and their variants) and 5 are delivery receipts of earlier
+ * outbound messages. The rest are ordinary messages, 60% inbound and 40%
  * outbound. Output is the same for the same options and seed.
  */
 #include <err.h>

@@ -495,7 +495,8 @@ send_curl_loop() {
 }
 
 send_fake_only() {
-	curl -sSf --parallel --parallel-max 16 -K "$DATA/send.curlrc"
+	curl -sSf --no-progress-meter --parallel --parallel-max 16 \
+	    -K "$DATA/send.curlrc"
 }
 export -f send_convo send_curl_loop send_fake_only
 
@@ -583,7 +584,7 @@ item_send() {
 	out "while IFS= read -r to; do curl -sSf -o /dev/null -u \"\$TWILIO_ACCOUNT_SID:\$TWILIO_AUTH_TOKEN\"" \
 	    "--data-urlencode \"To=\$to\" --data-urlencode \"From=$SEND_BRAND\"" \
 	    "--data-urlencode \"Body=\$BODY\" \"\$URL\" || exit; done <recipients"
-	out "curl -sSf --parallel --parallel-max 16 -K requests.curlrc"
+	out "curl -sSf --no-progress-meter --parallel --parallel-max 16 -K requests.curlrc"
 	out '```'
 	out ""
 	out "send.ndjson has one {\"to\": PHONE, \"body\": BODY} line per" \
