@@ -237,9 +237,13 @@ build_query(struct query *q, const struct options *o, long long account)
 {
 	char num[32], at[TIME_MAX], id[32];
 
+	/*
+	 * The page comes from the conversations alone, through one of their
+	 * indexes; profiles and consent are joined to its rows only.
+	 */
 	snprintf(num, sizeof(num), "%lld", account);
-	buf_adds(&q->sql, VIEW_CONVERSATION_SELECT
-	    " WHERE c.account_id = $1");
+	buf_adds(&q->sql, VIEW_CONVERSATION_COLUMNS "FROM (SELECT c.* "
+	    "FROM convo.conversations c WHERE c.account_id = $1");
 	param(q, num);
 	add_filters(q, o);
 	if (o->before != NULL) {
@@ -255,6 +259,8 @@ build_query(struct query *q, const struct options *o, long long account)
 		snprintf(num, sizeof(num), "%lld", o->limit);
 		where(q, " LIMIT $%d", param(q, num));
 	}
+	buf_adds(&q->sql, ") c" VIEW_CONVERSATION_JOINS
+	    " ORDER BY c.last_at DESC, c.conversation_id DESC");
 }
 
 /*

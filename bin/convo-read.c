@@ -177,8 +177,9 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 
 /*
  * Fetch the thread's newest messages (before the cursor) in time order,
- * together with the latest recording time of the whole thread, which
- * becomes the conversation's read mark.
+ * together with the latest recording time of the thread's messages that
+ * can be unread, which becomes the conversation's read mark. Only those
+ * count as unread, and their partial index finds it in one probe.
  */
 static PGresult *
 fetch_messages(struct reader *r, const struct thread *t)
@@ -194,7 +195,8 @@ fetch_messages(struct reader *r, const struct thread *t)
 	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
 	    "(SELECT max(x.recorded_at) FROM convo.messages x "
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
-	    "AND x.channel = $3) AS read_mark "
+	    "AND x.channel = $3 AND x.direction = 'inbound' "
+	    "AND x.keyword_action IS NULL) AS read_mark "
 	    "FROM convo.messages m "
 	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 "
 	    "AND ($5::bigint IS NULL OR (m.sent_at, m.provider_message_id) < "

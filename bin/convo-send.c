@@ -609,22 +609,32 @@ start_job(struct sender *s, struct send_job *j)
 	struct twilio_call *call = xmalloc(sizeof(*call));
 
 	request_of(j, &req, media, to, from);
-	outbox_set_state(&s->ctx, j->outbox, "sending");
 	j->attempts++;
 	if (twilio_start(&s->twilio, call, &req, j) != 0)
 		errx(EX_SOFTWARE, "cannot start a request with libcurl");
 	j->call = call;
 }
 
-/* Start pending jobs in order while there is room in flight. */
+/*
+ * Start pending jobs in order while there is room in flight. The jobs
+ * that start together are marked sending in one durable commit first.
+ */
 static void
 start_ready(struct sender *s)
 {
 	double now = now_seconds();
-	int i = 0;
+	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
+	struct send_job **batch;
 
-	while (i < s->npending &&
-	    twilio_in_flight(&s->twilio) < s->o.parallel) {
+	/*
+	 * Wait until half the slots are free, so that a commit covers many
+	 * requests rather than one each time one finishes.
+	 */
+	if (room <= 0 || s->npending == 0 || (twilio_in_flight(&s->twilio) >
+	    0 && room < (s->o.parallel + 1) / 2))
+		return;
+	batch = xmalloc(room * sizeof(*batch));
+	while (i < s->npending && n < room) {
 		struct send_job *j = s->pending[i];
 
 		if (!may_start(s, j, now)) {
@@ -634,8 +644,13 @@ start_ready(struct sender *s)
 		memmove(&s->pending[i], &s->pending[i + 1],
 		    (s->npending - i - 1) * sizeof(*s->pending));
 		s->npending--;
-		start_job(s, j);
+		batch[n++] = j;
 	}
+	if (n > 0)
+		outbox_set_sending(&s->ctx, batch, n);
+	for (i = 0; i < n; i++)
+		start_job(s, batch[i]);
+	free(batch);
 }
 
 /*
@@ -833,6 +848,8 @@ run(struct sender *s)
 			continue;
 		}
 		if ((call = twilio_next(&s->twilio, wait > 100 ? 100 : wait)))
+			complete(s, call);
+		while (call != NULL && (call = twilio_next(&s->twilio, 0)))
 			complete(s, call);
 	}
 }

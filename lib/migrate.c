@@ -134,22 +134,21 @@ int
 migrate_current(PGconn *conn)
 {
 	PGresult *res;
-	int version = -1, exists;
+	const char *state;
+	int version = -1;
 
-	res = PQexec(conn, "SELECT to_regclass('convo.schema_version') "
-	    "IS NOT NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		return -1;
-	}
-	exists = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (!exists)
-		return 0;
+	/* One round trip: a database without the schema answers with an
+	 * undefined schema or table error. */
 	res = PQexec(conn, "SELECT coalesce(max(version), 0) "
 	    "FROM convo.schema_version");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		version = atoi(PQgetvalue(res, 0, 0));
+	} else {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state != NULL && (strcmp(state, "3F000") == 0 ||
+		    strcmp(state, "42P01") == 0))
+			version = 0;
+	}
 	PQclear(res);
 	return version;
 }

@@ -1,7 +1,12 @@
+#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
+#include <openssl/evp.h>
+
+#include "buf.h"
 #include "db.h"
 #include "send.h"
 
@@ -101,6 +106,20 @@ outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
 	return ok;
 }
 
+/* Append S and a unit separator, the joint of the key's parts. */
+static void
+key_part(EVP_MD_CTX *sha, const char *s, int last)
+{
+	EVP_DigestUpdate(sha, s, strlen(s));
+	if (!last)
+		EVP_DigestUpdate(sha, "\x1f", 1);
+}
+
+/*
+ * The key of J: "k:" and a hash of the given key with the recipient, or
+ * "d:" and a hash of recipient, body, media and the message replied to.
+ * Parts are joined with the unit separator (0x1f) before hashing.
+ */
 void
 outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 {
@@ -109,51 +128,51 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 	jv reply_to = jv_object_get(jv_copy(j->input),
 	    jv_string("in_reply_to"));
 	jv media = jv_dump_string(jv_copy(j->media), 0);
-	const char *params[6] = { j->phone, j->channel,
-	    jv_string_value(j->body), jv_string_value(media),
-	    jv_get_kind(reply_to) == JV_KIND_STRING ?
-	    jv_string_value(reply_to) : "", NULL };
-	PGresult *res;
+	const char *key = NULL;
+	unsigned char md[32];
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	size_t i;
 
 	if (jv_get_kind(given) == JV_KIND_STRING)
-		params[5] = jv_string_value(given);
+		key = jv_string_value(given);
 	else if (ctx->idempotency_key != NULL)
-		params[5] = ctx->idempotency_key;
-	res = outbox_query(ctx, "SELECT CASE WHEN $6::text IS NULL THEN 'd:' || "
-	    "encode(sha256(convert_to(concat_ws(chr(31), $1::text, $2::text, "
-	    "$3::text, $4::text, $5::text), 'UTF8')), 'hex') "
-	    "ELSE 'k:' || encode(sha256(convert_to(concat_ws(chr(31), "
-	    "$6::text, $1::text, $2::text), 'UTF8')), 'hex') END", 6, params);
-	snprintf(j->key, sizeof(j->key), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
+		key = ctx->idempotency_key;
+	if (sha == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
+		errx(EX_SOFTWARE, "cannot start a SHA-256 digest");
+	if (key != NULL) {
+		key_part(sha, key, 0);
+		key_part(sha, j->phone, 0);
+		key_part(sha, j->channel, 1);
+	} else {
+		key_part(sha, j->phone, 0);
+		key_part(sha, j->channel, 0);
+		key_part(sha, jv_string_value(j->body), 0);
+		key_part(sha, jv_string_value(media), 0);
+		key_part(sha, jv_get_kind(reply_to) == JV_KIND_STRING ?
+		    jv_string_value(reply_to) : "", 1);
+	}
+	if (!EVP_DigestFinal_ex(sha, md, NULL))
+		errx(EX_SOFTWARE, "cannot finish a SHA-256 digest");
+	EVP_MD_CTX_free(sha);
+	j->key[0] = key != NULL ? 'k' : 'd';
+	j->key[1] = ':';
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(j->key + 2 + 2 * i, 3, "%02x", md[i]);
 	jv_free(given);
 	jv_free(reply_to);
 	jv_free(media);
-}
-
-static void
-update_content(struct send_ctx *ctx, const struct send_job *j,
-    const char *media, const char *segments, const char *units)
-{
-	const char *params[9] = { ctx->account_id, j->outbox,
-	    strncmp(j->brand, "MG", 2) == 0 ? NULL : j->brand,
-	    strncmp(j->brand, "MG", 2) == 0 ? j->brand : NULL,
-	    jv_string_value(j->body), media, j->seg.encoding, segments, units };
-
-	PQclear(outbox_query(ctx, "UPDATE convo.outbox SET from_address = $3, "
-	    "messaging_service_sid = $4, body = $5, media = $6, "
-	    "encoding = $7, segments = $8, units = $9, updated_at = now() "
-	    "WHERE account_id = $1 AND outbox_id = $2", 9, params));
 }
 
 enum outbox_claim
 outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 {
 	char window[32], segs[16], units[16];
-	const char *params[14];
+	const char *params[15];
 	PGresult *res;
 	enum outbox_claim c;
+	const char *state;
 	jv media = jv_dump_string(jv_copy(j->media), 0);
+	int service = strncmp(j->brand, "MG", 2) == 0;
 
 	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
 	snprintf(segs, sizeof(segs), "%d", j->seg.segments);
@@ -161,54 +180,54 @@ outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 	params[0] = ctx->account_id;
 	params[1] = j->key;
 	params[2] = window;
-	PQclear(outbox_query(ctx, "BEGIN", 0, NULL));
-	PQclear(outbox_query(ctx, "SELECT pg_advisory_xact_lock("
-	    "hashtextextended($2, $1::bigint))", 2, params));
-	res = outbox_query(ctx, "SELECT outbox_id, state, provider_message_id, "
-	    "error_code, error_message FROM convo.outbox "
-	    "WHERE account_id = $1 AND idempotency_key = $2 "
-	    "AND created_at > now() - $3::interval "
-	    "ORDER BY created_at DESC LIMIT 1", 3, params);
-	if (PQntuples(res) == 1) {
-		const char *state = PQgetvalue(res, 0, 1);
-
-		snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
-		c = strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
-		    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
-		/* A row sent again carries what this run sends. */
-		if (c != OUTBOX_DONE)
-			update_content(ctx, j, jv_string_value(media), segs,
-			    units);
-		*row = res;
-		PQclear(outbox_query(ctx, "COMMIT", 0, NULL));
-		jv_free(media);
-		return c;
-	}
-	PQclear(res);
-	params[2] = j->profile_id;
-	params[3] = j->channel;
-	params[4] = j->conversation_id[0] ? j->conversation_id + 2 : NULL;
-	params[5] = j->phone;
-	params[6] = strncmp(j->brand, "MG", 2) == 0 ? NULL : j->brand;
-	params[7] = strncmp(j->brand, "MG", 2) == 0 ? j->brand : NULL;
-	params[8] = jv_string_value(j->body);
-	params[9] = jv_string_value(media);
-	params[10] = j->origin;
-	params[11] = j->seg.encoding;
-	params[12] = segs;
-	params[13] = units;
-	res = outbox_query(ctx, "INSERT INTO convo.outbox (account_id, "
-	    "idempotency_key, profile_id, channel, conversation_id, "
-	    "to_address, from_address, messaging_service_sid, body, media, "
-	    "origin, provider, encoding, segments, units) VALUES ($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9, $10, $11, 'twilio', $12, $13, $14) "
-	    "RETURNING outbox_id", 14, params);
-	snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQclear(outbox_query(ctx, "COMMIT", 0, NULL));
+	params[3] = j->profile_id;
+	params[4] = j->channel;
+	params[5] = j->conversation_id[0] ? j->conversation_id + 2 : NULL;
+	params[6] = j->phone;
+	params[7] = service ? NULL : j->brand;
+	params[8] = service ? j->brand : NULL;
+	params[9] = jv_string_value(j->body);
+	params[10] = jv_string_value(media);
+	params[11] = j->origin;
+	params[12] = j->seg.encoding;
+	params[13] = segs;
+	params[14] = units;
+	res = outbox_query(ctx, "SELECT * FROM convo.outbox_claim($1, $2, $3, "
+	    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", 15,
+	    params);
 	jv_free(media);
-	*row = NULL;
-	return OUTBOX_NEW;
+	snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
+	if (PQgetvalue(res, 0, 5)[0] == 't') {
+		PQclear(res);
+		*row = NULL;
+		return OUTBOX_NEW;
+	}
+	state = PQgetvalue(res, 0, 1);
+	c = strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
+	    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
+	*row = res;
+	return c;
+}
+
+void
+outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
+    int n)
+{
+	struct buf ids = { 0 };
+	const char *params[2] = { ctx->account_id, NULL };
+	int i;
+
+	buf_addc(&ids, '{');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_addc(&ids, ',');
+		buf_adds(&ids, jobs[i]->outbox);
+	}
+	buf_addc(&ids, '}');
+	params[1] = ids.data;
+	PQclear(outbox_query(ctx, "SELECT convo.outbox_sending($1, $2)", 2,
+	    params));
+	buf_free(&ids);
 }
 
 void

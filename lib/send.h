@@ -89,6 +89,13 @@ void outbox_derive_key(struct send_ctx *ctx, struct send_job *j);
 enum outbox_claim outbox_claim(struct send_ctx *ctx, struct send_job *j,
     PGresult **row);
 
+/*
+ * Mark the outbox rows of the N JOBS as sending, counting an attempt, in
+ * one transaction that waits for the disk.
+ */
+void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
+    int n);
+
 /* Set the state of outbox row OUTBOX ("sending" counts an attempt). */
 void outbox_set_state(struct send_ctx *ctx, const char *outbox,
     const char *state);

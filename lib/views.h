@@ -19,7 +19,7 @@
 	"THEN 'open' ELSE c.status END)"
 
 /* Columns view_conversation() reads; c is conversations, p profiles. */
-#define VIEW_CONVERSATION_SELECT \
+#define VIEW_CONVERSATION_COLUMNS \
 	"SELECT c.conversation_id, c.channel, " \
 	VIEW_EFFECTIVE_STATUS " AS status, " \
 	"convo.rfc3339(c.snoozed_until) AS snoozed_until, c.blocked, " \
@@ -33,12 +33,18 @@
 	"p.profile_id, p.phone, p.first_name, p.last_name, p.email, " \
 	"p.photo_url, p.timezone, p.external_id, " \
 	"coalesce(s.status, 'never_subscribed') AS consent, " \
-	"convo.rfc3339(c.last_at) || '~' || c.conversation_id AS cursor " \
-	"FROM convo.conversations c " \
-	"JOIN convo.profiles p ON p.account_id = c.account_id " \
+	"convo.rfc3339(c.last_at) || '~' || c.conversation_id AS cursor "
+
+/* What VIEW_CONVERSATION_COLUMNS needs besides c, joined to c. */
+#define VIEW_CONVERSATION_JOINS \
+	" JOIN convo.profiles p ON p.account_id = c.account_id " \
 	"AND p.profile_id = c.profile_id " \
 	"LEFT JOIN convo.consent s ON s.account_id = c.account_id " \
 	"AND s.profile_id = c.profile_id AND s.channel = c.channel"
+
+#define VIEW_CONVERSATION_SELECT \
+	VIEW_CONVERSATION_COLUMNS "FROM convo.conversations c" \
+	VIEW_CONVERSATION_JOINS
 
 /* Columns view_message() reads; m is messages. */
 #define VIEW_MESSAGE_COLUMNS \

@@ -4,6 +4,13 @@
 -- whole batch with set-based statements and returns one row per staged
 -- line. Every rule is written so that the result does not depend on the
 -- order in which records arrive.
+--
+-- The staging and work tables are small and have no statistics, while
+-- an account's tables can be large, with statistics that lag behind
+-- during a big import. A lookup from a work table into a large table is
+-- therefore written as a LATERAL subquery fenced with OFFSET 0, or as
+-- "= ANY (ARRAY(...))", which the planner can only run as index probes,
+-- once per work row: the cost of a batch does not grow with the account.
 
 CREATE FUNCTION convo.ingest_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -62,15 +69,26 @@ BEGIN
     CREATE TEMP TABLE IF NOT EXISTS ingest_new_profiles (
         phone text PRIMARY KEY
     ) ON COMMIT DELETE ROWS;
+    -- The messages the batch inserted, with what the conversation
+    -- summary needs of them. keyword_action is the one at insert time:
+    -- a conditional keyword can be judged again later in the batch.
     CREATE TEMP TABLE IF NOT EXISTS ingest_new_messages (
         message_id bigint PRIMARY KEY,
         provider text NOT NULL,
         provider_message_id text NOT NULL,
         profile_id bigint NOT NULL,
-        channel text NOT NULL
+        channel text NOT NULL,
+        direction text NOT NULL,
+        sent_at timestamptz NOT NULL,
+        keyword_action text,
+        keyword_conditional boolean NOT NULL,
+        possible_opt_out boolean NOT NULL
     ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS ingest_new_events (
-        event_id bigint PRIMARY KEY
+        event_id bigint PRIMARY KEY,
+        provider text NOT NULL,
+        provider_message_id text NOT NULL,
+        error_code text
     ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS ingest_new_changes (
         change_id bigint PRIMARY KEY
@@ -80,6 +98,16 @@ BEGIN
     CREATE TEMP TABLE IF NOT EXISTS ingest_touched (
         profile_id bigint NOT NULL,
         channel text NOT NULL,
+        PRIMARY KEY (profile_id, channel)
+    ) ON COMMIT DELETE ROWS;
+    -- What the batch means for each touched pair; see
+    -- convo.ingest_conversations.
+    CREATE TEMP TABLE IF NOT EXISTS ingest_touched_state (
+        profile_id bigint NOT NULL,
+        channel text NOT NULL,
+        has_conversation boolean NOT NULL,
+        reopen boolean NOT NULL,
+        flagged_message_id bigint,
         PRIMARY KEY (profile_id, channel)
     ) ON COMMIT DELETE ROWS;
 END;
@@ -109,12 +137,12 @@ BEGIN
     )
     INSERT INTO pg_temp.ingest_new_profiles SELECT ins.phone FROM ins;
 
-    UPDATE pg_temp.ingest_messages s SET profile_id = p.profile_id
-    FROM convo.profiles p
-    WHERE p.account_id = p_account AND p.phone = s.phone;
-    UPDATE pg_temp.ingest_consents s SET profile_id = p.profile_id
-    FROM convo.profiles p
-    WHERE p.account_id = p_account AND p.phone = s.phone;
+    UPDATE pg_temp.ingest_messages s SET profile_id = (
+        SELECT p.profile_id FROM convo.profiles p
+        WHERE p.account_id = p_account AND p.phone = s.phone);
+    UPDATE pg_temp.ingest_consents s SET profile_id = (
+        SELECT p.profile_id FROM convo.profiles p
+        WHERE p.account_id = p_account AND p.phone = s.phone);
 
     FOR r IN SELECT * FROM pg_temp.ingest_profiles ORDER BY 1 LOOP
         SELECT * INTO v_old FROM convo.profiles p
@@ -168,7 +196,13 @@ BEGIN
     FROM convo.profiles p
     WHERE c.account_id = p_account AND p.account_id = p_account
         AND p.profile_id = c.profile_id
-        AND p.phone IN (SELECT s.phone FROM pg_temp.ingest_profiles s);
+        AND p.phone = ANY (ARRAY(SELECT s.phone
+            FROM pg_temp.ingest_profiles s))
+        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
+            FROM pg_temp.ingest_profiles s
+            CROSS JOIN LATERAL (SELECT x.profile_id FROM convo.profiles x
+                WHERE x.account_id = p_account AND x.phone = s.phone
+                OFFSET 0) x));
 END;
 $$;
 
@@ -189,8 +223,15 @@ BEGIN
     -- convo-read either sees a message or leaves it unread.
     PERFORM 1 FROM convo.conversations c
     WHERE c.account_id = p_account
-        AND (c.profile_id, c.channel) IN
-            (SELECT s.profile_id, s.channel FROM pg_temp.ingest_messages s)
+        AND c.conversation_id = ANY (ARRAY(SELECT x.conversation_id
+            FROM (SELECT DISTINCT s.profile_id, s.channel
+                FROM pg_temp.ingest_messages s) s
+            CROSS JOIN LATERAL (SELECT x.conversation_id
+                FROM convo.conversations x
+                WHERE x.account_id = p_account
+                    AND x.profile_id = s.profile_id
+                    AND x.channel = s.channel
+                OFFSET 0) x))
     ORDER BY c.conversation_id
     FOR UPDATE;
 
@@ -211,16 +252,19 @@ BEGIN
             f.keyword_conditional, f.possible_opt_out, f.extra,
             -- A blocked customer's message never counts as unread. The
             -- lock above orders this read after a convo-mark --block.
-            NOT EXISTS (SELECT 1 FROM convo.conversations c
-                WHERE c.account_id = p_account
-                    AND c.profile_id = f.profile_id
-                    AND c.channel = f.channel AND c.blocked)
+            b.blocked IS NULL
         FROM firsts f
+        LEFT JOIN LATERAL (SELECT true AS blocked FROM convo.conversations c
+            WHERE c.account_id = p_account AND c.profile_id = f.profile_id
+                AND c.channel = f.channel AND c.blocked
+            OFFSET 0) b ON true
         ORDER BY f.provider, f.provider_message_id
         ON CONFLICT DO NOTHING
         RETURNING messages.message_id, messages.provider,
             messages.provider_message_id, messages.profile_id,
-            messages.channel
+            messages.channel, messages.direction, messages.sent_at,
+            messages.keyword_action, messages.keyword_conditional,
+            messages.possible_opt_out
     )
     INSERT INTO pg_temp.ingest_new_messages SELECT * FROM ins;
 
@@ -238,9 +282,10 @@ BEGIN
         FROM firsts f
         ORDER BY f.provider, f.provider_message_id, f.status, f.error_code
         ON CONFLICT DO NOTHING
-        RETURNING status_events.event_id
+        RETURNING status_events.event_id, status_events.provider,
+            status_events.provider_message_id, status_events.error_code
     )
-    INSERT INTO pg_temp.ingest_new_events SELECT ins.event_id FROM ins;
+    INSERT INTO pg_temp.ingest_new_events SELECT * FROM ins;
 
     -- The status of a message is the best of its own initial status and
     -- every receipt, computed from all of them so that arrival order
@@ -250,25 +295,26 @@ BEGIN
         UNION
         SELECT m.message_id
         FROM pg_temp.ingest_new_events ne
-        JOIN convo.status_events e ON e.account_id = p_account
-            AND e.event_id = ne.event_id
-        JOIN convo.messages m ON m.account_id = p_account
-            AND m.provider = e.provider
-            AND m.provider_message_id = e.provider_message_id
+        CROSS JOIN LATERAL (SELECT m.message_id FROM convo.messages m
+            WHERE m.account_id = p_account AND m.provider = ne.provider
+                AND m.provider_message_id = ne.provider_message_id
+            OFFSET 0) m
     ), candidates AS (
-        SELECT m.message_id, e.status, e.at, e.error_code
+        SELECT a.message_id, x.status, x.at, x.error_code
         FROM affected a
-        JOIN convo.messages m ON m.account_id = p_account
-            AND m.message_id = a.message_id
-        JOIN convo.status_events e ON e.account_id = p_account
-            AND e.provider = m.provider
-            AND e.provider_message_id = m.provider_message_id
-        UNION ALL
-        SELECT m.message_id, m.initial_status, m.sent_at, NULL
-        FROM affected a
-        JOIN convo.messages m ON m.account_id = p_account
-            AND m.message_id = a.message_id
-        WHERE m.initial_status IS NOT NULL
+        CROSS JOIN LATERAL (
+            SELECT e.status, e.at, e.error_code
+            FROM convo.messages m
+            JOIN convo.status_events e ON e.account_id = p_account
+                AND e.provider = m.provider
+                AND e.provider_message_id = m.provider_message_id
+            WHERE m.account_id = p_account AND m.message_id = a.message_id
+            UNION ALL
+            SELECT m.initial_status, m.sent_at, NULL
+            FROM convo.messages m
+            WHERE m.account_id = p_account AND m.message_id = a.message_id
+                AND m.initial_status IS NOT NULL
+            OFFSET 0) x
     ), best AS (
         SELECT DISTINCT ON (c.message_id) c.*
         FROM candidates c
@@ -278,7 +324,9 @@ BEGIN
     UPDATE convo.messages m
     SET status = b.status, status_at = b.at, error_code = b.error_code
     FROM best b
-    WHERE m.account_id = p_account AND m.message_id = b.message_id
+    WHERE m.account_id = p_account
+        AND m.message_id = ANY (ARRAY(SELECT x.message_id FROM best x))
+        AND m.message_id = b.message_id
         AND (m.status, m.status_at, m.error_code)
             IS DISTINCT FROM (b.status, b.at, b.error_code);
 END;
@@ -314,15 +362,16 @@ BEGIN
     WITH ins AS (
         INSERT INTO convo.consent_changes (account_id, profile_id, channel,
             status, method, at, message_id, keyword)
-        SELECT p_account, m.profile_id, m.channel,
-            CASE m.keyword_action WHEN 'opt_out' THEN 'unsubscribed'
+        SELECT p_account, n.profile_id, n.channel,
+            CASE n.keyword_action WHEN 'opt_out' THEN 'unsubscribed'
                 ELSE 'subscribed' END,
-            'keyword', m.sent_at, m.message_id, m.keyword
+            'keyword', n.sent_at, n.message_id, m.keyword
         FROM pg_temp.ingest_new_messages n
-        JOIN convo.messages m ON m.account_id = p_account
-            AND m.message_id = n.message_id
-        WHERE m.keyword_action IN ('opt_out', 'opt_in')
-        ORDER BY m.profile_id, m.channel, m.sent_at
+        CROSS JOIN LATERAL (SELECT m.keyword FROM convo.messages m
+            WHERE m.account_id = p_account AND m.message_id = n.message_id
+            OFFSET 0) m
+        WHERE n.keyword_action IN ('opt_out', 'opt_in')
+        ORDER BY n.profile_id, n.channel, n.sent_at
         ON CONFLICT DO NOTHING
         RETURNING consent_changes.change_id
     )
@@ -332,25 +381,30 @@ BEGIN
     -- names the recipient, or its message does.
     WITH events AS (
         SELECT e.* FROM pg_temp.ingest_new_events ne
-        JOIN convo.status_events e ON e.account_id = p_account
-            AND e.event_id = ne.event_id
-        WHERE e.error_code = '21610'
+        CROSS JOIN LATERAL (SELECT e.* FROM convo.status_events e
+            WHERE e.account_id = p_account AND e.event_id = ne.event_id
+            OFFSET 0) e
+        WHERE ne.error_code = '21610'
         UNION
         SELECT e.* FROM pg_temp.ingest_new_messages n
-        JOIN convo.status_events e ON e.account_id = p_account
-            AND e.provider = n.provider
-            AND e.provider_message_id = n.provider_message_id
-        WHERE e.error_code = '21610'
+        CROSS JOIN LATERAL (SELECT e.* FROM convo.status_events e
+            WHERE e.account_id = p_account AND e.provider = n.provider
+                AND e.provider_message_id = n.provider_message_id
+                AND e.error_code = '21610'
+            OFFSET 0) e
     ), targets AS (
         SELECT DISTINCT coalesce(p.profile_id, m.profile_id) AS profile_id,
             coalesce(m.channel, e.channel, 'sms') AS channel,
             e.at, e.provider_message_id, e.error_code
         FROM events e
-        LEFT JOIN convo.messages m ON m.account_id = p_account
-            AND m.provider = e.provider
-            AND m.provider_message_id = e.provider_message_id
-        LEFT JOIN convo.profiles p ON p.account_id = p_account
-            AND p.phone = e.to_phone
+        LEFT JOIN LATERAL (SELECT m.profile_id, m.channel
+            FROM convo.messages m
+            WHERE m.account_id = p_account AND m.provider = e.provider
+                AND m.provider_message_id = e.provider_message_id
+            OFFSET 0) m ON true
+        LEFT JOIN LATERAL (SELECT p.profile_id FROM convo.profiles p
+            WHERE p.account_id = p_account AND p.phone = e.to_phone
+            OFFSET 0) p ON true
     ), ins AS (
         INSERT INTO convo.consent_changes (account_id, profile_id, channel,
             status, method, at, provider_message_id, error_code)
@@ -365,8 +419,10 @@ BEGIN
 
     INSERT INTO pg_temp.ingest_touched
     SELECT c.profile_id, c.channel FROM pg_temp.ingest_new_changes n
-    JOIN convo.consent_changes c ON c.account_id = p_account
-        AND c.change_id = n.change_id
+    CROSS JOIN LATERAL (SELECT c.profile_id, c.channel
+        FROM convo.consent_changes c
+        WHERE c.account_id = p_account AND c.change_id = n.change_id
+        OFFSET 0) c
     UNION
     SELECT n.profile_id, n.channel FROM pg_temp.ingest_new_messages n
     ON CONFLICT DO NOTHING;
@@ -417,13 +473,16 @@ BEGIN
     -- unsubscribed wins.
     INSERT INTO convo.consent AS s (account_id, profile_id, channel,
         status, changed_at, change_id)
-    SELECT DISTINCT ON (c.profile_id, c.channel) p_account, c.profile_id,
-        c.channel, c.status, c.at, c.change_id
+    SELECT p_account, t.profile_id, t.channel, c.status, c.at, c.change_id
     FROM pg_temp.ingest_touched t
-    JOIN convo.consent_changes c ON c.account_id = p_account
-        AND c.profile_id = t.profile_id AND c.channel = t.channel
-    ORDER BY c.profile_id, c.channel, c.at DESC,
-        c.status = 'unsubscribed' DESC, c.change_id DESC
+    CROSS JOIN LATERAL (SELECT c.status, c.at, c.change_id
+        FROM convo.consent_changes c
+        WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+            AND c.channel = t.channel
+        ORDER BY c.at DESC, c.status = 'unsubscribed' DESC,
+            c.change_id DESC
+        LIMIT 1) c
+    ORDER BY t.profile_id, t.channel
     ON CONFLICT (account_id, profile_id, channel) DO UPDATE
     SET status = EXCLUDED.status, changed_at = EXCLUDED.changed_at,
         change_id = EXCLUDED.change_id
@@ -431,12 +490,16 @@ BEGIN
         IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.changed_at,
             EXCLUDED.change_id);
     DELETE FROM convo.consent s
-    USING pg_temp.ingest_touched t
-    WHERE s.account_id = p_account AND s.profile_id = t.profile_id
-        AND s.channel = t.channel
-        AND NOT EXISTS (SELECT 1 FROM convo.consent_changes c
+    USING (SELECT t.profile_id, t.channel FROM pg_temp.ingest_touched t
+        LEFT JOIN LATERAL (SELECT 1 AS one FROM convo.consent_changes c
             WHERE c.account_id = p_account AND c.profile_id = t.profile_id
-                AND c.channel = t.channel);
+                AND c.channel = t.channel
+            LIMIT 1) c ON true
+        WHERE c.one IS NULL) t
+    WHERE s.account_id = p_account
+        AND s.profile_id = ANY (ARRAY(SELECT x.profile_id
+            FROM pg_temp.ingest_touched x))
+        AND s.profile_id = t.profile_id AND s.channel = t.channel;
 END;
 $$;
 
@@ -452,38 +515,75 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Create, remove and summarise the conversations of touched customers.
+-- Every statement reaches the large tables through their indexes, once
+-- per touched pair: the work of a batch does not grow with the account.
 CREATE FUNCTION convo.ingest_conversations(p_account bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO convo.conversations (account_id, profile_id, channel)
-    SELECT p_account, t.profile_id, t.channel
+    INSERT INTO pg_temp.ingest_touched_state
+    SELECT t.profile_id, t.channel, w.one IS NOT NULL,
+        coalesce(n.reopen, false), n.flagged_message_id
     FROM pg_temp.ingest_touched t
-    WHERE EXISTS (SELECT 1 FROM convo.messages m
+    LEFT JOIN LATERAL (SELECT 1 AS one FROM convo.messages m
         WHERE m.account_id = p_account AND m.profile_id = t.profile_id
             AND m.channel = t.channel AND m.direction = 'inbound'
-            AND m.keyword_action IS NULL)
+            AND m.keyword_action IS NULL
+        LIMIT 1) w ON true
+    LEFT JOIN (
+        SELECT n.profile_id, n.channel,
+            -- A closed or snoozed conversation reopens when the customer
+            -- writes again, unless it is blocked.
+            bool_or(n.direction = 'inbound' AND n.keyword_action IS NULL)
+                AS reopen,
+            (array_agg(n.message_id
+                ORDER BY n.sent_at DESC, n.provider_message_id DESC)
+                FILTER (WHERE n.possible_opt_out
+                    AND n.keyword_action IS NULL))[1]
+                AS flagged_message_id
+        FROM (SELECT n.profile_id, n.channel, n.message_id, n.direction,
+                n.sent_at, n.provider_message_id, n.possible_opt_out,
+                CASE WHEN n.keyword_conditional
+                    THEN (SELECT m.keyword_action FROM convo.messages m
+                        WHERE m.account_id = p_account
+                            AND m.message_id = n.message_id)
+                    ELSE n.keyword_action END AS keyword_action
+            FROM pg_temp.ingest_new_messages n) n
+        GROUP BY n.profile_id, n.channel
+    ) n ON n.profile_id = t.profile_id AND n.channel = t.channel;
+
+    INSERT INTO convo.conversations (account_id, profile_id, channel)
+    SELECT p_account, s.profile_id, s.channel
+    FROM pg_temp.ingest_touched_state s
+    WHERE s.has_conversation
     ORDER BY 2, 3
     ON CONFLICT DO NOTHING;
 
     -- A conditional keyword judged again can leave a customer with no
     -- message that makes a conversation.
     DELETE FROM convo.conversations c
-    USING pg_temp.ingest_touched t
-    WHERE c.account_id = p_account AND c.profile_id = t.profile_id
-        AND c.channel = t.channel
-        AND NOT EXISTS (SELECT 1 FROM convo.messages m
-            WHERE m.account_id = p_account AND m.profile_id = t.profile_id
-                AND m.channel = t.channel AND m.direction = 'inbound'
-                AND m.keyword_action IS NULL);
+    USING pg_temp.ingest_touched_state s
+    WHERE c.account_id = p_account
+        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
+            FROM pg_temp.ingest_touched_state x
+            WHERE NOT x.has_conversation))
+        AND c.profile_id = s.profile_id AND c.channel = s.channel
+        AND NOT s.has_conversation;
 
     -- Counting happens in a statement that starts after the lock, so it
     -- sees every message committed by a transaction that held it before.
     PERFORM 1 FROM convo.conversations c
-    JOIN pg_temp.ingest_touched t ON c.profile_id = t.profile_id
-        AND c.channel = t.channel
     WHERE c.account_id = p_account
+        AND c.conversation_id = ANY (ARRAY(SELECT x.conversation_id
+            FROM pg_temp.ingest_touched_state s
+            CROSS JOIN LATERAL (SELECT x.conversation_id
+                FROM convo.conversations x
+                WHERE x.account_id = p_account
+                    AND x.profile_id = s.profile_id
+                    AND x.channel = s.channel
+                OFFSET 0) x
+            WHERE s.has_conversation))
     ORDER BY c.conversation_id
-    FOR UPDATE OF c;
+    FOR UPDATE;
 
     UPDATE convo.conversations c SET
         last_message_id = l.message_id,
@@ -500,52 +600,45 @@ BEGIN
                 AND m.channel = c.channel AND m.direction = 'inbound'
                 AND m.keyword_action IS NULL AND m.counts_unread
                 AND m.recorded_at > coalesce(c.last_read_at, '-infinity')),
-        status = CASE WHEN r.reopen AND NOT c.blocked THEN 'open'
+        status = CASE WHEN s.reopen AND NOT c.blocked THEN 'open'
             ELSE c.status END,
         -- The flag names the latest flagged message by time, whichever
         -- arrived last.
-        flagged_message_id = convo.later_message(p_account,
-            r.flagged_message_id, c.flagged_message_id),
-        flagged_at = CASE WHEN convo.later_message(p_account,
-            r.flagged_message_id, c.flagged_message_id)
-            IS DISTINCT FROM c.flagged_message_id THEN now()
+        flagged_message_id = CASE WHEN s.flagged_message_id IS NULL
+            THEN c.flagged_message_id
+            ELSE convo.later_message(p_account, s.flagged_message_id,
+                c.flagged_message_id) END,
+        flagged_at = CASE WHEN s.flagged_message_id IS NULL
+            THEN c.flagged_at
+            WHEN convo.later_message(p_account, s.flagged_message_id,
+                c.flagged_message_id) IS DISTINCT FROM c.flagged_message_id
+            THEN now()
             ELSE c.flagged_at END,
-        snoozed_until = CASE WHEN r.reopen AND NOT c.blocked THEN NULL
+        snoozed_until = CASE WHEN s.reopen AND NOT c.blocked THEN NULL
             ELSE c.snoozed_until END,
         search_text = lower(concat_ws(' ', p.first_name, p.last_name,
             p.phone, l.body)),
         updated_at = now()
-    FROM pg_temp.ingest_touched t
-    JOIN convo.profiles p ON p.account_id = p_account
-        AND p.profile_id = t.profile_id
+    FROM pg_temp.ingest_touched_state s
+    CROSS JOIN LATERAL (SELECT p.first_name, p.last_name, p.phone
+        FROM convo.profiles p
+        WHERE p.account_id = p_account AND p.profile_id = s.profile_id
+        OFFSET 0) p
     CROSS JOIN LATERAL (
         SELECT m.message_id, m.body, m.direction, m.sent_at,
             m.provider_message_id
         FROM convo.messages m
-        WHERE m.account_id = p_account AND m.profile_id = t.profile_id
-            AND m.channel = t.channel
+        WHERE m.account_id = p_account AND m.profile_id = s.profile_id
+            AND m.channel = s.channel
         ORDER BY m.sent_at DESC, m.provider_message_id DESC
         LIMIT 1
     ) l
-    -- A closed or snoozed conversation reopens when the customer writes
-    -- again, unless it is blocked.
-    CROSS JOIN LATERAL (
-        SELECT EXISTS (SELECT 1 FROM pg_temp.ingest_new_messages n
-            JOIN convo.messages m ON m.account_id = p_account
-                AND m.message_id = n.message_id
-            WHERE n.profile_id = t.profile_id AND n.channel = t.channel
-                AND m.direction = 'inbound' AND m.keyword_action IS NULL)
-            AS reopen,
-            (SELECT m.message_id FROM pg_temp.ingest_new_messages n
-            JOIN convo.messages m ON m.account_id = p_account
-                AND m.message_id = n.message_id
-            WHERE n.profile_id = t.profile_id AND n.channel = t.channel
-                AND m.possible_opt_out AND m.keyword_action IS NULL
-            ORDER BY m.sent_at DESC, m.provider_message_id DESC
-            LIMIT 1) AS flagged_message_id
-    ) r
-    WHERE c.account_id = p_account AND c.profile_id = t.profile_id
-        AND c.channel = t.channel;
+    WHERE c.account_id = p_account
+        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
+            FROM pg_temp.ingest_touched_state x WHERE x.has_conversation))
+        AND c.profile_id = s.profile_id AND c.channel = s.channel
+        AND s.has_conversation;
+    DELETE FROM pg_temp.ingest_touched_state;
 END;
 $$;
 
@@ -595,15 +688,18 @@ BEGIN
     FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.provider,
             x.provider_message_id) AS first_line
         FROM pg_temp.ingest_messages x) s
-    JOIN convo.messages m ON m.account_id = p_account
-        AND m.provider = s.provider
-        AND m.provider_message_id = s.provider_message_id
+    CROSS JOIN LATERAL (SELECT m.* FROM convo.messages m
+        WHERE m.account_id = p_account AND m.provider = s.provider
+            AND m.provider_message_id = s.provider_message_id
+        OFFSET 0) m
     JOIN convo.accounts a ON a.account_id = p_account
     LEFT JOIN pg_temp.ingest_new_messages n ON n.message_id = m.message_id
     LEFT JOIN convo.keywords k ON k.account_id = p_account
         AND k.word = m.keyword
-    LEFT JOIN convo.conversations c ON c.account_id = p_account
-        AND c.profile_id = m.profile_id AND c.channel = m.channel
+    LEFT JOIN LATERAL (SELECT c.conversation_id FROM convo.conversations c
+        WHERE c.account_id = p_account AND c.profile_id = m.profile_id
+            AND c.channel = m.channel
+        OFFSET 0) c ON true
     -- One confirmation per opt-out: a STOP from a customer who was
     -- already unsubscribed gets none.
     LEFT JOIN LATERAL (
@@ -637,16 +733,18 @@ BEGIN
     FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.provider,
             x.provider_message_id, x.status, x.error_code) AS first_line
         FROM pg_temp.ingest_statuses x) s
-    LEFT JOIN (pg_temp.ingest_new_events ne
-        JOIN convo.status_events e ON e.account_id = p_account
-            AND e.event_id = ne.event_id)
-        ON e.provider = s.provider
+    LEFT JOIN LATERAL (SELECT e.event_id FROM convo.status_events e
+        WHERE e.account_id = p_account AND e.provider = s.provider
             AND e.provider_message_id = s.provider_message_id
             AND e.status = s.status
             AND e.error_code IS NOT DISTINCT FROM s.error_code
-    LEFT JOIN convo.messages m ON m.account_id = p_account
-        AND m.provider = s.provider
-        AND m.provider_message_id = s.provider_message_id;
+            AND e.event_id IN (SELECT ne.event_id
+                FROM pg_temp.ingest_new_events ne)
+        OFFSET 0) e ON true
+    LEFT JOIN LATERAL (SELECT m.* FROM convo.messages m
+        WHERE m.account_id = p_account AND m.provider = s.provider
+            AND m.provider_message_id = s.provider_message_id
+        OFFSET 0) m ON true;
 
     RETURN QUERY
     SELECT s.line, 'consent'::text,
@@ -657,11 +755,13 @@ BEGIN
     FROM (SELECT x.*, min(x.line) OVER (PARTITION BY x.profile_id,
             x.channel, x.at, x.status, x.method) AS first_line
         FROM pg_temp.ingest_consents x) s
-    LEFT JOIN (pg_temp.ingest_new_changes n
-        JOIN convo.consent_changes c ON c.account_id = p_account
-            AND c.change_id = n.change_id AND c.message_id IS NULL
-            AND c.provider_message_id IS NULL)
-        ON (c.profile_id, c.channel, c.at, c.status, c.method)
-            = (s.profile_id, s.channel, s.at, s.status, s.method);
+    LEFT JOIN LATERAL (SELECT c.change_id FROM convo.consent_changes c
+        WHERE c.account_id = p_account AND c.profile_id = s.profile_id
+            AND c.channel = s.channel AND c.at = s.at
+            AND c.status = s.status AND c.method = s.method
+            AND c.message_id IS NULL AND c.provider_message_id IS NULL
+            AND c.change_id IN (SELECT x.change_id
+                FROM pg_temp.ingest_new_changes x)
+        OFFSET 0) n ON true;
 END;
 $$;

@@ -41,6 +41,72 @@ CREATE TABLE convo.outbox (
 CREATE INDEX outbox_key ON convo.outbox
     (account_id, idempotency_key, created_at);
 
+-- Find the row of an idempotency key within the window, or store a new
+-- queued row: one statement, so one round trip per reply. Two runs that
+-- send the same key at once take turns on an advisory lock, and the
+-- second sees the first one's row. A row found still queued or sending
+-- takes the content of this run, which is what a retry sends.
+CREATE FUNCTION convo.outbox_claim(p_account bigint, p_key text,
+    p_window interval, p_profile bigint, p_channel text,
+    p_conversation bigint, p_to text, p_from text, p_service text,
+    p_body text, p_media jsonb, p_origin text, p_encoding text,
+    p_segments integer, p_units integer)
+RETURNS TABLE (outbox_id bigint, state text, provider_message_id text,
+    error_code text, error_message text, created boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    o convo.outbox;
+BEGIN
+    -- A row lost with this commit was never requested; see
+    -- convo.outbox_sending.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_key, p_account));
+    SELECT * INTO o FROM convo.outbox x
+    WHERE x.account_id = p_account AND x.idempotency_key = p_key
+        AND x.created_at > now() - p_window
+    ORDER BY x.created_at DESC LIMIT 1;
+    IF FOUND THEN
+        IF o.state IN ('queued', 'sending') THEN
+            UPDATE convo.outbox x SET from_address = p_from,
+                messaging_service_sid = p_service, body = p_body,
+                media = p_media, encoding = p_encoding,
+                segments = p_segments, units = p_units, updated_at = now()
+            WHERE x.account_id = p_account AND x.outbox_id = o.outbox_id;
+        END IF;
+        RETURN QUERY SELECT o.outbox_id, o.state, o.provider_message_id,
+            o.error_code, o.error_message, false;
+        RETURN;
+    END IF;
+    INSERT INTO convo.outbox AS x (account_id, idempotency_key, profile_id,
+        channel, conversation_id, to_address, from_address,
+        messaging_service_sid, body, media, origin, provider, encoding,
+        segments, units)
+    VALUES (p_account, p_key, p_profile, p_channel, p_conversation, p_to,
+        p_from, p_service, p_body, p_media, p_origin, 'twilio', p_encoding,
+        p_segments, p_units)
+    RETURNING * INTO o;
+    RETURN QUERY SELECT o.outbox_id, o.state, NULL::text, NULL::text,
+        NULL::text, true;
+END;
+$$;
+
+-- Mark rows whose requests go out next. The outbox functions commit
+-- asynchronously, except this one: its commit waits for the disk, and
+-- with it everything written before, so a row is never requested while
+-- a crash of the server could still take it back to queued. A result
+-- lost with an asynchronous commit leaves its row sending, reported
+-- unknown and never sent again blindly.
+CREATE FUNCTION convo.outbox_sending(p_account bigint, p_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'on', true);
+    UPDATE convo.outbox x SET state = 'sending',
+        attempts = x.attempts + 1, updated_at = now()
+    WHERE x.account_id = p_account AND x.outbox_id = ANY (p_ids);
+END;
+$$;
+
 -- Record a successful request: the outbox row becomes sent, the message
 -- joins the thread as origin conversation (or keyword_reply), and the
 -- conversation summary moves forward without touching unread.
@@ -52,6 +118,7 @@ DECLARE
     o convo.outbox;
     v_message bigint;
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     UPDATE convo.outbox x SET state = 'sent',
         provider_message_id = p_provider_message_id,
         error_code = NULL, error_message = NULL, updated_at = now()
@@ -109,6 +176,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     o convo.outbox;
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     UPDATE convo.outbox x SET state = 'failed', error_code = p_error_code,
         error_message = p_error_message, updated_at = now()
     WHERE x.account_id = p_account AND x.outbox_id = p_outbox
