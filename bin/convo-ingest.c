@@ -87,7 +87,6 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 	int too_long, rc;
 
 	linereader_init(&r, fd, CONVO_LINE_MAX);
-	progress_input(&progress, fd);
 	for (;;) {
 		/* A slow producer's records are written after a short wait. */
 		if (in->nslots > 0 && !linereader_ready(&r, 200))
@@ -105,7 +104,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 		if (len == 1 && line[0] == '\r')
 			continue;
 		ingest_line(in, file, r.lineno, line, len, too_long);
-		progress_add(&progress, 1);
+		progress_add(&progress, 1, len + 1);
 		if (in->nslots >= in->batch_size)
 			ingest_flush(in);
 	}

@@ -206,7 +206,7 @@ result(struct sender *s, const struct send_job *j, const char *status,
 	jv_free(extra);
 	if (view_print(r) != 0)
 		s->status = exit_merge(s->status, EX_IOERR);
-	progress_add(&s->progress, 1);
+	progress_add(&s->progress, 1, 0);
 }
 
 static void
@@ -776,6 +776,7 @@ read_record(struct sender *s)
 	for (;;) {
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
 			return 0;
+		progress_add(&s->progress, 0, len + 1);
 		if (len == 0 && !too_long)
 			continue;
 		rec = too_long || !utf8_valid(line, len) ? jv_invalid() :
@@ -824,7 +825,7 @@ run(struct sender *s)
 	int wait;
 
 	for (;;) {
-		progress_add(&s->progress, 0);
+		progress_add(&s->progress, 0, 0);
 		while (!s->input_done &&
 		    s->npending + twilio_in_flight(&s->twilio) <
 		    2 * s->o.parallel)
@@ -1111,7 +1112,6 @@ main(int argc, char **argv)
 		s.input_done = 1;
 	} else {
 		progress_expect(&s.progress, STDIN_FILENO, NULL);
-		progress_input(&s.progress, STDIN_FILENO);
 	}
 	run(&s);
 	progress_end(&s.progress);

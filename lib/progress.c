@@ -100,7 +100,6 @@ void
 progress_start(struct progress *p, int enabled)
 {
 	memset(p, 0, sizeof(*p));
-	p->fd = -1;
 	p->enabled = enabled && isatty(STDERR_FILENO);
 	p->started = now_seconds();
 	/* A run shorter than one interval shows nothing. */
@@ -136,30 +135,6 @@ progress_expect(struct progress *p, int fd, const char *path)
 	p->total = n < 0 ? -1 : p->total + n;
 }
 
-void
-progress_input(struct progress *p, int fd)
-{
-	/* Inputs are read to their end before the next one starts. */
-	if (p->fd_size > 0)
-		p->done += p->fd_size;
-	p->fd = fd;
-	p->fd_size = remaining_bytes(fd, NULL);
-	p->fd_start = p->fd_size < 0 ? 0 : lseek(fd, 0, SEEK_CUR);
-}
-
-/* Return the bytes read so far, or -1 when the total is unknown. */
-static off_t
-bytes_read(const struct progress *p)
-{
-	off_t at, n = p->done;
-
-	if (p->total <= 0 || p->fd < 0 || p->fd_size < 0)
-		return -1;
-	if ((at = lseek(p->fd, 0, SEEK_CUR)) >= p->fd_start)
-		n += at - p->fd_start;
-	return n > p->total ? p->total : n;
-}
-
 /* Format SECONDS as M:SS, or H:MM:SS from an hour on. */
 static void
 format_elapsed(char *out, size_t n, double seconds)
@@ -179,12 +154,12 @@ draw(struct progress *p, double now)
 	char line[256], bar[BAR_WIDTH + 1], elapsed[32];
 	double seconds = now - p->started;
 	double rate = seconds > 0 ? p->records / seconds : 0;
-	off_t bytes = bytes_read(p);
+	off_t bytes = p->done < p->total ? p->done : p->total;
 	int len = 0, filled, percent;
 
 	format_elapsed(elapsed, sizeof(elapsed), seconds);
 	len += snprintf(line, sizeof(line), CLEAR_LINE "%s: ", getprogname());
-	if (bytes >= 0) {
+	if (p->total > 0) {
 		percent = (int)(bytes * 100 / p->total);
 		filled = (int)(bytes * BAR_WIDTH / p->total);
 		memset(bar, '#', filled);
@@ -200,11 +175,12 @@ draw(struct progress *p, double now)
 }
 
 void
-progress_add(struct progress *p, long long n)
+progress_add(struct progress *p, long long records, off_t bytes)
 {
 	double now;
 
-	p->records += n;
+	p->records += records;
+	p->done += bytes;
 	if (!p->enabled)
 		return;
 	now = now_seconds();

@@ -18,10 +18,7 @@ struct progress {
 	int drawn;		/* a line is on the terminal */
 	long long records;
 	off_t total;		/* input bytes, or -1 when unknown */
-	off_t done;		/* bytes of inputs finished */
-	int fd;			/* input read now, or -1 */
-	off_t fd_start;		/* its offset when it started */
-	off_t fd_size;		/* its bytes from there, or -1 */
+	off_t done;		/* input bytes read */
 	double started;		/* monotonic seconds */
 	double next_draw;
 };
@@ -40,11 +37,8 @@ void progress_start(struct progress *p, int enabled);
  */
 void progress_expect(struct progress *p, int fd, const char *path);
 
-/* Count the bytes read from FD, a regular file, from now on. */
-void progress_input(struct progress *p, int fd);
-
-/* Count N more records and redraw when it is time. */
-void progress_add(struct progress *p, long long n);
+/* Count RECORDS more records and BYTES more input read; redraw when due. */
+void progress_add(struct progress *p, long long records, off_t bytes);
 
 /* Clear the line and stop drawing. */
 void progress_end(struct progress *p);
