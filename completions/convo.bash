@@ -33,6 +33,8 @@ _convo_values() {
 			compopt -o filenames 2>/dev/null
 			;;
 		"$cur"*)
+			# Quote values such as "stop all" as one word.
+			printf -v line '%q' "$line"
 			COMPREPLY+=("$line")
 			;;
 		esac
