@@ -11,10 +11,14 @@ CFLAGS ?= -O2 -g
 PKGS = libpq libbsd-overlay libcurl libutf8proc libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libjq 1.6 cannot report its version and Debian 12 ships no libjq.pc;
+# --version shows the one pkg-config knows at build time, if any.
+JQ_VERSION := $(shell pkg-config --modversion libjq 2>/dev/null)
+JQ_CFLAGS = $(if $(JQ_VERSION),-DCONVO_JQ_VERSION=\"$(JQ_VERSION)\")
 
 # Warnings come last so that a user's CFLAGS cannot turn them off.
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
-	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(CFLAGS) \
+	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
 	-Wall -Wextra -Werror
 LDLIBS = $(PKG_LIBS) -ljq -lm
 
@@ -30,6 +34,13 @@ FAKE = tests/fake-twilio
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
+# Example scripts are installed executable, the other examples not.
+EXAMPLE_SCRIPTS = share/convo/examples/bulk-reply \
+	share/convo/examples/export-thread
+EXAMPLE_FILES = $(filter-out $(EXAMPLE_SCRIPTS),$(wildcard share/convo/examples/*))
+BASHCOMPDIR = $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR = $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR = $(DATADIR)/fish/vendor_completions.d
 
 all: $(BINS)
 
@@ -65,20 +76,26 @@ install: all
 		$(DESTDIR)$(DATADIR)/convo/migrations
 	install -m 644 share/convo/sample/* $(DESTDIR)$(DATADIR)/convo/sample
 	install -d $(DESTDIR)$(DATADIR)/convo/examples
-	install -m 644 share/convo/examples/* $(DESTDIR)$(DATADIR)/convo/examples
+	install -m 644 $(EXAMPLE_FILES) $(DESTDIR)$(DATADIR)/convo/examples
+	install -m 755 $(EXAMPLE_SCRIPTS) $(DESTDIR)$(DATADIR)/convo/examples
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
-	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
 	for p in $(PROGS); do \
-		install -m 644 completions/convo.bash \
-			$(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; \
+		install -m 644 completions/convo.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; \
+		install -m 644 completions/convo.fish \
+			$(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
 	done
+	install -m 644 completions/_convo $(DESTDIR)$(ZSHCOMPDIR)/_convo
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
 	rm -rf $(DESTDIR)$(DATADIR)/convo
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(PROGS))
+	rm -f $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGS))
+	rm -f $(addsuffix .fish,$(addprefix $(DESTDIR)$(FISHCOMPDIR)/,$(PROGS)))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_convo
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))

@@ -15,6 +15,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "localdb.h"
@@ -39,7 +40,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: convo-db [--db conninfo] [-qv] command "
 	    "[argument ...]\n"
-	    "       convo-db --help | --version\n");
+	    "       convo-db -h | -V\n");
 	exit(EX_USAGE);
 }
 
@@ -64,7 +65,11 @@ help(void)
 	    "options:\n"
 	    "  --db conninfo    libpq connection string or URI to use\n"
 	    "  -q, --quiet      print no progress messages\n"
-	    "  -v, --verbose    print each migration as it is applied\n"
+	    "  -v, --verbose    print each migration as it is applied and the "
+	    "time\n"
+	    "                   each step takes\n"
+	    "  -h, --help       show this help\n"
+	    "  -V, --version    show the versions of convo and its libraries\n"
 	    "\n"
 	    "See convo-db(1).\n");
 	exit(0);
@@ -545,6 +550,27 @@ static const struct command {
 	{ NULL, NULL },
 };
 
+/* Values of option arguments and operands for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	const struct command *c;
+	static char names[256];
+
+	if (option != 0)
+		return NULL;
+	if (argc == 0) {
+		names[0] = '\0';
+		for (c = commands; c->name != NULL; c++)
+			snprintf(names + strlen(names), sizeof(names) -
+			    strlen(names), "%s ", c->name);
+		return names;
+	}
+	if (argc == 1 && strcmp(argv[0], "account") == 0)
+		return "add list";
+	return NULL;
+}
+
 /* Parse the options before the command and return its index in ARGV. */
 static int
 parse_options(int argc, char **argv)
@@ -555,21 +581,30 @@ parse_options(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	/* "+" stops at the command, so its own options reach it intact. */
+	static const struct cli_program prog = {
+		"+hqvV", longopts, complete_value,
 	};
 	int ch;
 
-	/* "+" stops at the command, so its own options reach it intact. */
-	while ((ch = getopt_long(argc, argv, "+qv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, prog.shortopts, longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'd':
 			opt_db = optarg;
 			break;
 		case 'q':
 			opt_quiet = 1;
+			cli_verbosity = CLI_QUIET;
 			break;
 		case 'v':
 			opt_verbose = 1;
+			cli_verbosity = CLI_VERBOSE;
 			break;
 		case 'h':
 			help();
@@ -590,12 +625,15 @@ int
 main(int argc, char **argv)
 {
 	const struct command *c;
-	int first;
+	int first, status;
 
 	first = parse_options(argc, argv);
 	for (c = commands; c->name != NULL; c++)
-		if (strcmp(c->name, argv[first]) == 0)
-			return c->run(argc - first, argv + first);
+		if (strcmp(c->name, argv[first]) == 0) {
+			status = c->run(argc - first, argv + first);
+			cli_phase(c->name);
+			return status;
+		}
 	warnx("unknown command \"%s\"", argv[first]);
 	usage();
 	return EX_USAGE;

@@ -18,16 +18,21 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "form.h"
 #include "linereader.h"
 #include "match.h"
+#include "progress.h"
 #include "record.h"
 #include "ingest.h"
 #include "spool.h"
 #include "timeutil.h"
 #include "views.h"
+
+/* Drawn on a terminal while files or standard input are read. */
+static struct progress progress;
 
 static void
 usage(void)
@@ -62,10 +67,12 @@ help(void)
 	    "  -s, --spool DIR       record the files in DIR/new and move "
 	    "them to DIR/cur,\n"
 	    "                        or to DIR/failed when rejected\n"
-	    "  -q, --quiet           no summary line on standard error\n"
-	    "  -v, --verbose         report each batch\n"
+	    "  -q, --quiet           no summary line or progress on standard "
+	    "error\n"
+	    "  -v, --verbose         report each batch and the time it takes\n"
 	    "  -h, --help            show this help\n"
-	    "  -V, --version         show the version\n\n"
+	    "  -V, --version         show the versions of convo and its "
+	    "libraries\n\n"
 	    "Lines are limited to %d bytes. See convo-ingest(1) and "
 	    "convo(5).\n", CONVO_LINE_MAX);
 	exit(0);
@@ -97,6 +104,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 		if (len == 1 && line[0] == '\r')
 			continue;
 		ingest_line(in, file, r.lineno, line, len, too_long);
+		progress_add(&progress, 1, len + 1);
 		if (in->nslots >= in->batch_size)
 			ingest_flush(in);
 	}
@@ -134,6 +142,21 @@ summary(struct ingest *in, double seconds)
 	    in->pending, in->rejected, in->replies);
 }
 
+/* Values of option arguments and operands for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case 'f': return "auto ndjson twilio";
+	case 'r': case 0: return CLI_FILE;
+	case 's': return CLI_DIRECTORY;
+	}
+	return NULL;
+}
+
 static void
 parse_options(struct ingest *in, int argc, char **argv, const char **db,
     const char **account, const char **spool)
@@ -149,19 +172,31 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		{ "spool", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = {
+		"a:b:d:f:hqr:s:vV", options, complete_value,
 	};
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:f:hqr:s:vV", options,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, NULL))
+	    != -1) {
 		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': *account = optarg; break;
 		case 'd': *db = optarg; break;
 		case 's': *spool = optarg; break;
-		case 'q': in->quiet = 1; break;
-		case 'v': in->verbose = 1; break;
+		case 'q':
+			in->quiet = 1;
+			cli_verbosity = CLI_QUIET;
+			break;
+		case 'v':
+			in->verbose = 1;
+			cli_verbosity = CLI_VERBOSE;
+			break;
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'b':
@@ -229,6 +264,12 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	in.conn = db_connect(db);
 	ingest_open(&in, account);
+	progress_start(&progress, !in.quiet && spool_dir == NULL);
+	if (argc == 0)
+		progress_expect(&progress, STDIN_FILENO, NULL);
+	for (i = 0; i < argc; i++)
+		progress_expect(&progress, strcmp(argv[i], "-") == 0 ?
+		    STDIN_FILENO : -1, argv[i]);
 	if (spool_dir != NULL) {
 		in.status = exit_merge(in.status, spool_ingest(&spool, &in));
 		spool_close(&spool);
@@ -237,6 +278,7 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < argc; i++)
 		ingest_file(&in, argv[i]);
+	progress_end(&progress);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	summary(&in, (double)(t1.tv_sec - t0.tv_sec) +
 	    (t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -19,6 +19,7 @@
 #include <utf8proc.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "keyword.h"
@@ -114,7 +115,7 @@ struct lint {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-keywords [-q] [--account NAME] "
+	fprintf(stderr, "usage: convo-keywords [-qv] [--account NAME] "
 	    "[--db CONNINFO] COMMAND [ARGS]\n"
 	    "commands: list, export, add WORD... --action ACTION, "
 	    "remove WORD..., reset,\n"
@@ -175,8 +176,10 @@ help(void)
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
 	    "  -q, --quiet           no counts on standard error\n"
+	    "  -v, --verbose         print the time each step takes\n"
 	    "  -h, --help            show this help\n"
-	    "  -V, --version         show the version\n\n"
+	    "  -V, --version         show the versions of convo and its "
+	    "libraries\n\n"
 	    "See convo-keywords(1) and convo(5).\n");
 	exit(0);
 }
@@ -1427,6 +1430,26 @@ set_command_option(struct context *c, int opt, const char *value)
 	}
 }
 
+/* Values of option arguments and operands for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case OPT_ACTION: return "opt_out opt_in help custom";
+	case OPT_OPTOUT_MODE: return "whole contains";
+	case 0: break;
+	default: return NULL;
+	}
+	if (argc == 0)
+		return "list export add remove reset import test settings lint";
+	if (strcmp(argv[0], "remove") == 0)
+		return CLI_KEYWORD;
+	if (strcmp(argv[0], "import") == 0 && argc == 1)
+		return CLI_FILE;
+	return NULL;
+}
+
 /*
  * Parse every option, before or after the command. Texts that start
  * with '-' follow "--".
@@ -1449,21 +1472,32 @@ parse_options(struct context *c, int argc, char **argv)
 		{ "optout-mode", required_argument, NULL, OPT_OPTOUT_MODE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "reply", required_argument, NULL, OPT_REPLY },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = {
+		"a:d:hqvV", options, complete_value,
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "a:d:hqV", options, NULL))
+	while ((opt = getopt_long(argc, argv, prog.shortopts, options, NULL))
 	    != -1) {
 		switch (opt) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': c->account = optarg; break;
 		case 'd': c->db = optarg; break;
 		case 'h': help(); break;
-		case 'q': c->quiet = 1; break;
+		case 'q':
+			c->quiet = 1;
+			cli_verbosity = CLI_QUIET;
+			break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'V': db_print_version(); break;
 		default:
-			if (opt < OPT_ACTION)
+			if (opt < OPT_ACTION || opt >= CLI_OPT_COMPLETE)
 				usage();
 			set_command_option(c, opt, optarg);
 		}
@@ -1488,6 +1522,7 @@ main(int argc, char **argv)
 	check_command_options(&c, cmd);
 	c.account = convo_account(c.account);
 	status = cmd->run(&c, argc - 1, argv + 1);
+	cli_phase(cmd->name);
 	if (c.conn != NULL)
 		PQfinish(c.conn);
 	if (c.output_failed || view_flush() != 0)

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "timeutil.h"
@@ -56,7 +57,7 @@ struct options {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-list [--unread] [--flagged] "
+	fprintf(stderr, "usage: convo-list [-qv] [--unread] [--flagged] "
 	    "[--blocked] [--status STATUS]\n"
 	    "                  [--assigned NAME | --unassigned] "
 	    "[--search TEXT] [--since TIME]\n"
@@ -100,8 +101,11 @@ help(void)
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
+	    "  -q, --quiet           print no messages but errors\n"
+	    "  -v, --verbose         print the time each step takes\n"
 	    "  -h, --help            show this help\n"
-	    "  -V, --version         show the version\n\n"
+	    "  -V, --version         show the versions of convo and its "
+	    "libraries\n\n"
 	    "See convo-list(1) and convo(5).\n");
 	exit(0);
 }
@@ -303,6 +307,20 @@ check_options(struct options *o)
 		o->status = "all";
 }
 
+/* Values of option arguments for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case 's': return "open snoozed closed all";
+	case OPT_SINCE: return "1h 1d 7d 30d";
+	}
+	return NULL;
+}
+
 static void
 parse_options(struct options *o, int argc, char **argv)
 {
@@ -322,15 +340,25 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "status", required_argument, NULL, 's' },
 		{ "unassigned", no_argument, NULL, OPT_UNASSIGNED },
 		{ "unread", no_argument, NULL, 'u' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = {
+		"a:b:d:Fhjn:qS:s:uvV", options, complete_value,
 	};
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:Fhjn:S:s:uV", options,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, NULL))
+	    != -1) {
 		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
+		case 'q': cli_verbosity = CLI_QUIET; break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': o->account = optarg; break;
 		case 'b': o->before = optarg; break;
 		case 'd': o->db = optarg; break;
@@ -445,6 +473,7 @@ main(int argc, char **argv)
 		exit(db_report(conn, res, o.counts ?
 		    "cannot count conversations" :
 		    "cannot list conversations"));
+	cli_phase("query");
 	if (print_rows(res, &o, !o.json && isatty(STDOUT_FILENO)) != 0)
 		status = EX_IOERR;
 	PQclear(res);
@@ -454,5 +483,6 @@ main(int argc, char **argv)
 	buf_free(&q.sql);
 	if (status == 0 && view_flush() != 0)
 		status = EX_IOERR;
+	cli_phase("output");
 	return status;
 }

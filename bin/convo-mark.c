@@ -20,6 +20,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "linereader.h"
@@ -71,8 +72,8 @@ enum {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-mark [--operator NAME] [--account NAME] "
-	    "[--db CONNINFO] ACTION ...\n"
+	fprintf(stderr, "usage: convo-mark [-qv] [--operator NAME] "
+	    "[--account NAME] [--db CONNINFO] ACTION ...\n"
 	    "                  [ID | PHONE ...]\n"
 	    "actions: --block | --unblock, --snooze DURATION | "
 	    "--snooze-until TIME |\n"
@@ -121,8 +122,11 @@ help(void)
 	    "  -a, --account NAME        account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO         PostgreSQL connection\n"
+	    "  -q, --quiet               print no messages but errors\n"
+	    "  -v, --verbose             print the time each step takes\n"
 	    "  -h, --help                show this help\n"
-	    "  -V, --version             show the version\n\n"
+	    "  -V, --version             show the versions of convo and its "
+	    "libraries\n\n"
 	    "See convo-mark(1) and convo(5).\n");
 	exit(0);
 }
@@ -580,6 +584,7 @@ static const struct option options[] = {
 	{ "dismiss-flag", no_argument, NULL, OPT_DISMISS_FLAG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "operator", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "read", no_argument, NULL, OPT_READ },
 	{ "reopen", no_argument, NULL, OPT_REOPEN },
 	{ "snooze", required_argument, NULL, OPT_SNOOZE },
@@ -587,8 +592,28 @@ static const struct option options[] = {
 	{ "unassign", no_argument, NULL, OPT_UNASSIGN },
 	{ "unblock", no_argument, NULL, OPT_UNBLOCK },
 	{ "unread", no_argument, NULL, OPT_UNREAD },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
+	CLI_COMPLETE_OPTION,
 	{ NULL, 0, NULL, 0 },
+};
+
+/* Values of option arguments and operands for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case OPT_SNOOZE: return "30m 1h 3h 1d 2d 1w";
+	case 0: return CLI_CONVERSATION;
+	}
+	return NULL;
+}
+
+static const struct cli_program prog = {
+	"a:d:ho:qvV", options, complete_value,
 };
 
 static void
@@ -597,9 +622,13 @@ parse_options(struct marker *m, int argc, char **argv, const char **db)
 	int c, index;
 	size_t i;
 
-	while ((c = getopt_long(argc, argv, "a:d:ho:V", options, &index))
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, &index))
 	    != -1) {
 		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
+		case 'q': cli_verbosity = CLI_QUIET; break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': m->account = optarg; break;
 		case 'd': *db = optarg; break;
 		case 'h': help(); break;
@@ -661,11 +690,15 @@ main(int argc, char **argv)
 	m.conn = db_connect(db);
 	snprintf(m.account_id, sizeof(m.account_id), "%lld",
 	    db_account(m.conn, m.account, m.country));
-	if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0))
+	if (argc == 0)
 		read_stdin(&m);
+	/* "-" reads records from standard input in its place. */
 	for (i = 0; i < argc && !m.output_closed; i++)
-		if (strcmp(argv[i], "-") != 0)
+		if (strcmp(argv[i], "-") == 0)
+			read_stdin(&m);
+		else
 			mark_one(&m, argv[i], 0);
+	cli_phase("mark");
 	PQfinish(m.conn);
 	if (m.output_closed || view_flush() != 0 || ferror(stdout))
 		m.status = exit_merge(m.status, EX_IOERR);

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "linereader.h"
@@ -56,7 +57,7 @@ struct thread {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-read [--no-mark-read] [--json] "
+	fprintf(stderr, "usage: convo-read [-qv] [--no-mark-read] [--json] "
 	    "[--limit N] [--before CURSOR]\n"
 	    "                  [--account NAME] [--db CONNINFO] "
 	    "[ID | PHONE ...]\n");
@@ -83,8 +84,11 @@ help(void)
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
+	    "  -q, --quiet           print no messages but errors\n"
+	    "  -v, --verbose         print the time each step takes\n"
 	    "  -h, --help            show this help\n"
-	    "  -V, --version         show the version\n\n"
+	    "  -V, --version         show the versions of convo and its "
+	    "libraries\n\n"
 	    "See convo-read(1) and convo(5).\n");
 	exit(0);
 }
@@ -431,6 +435,19 @@ read_stdin(struct reader *r)
 	linereader_free(&lr);
 }
 
+/* Values of option arguments and operands for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case 0: return CLI_CONVERSATION;
+	}
+	return NULL;
+}
+
 static void
 parse_options(struct reader *r, int argc, char **argv, const char **db)
 {
@@ -442,15 +459,25 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "no-mark-read", no_argument, NULL, 'N' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = {
+		"a:b:d:hjn:NqvV", options, complete_value,
 	};
 	const char *errstr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:d:hjn:NV", options, NULL))
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, NULL))
 	    != -1) {
 		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
+		case 'q': cli_verbosity = CLI_QUIET; break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': r->account = optarg; break;
 		case 'd': *db = optarg; break;
 		case 'h': help(); break;
@@ -499,11 +526,15 @@ main(int argc, char **argv)
 	r.conn = db_connect(db);
 	snprintf(r.account_id, sizeof(r.account_id), "%lld",
 	    db_account(r.conn, r.account, r.country));
-	if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0))
+	if (argc == 0)
 		read_stdin(&r);
+	/* "-" reads records from standard input in its place. */
 	for (i = 0; i < argc && !r.output_closed; i++)
-		if (strcmp(argv[i], "-") != 0)
+		if (strcmp(argv[i], "-") == 0)
+			read_stdin(&r);
+		else
 			read_one(&r, argv[i], 0);
+	cli_phase("read");
 	PQfinish(r.conn);
 	if (r.output_closed || ferror(stdout))
 		r.status = exit_merge(r.status, EX_IOERR);

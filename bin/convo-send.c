@@ -21,10 +21,12 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "linereader.h"
 #include "phone.h"
+#include "progress.h"
 #include "record.h"
 #include "segments.h"
 #include "send.h"
@@ -76,12 +78,13 @@ struct sender {
 	int status;
 	long long sent, duplicate, deferred, rejected, failed, unknown;
 	long long queued, skipped, dry;
+	struct progress progress;	/* counts send_result records */
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: convo-send [-nq] [--to PHONE | --conversation "
+	fprintf(stderr, "usage: convo-send [-nqv] [--to PHONE | --conversation "
 	    "ID] [--body TEXT | --body-file FILE\n"
 	    "                  | --body-jq FILTER] [--media URL] [--from "
 	    "SENDER] [--new]\n"
@@ -130,9 +133,12 @@ help(void)
 	    "  -a, --account NAME        account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO         PostgreSQL connection\n"
-	    "  -q, --quiet               no summary line on standard error\n"
+	    "  -q, --quiet               no summary line or progress on "
+	    "standard error\n"
+	    "  -v, --verbose             print the time each step takes\n"
 	    "  -h, --help                show this help\n"
-	    "  -V, --version             show the version\n\n"
+	    "  -V, --version             show the versions of convo and its "
+	    "libraries\n\n"
 	    "See convo-send(1) and convo(5).\n");
 	exit(0);
 }
@@ -200,6 +206,7 @@ result(struct sender *s, const struct send_job *j, const char *status,
 	jv_free(extra);
 	if (view_print(r) != 0)
 		s->status = exit_merge(s->status, EX_IOERR);
+	progress_add(&s->progress, 1, 0);
 }
 
 static void
@@ -784,6 +791,7 @@ read_record(struct sender *s)
 	for (;;) {
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
 			return 0;
+		progress_add(&s->progress, 0, len + 1);
 		if (len == 0 && !too_long)
 			continue;
 		rec = too_long || !utf8_valid(line, len) ? jv_invalid() :
@@ -832,6 +840,7 @@ run(struct sender *s)
 	int wait;
 
 	for (;;) {
+		progress_add(&s->progress, 0, 0);
 		while (!s->input_done &&
 		    s->npending + twilio_in_flight(&s->twilio) <
 		    2 * s->o.parallel)
@@ -946,6 +955,20 @@ rate_option(const char *arg)
 	return rate;
 }
 
+/* Values of option arguments for the shell completions. */
+static const char *
+complete_value(int option, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	switch (option) {
+	case 'a': return CLI_ACCOUNT;
+	case 'c': return CLI_CONVERSATION;
+	case 'B': return CLI_FILE;
+	}
+	return NULL;
+}
+
 static void
 parse_options(struct options *o, int argc, char **argv)
 {
@@ -969,14 +992,21 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "rate", required_argument, NULL, 5 },
 		{ "retry-unknown", no_argument, NULL, 6 },
 		{ "to", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = {
+		"a:b:B:c:d:f:hj:k:m:nP:qt:vV", options, complete_value,
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:b:B:c:d:f:hj:k:m:nP:qt:V",
-	    options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, NULL))
+	    != -1) {
 		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': o->account = optarg; break;
 		case 'b': o->body = optarg; break;
 		case 'B': o->body = read_body_file(optarg); break;
@@ -987,7 +1017,11 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'j': o->body_jq = optarg; break;
 		case 'k': o->idempotency_key = optarg; break;
 		case 'n': o->dry_run = 1; break;
-		case 'q': o->quiet = 1; break;
+		case 'q':
+			o->quiet = 1;
+			cli_verbosity = CLI_QUIET;
+			break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 't': o->to = optarg; break;
 		case 'V': db_print_version(); break;
 		case 2:
@@ -1089,11 +1123,16 @@ main(int argc, char **argv)
 	s.ctx.quiet_start = s.o.quiet_start;
 	s.ctx.quiet_end = s.o.quiet_end;
 	linereader_init(&s.input, STDIN_FILENO, CONVO_LINE_MAX);
+	progress_start(&s.progress, !s.o.quiet);
 	if (s.o.to != NULL || s.o.conversation != NULL) {
 		handle(&s, jv_object(), 0);
 		s.input_done = 1;
+	} else {
+		progress_expect(&s.progress, STDIN_FILENO, NULL);
 	}
 	run(&s);
+	progress_end(&s.progress);
+	cli_phase("send");
 	summary(&s);
 	linereader_free(&s.input);
 	if (!s.o.dry_run)

@@ -7,6 +7,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "form.h"
@@ -97,6 +99,9 @@ log_request(int status)
 	struct timespec now;
 	long ms;
 
+	/* Under -q only failed requests are logged. */
+	if (cli_verbosity <= CLI_QUIET && status < 400)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - started.tv_sec) * 1000 +
 	    (now.tv_nsec - started.tv_nsec) / 1000000;
@@ -657,9 +662,17 @@ record_request(const struct request *rq)
 }
 
 static void
+usage(void)
+{
+	fprintf(stderr, "usage: convo-webhook [-qv]\n"
+	    "       convo-webhook -h | -V\n");
+	exit(EX_USAGE);
+}
+
+static void
 help(void)
 {
-	printf("usage: convo-webhook\n"
+	printf("usage: convo-webhook [-qv]\n"
 	    "       convo-webhook -h | -V\n"
 	    "A CGI program that records Twilio messaging webhooks after "
 	    "checking their\n"
@@ -667,26 +680,49 @@ help(void)
 	    "settings come\n"
 	    "from the environment or the file named by "
 	    "CONVO_WEBHOOK_CONFIG.\n\n"
+	    "  -q, --quiet    log only the requests that failed\n"
+	    "  -v, --verbose  also log the time each step takes\n"
 	    "  -h, --help     show this help\n"
-	    "  -V, --version  show the version\n\n"
-	    "Request bodies are limited to %d bytes. See convo-webhook(1).\n",
-	    BODY_MAX);
+	    "  -V, --version  show the versions of convo and its libraries\n\n"
+	    "Options apply when run from a shell; under a web server "
+	    "arguments are\n"
+	    "ignored. Request bodies are limited to %d bytes. See "
+	    "convo-webhook(1).\n", BODY_MAX);
 	exit(0);
 }
 
-/* Handle the options of a run from a shell, where no request exists. */
+/*
+ * Parse the options of a run from a shell. A web server may pass words
+ * of a query as arguments, so they are ignored under CGI.
+ */
 static void
 shell_options(int argc, char **argv)
 {
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0))
-		help();
-	if (argc == 2 && (strcmp(argv[1], "-V") == 0 ||
-	    strcmp(argv[1], "--version") == 0))
-		db_print_version();
-	fprintf(stderr, "usage: convo-webhook\n"
-	    "       convo-webhook -h | -V\n");
-	exit(EX_USAGE);
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		CLI_COMPLETE_OPTION,
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct cli_program prog = { "hqvV", options, NULL };
+	int c;
+
+	while ((c = getopt_long(argc, argv, prog.shortopts, options, NULL))
+	    != -1) {
+		switch (c) {
+		case CLI_OPT_COMPLETE:
+			cli_complete(&prog, optarg, argc - optind, argv + optind);
+		case 'h': help(); break;
+		case 'q': cli_verbosity = CLI_QUIET; break;
+		case 'v': cli_verbosity = CLI_VERBOSE; break;
+		case 'V': db_print_version(); break;
+		default: usage();
+		}
+	}
+	if (optind < argc)
+		usage();
 }
 
 int
@@ -695,8 +731,7 @@ main(int argc, char **argv)
 	struct request rq;
 	const char *method;
 
-	/* Servers may pass words of a query as arguments; they are ignored. */
-	if (argc > 1 && getenv("GATEWAY_INTERFACE") == NULL)
+	if (getenv("GATEWAY_INTERFACE") == NULL)
 		shell_options(argc, argv);
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	memset(&rq, 0, sizeof(rq));
@@ -711,12 +746,14 @@ main(int argc, char **argv)
 		    "webhooks are POST requests", method ? method : "(none)");
 	load_config();
 	check_config();
+	cli_phase("configuration");
 	read_body(&rq);
 	rq.content_type = getenv("CONTENT_TYPE");
 	rq.signature = getenv("HTTP_X_TWILIO_SIGNATURE");
 	rq.settings = getenv("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS");
 	build_url(&rq);
 	check_signature(&rq);
+	cli_phase("signature");
 	record_request(&rq);
 	free(rq.body);
 	buf_free(&rq.url);

@@ -1,108 +1,62 @@
-# bash completion for the convo programs.
+# bash completion for the convo programs. Installed once per program.
+#
+# Options and their descriptions come from each program's --help. The
+# values of an option's argument and the operands come from the program
+# itself: "PROG --complete OPTION -- WORDS" prints them one per line and
+# exits 1 when OPTION takes no argument, and "PROG --complete '' --
+# WORDS" completes an operand. WORDS are the words typed before the
+# cursor. Names from the database (accounts, keywords, conversations)
+# need CONVO_DB or a local database that runs already.
 
+# Print the long options of PROG, one per line.
 _convo_options() {
 	"$1" --help 2>/dev/null |
-	    grep -oE -- '--[a-z][a-z-]*' | sort -u
+	    sed -nE 's/^ +(-[A-Za-z], )?(--[a-z][a-z-]*).*/\2/p' | sort -u
+}
+
+# Fill COMPREPLY with the lines of "PROG --complete WHAT -- WORDS..."
+# that start with CUR; return 1 when WHAT takes no argument.
+_convo_values() {
+	local prog=$1 what=$2 cur=$3 line values
+	shift 3
+	values=$("$prog" --complete "$what" -- "$@" 2>/dev/null) || return 1
+	COMPREPLY=()
+	while IFS= read -r line; do
+		line=${line%%$'\t'*}
+		case $line in
+		@file)
+			COMPREPLY+=($(compgen -f -- "$cur"))
+			compopt -o filenames 2>/dev/null
+			;;
+		@directory)
+			COMPREPLY+=($(compgen -d -- "$cur"))
+			compopt -o filenames 2>/dev/null
+			;;
+		"$cur"*)
+			# Quote values such as "stop all" as one word.
+			printf -v line '%q' "$line"
+			COMPREPLY+=("$line")
+			;;
+		esac
+	done <<<"$values"
+	return 0
 }
 
 _convo() {
-	local cur prev
+	local prog=$1 cur prev
+	local -a words
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	case $1:$prev in
-	*convo-send:--body-file | *convo-send:-B)
-		COMPREPLY=($(compgen -f -- "$cur"))
-		return
-		;;
-	*convo-send:-f)
-		# In convo-send, -f is --from and takes a sender, not a format.
-		return
-		;;
-	esac
-	case $prev in
-	--format | -f)
-		COMPREPLY=($(compgen -W 'auto ndjson twilio' -- "$cur"))
-		return
-		;;
-	--status | -s)
-		COMPREPLY=($(compgen -W 'open snoozed closed all' -- "$cur"))
-		return
-		;;
-	--assigned)
-		# Assignees are free text, so there is nothing to offer.
-		COMPREPLY=()
-		return
-		;;
-	--rejects | -r)
-		COMPREPLY=($(compgen -f -- "$cur"))
-		return
-		;;
-	--action)
-		COMPREPLY=($(compgen -W 'opt_out opt_in help custom' -- "$cur"))
-		return
-		;;
-	--optout-mode)
-		COMPREPLY=($(compgen -W 'whole contains' -- "$cur"))
-		return
-		;;
-	--snooze)
-		COMPREPLY=($(compgen -W '30m 1h 3h 1d 2d 1w' -- "$cur"))
-		return
-		;;
-	--account | -a)
-		COMPREPLY=($(compgen -W "$(convo-db account list 2>/dev/null |
-		    jq -r .name 2>/dev/null)" -- "$cur"))
-		return
-		;;
-	esac
+	words=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_convo_options "$1")" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_convo_options "$prog")" -- "$cur"))
 		return
 	fi
-	case $1 in
-	*convo-db)
-		if [ "$COMP_CWORD" -eq 1 ]; then
-			COMPREPLY=($(compgen -W 'init start stop status migrate
-			    psql env account' -- "$cur"))
-		fi
-		;;
-	*convo-ingest)
-		COMPREPLY=($(compgen -f -- "$cur"))
-		;;
-	*convo-keywords)
-		_convo_keywords "$cur"
-		;;
-	esac
-}
-
-# Complete the command of convo-keywords, which may follow options, and
-# the file of its import command.
-_convo_keywords() {
-	local i command=
-	for ((i = 1; i < COMP_CWORD; i++)); do
-		case ${COMP_WORDS[i]} in
-		-a | -d | --account | --db | --action | --reply | --lang | \
-		    --brand | --help-contact | --frequency | --country | \
-		    --optout-mode)
-			i=$((i + 1))
-			;;
-		-*)
-			;;
-		*)
-			command=${COMP_WORDS[i]}
-			break
-			;;
-		esac
-	done
-	case $command in
-	'')
-		COMPREPLY=($(compgen -W 'list export add remove reset import
-		    test settings lint' -- "$1"))
-		;;
-	import)
-		COMPREPLY=($(compgen -f -- "$1"))
-		;;
-	esac
+	if [[ $prev == -* && $prev != -- ]] &&
+	    _convo_values "$prog" "$prev" "$cur" "${words[@]}"; then
+		return
+	fi
+	_convo_values "$prog" '' "$cur" "${words[@]}"
 }
 
 complete -F _convo convo-ingest convo-list convo-read convo-db \

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <curl/curl.h>
+
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "localdb.h"
@@ -126,6 +129,7 @@ db_connect(const char *conninfo)
 	if (conn == NULL)
 		exit(EX_UNAVAILABLE);
 	check_schema(conn, db_uses_local(conninfo));
+	cli_phase("connect");
 	return conn;
 }
 
@@ -183,6 +187,7 @@ db_load_keywords(PGconn *conn, long long account_id,
 void
 db_print_version(void)
 {
+	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
 	int v = PQlibVersion();
 
 	printf("%s %s\n", getprogname(), CONVO_VERSION);
@@ -190,6 +195,18 @@ db_print_version(void)
 		printf("libpq %d.%d\n", v / 10000, v % 10000);
 	else
 		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+	printf("libcurl %s", curl->version);
+	if (curl->ssl_version != NULL)
+		printf(" (%s)", curl->ssl_version);
+	putchar('\n');
+#ifdef CONVO_JQ_VERSION
+	printf("libjq %s (at build time)\n", CONVO_JQ_VERSION);
+#else
+	/* libjq 1.6 has no function that returns its version. */
+	printf("libjq version unknown (libjq 1.6 cannot report it)\n");
+#endif
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(EX_IOERR);
 	exit(0);
 }
 

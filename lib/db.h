@@ -43,8 +43,9 @@ void db_load_keywords(PGconn *conn, long long account_id,
     struct keyword_set *set);
 
 /*
- * Print the program's name and version and the libpq version, one to a
- * line, then exit 0.
+ * Print the program's name and version, then the versions of libpq and
+ * libcurl in use and of libjq when the build knew it, one to a line,
+ * then exit 0.
  */
 void db_print_version(void);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "db.h"
 #include "form.h"
@@ -461,6 +462,7 @@ free_slots(struct ingest *in)
 void
 ingest_flush(struct ingest *in)
 {
+	char batch[64];
 	PGresult *res;
 
 	if (in->nslots == 0)
@@ -469,8 +471,11 @@ ingest_flush(struct ingest *in)
 		PQclear(res);
 		run_one_by_one(in);
 	}
-	if (in->verbose)
-		warnx("recorded a batch of %d lines", in->nslots);
+	if (in->verbose) {
+		snprintf(batch, sizeof(batch), "recorded a batch of %d lines",
+		    in->nslots);
+		cli_phase(batch);
+	}
 	write_results(in);
 	stage_reset(&in->stage);
 	free_slots(in);

@@ -1,0 +1,274 @@
+#include <err.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "convo.h"
+#include "db.h"
+#include "localdb.h"
+
+/* Conversations offered by completion, newest first. */
+#define COMPLETE_CONVERSATIONS_MAX 100
+
+int cli_verbosity = CLI_NORMAL;
+
+static struct timespec phase_start;
+
+/* The clock of the first phase starts with the program. */
+__attribute__((constructor)) static void
+start_clock(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &phase_start);
+}
+
+static void
+vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", getprogname());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli_verbosity <= CLI_QUIET)
+		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli_verbosity < CLI_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_phase(const char *phase)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - phase_start.tv_sec) * 1000LL +
+	    (now.tv_nsec - phase_start.tv_nsec) / 1000000;
+	phase_start = now;
+	cli_verbose("%s: %lld ms", phase, ms);
+}
+
+/* Words typed on the command line, parsed with the program's options. */
+struct typed {
+	const char *db;
+	const char *account;
+	int argc;		/* operands */
+	char **argv;
+};
+
+/* Return the getopt value of the long option NAME, or -1. */
+static int
+option_value(const struct option *options, const char *name)
+{
+	for (; options->name != NULL; options++)
+		if (strcmp(options->name, name) == 0)
+			return options->val;
+	return -1;
+}
+
+/*
+ * Parse WORDS with the options of PROG into T, quietly: the words are
+ * what a user typed so far, so they may be incomplete or wrong. T's
+ * operands point into a copy that lives until the program exits.
+ */
+static void
+parse_typed(const struct cli_program *prog, int nwords, char **words,
+    struct typed *t)
+{
+	char **argv = xmalloc((nwords + 2) * sizeof(*argv));
+	int db = option_value(prog->options, "db");
+	int account = option_value(prog->options, "account");
+	int c, i;
+
+	argv[0] = (char *)getprogname();
+	for (i = 0; i < nwords; i++)
+		argv[i + 1] = words[i];
+	argv[nwords + 1] = NULL;
+	memset(t, 0, sizeof(*t));
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(nwords + 1, argv, prog->shortopts,
+	    prog->options, NULL)) != -1) {
+		if (c == db && optarg != NULL)
+			t->db = optarg;
+		else if (c == account && optarg != NULL)
+			t->account = optarg;
+	}
+	t->argc = nwords + 1 - optind;
+	t->argv = argv + optind;
+}
+
+/*
+ * Find the option that WHAT names and return its getopt value when it
+ * takes an argument, else -1. A cluster such as "-jn" names its last
+ * letter.
+ */
+static int
+option_with_argument(const struct cli_program *prog, const char *what)
+{
+	const struct option *o;
+	const char *p;
+
+	if (strncmp(what, "--", 2) == 0) {
+		for (o = prog->options; o->name != NULL; o++)
+			if (strcmp(o->name, what + 2) == 0)
+				return o->has_arg == required_argument ?
+				    o->val : -1;
+		return -1;
+	}
+	if (what[0] != '-' || what[1] == '\0' || what[1] == ':')
+		return -1;
+	p = strchr(prog->shortopts, what[strlen(what) - 1]);
+	return p != NULL && p[1] == ':' ? *p : -1;
+}
+
+/*
+ * Print the rows of SQL, run with ACCOUNT as $1 unless it is NULL, as
+ * "value" or "value<TAB>description" lines.
+ */
+static void
+print_rows(PGconn *conn, const char *sql, const char *account)
+{
+	const char *params[1] = { account };
+	PGresult *res;
+	int i;
+
+	res = PQexecParams(conn, sql, account != NULL ? 1 : 0, NULL, params,
+	    NULL, NULL, 0);
+	for (i = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    i < PQntuples(res); i++) {
+		if (PQnfields(res) > 1 && !PQgetisnull(res, i, 1))
+			printf("%s\t%s\n", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1));
+		else
+			printf("%s\n", PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+}
+
+/*
+ * Connect for completion, or return NULL: when no connection is
+ * configured, only to a local database that runs already.
+ */
+static PGconn *
+complete_connect(const char *db)
+{
+	struct localdb local;
+	char msg[1024];
+
+	if (db_uses_local(db) && (localdb_locate(&local, msg,
+	    sizeof(msg)) != 0 || localdb_running(&local) != 1))
+		return NULL;
+	/* A shell waits for completion: give up on a slow server. */
+	setenv("PGCONNECT_TIMEOUT", "2", 0);
+	return db_connect_raw(db);
+}
+
+static void
+print_from_database(const char *kind, const struct typed *t)
+{
+	char sql[1024];
+	const char *account = convo_account(t->account);
+	PGconn *conn = complete_connect(t->db);
+
+	if (conn == NULL)
+		return;
+	if (strcmp(kind, CLI_ACCOUNT) == 0) {
+		print_rows(conn, "SELECT name, brand_name FROM convo.accounts "
+		    "ORDER BY name", NULL);
+	} else if (strcmp(kind, CLI_KEYWORD) == 0) {
+		print_rows(conn, "SELECT k.word, k.action FROM convo.keywords k "
+		    "JOIN convo.accounts a USING (account_id) WHERE a.name = $1 "
+		    "ORDER BY k.word", account);
+	} else if (strcmp(kind, CLI_CONVERSATION) == 0) {
+		snprintf(sql, sizeof(sql), "SELECT 'c_' || c.conversation_id, "
+		    "concat_ws(' ', nullif(concat_ws(' ', p.first_name, "
+		    "p.last_name), ''), p.phone) "
+		    "FROM convo.conversations c JOIN convo.accounts a "
+		    "USING (account_id) JOIN convo.profiles p "
+		    "ON p.account_id = c.account_id "
+		    "AND p.profile_id = c.profile_id WHERE a.name = $1 "
+		    "ORDER BY c.last_at DESC, c.conversation_id DESC LIMIT %d",
+		    COMPLETE_CONVERSATIONS_MAX);
+		print_rows(conn, sql, account);
+	}
+	PQfinish(conn);
+}
+
+/* Print VALUES: a CLI_* kind, or words separated by spaces. */
+static void
+print_values(const char *values, const struct typed *t)
+{
+	size_t n;
+
+	if (strcmp(values, CLI_FILE) == 0 ||
+	    strcmp(values, CLI_DIRECTORY) == 0) {
+		printf("%s\n", values);
+		return;
+	}
+	if (values[0] == '@') {
+		print_from_database(values, t);
+		return;
+	}
+	while (*values != '\0') {
+		n = strcspn(values, " ");
+		if (n > 0)
+			printf("%.*s\n", (int)n, values);
+		values += n + strspn(values + n, " ");
+	}
+}
+
+void
+cli_complete(const struct cli_program *prog, const char *what, int argc,
+    char **argv)
+{
+	struct typed t;
+	const char *values;
+	int option = 0, fd;
+
+	/* Messages would land in the middle of the user's command line. */
+	if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	if (argc > 0 && strcmp(argv[0], "--") == 0) {
+		argc--;
+		argv++;
+	}
+	if (*what != '\0' && (option = option_with_argument(prog, what)) < 0)
+		exit(1);
+	parse_typed(prog, argc, argv, &t);
+	values = prog->complete != NULL ?
+	    prog->complete(option, t.argc, t.argv) : NULL;
+	if (values != NULL)
+		print_values(values, &t);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(EX_IOERR);
+	exit(0);
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bats
+# The examples under share/convo/examples, run as a user would run them:
+# the crontab's jobs with a fake mail(1), the scripts against the
+# test database and the fake Twilio API.
+
+load helper
+
+EXAMPLES="$BATS_TEST_DIRNAME/../share/convo/examples"
+FAKE="$BATS_TEST_DIRNAME/fake-twilio"
+BRAND=+12025550140
+
+teardown() {
+	if [ -n "${FAKE_PID:-}" ]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+}
+
+# Start the fake Twilio API, which accepts every message.
+start_fake() {
+	local i
+
+	"$FAKE" --port-file port --log requests.ndjson \
+	    >fake.out 2>fake.err 3>&- &
+	FAKE_PID=$!
+	for i in $(seq 50); do
+		[ -s port ] && break
+		sleep 0.1
+	done
+	[ -s port ] || fail "fake-twilio did not start: $(cat fake.err)"
+	export TWILIO_API_BASE="http://127.0.0.1:$(cat port)"
+	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+	export TWILIO_AUTH_TOKEN=test-token
+}
+
+# A mail(1) that appends its arguments and message to mail.log.
+fake_mail() {
+	mkdir -p fakebin
+	cat >fakebin/mail <<-'EOF'
+	#!/bin/sh
+	{ echo "args: $*"; cat; echo "--"; } >>"$MAIL_LOG"
+	EOF
+	chmod +x fakebin/mail
+	export MAIL_LOG=$BATS_TEST_TMPDIR/mail.log
+	PATH=$BATS_TEST_TMPDIR/fakebin:$PATH
+}
+
+# Print the command of each job of crontab FILE, one per line, with
+# cron's \% turned back into %.
+cron_jobs() {
+	grep -Ev '^[[:space:]]*(#|$)|^[A-Za-z_][A-Za-z0-9_]*=' "$1" |
+	    sed -E 's/^([^[:space:]]+[[:space:]]+){5}//; s/\\%/%/g'
+}
+
+# Print the schedule of the job whose command contains TEXT.
+cron_schedule() {
+	grep -v '^#' "$1" | grep -F -- "$2" | awk '{ print $1, $2, $3, $4, $5 }'
+}
+
+# Run one crontab job with sh, as cron does, in the crontab's
+# environment, with the test's spool, recipient and PATH.
+run_job() {
+	local job=$1
+	run env SPOOL="$BATS_TEST_TMPDIR/spool" REPORT_TO=ops@example.com \
+	    PATH="$PATH" sh -c "$job"
+}
+
+# Write an inbound webhook body from PHONE into spool/new/NAME.
+webhook_file() {
+	local name=$1 sid=$2 phone=$3 text=$4
+	mkdir -p spool/new
+	printf 'MessageSid=%s&SmsStatus=received&Body=%s&NumMedia=0' \
+	    "$sid" "$text" >"spool/new/$name"
+	printf '&From=%s&To=%%2B12025550140\n' "${phone/+/%2B}" \
+	    >>"spool/new/$name"
+}
+
+# Record an inbound text from PHONE, subscribed, with BODY.
+customer() {
+	local phone=$1 body=$2
+	printf '{"type":"consent","phone":"%s","status":"subscribed","at":"2026-11-01T00:00:00Z"}\n' \
+	    "$phone"
+	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"%s","provider_message_id":"SMin%s","sent_at":"2026-11-02T10:00:00Z"}\n' \
+	    "$phone" "$BRAND" "$body" "${phone#+}"
+}
+
+@test "crontab has two jobs and no bare percent" {
+	run cron_jobs "$EXAMPLES/crontab"
+	assert_success
+	[ "${#lines[@]}" -eq 2 ]
+	run cron_schedule "$EXAMPLES/crontab" "convo-ingest -q --spool"
+	assert_output "* * * * *"
+	run cron_schedule "$EXAMPLES/crontab" "mail -s"
+	assert_output "0 8 * * *"
+	# cron would turn a % without a backslash into a newline.
+	run grep -v '^#' "$EXAMPLES/crontab"
+	refute_output --regexp '[^\\]%'
+}
+
+@test "crontab jobs ingest the spool and mail the report" {
+	local ingest report
+	fake_mail
+	webhook_file a SMcron1 +12015550171 'Where+is+my+parcel%3F'
+	webhook_file b SMcron2 +12015550172 'Do+you+ship+to+Canada%3F'
+	ingest=$(cron_jobs "$EXAMPLES/crontab" | grep -F 'convo-ingest')
+	report=$(cron_jobs "$EXAMPLES/crontab" | grep -F 'mail -s')
+
+	run_job "$ingest"
+	assert_success
+	assert_output ""
+	[ "$(find spool/cur -type f | wc -l)" -eq 2 ]
+	[ "$(find spool/new -type f | wc -l)" -eq 0 ]
+
+	run_job "$report"
+	assert_success
+	run cat "$MAIL_LOG"
+	assert_line "args: -s convo: unread conversations ops@example.com"
+	assert_line --regexp $'^1\t\\+12015550172\tc_[0-9]+\tDo you ship to Canada\\?$'
+	assert_line --regexp $'^1\t\\+12015550171\tc_[0-9]+\tWhere is my parcel\\?$'
+}
+
+@test "crontab report mails nothing when all is read" {
+	local report
+	fake_mail
+	report=$(cron_jobs "$EXAMPLES/crontab" | grep -F 'mail -s')
+	run_job "$report"
+	[ ! -e "$MAIL_LOG" ]
+}
+
+@test "bulk-reply shows the dry run and stops at no" {
+	start_fake
+	{
+		customer +12015550181 'refund please'
+		customer +12015550182 'my refund?'
+		customer +12015550183 'hello'
+	} | convo-ingest -q >/dev/null
+	echo "Your refund is on its way." >reply.txt
+	run --separate-stderr "$EXAMPLES/bulk-reply" refund reply.txt <<<"n"
+	assert_failure 1
+	assert_output ""
+	[[ $stderr == *"2 conversations: 2 would get the reply, 2 segments in all"* ]]
+	[[ $stderr == *"Send 2 messages? [y/N]"* ]]
+	[[ $stderr == *"bulk-reply: nothing sent"* ]]
+	[ ! -s requests.ndjson ]
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE direction = 'outbound'"
+	assert_output 0
+}
+
+@test "bulk-reply sends after yes" {
+	start_fake
+	{
+		customer +12015550181 'refund please'
+		customer +12015550182 'my refund?'
+		customer +12015550183 'hello'
+	} | convo-ingest -q >/dev/null
+	echo "Your refund is on its way." >reply.txt
+	run --separate-stderr "$EXAMPLES/bulk-reply" refund reply.txt <<<"y"
+	assert_success
+	run jq -r '"\(.status) \(.to)"' <<<"$output"
+	assert_line "sent +12015550181"
+	assert_line "sent +12015550182"
+	[ "${#lines[@]}" -eq 2 ]
+	run jq -r '"\(.form.To) \(.form.Body)"' requests.ndjson
+	assert_line "+12015550181 Your refund is on its way."
+	assert_line "+12015550182 Your refund is on its way."
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "bulk-reply lists the conversations it cannot answer" {
+	start_fake
+	customer +12015550181 'refund please' | convo-ingest -q >/dev/null
+	printf '{"type":"consent","phone":"+12015550181","status":"unsubscribed","at":"2026-11-03T00:00:00Z"}\n' |
+	    convo-ingest -q >/dev/null
+	echo "Your refund is on its way." >reply.txt
+	run --separate-stderr "$EXAMPLES/bulk-reply" -y refund reply.txt
+	assert_failure 65
+	[[ $stderr == *"1 conversations: 0 would get the reply"* ]]
+	[[ $stderr == *"not to +12015550181: "* ]]
+	[ ! -s requests.ndjson ]
+}
+
+@test "bulk-reply without matches sends nothing" {
+	echo "Hi" >reply.txt
+	run --separate-stderr "$EXAMPLES/bulk-reply" -y nothing-like-this \
+	    reply.txt
+	assert_success
+	[[ $stderr == *'no unread conversation contains "nothing-like-this"'* ]]
+}
+
+@test "export-thread writes a transcript" {
+	local before
+	convo-ingest -q "$SAMPLE" >/dev/null
+	before=$(sql "SELECT unread_count FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '+12015550123'")
+	run "$EXAMPLES/export-thread" +12015550123
+	assert_success
+	assert_line "Customer:     Ada Reyes <+12015550123>"
+	assert_line "Email:        ada@example.com"
+	assert_line "Consent:      subscribed"
+	assert_line --regexp '^Conversation: c_[0-9]+ \(sms, open\)$'
+	assert_line --regexp '^2026-11-20 15:12:40 UTC  Ada Reyes: Do you have the Trail boots in size 8\?$'
+	assert_line --partial "to customer: "
+	run sql "SELECT unread_count FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '+12015550123'"
+	assert_output "$before"
+}
+
+@test "export-thread -j prints the records" {
+	local id
+	convo-ingest -q "$SAMPLE" >/dev/null
+	id=$(convo-list --search +12015550123 | jq -r .id)
+	run "$EXAMPLES/export-thread" -j "$id"
+	assert_success
+	run jq -r .type <<<"$output"
+	assert_line --index 0 conversation
+	assert_line message
+	"$EXAMPLES/export-thread" -j "$id" >thread.ndjson
+	run jq -r 'select(.type == "message") | .conversation_id' \
+	    thread.ndjson
+	run sort -u <<<"$output"
+	assert_output "$id"
+}
+
+@test "export-thread of an unknown customer fails" {
+	run --separate-stderr "$EXAMPLES/export-thread" +12015550999
+	assert_failure 65
+	[[ $stderr == *"not found"* ]]
+}
