@@ -53,6 +53,7 @@ struct options {
 	int quiet_end;
 	double rate;		/* messages per second per sender, 0 = no limit */
 	int max_attempts;
+	int timeout;		/* seconds to wait for each answer */
 	long window_hours;	/* idempotency window */
 	int quiet;
 };
@@ -61,6 +62,13 @@ struct options {
 struct pacer {
 	char brand[128];
 	double next;
+};
+
+/* A request that succeeded, waiting to be recorded with others. */
+struct sent_row {
+	struct send_job *job;
+	char sid[64];
+	char status[32];
 };
 
 struct sender {
@@ -79,6 +87,8 @@ struct sender {
 	long long sent, duplicate, deferred, rejected, failed, unknown;
 	long long queued, skipped, dry;
 	struct progress progress;	/* counts send_result records */
+	struct sent_row *done;		/* sent, not yet recorded */
+	int ndone;
 };
 
 static void
@@ -91,7 +101,8 @@ usage(void)
 	    "                  [--idempotency-key KEY] [--quiet-hours "
 	    "HH:MM-HH:MM] [--rate N]\n"
 	    "                  [--max-attempts N] [--retry-unknown] "
-	    "[--account NAME] [--db CONNINFO]\n");
+	    "[--timeout SECONDS]\n"
+	    "                  [--account NAME] [--db CONNINFO]\n");
 	exit(EX_USAGE);
 }
 
@@ -128,6 +139,8 @@ help(void)
 	    "4)\n"
 	    "      --retry-unknown       send again messages whose outcome is "
 	    "unknown\n"
+	    "      --timeout SECONDS     wait this long for each answer "
+	    "(default 30)\n"
 	    "  -n, --dry-run             check and show requests, send and "
 	    "store nothing\n"
 	    "  -a, --account NAME        account (default $CONVO_ACCOUNT or "
@@ -495,21 +508,90 @@ report_claimed(struct sender *s, const struct send_job *j,
 }
 
 static void
-record_sent(struct sender *s, const struct send_job *j,
+free_job(struct send_job *j)
+{
+	jv_free(j->input);
+	jv_free(j->body);
+	jv_free(j->media);
+	free(j);
+}
+
+static void
+record_sent(struct sender *s, struct send_job *j,
     const struct twilio_response *res)
 {
-	const char *params[4] = { s->ctx.account_id, j->outbox, res->sid,
-	    res->status[0] ? res->status : "queued" };
-	jv extra;
+	struct sent_row *row;
 
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent($1, $2, $3, "
-	    "$4)", 4, params));
-	s->sent++;
-	extra = jv_object_set(jv_object(), jv_string("provider_message_id"),
-	    jv_string(res->sid));
-	extra = jv_object_set(extra, jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", j->outbox));
-	result(s, j, "sent", NULL, extra);
+	if (s->done == NULL)
+		s->done = xmalloc(s->o.parallel * sizeof(*s->done));
+	row = &s->done[s->ndone++];
+	row->job = j;
+	snprintf(row->sid, sizeof(row->sid), "%s", res->sid);
+	snprintf(row->status, sizeof(row->status), "%s",
+	    res->status[0] ? res->status : "queued");
+}
+
+/* Append ITEM to the PostgreSQL array literal in B, quoted. */
+static void
+array_item(struct buf *b, const char *item)
+{
+	const char *p;
+
+	buf_addc(b, b->len > 1 ? ',' : '{');
+	buf_addc(b, '"');
+	for (p = item; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, *p);
+	}
+	buf_addc(b, '"');
+}
+
+/*
+ * Record the requests that succeeded since the last call, in one
+ * statement, then report each one as sent.
+ */
+static void
+flush_sent(struct sender *s)
+{
+	struct buf ids = { 0 }, sids = { 0 }, states = { 0 };
+	const char *params[4];
+	jv extra;
+	int i;
+
+	if (s->ndone == 0)
+		return;
+	for (i = 0; i < s->ndone; i++) {
+		array_item(&ids, s->done[i].job->outbox);
+		array_item(&sids, s->done[i].sid);
+		array_item(&states, s->done[i].status);
+	}
+	buf_addc(&ids, '}');
+	buf_addc(&sids, '}');
+	buf_addc(&states, '}');
+	params[0] = s->ctx.account_id;
+	params[1] = ids.data;
+	params[2] = sids.data;
+	params[3] = states.data;
+	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent($1, o, p, t) "
+	    "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(o, p, t)",
+	    4, params));
+	buf_free(&ids);
+	buf_free(&sids);
+	buf_free(&states);
+	for (i = 0; i < s->ndone; i++) {
+		struct send_job *j = s->done[i].job;
+
+		s->sent++;
+		extra = jv_object_set(jv_object(),
+		    jv_string("provider_message_id"),
+		    jv_string(s->done[i].sid));
+		extra = jv_object_set(extra, jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox));
+		result(s, j, "sent", NULL, extra);
+		free_job(j);
+	}
+	s->ndone = 0;
 }
 
 static void
@@ -549,15 +631,6 @@ backoff(const struct twilio_response *res, int attempt)
 	/* Jitter keeps parallel retries from arriving together. */
 	wait += wait * 0.25 * ((double)arc4random_uniform(1000) / 1000.0);
 	return wait > 60 ? 60 : wait;
-}
-
-static void
-free_job(struct send_job *j)
-{
-	jv_free(j->input);
-	jv_free(j->body);
-	jv_free(j->media);
-	free(j);
 }
 
 static void
@@ -674,12 +747,26 @@ complete(struct sender *s, struct twilio_call *call)
 	j->call = NULL;
 	if (res->http_status >= 200 && res->http_status < 300 &&
 	    res->sid[0] != '\0') {
+		/* flush_sent() records it and frees the job. */
 		record_sent(s, j, res);
+		twilio_call_free(call);
+		free(call);
+		return;
+	} else if (res->maybe_sent) {
+		/* Twilio takes no idempotency key: sending again could
+		 * send twice, so the row stays sending. */
+		s->unknown++;
+		s->status = exit_merge(s->status, EX_TEMPFAIL);
+		warnx("%s: the request may have been sent but no answer came "
+		    "(%s); not sent again (see --retry-unknown)", j->phone,
+		    res->transport_error[0] ? res->transport_error :
+		    res->error_message);
+		result(s, j, "unknown", "outcome_unknown",
+		    jv_object_set(jv_object(), jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox)));
 	} else if (!twilio_retryable(res)) {
 		record_failed(s, j, res);
 	} else {
-		/* TODO: a request that timed out may have been sent; Twilio
-		 * has no idempotency key, so retrying it can send it twice. */
 		outbox_set_state(&s->ctx, j->outbox, "queued");
 		if (j->attempts < s->o.max_attempts) {
 			j->not_before = now_seconds() + backoff(res,
@@ -860,6 +947,7 @@ run(struct sender *s)
 			complete(s, call);
 		while (call != NULL && (call = twilio_next(&s->twilio, 0)))
 			complete(s, call);
+		flush_sent(s);
 	}
 }
 
@@ -991,6 +1079,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "quiet-hours", required_argument, NULL, 4 },
 		{ "rate", required_argument, NULL, 5 },
 		{ "retry-unknown", no_argument, NULL, 6 },
+		{ "timeout", required_argument, NULL, 7 },
 		{ "to", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1038,6 +1127,10 @@ parse_options(struct options *o, int argc, char **argv)
 			o->rate = rate_option(optarg);
 			break;
 		case 6: o->retry_unknown = 1; break;
+		case 7:
+			o->timeout = (int)number_option(optarg, 1, 600,
+			    "timeout seconds");
+			break;
 		case 'm':
 			if (o->nmedia == SEND_MEDIA_MAX)
 				errx(EX_USAGE, "too many --media: at most %d",
@@ -1081,6 +1174,7 @@ start_provider(struct sender *s)
 	if (twilio_init(&s->twilio, msg, sizeof(msg)) != 0)
 		errx(EX_CONFIG, "%s; set it, or use --dry-run", msg);
 	twilio_limit(&s->twilio, s->o.parallel);
+	s->twilio.timeout_ms = s->o.timeout * 1000L;
 }
 
 static void
@@ -1103,6 +1197,7 @@ main(int argc, char **argv)
 	s.o.quiet_start = s.o.quiet_end = -1;
 	s.o.rate = 1;
 	s.o.max_attempts = 4;
+	s.o.timeout = 30;
 	s.o.window_hours = 24;
 	s.o.parallel = 4;
 	signal(SIGPIPE, SIG_IGN);
@@ -1143,6 +1238,7 @@ main(int argc, char **argv)
 	curl_global_cleanup();
 	free(s.pending);
 	free(s.pacers);
+	free(s.done);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);
 	return s.status;

@@ -232,16 +232,30 @@ twilio_start(struct twilio *t, struct twilio_call *call,
 static void
 finish(struct twilio_call *call, CURLcode rc)
 {
+	long sent_bytes = 0;
+
 	if (rc != CURLE_OK) {
 		call->res.http_status = 0;
 		snprintf(call->res.transport_error,
 		    sizeof(call->res.transport_error), "%s",
 		    curl_easy_strerror(rc));
+		/*
+		 * A failure before the request was written (no address, no
+		 * connection, no TLS) sent nothing. After it, such as a timeout
+		 * or a closed connection, the provider may have taken it.
+		 */
+		curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE,
+		    &sent_bytes);
+		call->res.maybe_sent = sent_bytes > 0;
 		return;
 	}
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE,
 	    &call->res.http_status);
 	parse_answer(&call->answer, &call->res);
+	/* A gateway's error without Twilio's error body does not show
+	 * whether the API behind the gateway took the request. */
+	call->res.maybe_sent = (call->res.http_status == 502 ||
+	    call->res.http_status == 504) && call->res.error_code[0] == '\0';
 }
 
 struct twilio_call *

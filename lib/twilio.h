@@ -39,6 +39,7 @@ struct twilio_response {
 	char error_message[256];
 	long retry_after_s;		/* Retry-After, -1 when absent */
 	char transport_error[256];	/* curl's message, "" when answered */
+	int maybe_sent;			/* the request left, no outcome came */
 };
 
 /*

@@ -185,6 +185,59 @@ requests() {
 	assert_output "1"
 }
 
+@test "timed-out request is not sent again" {
+	start_fake 'slow 5'
+	customer +12015550913 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --timeout 1 \
+	    --to +12015550913 --body "Hello"
+	assert_failure 75
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "unknown outcome_unknown"
+	run sql "SELECT state, attempts FROM convo.outbox"
+	assert_output "sending|1"
+	run --separate-stderr convo-send -q --to +12015550913 --body "Hello"
+	assert_failure 75
+	run jq -r .status <<<"$output"
+	assert_output "unknown"
+	run requests
+	assert_output "1"
+	run --separate-stderr convo-send -q --retry-unknown \
+	    --to +12015550913 --body "Hello"
+	assert_success
+	run requests
+	assert_output "2"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sent"
+}
+
+@test "dropped connection is not sent again" {
+	start_fake 'drop'
+	customer +12015550914 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --to +12015550914 --body "Hello"
+	assert_failure 75
+	run jq -r .status <<<"$output"
+	assert_output "unknown"
+	run requests
+	assert_output "1"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sending"
+}
+
+@test "refused connection stays queued" {
+	start_fake
+	customer +12015550915 subscribed | convo-ingest -q >/dev/null
+	kill "$FAKE_PID"
+	wait "$FAKE_PID" 2>/dev/null || true
+	FAKE_PID=
+	run --separate-stderr convo-send -q --max-attempts 1 \
+	    --to +12015550915 --body "Hello"
+	assert_failure 75
+	run jq -r .status <<<"$output"
+	assert_output "queued"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
+}
+
 @test "bulk re-run sends nothing twice" {
 	start_fake
 	{
