@@ -8,9 +8,11 @@
 -- The staging and work tables are small and have no statistics, while
 -- an account's tables can be large, with statistics that lag behind
 -- during a big import. A lookup from a work table into a large table is
--- therefore written as a LATERAL subquery fenced with OFFSET 0, or as
--- "= ANY (ARRAY(...))", which the planner can only run as index probes,
--- once per work row: the cost of a batch does not grow with the account.
+-- therefore written as a LATERAL subquery fenced with OFFSET 0, which
+-- the planner can only run as index probes, once per work row: the cost
+-- of a batch does not grow with the account. Conversations are locked
+-- in the order of (profile_id, channel) by every batch, so two batches
+-- never wait for each other in a cycle.
 
 CREATE FUNCTION convo.ingest_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -96,6 +98,13 @@ BEGIN
     -- Profile and channel pairs whose consent, conditional keywords or
     -- conversation may have changed.
     CREATE TEMP TABLE IF NOT EXISTS ingest_touched (
+        profile_id bigint NOT NULL,
+        channel text NOT NULL,
+        PRIMARY KEY (profile_id, channel)
+    ) ON COMMIT DELETE ROWS;
+    -- Conversations this transaction holds: locked by
+    -- convo.ingest_messages, or inserted by convo.ingest_conversations.
+    CREATE TEMP TABLE IF NOT EXISTS ingest_locked (
         profile_id bigint NOT NULL,
         channel text NOT NULL,
         PRIMARY KEY (profile_id, channel)
@@ -196,13 +205,7 @@ BEGIN
     FROM convo.profiles p
     WHERE c.account_id = p_account AND p.account_id = p_account
         AND p.profile_id = c.profile_id
-        AND p.phone = ANY (ARRAY(SELECT s.phone
-            FROM pg_temp.ingest_profiles s))
-        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
-            FROM pg_temp.ingest_profiles s
-            CROSS JOIN LATERAL (SELECT x.profile_id FROM convo.profiles x
-                WHERE x.account_id = p_account AND x.phone = s.phone
-                OFFSET 0) x));
+        AND p.phone IN (SELECT s.phone FROM pg_temp.ingest_profiles s);
 END;
 $$;
 
@@ -221,19 +224,16 @@ BEGIN
     -- Lock the conversations that will receive messages before the
     -- messages get their recording time, so that a concurrent
     -- convo-read either sees a message or leaves it unread.
-    PERFORM 1 FROM convo.conversations c
-    WHERE c.account_id = p_account
-        AND c.conversation_id = ANY (ARRAY(SELECT x.conversation_id
-            FROM (SELECT DISTINCT s.profile_id, s.channel
-                FROM pg_temp.ingest_messages s) s
-            CROSS JOIN LATERAL (SELECT x.conversation_id
-                FROM convo.conversations x
-                WHERE x.account_id = p_account
-                    AND x.profile_id = s.profile_id
-                    AND x.channel = s.channel
-                OFFSET 0) x))
-    ORDER BY c.conversation_id
-    FOR UPDATE;
+    INSERT INTO pg_temp.ingest_locked
+    SELECT s.profile_id, s.channel
+    FROM (SELECT DISTINCT s.profile_id, s.channel
+            FROM pg_temp.ingest_messages s
+            ORDER BY s.profile_id, s.channel) s
+    CROSS JOIN LATERAL (SELECT 1 FROM convo.conversations c
+        WHERE c.account_id = p_account AND c.profile_id = s.profile_id
+            AND c.channel = s.channel
+        FOR UPDATE) c
+    ON CONFLICT DO NOTHING;
 
     WITH firsts AS (
         SELECT DISTINCT ON (s.provider, s.provider_message_id) s.*
@@ -497,8 +497,6 @@ BEGIN
             LIMIT 1) c ON true
         WHERE c.one IS NULL) t
     WHERE s.account_id = p_account
-        AND s.profile_id = ANY (ARRAY(SELECT x.profile_id
-            FROM pg_temp.ingest_touched x))
         AND s.profile_id = t.profile_id AND s.channel = t.channel;
 END;
 $$;
@@ -551,11 +549,16 @@ BEGIN
         GROUP BY n.profile_id, n.channel
     ) n ON n.profile_id = t.profile_id AND n.channel = t.channel;
 
-    INSERT INTO convo.conversations (account_id, profile_id, channel)
-    SELECT p_account, s.profile_id, s.channel
-    FROM pg_temp.ingest_touched_state s
-    WHERE s.has_conversation
-    ORDER BY 2, 3
+    WITH ins AS (
+        INSERT INTO convo.conversations (account_id, profile_id, channel)
+        SELECT p_account, s.profile_id, s.channel
+        FROM pg_temp.ingest_touched_state s
+        WHERE s.has_conversation
+        ORDER BY 2, 3
+        ON CONFLICT DO NOTHING
+        RETURNING conversations.profile_id, conversations.channel
+    )
+    INSERT INTO pg_temp.ingest_locked SELECT * FROM ins
     ON CONFLICT DO NOTHING;
 
     -- A conditional keyword judged again can leave a customer with no
@@ -563,27 +566,23 @@ BEGIN
     DELETE FROM convo.conversations c
     USING pg_temp.ingest_touched_state s
     WHERE c.account_id = p_account
-        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
-            FROM pg_temp.ingest_touched_state x
-            WHERE NOT x.has_conversation))
         AND c.profile_id = s.profile_id AND c.channel = s.channel
         AND NOT s.has_conversation;
 
     -- Counting happens in a statement that starts after the lock, so it
     -- sees every message committed by a transaction that held it before.
-    PERFORM 1 FROM convo.conversations c
-    WHERE c.account_id = p_account
-        AND c.conversation_id = ANY (ARRAY(SELECT x.conversation_id
+    -- Rows already held need no second lock.
+    PERFORM 1 FROM (SELECT s.profile_id, s.channel
             FROM pg_temp.ingest_touched_state s
-            CROSS JOIN LATERAL (SELECT x.conversation_id
-                FROM convo.conversations x
-                WHERE x.account_id = p_account
-                    AND x.profile_id = s.profile_id
-                    AND x.channel = s.channel
-                OFFSET 0) x
-            WHERE s.has_conversation))
-    ORDER BY c.conversation_id
-    FOR UPDATE;
+            WHERE s.has_conversation AND NOT EXISTS (SELECT 1
+                FROM pg_temp.ingest_locked x
+                WHERE x.profile_id = s.profile_id
+                    AND x.channel = s.channel)
+            ORDER BY s.profile_id, s.channel) s
+    CROSS JOIN LATERAL (SELECT 1 FROM convo.conversations c
+        WHERE c.account_id = p_account AND c.profile_id = s.profile_id
+            AND c.channel = s.channel
+        FOR UPDATE) c;
 
     UPDATE convo.conversations c SET
         last_message_id = l.message_id,
@@ -634,11 +633,10 @@ BEGIN
         LIMIT 1
     ) l
     WHERE c.account_id = p_account
-        AND c.profile_id = ANY (ARRAY(SELECT x.profile_id
-            FROM pg_temp.ingest_touched_state x WHERE x.has_conversation))
         AND c.profile_id = s.profile_id AND c.channel = s.channel
         AND s.has_conversation;
     DELETE FROM pg_temp.ingest_touched_state;
+    DELETE FROM pg_temp.ingest_locked;
 END;
 $$;
 
