@@ -63,7 +63,7 @@ _convo() {
 	*convo-db)
 		if [ "$COMP_CWORD" -eq 1 ]; then
 			COMPREPLY=($(compgen -W 'init start stop status migrate
-			    psql env account' -- "$cur"))
+			    psql env account grant revoke' -- "$cur"))
 		fi
 		;;
 	*convo-ingest)
