@@ -94,6 +94,20 @@ db_connect_raw(const char *conninfo)
 	return open_local();
 }
 
+/* Return 1 when the connected role may not use schema convo. */
+static int
+schema_denied(PGconn *conn)
+{
+	PGresult *res;
+	int denied;
+
+	res = PQexec(conn, "SELECT NOT has_schema_privilege('convo', 'USAGE')");
+	denied = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return denied;
+}
+
 static void
 check_schema(PGconn *conn, int local)
 {
@@ -102,6 +116,10 @@ check_schema(PGconn *conn, int local)
 	if (latest <= 0)
 		errx(EX_CONFIG, "no migrations found in \"%s/migrations\"; set "
 		    "CONVO_SHARE to the directory that holds them", share_dir());
+	if (current < 0 && schema_denied(conn))
+		errx(EX_CONFIG, "database role \"%s\" has no access to schema "
+		    "convo; the owner of the schema grants it with convo-db "
+		    "grant", PQuser(conn));
 	if (current < 0)
 		exit(db_report(conn, NULL, "cannot read the schema version"));
 	if (current < latest && local) {

@@ -277,8 +277,8 @@ conversation_of() {
 	    'UPDATE')"
 	assert_output "f|f|f"
 	run as_ana convo-list --account acme
-	assert_failure
-	assert_output --partial "permission denied"
+	assert_failure 78
+	assert_output "convo-list: database role \"$ANA\" has no access to schema convo; the owner of the schema grants it with convo-db grant"
 	run convo-db revoke --account acme --role "$AGENTS"
 	assert_success
 	assert_output --partial "nothing to revoke"
