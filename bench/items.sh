@@ -467,6 +467,8 @@ fake_start() {
 		exit 70
 	fi
 	export TWILIO_API_BASE="http://127.0.0.1:$(cat "$WORK/fake.port")"
+	# The fake speaks plain http on loopback, which needs this setting.
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
 	export TWILIO_AUTH_TOKEN=test-token
 	MESSAGES_URL="$TWILIO_API_BASE/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json"

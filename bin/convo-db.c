@@ -61,6 +61,11 @@ help(void)
 	    "  env              print PG variables for the local database\n"
 	    "  account add name [--country cc] [--brand text]\n"
 	    "  account list     print accounts as NDJSON\n"
+	    "  grant --account name --role role\n"
+	    "                   confine role to the account; create it "
+	    "NOLOGIN if needed\n"
+	    "  revoke --account name --role role\n"
+	    "                   remove the role's access to the account\n"
 	    "\n"
 	    "options:\n"
 	    "  --db conninfo    libpq connection string or URI to use\n"
@@ -535,6 +540,127 @@ cmd_account(int argc, char **argv)
 	return EX_USAGE;
 }
 
+/*
+ * Parse "--account NAME --role ROLE", both required, for grant and
+ * revoke.
+ */
+static void
+parse_grant(int argc, char **argv, const char **account, const char **role)
+{
+	static const struct option longopts[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ "role", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*account = NULL;
+	*role = NULL;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'a')
+			*account = optarg;
+		else if (ch == 'r')
+			*role = optarg;
+		else
+			usage();
+	}
+	if (optind < argc) {
+		warnx("%s takes no arguments, not \"%s\"", argv[0],
+		    argv[optind]);
+		usage();
+	}
+	if (*account == NULL || **account == '\0' || *role == NULL ||
+	    **role == '\0') {
+		warnx("%s needs --account NAME and --role ROLE", argv[0]);
+		usage();
+	}
+}
+
+/* Report a failed grant or revoke of ROLE on ACCOUNT. */
+static int
+report_grant_error(PGconn *conn, PGresult *res, const char *what,
+    const char *account)
+{
+	const char *state, *msg;
+
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (state != NULL && strcmp(state, "P0002") == 0) {
+		warnx("account \"%s\" not found; see convo-db account list",
+		    account);
+		return EX_CONFIG;
+	}
+	if (state != NULL && strcmp(state, "22023") == 0 && msg != NULL) {
+		warnx("%s", msg);
+		return EX_USAGE;
+	}
+	return db_report(conn, res, what);
+}
+
+static int
+cmd_grant(int argc, char **argv)
+{
+	const char *params[2], *account, *role, *outcome;
+	PGresult *res;
+	PGconn *conn;
+	int rc = 0;
+
+	parse_grant(argc, argv, &account, &role);
+	params[0] = account;
+	params[1] = role;
+	conn = db_connect(opt_db);
+	res = PQexecParams(conn, "SELECT convo.account_grant($1, $2)", 2,
+	    NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = report_grant_error(conn, res, "cannot grant the account",
+		    account);
+	} else {
+		outcome = PQgetvalue(res, 0, 0);
+		if (strcmp(outcome, "created") == 0)
+			say("created role \"%s\" (NOLOGIN) and mapped it to "
+			    "account \"%s\"", role, account);
+		else if (strcmp(outcome, "mapped") == 0)
+			say("mapped role \"%s\" to account \"%s\"", role,
+			    account);
+		else
+			say("role \"%s\" was already mapped to account "
+			    "\"%s\"; granted its privileges again", role,
+			    account);
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+	const char *params[2], *account, *role;
+	PGresult *res;
+	PGconn *conn;
+	int rc = 0;
+
+	parse_grant(argc, argv, &account, &role);
+	params[0] = account;
+	params[1] = role;
+	conn = db_connect(opt_db);
+	res = PQexecParams(conn, "SELECT convo.account_revoke($1, $2)", 2,
+	    NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = report_grant_error(conn, res, "cannot revoke the account",
+		    account);
+	else if (PQgetvalue(res, 0, 0)[0] == 't')
+		say("removed the mapping of role \"%s\" to account \"%s\"",
+		    role, account);
+	else
+		say("role \"%s\" is not mapped to account \"%s\"; nothing "
+		    "to revoke", role, account);
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int, char **);
@@ -547,6 +673,8 @@ static const struct command {
 	{ "psql", cmd_psql },
 	{ "env", cmd_env },
 	{ "account", cmd_account },
+	{ "grant", cmd_grant },
+	{ "revoke", cmd_revoke },
 	{ NULL, NULL },
 };
 

@@ -295,7 +295,7 @@ dry_run(struct sender *s, const struct send_job *j)
 {
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
-	char to[TO_MAX], from[TO_MAX];
+	char to[TO_MAX], from[TO_MAX], url[1024], auth[128];
 	struct buf form = { 0 };
 	jv extra;
 
@@ -304,6 +304,13 @@ dry_run(struct sender *s, const struct send_job *j)
 	extra = jv_object_set(jv_object(), jv_string("request"),
 	    jv_string(form.data ? form.data : ""));
 	extra = jv_object_set(extra, jv_string("from"), jv_string(j->brand));
+	twilio_url(&s->twilio, url, sizeof(url));
+	extra = jv_object_set(extra, jv_string("url"), url[0] != '\0' ?
+	    jv_string(url) : jv_null());
+	/* The result shows the user of the credentials, never the secret. */
+	twilio_auth_masked(&s->twilio, auth, sizeof(auth));
+	extra = jv_object_set(extra, jv_string("auth"), auth[0] != '\0' ?
+	    jv_string(auth) : jv_null());
 	s->dry++;
 	result(s, j, "dry_run", NULL, extra);
 	buf_free(&form);
@@ -1161,7 +1168,8 @@ static void
 start_provider(struct sender *s)
 {
 	const char *provider = getenv("CONVO_PROVIDER");
-	char msg[256];
+	char msg[1024];
+	int rc;
 
 	if (provider != NULL && strcmp(provider, "dry-run") == 0)
 		s->o.dry_run = 1;
@@ -1169,11 +1177,19 @@ start_provider(struct sender *s)
 	    strcmp(provider, "twilio") != 0)
 		errx(EX_CONFIG, "unknown provider \"%s\" in CONVO_PROVIDER: "
 		    "expected twilio or dry-run", provider);
-	if (s->o.dry_run)
-		return;
-	if (twilio_init(&s->twilio, msg, sizeof(msg)) != 0)
+	/* A dry run checks the settings too, but needs no credentials. */
+	rc = twilio_init(&s->twilio, s->o.dry_run ?
+	    TWILIO_CREDENTIALS_OPTIONAL : 0, msg, sizeof(msg));
+	if (rc == TWILIO_MISSING)
 		errx(EX_CONFIG, "%s; set it, or use --dry-run", msg);
-	twilio_limit(&s->twilio, s->o.parallel);
+	if (rc != TWILIO_OK)
+		errx(EX_CONFIG, "%s", msg);
+	if (s->twilio.insecure && !s->o.quiet)
+		warnx("warning: %s=1: TLS is neither required nor verified "
+		    "for %s; use it only with a local test server",
+		    TWILIO_INSECURE_VARIABLE, s->twilio.base);
+	if (!s->o.dry_run)
+		twilio_limit(&s->twilio, s->o.parallel);
 	s->twilio.timeout_ms = s->o.timeout * 1000L;
 }
 
@@ -1230,8 +1246,7 @@ main(int argc, char **argv)
 	cli_phase("send");
 	summary(&s);
 	linereader_free(&s.input);
-	if (!s.o.dry_run)
-		twilio_free(&s.twilio);
+	twilio_free(&s.twilio);
 	if (s.jq != NULL)
 		jq_teardown(&s.jq);
 	PQfinish(s.ctx.conn);

@@ -29,6 +29,7 @@
 #include "db.h"
 #include "form.h"
 #include "ingest.h"
+#include "secret.h"
 #include "signature.h"
 #include "timeutil.h"
 
@@ -36,7 +37,7 @@
 #define BODY_MAX (64 * 1024)
 
 /* Largest auth token, shared key or configuration file, in bytes. */
-#define FILE_MAX 4096
+#define FILE_MAX SECRET_FILE_MAX
 
 /* Most shared keys a key file may list, for rotating them. */
 #define SHARED_KEYS_MAX 8
@@ -49,7 +50,7 @@ struct log_entry {
 	const char *result;	/* inserted, duplicate, ... */
 	char sid[64];		/* MessageSid */
 	const char *reply;	/* what happened to a keyword reply */
-	char error[256];
+	char error[512];
 };
 
 /* The request, as the web server passed it. */
@@ -186,41 +187,6 @@ respond_on_exit(int status, void *arg)
 	}
 }
 
-/*
- * Read the file PATH, at most FILE_MAX - 1 bytes, into OUT with a NUL.
- * Returns its length, or -1 with the reason in errno (EFBIG when long).
- */
-static ssize_t
-read_small_file(const char *path, char out[FILE_MAX])
-{
-	ssize_t n, len = 0;
-	int fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	while (len < FILE_MAX) {
-		n = read(fd, out + len, FILE_MAX - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	saved = 0;
-	if (n < 0)
-		saved = errno;
-	else if (len >= FILE_MAX)
-		saved = EFBIG;
-	close(fd);
-	if (saved != 0) {
-		OPENSSL_cleanse(out, FILE_MAX);
-		errno = saved;
-		return -1;
-	}
-	out[len] = '\0';
-	return len;
-}
-
 /* Return S without leading and trailing white space, in place. */
 static char *
 trim(char *s)
@@ -288,14 +254,13 @@ static void
 load_config(void)
 {
 	const char *path = getenv("CONVO_WEBHOOK_CONFIG");
-	char text[FILE_MAX], *line, *next;
+	char text[FILE_MAX], msg[512], *line, *next;
 	int lineno = 0;
 
 	if (path == NULL || *path == '\0')
 		return;
-	if (read_small_file(path, text) < 0)
-		fail(500, NULL, "cannot read configuration \"%s\": %s", path,
-		    strerror(errno));
+	if (secret_file_read(path, text, sizeof(text), msg, sizeof(msg)) < 0)
+		fail(500, NULL, "configuration: %s", msg);
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -396,12 +361,12 @@ load_auth_token(struct secrets *s)
 {
 	const char *path = getenv("CONVO_TWILIO_AUTH_TOKEN_FILE");
 	const char *env = getenv("TWILIO_AUTH_TOKEN");
-	char *token;
+	char msg[512], *token;
 
 	if (path != NULL && *path != '\0') {
-		if (read_small_file(path, s->text) < 0)
-			fail(500, NULL, "cannot read the auth token file "
-			    "\"%s\": %s", path, strerror(errno));
+		if (secret_file_read(path, s->text, sizeof(s->text), msg,
+		    sizeof(msg)) < 0)
+			fail(500, NULL, "auth token file: %s", msg);
 	} else if (env != NULL && strlen(env) < sizeof(s->text)) {
 		strcpy(s->text, env);
 	}
@@ -422,14 +387,14 @@ static void
 load_shared_keys(struct secrets *s, const char *key_id)
 {
 	const char *path = getenv("CONVO_TWILIO_SHARED_KEY_FILE");
-	char *line, *next, *secret;
+	char msg[512], *line, *next, *secret;
 
 	if (path == NULL || *path == '\0')
 		fail(500, NULL, "request is signed with a shared key, but "
 		    "CONVO_TWILIO_SHARED_KEY_FILE is not set");
-	if (read_small_file(path, s->text) < 0)
-		fail(500, NULL, "cannot read the shared key file \"%s\": %s",
-		    path, strerror(errno));
+	if (secret_file_read(path, s->text, sizeof(s->text), msg,
+	    sizeof(msg)) < 0)
+		fail(500, NULL, "shared key file: %s", msg);
 	for (line = s->text; line != NULL && s->count < SHARED_KEYS_MAX;
 	    line = next) {
 		if ((next = strchr(line, '\n')) != NULL)

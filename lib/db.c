@@ -97,6 +97,20 @@ db_connect_raw(const char *conninfo)
 	return open_local();
 }
 
+/* Return 1 when the connected role may not use schema convo. */
+static int
+schema_denied(PGconn *conn)
+{
+	PGresult *res;
+	int denied;
+
+	res = PQexec(conn, "SELECT NOT has_schema_privilege('convo', 'USAGE')");
+	denied = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return denied;
+}
+
 static void
 check_schema(PGconn *conn, int local)
 {
@@ -105,6 +119,10 @@ check_schema(PGconn *conn, int local)
 	if (latest <= 0)
 		errx(EX_CONFIG, "no migrations found in \"%s/migrations\"; set "
 		    "CONVO_SHARE to the directory that holds them", share_dir());
+	if (current < 0 && schema_denied(conn))
+		errx(EX_CONFIG, "database role \"%s\" has no access to schema "
+		    "convo; the owner of the schema grants it with convo-db "
+		    "grant", PQuser(conn));
 	if (current < 0)
 		exit(db_report(conn, NULL, "cannot read the schema version"));
 	if (current < latest && local) {
@@ -231,6 +249,9 @@ status_for_sqlstate(const char *state)
 
 	if (state == NULL)
 		return EX_UNAVAILABLE;
+	/* The role lacks a privilege or hit row-level security. */
+	if (strcmp(state, "42501") == 0)
+		return EX_CONFIG;
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
 	    strcmp(state, "25006") == 0 || strncmp(state, "53", 2) == 0)
 		return EX_UNAVAILABLE;

@@ -57,7 +57,8 @@ void db_exec(PGconn *conn, const char *sql);
  * connection, without the trailing newline libpq adds, and return the
  * exit status it maps to: EX_UNAVAILABLE for a lost connection,
  * EX_TEMPFAIL for serialization failures, deadlocks and lock timeouts,
- * EX_SOFTWARE otherwise.
+ * EX_CONFIG for insufficient privilege (SQLSTATE 42501, which
+ * row-level security raises too), EX_SOFTWARE otherwise.
  */
 int db_report(PGconn *conn, const PGresult *res, const char *what);
 

@@ -230,6 +230,35 @@ static const char bootstrap_sql[] =
     " name text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now())";
 
+/*
+ * Put every table of the schema, those of later migrations too, under
+ * row-level security and grant the mapped roles their privileges again,
+ * with convo.tenant_isolate() of migration 011 when the schema has it.
+ */
+static int
+isolate_tenants(PGconn *conn)
+{
+	PGresult *res;
+	int exists;
+
+	res = PQexec(conn, "SELECT to_regprocedure('convo.tenant_isolate()') "
+	    "IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *msg = PQresultErrorMessage(res);
+
+		warnx("cannot look up convo.tenant_isolate: %.*s",
+		    (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		return -1;
+	}
+	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!exists)
+		return 0;
+	return exec_ok(conn, "SELECT convo.tenant_isolate()",
+	    "cannot enable row-level security on the new tables");
+}
+
 int
 migrate_apply(PGconn *conn, int verbose)
 {
@@ -258,6 +287,8 @@ migrate_apply(PGconn *conn, int verbose)
 			warnx("applying migration %s", names[i]);
 		rc = apply_one(conn, names[i]);
 	}
+	if (rc == 0)
+		rc = isolate_tenants(conn);
 unlock:
 	if (n > 0)
 		free_names(names, n);

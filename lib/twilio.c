@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +8,10 @@
 
 #include <curl/curl.h>
 #include <jv.h>
+#include <openssl/crypto.h>
 
 #include "convo.h"
+#include "secret.h"
 #include "twilio.h"
 
 static int
@@ -21,42 +25,184 @@ copy_env(const char *name, char *out, size_t n)
 	return 0;
 }
 
-int
-twilio_init(struct twilio *t, char *err, size_t errsz)
+/*
+ * Copy the secret from the file named by FILE_VARIABLE, without
+ * surrounding white space, or else from ENV_VARIABLE, into OUT.
+ */
+static int
+load_secret(const char *file_variable, const char *env_variable, char *out,
+    size_t n, char *err, size_t errsz)
 {
-	const char *base = getenv("TWILIO_API_BASE");
+	const char *path = getenv(file_variable);
+	char text[SECRET_FILE_MAX], msg[512], *start, *end;
+	int rc = TWILIO_OK;
 
-	memset(t, 0, sizeof(*t));
-	t->timeout_ms = 30000;
+	if (path == NULL || *path == '\0') {
+		if (copy_env(env_variable, out, n) == 0)
+			return TWILIO_OK;
+		snprintf(err, errsz, "%s is not set", env_variable);
+		return TWILIO_MISSING;
+	}
+	if (secret_file_read(path, text, sizeof(text), msg, sizeof(msg)) < 0) {
+		snprintf(err, errsz, "%s: %s", file_variable, msg);
+		return TWILIO_INVALID;
+	}
+	start = text + strspn(text, " \t\r\n");
+	end = start + strlen(start);
+	while (end > start && strchr(" \t\r\n", end[-1]) != NULL)
+		end--;
+	if (end == start) {
+		snprintf(err, errsz, "%s: \"%s\" is empty", file_variable,
+		    path);
+		rc = TWILIO_INVALID;
+	} else if ((size_t)(end - start) >= n) {
+		snprintf(err, errsz, "%s: the secret in \"%s\" is longer than "
+		    "%zu bytes", file_variable, path, n - 1);
+		rc = TWILIO_INVALID;
+	} else {
+		memcpy(out, start, (size_t)(end - start));
+		out[end - start] = '\0';
+	}
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
+}
+
+/* Read the account SID and the secret, filling ERR on failure. */
+static int
+load_credentials(struct twilio *t, char *err, size_t errsz)
+{
 	if (copy_env("TWILIO_ACCOUNT_SID", t->account_sid,
 	    sizeof(t->account_sid)) != 0) {
 		snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set");
-		return -1;
+		return TWILIO_MISSING;
 	}
-	if (copy_env("TWILIO_API_KEY", t->user, sizeof(t->user)) == 0) {
-		if (copy_env("TWILIO_API_SECRET", t->secret,
-		    sizeof(t->secret)) != 0) {
-			snprintf(err, errsz, "TWILIO_API_KEY is set but "
-			    "TWILIO_API_SECRET is not");
-			return -1;
-		}
+	if (copy_env("TWILIO_API_KEY", t->user, sizeof(t->user)) == 0)
+		return load_secret("CONVO_TWILIO_API_SECRET_FILE",
+		    "TWILIO_API_SECRET", t->secret, sizeof(t->secret), err,
+		    errsz);
+	memcpy(t->user, t->account_sid, sizeof(t->user));
+	return load_secret("CONVO_TWILIO_AUTH_TOKEN_FILE", "TWILIO_AUTH_TOKEN",
+	    t->secret, sizeof(t->secret), err, errsz);
+}
+
+/* Return 1 when HOST, as libcurl gives it, is a loopback address. */
+static int
+is_loopback(const char *host)
+{
+	struct in_addr a;
+
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a) == 1 &&
+	    (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/*
+ * Check the scheme, user information and host of BASE against the
+ * transport rules and set T->insecure. Messages show BASE only after
+ * the check that it contains no user name or password.
+ */
+static int
+check_base(struct twilio *t, const char *base, char *err, size_t errsz)
+{
+	const char *insecure = getenv(TWILIO_INSECURE_VARIABLE);
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	CURLU *u;
+	int rc = TWILIO_INVALID;
+
+	if (insecure != NULL && *insecure != '\0' &&
+	    strcmp(insecure, "1") != 0) {
+		snprintf(err, errsz, "%s must be 1 or unset, not \"%.32s\"",
+		    TWILIO_INSECURE_VARIABLE, insecure);
+		return TWILIO_INVALID;
+	}
+	t->insecure = insecure != NULL && *insecure != '\0';
+	if ((u = curl_url()) == NULL) {
+		snprintf(err, errsz, "cannot start libcurl");
+		return TWILIO_INVALID;
+	}
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		snprintf(err, errsz, "TWILIO_API_BASE is not a valid URL; "
+		    "expected one such as https://api.twilio.com");
+	} else if (curl_url_get(u, CURLUPART_USER, &user, 0) !=
+	    CURLUE_NO_USER) {
+		snprintf(err, errsz, "TWILIO_API_BASE must not contain a user "
+		    "name or password; set the credentials in "
+		    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN");
+	} else if (t->insecure && !is_loopback(host)) {
+		snprintf(err, errsz, "%s=1 applies only to a test server on a "
+		    "loopback address, not to TWILIO_API_BASE \"%s\"; unset it",
+		    TWILIO_INSECURE_VARIABLE, base);
+	} else if (strcmp(scheme, "https") != 0 && (!t->insecure ||
+	    strcmp(scheme, "http") != 0)) {
+		snprintf(err, errsz, "TWILIO_API_BASE \"%s\" is not an https "
+		    "URL; plain http is allowed only to a loopback test server "
+		    "with %s=1", base, TWILIO_INSECURE_VARIABLE);
 	} else {
-		memcpy(t->user, t->account_sid, sizeof(t->user));
-		if (copy_env("TWILIO_AUTH_TOKEN", t->secret,
-		    sizeof(t->secret)) != 0) {
-			snprintf(err, errsz, "TWILIO_AUTH_TOKEN is not set");
-			return -1;
-		}
+		rc = TWILIO_OK;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int
+twilio_init(struct twilio *t, int flags, char *err, size_t errsz)
+{
+	const char *base = getenv("TWILIO_API_BASE");
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->timeout_ms = 30000;
+	rc = load_credentials(t, err, errsz);
+	if (rc == TWILIO_MISSING && (flags & TWILIO_CREDENTIALS_OPTIONAL)) {
+		explicit_bzero(t->secret, sizeof(t->secret));
+		t->user[0] = t->account_sid[0] = '\0';
+		rc = TWILIO_OK;
+	}
+	if (rc != TWILIO_OK)
+		return rc;
+	if (base != NULL && strlen(base) >= sizeof(t->base)) {
+		snprintf(err, errsz, "TWILIO_API_BASE is longer than %zu bytes",
+		    sizeof(t->base) - 1);
+		return TWILIO_INVALID;
 	}
 	snprintf(t->base, sizeof(t->base), "%s",
 	    base && *base ? base : "https://api.twilio.com");
 	while (strlen(t->base) > 0 && t->base[strlen(t->base) - 1] == '/')
 		t->base[strlen(t->base) - 1] = '\0';
+	if ((rc = check_base(t, t->base, err, errsz)) != TWILIO_OK)
+		return rc;
+	if (flags & TWILIO_CREDENTIALS_OPTIONAL)
+		return TWILIO_OK;
 	if ((t->multi = curl_multi_init()) == NULL) {
 		snprintf(err, errsz, "cannot start libcurl");
-		return -1;
+		return TWILIO_INVALID;
 	}
-	return 0;
+	return TWILIO_OK;
+}
+
+void
+twilio_url(const struct twilio *t, char *out, size_t n)
+{
+	if (t->account_sid[0] == '\0')
+		snprintf(out, n, "%s", "");
+	else
+		snprintf(out, n, "%s/2010-04-01/Accounts/%s/Messages.json",
+		    t->base, t->account_sid);
+}
+
+void
+twilio_auth_masked(const struct twilio *t, char *out, size_t n)
+{
+	if (t->secret[0] == '\0')
+		snprintf(out, n, "%s", "");
+	else
+		snprintf(out, n, "%s:********", t->user);
 }
 
 void
@@ -202,16 +348,24 @@ twilio_start(struct twilio *t, struct twilio_call *call,
 		return -1;
 	call->easy = c;
 	twilio_form(req, &call->form);
-	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json",
-	    t->base, t->account_sid);
+	twilio_url(t, url, sizeof(url));
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	/*
+	 * Redirects are not followed, and only https is used unless the
+	 * insecure test setting allows http to loopback. Loopback requests
+	 * then bypass any proxy.
+	 */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+	    t->insecure ? "http,https" : "https");
+	if (t->insecure)
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 	    call->form.data ? call->form.data : "");
 	curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "convo-send/" CONVO_VERSION);

@@ -1,7 +1,9 @@
 /*
  * The Twilio Messages API client: one form-encoded POST per message to
  * /2010-04-01/Accounts/{AccountSid}/Messages.json, with HTTP Basic
- * authentication and TLS verification always on.
+ * authentication, over HTTPS with the certificate and host name
+ * verified. Only CONVO_INSECURE_TLS_FOR_TESTING=1 with an API base on a
+ * loopback address allows plain HTTP or an unverified certificate.
  */
 #ifndef CONVO_TWILIO_H
 #define CONVO_TWILIO_H
@@ -18,7 +20,19 @@ struct twilio {
 	char secret[256];	/* auth token or API secret; never printed */
 	long timeout_ms;
 	int in_flight;
+	int insecure;		/* CONVO_INSECURE_TLS_FOR_TESTING=1 */
 };
+
+/* The variable that allows plain HTTP and unverified TLS to loopback. */
+#define TWILIO_INSECURE_VARIABLE "CONVO_INSECURE_TLS_FOR_TESTING"
+
+/* Flags of twilio_init(). */
+#define TWILIO_CREDENTIALS_OPTIONAL 1	/* a dry run sends nothing */
+
+/* Results of twilio_init(). */
+#define TWILIO_OK 0
+#define TWILIO_MISSING 1	/* a required variable is not set */
+#define TWILIO_INVALID (-1)	/* a bad value or secret file */
 
 struct twilio_request {
 	const char *to;
@@ -43,12 +57,28 @@ struct twilio_response {
 };
 
 /*
- * Read TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and
- * TWILIO_API_SECRET) and TWILIO_API_BASE (default
- * https://api.twilio.com). Returns 0, or -1 with a message in ERR that
- * names the missing variable but never a secret.
+ * Read TWILIO_ACCOUNT_SID, the secret and TWILIO_API_BASE (default
+ * https://api.twilio.com). The secret is the auth token, from the file
+ * that CONVO_TWILIO_AUTH_TOKEN_FILE names or else TWILIO_AUTH_TOKEN.
+ * With TWILIO_API_KEY set, it is the API secret, from
+ * CONVO_TWILIO_API_SECRET_FILE or else TWILIO_API_SECRET. A secret file
+ * must pass the checks of secret_file_read(). The base must be https
+ * unless TWILIO_INSECURE_VARIABLE is 1, which only a loopback base
+ * (127.0.0.0/8, [::1], localhost) may use. With
+ * TWILIO_CREDENTIALS_OPTIONAL in FLAGS, unset credentials are no error
+ * and no libcurl handle is made. Returns TWILIO_OK, or TWILIO_MISSING
+ * or TWILIO_INVALID with a message in ERR that never contains a secret.
  */
-int twilio_init(struct twilio *t, char *err, size_t errsz);
+int twilio_init(struct twilio *t, int flags, char *err, size_t errsz);
+
+/* Write the Messages URL of T's account to OUT, or "" without one. */
+void twilio_url(const struct twilio *t, char *out, size_t n);
+
+/*
+ * Write the credentials of T as "USER:********" to OUT, with the secret
+ * masked, or "" when T has none.
+ */
+void twilio_auth_masked(const struct twilio *t, char *out, size_t n);
 void twilio_free(struct twilio *t);
 
 /* Append the form body of REQ to OUT, as it is sent. */

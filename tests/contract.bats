@@ -44,6 +44,8 @@ $(tail -n 20 prism.log)"
 	fi
 
 	export TWILIO_API_BASE="http://127.0.0.1:$PRISM_PORT"
+	# The fake speaks plain http on loopback, which needs this setting.
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID="$ACCOUNT_SID"
 	export TWILIO_AUTH_TOKEN=contract-test-token
 }

@@ -117,6 +117,22 @@ convo_db() {
 	assert_output convo
 }
 
+@test "psql gets the password outside its arguments" {
+	local bin="$CONVO_HOME/bin"
+	mkdir "$bin"
+	# A psql that prints what it was given, beside the initdb that the
+	# local database's bin directory must have.
+	printf '#!/bin/sh\necho "arguments: $*"\necho "PGPASSWORD=$PGPASSWORD"\n' \
+	    >"$bin/psql"
+	printf '#!/bin/sh\nexit 1\n' >"$bin/initdb"
+	chmod 755 "$bin/psql" "$bin/initdb"
+	CONVO_PG_BINDIR=$bin run convo_db \
+	    --db "host=/nonexistent dbname=x password=pw-7a1c" psql -X -c 'SELECT 1'
+	assert_success
+	assert_line "arguments: -X -c SELECT 1"
+	assert_line "PGPASSWORD=pw-7a1c"
+}
+
 @test "start after a crash recovers" {
 	convo_db -q init
 	kill -9 "$(head -n 1 "$CONVO_HOME/pgdata/postmaster.pid")"

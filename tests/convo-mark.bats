@@ -336,6 +336,8 @@ EOF
 	done
 	[ -s port ] || fail "fake-twilio did not start: $(cat fake.err)"
 	export TWILIO_API_BASE="http://127.0.0.1:$(cat port)"
+	# The fake speaks plain http on loopback, which needs this setting.
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
 	export TWILIO_AUTH_TOKEN=test-token
 	ingest - <<EOF

@@ -22,17 +22,43 @@ start_fake() {
 	done
 	[ -s port ] || fail "fake-twilio did not start: $(cat fake.err)"
 	export TWILIO_API_BASE="http://127.0.0.1:$(cat port)"
+	# The fake speaks plain http on loopback, which needs this setting.
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
 	export TWILIO_AUTH_TOKEN=test-token
 }
 
 teardown() {
-	if [ -n "${FAKE_PID:-}" ]; then
-		kill "$FAKE_PID" 2>/dev/null || true
-		wait "$FAKE_PID" 2>/dev/null || true
-	fi
+	local pid
+	for pid in ${FAKE_PID:-} ${TLS_PID:-}; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+}
+
+# Start openssl s_server on 127.0.0.1 with a self-signed certificate,
+# for one connection and at most 30 seconds; sets TLS_PORT. It answers
+# no POST, so a request that passes the TLS handshake gets an empty
+# reply.
+start_tls_server() {
+	local i
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	[ -f cert.pem ] || openssl req -x509 -newkey ec \
+	    -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem \
+	    -out cert.pem -days 1 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	rm -f tls.out
+	timeout 30 openssl s_server -accept 127.0.0.1:0 -cert cert.pem \
+	    -key key.pem -www -naccept 1 >tls.out 2>&1 3>&- &
+	TLS_PID=$!
+	for i in $(seq 50); do
+		grep -q '^ACCEPT' tls.out && break
+		sleep 0.1
+	done
+	TLS_PORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p' tls.out)
+	[ -n "$TLS_PORT" ] || fail "openssl s_server did not start: $(cat tls.out)"
 }
 
 # Record an inbound text from PHONE, and its consent when STATE is given.
@@ -364,4 +390,180 @@ requests() {
 	assert_success
 	run jq -r .form.From log.ndjson
 	assert_output "+12025550111"
+}
+
+@test "no option takes a credential" {
+	run convo-send --help
+	assert_success
+	refute_output --regexp '(token|secret|password)'
+	run convo-send --auth-token x --to +12015550929 --body "Hello"
+	assert_failure 64
+}
+
+@test "token file must be private" {
+	start_fake
+	unset TWILIO_AUTH_TOKEN
+	customer +12015550930 subscribed | convo-ingest -q >/dev/null
+	printf 'test-token\n' >token
+	export CONVO_TWILIO_AUTH_TOKEN_FILE=$PWD/token
+	for mode in 644 640 604 620 602; do
+		chmod "$mode" token
+		run --separate-stderr convo-send -q --to +12015550930 \
+		    --body "Hello"
+		assert_failure 78
+		[[ $stderr == *"\"$PWD/token\" has mode 0$mode"* ]] ||
+		    fail "mode $mode: $stderr"
+		[[ $stderr == *"chmod go-rw"* ]] || fail "no fix in: $stderr"
+		[[ $stderr != *test-token* ]] || fail "token shown: $stderr"
+	done
+	run requests
+	assert_output "0"
+	chmod 600 token
+	run --separate-stderr convo-send -q --to +12015550930 --body "Hello"
+	assert_success
+	run jq -r '[.form.To, .authorized] | join(" ")' log.ndjson
+	assert_output "+12015550930 true"
+}
+
+@test "token file wins over the environment" {
+	start_fake
+	customer +12015550931 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_AUTH_TOKEN=not-the-token
+	printf '  test-token \n' >token
+	chmod 400 token
+	export CONVO_TWILIO_AUTH_TOKEN_FILE=$PWD/token
+	run --separate-stderr convo-send -q --to +12015550931 --body "Hello"
+	assert_success
+	run jq -r .authorized log.ndjson
+	assert_output "true"
+	: >token
+	run --separate-stderr convo-send -q --to +12015550931 --body "Hi"
+	assert_failure 78
+	[[ $stderr == *"\"$PWD/token\" is empty"* ]]
+	CONVO_TWILIO_AUTH_TOKEN_FILE=$PWD run --separate-stderr \
+	    convo-send -q --to +12015550931 --body "Hi"
+	assert_failure 78
+	[[ $stderr == *"is not a regular file"* ]]
+}
+
+@test "secret is in no error or output" {
+	start_fake
+	customer +12015550932 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_AUTH_TOKEN=wrong-secret-3f9a
+	run convo-send --to +12015550932 --body "Hello"
+	assert_failure
+	assert_output --partial '"status":"failed"'
+	refute_output --partial wrong-secret-3f9a
+	run jq -r .authorized log.ndjson
+	assert_output "false"
+	# No server listens on port 1, so the request fails in transport.
+	TWILIO_API_BASE=http://127.0.0.1:1 run convo-send --max-attempts 1 \
+	    --to +12015550932 --body "Hello again"
+	assert_failure 75
+	refute_output --partial wrong-secret-3f9a
+	TWILIO_API_BASE=https://AC0:wrong-secret-3f9a@127.0.0.1:1 run \
+	    convo-send --to +12015550932 --body "Hello"
+	assert_failure 78
+	assert_output --partial "must not contain a user name or password"
+	refute_output --partial wrong-secret-3f9a
+}
+
+@test "dry run masks the credentials" {
+	customer +12015550933 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+	export TWILIO_AUTH_TOKEN=s3cret-token-71c2
+	run --separate-stderr convo-send --dry-run --to +12015550933 \
+	    --body "Hello"
+	assert_success
+	refute_output --partial s3cret-token-71c2
+	[[ $stderr != *s3cret-token-71c2* ]]
+	run jq -r '[.auth, .url] | join(" ")' <<<"$output"
+	assert_output "AC00000000000000000000000000000000:******** https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json"
+	export TWILIO_API_KEY=SK00000000000000000000000000000001
+	printf 'api-secret-9d0e\n' >api-secret
+	chmod 600 api-secret
+	export CONVO_TWILIO_API_SECRET_FILE=$PWD/api-secret
+	run convo-send --dry-run --to +12015550933 --body "Hello"
+	assert_success
+	refute_output --partial api-secret-9d0e
+	run jq -R -r 'fromjson? | .auth' <<<"$output"
+	assert_output "SK00000000000000000000000000000001:********"
+	chmod 604 api-secret
+	run convo-send --dry-run --to +12015550933 --body "Hello"
+	assert_failure 78
+	assert_output --partial "\"$PWD/api-secret\" has mode 0604"
+	refute_output --partial api-secret-9d0e
+	# Without credentials a dry run still works, and shows none.
+	unset TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_KEY
+	unset CONVO_TWILIO_API_SECRET_FILE
+	run convo-send -q --dry-run --to +12015550933 --body "Hello"
+	assert_success
+	run jq -r '[.auth, .url] | map(tostring) | join(" ")' <<<"$output"
+	assert_output "null null"
+}
+
+@test "plain http needs the test setting" {
+	start_fake
+	unset CONVO_INSECURE_TLS_FOR_TESTING
+	customer +12015550934 subscribed | convo-ingest -q >/dev/null
+	run convo-send -q --to +12015550934 --body "Hello"
+	assert_failure 78
+	assert_output --partial "is not an https URL"
+	assert_output --partial "CONVO_INSECURE_TLS_FOR_TESTING=1"
+	run convo-send -q --dry-run --to +12015550934 --body "Hello"
+	assert_failure 78
+	TWILIO_API_BASE=ftp://127.0.0.1:21 CONVO_INSECURE_TLS_FOR_TESTING=1 \
+	    run convo-send -q --to +12015550934 --body "Hello"
+	assert_failure 78
+	run requests
+	assert_output "0"
+}
+
+@test "test setting is for loopback only" {
+	customer +12015550935 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+	export TWILIO_AUTH_TOKEN=test-token CONVO_INSECURE_TLS_FOR_TESTING=1
+	for base in https://api.twilio.com http://example.com \
+	    http://127.0.0.1.example.com http://[::2]:80; do
+		TWILIO_API_BASE=$base run convo-send -q --to +12015550935 \
+		    --body "Hello"
+		assert_failure 78
+		assert_output --partial "applies only to a test server on a loopback address"
+	done
+	for value in true yes 0 2; do
+		CONVO_INSECURE_TLS_FOR_TESTING=$value run convo-send -q \
+		    --to +12015550935 --body "Hello"
+		assert_failure 78
+		assert_output --partial "must be 1 or unset, not \"$value\""
+	done
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+}
+
+@test "self-signed certificate is rejected" {
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+	export TWILIO_AUTH_TOKEN=test-token
+	start_tls_server
+	TWILIO_API_BASE=https://127.0.0.1:$TLS_PORT run --separate-stderr \
+	    convo-send --max-attempts 1 --to +12015550936 --body "Hello"
+	assert_failure 75
+	[[ $stderr == *"SSL peer certificate or SSH remote key was not OK"* ]] ||
+	    fail "expected a certificate error: $stderr"
+	wait "$TLS_PID" || true
+	# The test setting turns the check off, says so, and the handshake
+	# passes: the server then sends no HTTP response.
+	start_tls_server
+	TWILIO_API_BASE=https://localhost:$TLS_PORT \
+	    CONVO_INSECURE_TLS_FOR_TESTING=1 run --separate-stderr \
+	    convo-send --max-attempts 1 --to +12015550936 --body "Hello"
+	assert_failure 75
+	[[ $stderr == *"warning: CONVO_INSECURE_TLS_FOR_TESTING=1"* ]] ||
+	    fail "expected a warning: $stderr"
+	[[ $stderr != *"SSL peer certificate"* ]] ||
+	    fail "certificate error: $stderr"
+	[[ $stderr == *"Server returned nothing"* ]] ||
+	    fail "expected an empty reply: $stderr"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
 }

@@ -25,6 +25,7 @@ setup() {
 		echo "CONVO_WEBHOOK_URL=$PUBLIC_URL"
 		echo "CONVO_TWILIO_AUTH_TOKEN_FILE=$BATS_TEST_TMPDIR/token"
 	} >webhook.conf
+	chmod 600 webhook.conf
 	export CONVO_WEBHOOK_CONFIG=$BATS_TEST_TMPDIR/webhook.conf
 }
 
@@ -313,6 +314,7 @@ post() {
 @test "shared key signs with HMAC-SHA256" {
 	printf '# previous key\nKS_old old-secret\nKS_new new-secret\n' \
 	    >shared-keys
+	chmod 600 shared-keys
 	echo "CONVO_TWILIO_SHARED_KEY_FILE=$BATS_TEST_TMPDIR/shared-keys" \
 	    >>webhook.conf
 	inbound +12015550117 "hello" SMw0017
@@ -338,6 +340,43 @@ post() {
 	[ "$(cgi_status)" = 500 ]
 	[[ $stderr == *"CONVO_TWILIO_SHARED_KEY_FILE is not set"* ]]
 	[[ $output != *CONVO_TWILIO_SHARED_KEY_FILE* ]]
+}
+
+@test "settings and key files must be private" {
+	inbound +12015550125 "hello" SMw0025
+	chmod 644 webhook.conf
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 500 ]
+	# The log line escapes the quotes around the file name.
+	[[ $stderr == *'webhook.conf\" has mode 0644'* ]] ||
+	    fail "no mode in: $stderr"
+	[[ $output != *webhook.conf* ]] || fail "path shown to the client"
+	chmod 600 webhook.conf
+	chmod 640 token
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'/token\" has mode 0640'* ]] ||
+	    fail "no mode in: $stderr"
+	[[ $stderr != *"$TOKEN"* ]] || fail "token in the log: $stderr"
+	chmod 600 token
+	printf 'KS_new new-secret\n' >shared-keys
+	chmod 606 shared-keys
+	echo "CONVO_TWILIO_SHARED_KEY_FILE=$BATS_TEST_TMPDIR/shared-keys" \
+	    >>webhook.conf
+	SIG=$(signature "$PUBLIC_URL" new-secret sha256 <<<"$PARAMS")
+	local h=HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS
+	run --separate-stderr cgi "$h=key=KS_new,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'shared-keys\" has mode 0606'* ]] ||
+	    fail "no mode in: $stderr"
+	[[ $stderr != *new-secret* ]] || fail "key in the log: $stderr"
+	run messages
+	assert_output 0
+	chmod 600 shared-keys
+	run cgi "$h=key=KS_new,algorithm=HMAC_SHA256"
+	[ "$(cgi_status)" = 200 ]
+	run messages
+	assert_output 1
 }
 
 @test "keyword reply as TwiML, escaped" {
