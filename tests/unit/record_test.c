@@ -221,6 +221,40 @@ check_memory(const char *input, const char *label)
 		    after.uordblks - before.uordblks);
 }
 
+struct target_case {
+	const char *input;
+	const char *target;	/* NULL when the record names no thread */
+};
+
+static const struct target_case targets[] = {
+	{ "{\"conversation_id\":\"c_12\",\"phone\":\"+12015550100\"}",
+	  "c_12" },
+	{ "{\"type\":\"conversation\",\"id\":\"c_7\"}", "c_7" },
+	{ "{\"profile\":{\"phone\":\"+12015550101\"}}", "+12015550101" },
+	{ "{\"direction\":\"inbound\",\"from\":\"+12015550102\","
+	  "\"to\":\"+12025550100\"}", "+12015550102" },
+	{ "{\"direction\":\"outbound\",\"from\":\"+12025550100\","
+	  "\"to\":\"+12015550103\"}", "+12015550103" },
+	{ "{\"type\":\"status\"}", NULL },
+	{ "[\"+12015550100\"]", NULL },
+	{ "\"+12015550100\"", NULL },
+	{ "null", NULL },
+	{ "7", NULL },
+};
+
+static void
+check_target(const struct target_case *c)
+{
+	jv rec = jv_parse(c->input), target = record_target(rec);
+	char name[96];
+
+	snprintf(name, sizeof(name), "thread of %s", c->input);
+	unit_check_str(jv_is_valid(target) ? jv_string_value(target) : NULL,
+	    c->target, name);
+	jv_free(target);
+	jv_free(rec);
+}
+
 static void
 check_utc(const char *in, const char *want)
 {
@@ -268,6 +302,8 @@ main(void)
 		check_memory(rejected[i].input, rejected[i].error);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		check_memory(fields[i].input, fields[i].field);
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		check_target(&targets[i]);
 	check_times();
 	return unit_done();
 }
