@@ -127,8 +127,55 @@ bench: all $(FAKE) bench/gen-events
 
 .PHONY: bench
 
+# libFuzzer harnesses, built with clang and sanitizers into $(FUZZ_DIR)
+# so that the gcc objects in lib/ are left alone. Building a harness
+# replays the inputs under tests/fuzz/regress/ that once crashed it.
+# "make fuzz" runs each harness for FUZZ_SECONDS; the corpus it grows
+# stays in $(FUZZ_DIR)/corpus and crashes go to $(FUZZ_DIR)/crashes.
+FUZZ_CC = clang
+FUZZ_DIR = build/fuzz
+FUZZ_SECONDS = 60
+FUZZ_HARNESSES = record form keyword phone segments signature
+FUZZ_LIB_SRCS = lib/buf.c lib/form.c lib/keyword.c lib/linereader.c \
+	lib/match.c lib/phone.c lib/record.c lib/segments.c lib/signature.c \
+	lib/target.c lib/timeutil.c
+FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%_fuzz)
+FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib -g -O1 \
+	-fno-omit-frame-pointer $(FUZZ_SANITIZE) -Wall -Wextra -Werror
+FUZZ_SEED_INPUTS = tests/fixtures/*.ndjson share/convo/sample/sample.ndjson
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/%_fuzz: tests/fuzz/%_fuzz.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_LIB_OBJS) $(LDLIBS)
+
+$(FUZZ_DIR)/%.replayed: $(FUZZ_DIR)/%_fuzz $(wildcard tests/fuzz/regress/*/*)
+	tests/fuzz/replay $(FUZZ_DIR)/$*_fuzz tests/fuzz/regress/$*
+	@touch $@
+
+$(FUZZ_DIR)/seeds/.done: tests/fuzz/seeds $(FUZZ_SEED_INPUTS)
+	tests/fuzz/seeds $(FUZZ_DIR)/seeds $(FUZZ_SEED_INPUTS)
+	@touch $@
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%.replayed) \
+	$(FUZZ_DIR)/seeds/.done
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# The shorter run of continuous integration.
+fuzz-ci: fuzz-build
+	tests/fuzz/run $(FUZZ_DIR) 30 $(FUZZ_HARNESSES)
+
 clean:
 	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE)
+	rm -rf $(FUZZ_DIR)
 
 .PHONY: all units check demo install uninstall deps lint-man clean
-.SECONDARY: $(LIB_OBJS)
+.PHONY: fuzz fuzz-build fuzz-ci
+.SECONDARY: $(LIB_OBJS) $(FUZZ_LIB_OBJS)

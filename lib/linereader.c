@@ -71,53 +71,65 @@ skip_line(struct linereader *r, size_t *skipped)
 	}
 }
 
+/* The head of the last over-long line, which *LINE then points to. */
+static char head[LINEREADER_HEAD];
+
+/*
+ * Return the line of LEN bytes at the start of the buffer as
+ * linereader_next() does, and move past CONSUMED bytes: the line and
+ * its newline, if it has one.
+ */
+static int
+take_line(struct linereader *r, size_t len, size_t consumed,
+    const char **line, size_t *outlen, int *too_long)
+{
+	size_t n;
+
+	*outlen = len;
+	*too_long = len > r->max;
+	if (*too_long) {
+		n = len < sizeof(head) ? len : sizeof(head);
+		memcpy(head, r->buf + r->start, n);
+		*line = head;
+	} else {
+		*line = r->buf + r->start;
+	}
+	r->start += consumed;
+	r->lineno++;
+	return 1;
+}
+
 int
 linereader_next(struct linereader *r, const char **line, size_t *len,
     int *too_long)
 {
-	size_t scanned = 0, skipped;
+	size_t scanned = 0, length, skipped;
 	char *nl;
-	static char head[LINEREADER_HEAD];
 
 	*too_long = 0;
 	for (;;) {
 		nl = memchr(r->buf + r->start + scanned, '\n',
 		    r->end - r->start - scanned);
-		if (nl != NULL && (size_t)(nl - (r->buf + r->start)) > r->max) {
-			/* Read whole into the buffer, but too long all the same. */
-			*len = nl - (r->buf + r->start);
-			memcpy(head, r->buf + r->start, sizeof(head));
-			r->start = nl - r->buf + 1;
-			r->lineno++;
-			*line = head;
-			*too_long = 1;
-			return 1;
-		}
 		if (nl != NULL) {
-			*line = r->buf + r->start;
-			*len = nl - *line;
-			r->start = nl - r->buf + 1;
-			r->lineno++;
-			return 1;
+			length = nl - (r->buf + r->start);
+			return take_line(r, length, length + 1, line, len,
+			    too_long);
 		}
 		scanned = r->end - r->start;
-		if (scanned > r->max)
+		/* Over the limit, but first keep a whole head. */
+		if (scanned > r->max && scanned >= sizeof(head))
 			break;
 		if (r->eof || fill(r) <= 0) {
 			if (!r->eof)
 				return -1;
 			if (r->end == r->start)
 				return 0;
-			*line = r->buf + r->start;
-			*len = r->end - r->start;
-			r->start = r->end;
-			r->lineno++;
-			return 1;
+			return take_line(r, scanned, scanned, line, len,
+			    too_long);
 		}
 	}
 	/* Keep the head of the line for the rejects file, drop the rest. */
-	memcpy(head, r->buf + r->start,
-	    scanned < sizeof(head) ? scanned : sizeof(head));
+	memcpy(head, r->buf + r->start, sizeof(head));
 	skipped = 0;
 	if (skip_line(r, &skipped) != 0)
 		return -1;

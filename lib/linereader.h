@@ -28,8 +28,9 @@ void linereader_free(struct linereader *r);
  * Read the next line into *LINE and *LEN, without its newline; the bytes
  * stay valid until the next call. A line longer than the maximum is
  * skipped to its end and returned with *TOO_LONG set, *LEN its full
- * length and *LINE its first LINEREADER_HEAD bytes. Returns 1 for a
- * line, 0 at end of input, -1 on a read error (errno set).
+ * length and *LINE its first LINEREADER_HEAD bytes (all of them when
+ * *LEN is smaller). Returns 1 for a line, 0 at end of input, -1 on a
+ * read error (errno set).
  */
 int linereader_next(struct linereader *r, const char **line, size_t *len,
     int *too_long);

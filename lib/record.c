@@ -128,14 +128,17 @@ get_string(jv rec, const char *name, jv *out)
 	return k == JV_KIND_INVALID || k == JV_KIND_NULL ? 1 : -1;
 }
 
-/* Like get_string, but a missing field is an error stored in *ERR. */
+/*
+ * Like get_string, but a missing or empty field is an error stored in
+ * *ERR. *HOLDER keeps any string found, and the caller frees it on error
+ * too.
+ */
 static const char *
 need_string(jv rec, const char *name, jv *holder, jv *err)
 {
 	switch (get_string(rec, name, holder)) {
 	case 0:
 		if (jv_string_length_bytes(jv_copy(*holder)) == 0) {
-			jv_free(*holder);
 			*err = fail("empty field \"%s\"", name);
 			return NULL;
 		}
@@ -306,10 +309,13 @@ normalize_media(jv media)
 			type = jv_null();
 		}
 		if (jv_get_kind(type) == JV_KIND_STRING && has_nul(type)) {
+			jv error = fail("media item %d: invalid content type "
+			    "\"%s\"", i + 1, quote(jv_string_value(type), q));
+
+			jv_free(type);
 			jv_free(url);
 			jv_free(out);
-			return fail("media item %d: invalid content type \"%s\"",
-			    i + 1, quote(jv_string_value(type), q));
+			return error;
 		}
 		item = jv_object();
 		item = jv_object_set(item, jv_string("url"), url);
@@ -386,6 +392,7 @@ message_optional(jv rec, jv out, const char *direction)
 		return fail("field \"origin\" is for outbound messages only");
 	}
 	if (rc == 0 && !in_list(jv_string_value(v), origins)) {
+		jv_free(out);
 		out = fail("invalid origin \"%s\": expected conversation, "
 		    "campaign, flow, keyword_reply or api",
 		    quote(jv_string_value(v), q));
@@ -411,6 +418,7 @@ message_optional(jv rec, jv out, const char *direction)
 		return fail("field \"status\" must be a string");
 	}
 	if (rc == 0 && !record_status_known(jv_string_value(v))) {
+		jv_free(out);
 		out = fail("unknown status \"%s\"",
 		    quote(jv_string_value(v), q));
 		jv_free(v);

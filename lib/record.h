@@ -49,7 +49,7 @@ jv record_match_keywords(jv rec, const struct keyword_set *set);
  * owns: its conversation id (a conversation record's "id" too), else the
  * customer's phone from "profile.phone" or "phone", else the sender of
  * an inbound message or the recipient of anything else. Returns an
- * invalid jv when REC names none.
+ * invalid jv when REC names none, as any value but an object does.
  */
 jv record_target(jv rec);
 

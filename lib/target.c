@@ -28,7 +28,11 @@ field_is(jv rec, const char *name, const char *value)
 jv
 record_target(jv rec)
 {
-	jv v = string_field(rec, "conversation_id"), profile;
+	jv v, profile;
+
+	if (jv_get_kind(rec) != JV_KIND_OBJECT)
+		return jv_invalid();
+	v = string_field(rec, "conversation_id");
 
 	if (!jv_is_valid(v) && field_is(rec, "type", "conversation"))
 		v = string_field(rec, "id");

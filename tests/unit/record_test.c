@@ -2,6 +2,7 @@
  * Table-driven tests of input record validation and normal form, and of
  * RFC 3339 time checks.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,20 @@ static const struct rejected_case rejected[] = {
 	  "\"provider_message_id\":\"SM1\",\"sent_at\":\"2026-10-03T14:02:11Z\","
 	  "\"media\":[1]}",
 	  "media item 1 must be a URL" },
+	{ "{\"type\":\"message\",\"direction\":\"inbound\","
+	  "\"from\":\"+12015550100\",\"to\":\"+12025550100\","
+	  "\"provider_message_id\":\"SM1\",\"sent_at\":\"2026-10-03T14:02:11Z\","
+	  "\"media\":[{\"url\":\"https://m.example.com/1.png\","
+	  "\"content_type\":\"image/png\\u0000\"}]}",
+	  "media item 1: invalid content type \"image/png\"" },
+	{ "{\"type\":\"consent\",\"phone\":\"\",\"status\":\"subscribed\","
+	  "\"at\":\"2026-10-03T14:02:11Z\"}",
+	  "empty field \"phone\"" },
+	{ "{\"type\":\"message\",\"direction\":\"outbound\","
+	  "\"from\":\"+12025550100\",\"to\":\"+12015550100\","
+	  "\"provider_message_id\":\"SM1\",\"body\":\"x\","
+	  "\"status\":\"lost\",\"sent_at\":\"2026-10-03T14:02:11Z\"}",
+	  "unknown status \"lost\"" },
 };
 
 struct field_case {
@@ -161,6 +176,85 @@ check_field(const struct field_case *c)
 	jv_free(dump);
 }
 
+/*
+ * Normalise INPUT while the caller keeps a copy of the record. Returns
+ * 1 when the copy is still equal to the input.
+ */
+static int
+normalize_keeping(const char *input)
+{
+	jv rec = jv_parse(input), kept = jv_copy(rec);
+
+	jv_free(record_normalize(rec, "US"));
+	return jv_equal(kept, jv_parse(input));
+}
+
+/*
+ * Normalise INPUT repeatedly. The caller's copy of the record must stay
+ * whole, because a rejected record once lost a string it still
+ * contained, and the heap must not grow, because a rejected one once
+ * kept its half-built normal form.
+ */
+static void
+check_memory(const char *input, const char *label)
+{
+	struct mallinfo2 before, after;
+	int i, whole = 1;
+	char name[96];
+
+	/*
+	 * mallinfo2() counts the chunks that glibc caches for reuse as in
+	 * use, so the first runs fill those caches and are not measured.
+	 */
+	for (i = 0; i < 100; i++)
+		whole &= normalize_keeping(input);
+	before = mallinfo2();
+	for (i = 0; i < 100; i++)
+		whole &= normalize_keeping(input);
+	after = mallinfo2();
+	snprintf(name, sizeof(name), "input kept whole: %s", label);
+	unit_check(whole, name);
+	snprintf(name, sizeof(name), "memory freed: %s", label);
+	unit_check(after.uordblks <= before.uordblks + 256, name);
+	if (after.uordblks > before.uordblks + 256)
+		printf("#   heap grew by %zu bytes in 100 runs\n",
+		    after.uordblks - before.uordblks);
+}
+
+struct target_case {
+	const char *input;
+	const char *target;	/* NULL when the record names no thread */
+};
+
+static const struct target_case targets[] = {
+	{ "{\"conversation_id\":\"c_12\",\"phone\":\"+12015550100\"}",
+	  "c_12" },
+	{ "{\"type\":\"conversation\",\"id\":\"c_7\"}", "c_7" },
+	{ "{\"profile\":{\"phone\":\"+12015550101\"}}", "+12015550101" },
+	{ "{\"direction\":\"inbound\",\"from\":\"+12015550102\","
+	  "\"to\":\"+12025550100\"}", "+12015550102" },
+	{ "{\"direction\":\"outbound\",\"from\":\"+12025550100\","
+	  "\"to\":\"+12015550103\"}", "+12015550103" },
+	{ "{\"type\":\"status\"}", NULL },
+	{ "[\"+12015550100\"]", NULL },
+	{ "\"+12015550100\"", NULL },
+	{ "null", NULL },
+	{ "7", NULL },
+};
+
+static void
+check_target(const struct target_case *c)
+{
+	jv rec = jv_parse(c->input), target = record_target(rec);
+	char name[96];
+
+	snprintf(name, sizeof(name), "thread of %s", c->input);
+	unit_check_str(jv_is_valid(target) ? jv_string_value(target) : NULL,
+	    c->target, name);
+	jv_free(target);
+	jv_free(rec);
+}
+
 static void
 check_utc(const char *in, const char *want)
 {
@@ -204,6 +298,12 @@ main(void)
 		check_rejected(&rejected[i]);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		check_field(&fields[i]);
+	for (i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+		check_memory(rejected[i].input, rejected[i].error);
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		check_memory(fields[i].input, fields[i].field);
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		check_target(&targets[i]);
 	check_times();
 	return unit_done();
 }
