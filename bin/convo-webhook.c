@@ -1,7 +1,7 @@
 /*
  * convo-webhook: a CGI program that records Twilio messaging webhooks,
- * inbound messages and status callbacks, after checking their
- * X-Twilio-Signature, and responds with TwiML.
+ * inbound messages and status callbacks sent as forms or as JSON, after
+ * checking their X-Twilio-Signature, and responds with TwiML.
  */
 #include <ctype.h>
 #include <err.h>
@@ -125,6 +125,7 @@ reason_phrase(int status)
 	case 405: return "Method Not Allowed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
@@ -380,8 +381,35 @@ load_auth_token(struct secrets *s)
 }
 
 /*
+ * Load the shared key from CONVO_TWILIO_SHARED_KEY, one secret for any
+ * key id, as the auth token is loaded from TWILIO_AUTH_TOKEN.
+ */
+static void
+load_shared_key_env(struct secrets *s)
+{
+	const char *env = getenv("CONVO_TWILIO_SHARED_KEY");
+	char *secret;
+
+	if (env == NULL)
+		fail(500, NULL, "request is signed with a shared key, but "
+		    "neither CONVO_TWILIO_SHARED_KEY_FILE nor "
+		    "CONVO_TWILIO_SHARED_KEY is set");
+	if (strlen(env) >= sizeof(s->text))
+		fail(500, NULL, "CONVO_TWILIO_SHARED_KEY is longer than %zu "
+		    "bytes", sizeof(s->text) - 1);
+	strcpy(s->text, env);
+	secret = trim(s->text);
+	if (*secret == '\0')
+		fail(500, NULL, "CONVO_TWILIO_SHARED_KEY is empty");
+	s->keys[0].data = secret;
+	s->keys[0].len = strlen(secret);
+	s->count = 1;
+}
+
+/*
  * Load the shared keys for KEY_ID from CONVO_TWILIO_SHARED_KEY_FILE:
  * one key a line, as SECRET for any key id or as "KEY_ID SECRET".
+ * Without that file, the key is CONVO_TWILIO_SHARED_KEY.
  */
 static void
 load_shared_keys(struct secrets *s, const char *key_id)
@@ -389,9 +417,10 @@ load_shared_keys(struct secrets *s, const char *key_id)
 	const char *path = getenv("CONVO_TWILIO_SHARED_KEY_FILE");
 	char msg[512], *line, *next, *secret;
 
-	if (path == NULL || *path == '\0')
-		fail(500, NULL, "request is signed with a shared key, but "
-		    "CONVO_TWILIO_SHARED_KEY_FILE is not set");
+	if (path == NULL || *path == '\0') {
+		load_shared_key_env(s);
+		return;
+	}
 	if (secret_file_read(path, s->text, sizeof(s->text), msg,
 	    sizeof(msg)) < 0)
 		fail(500, NULL, "shared key file: %s", msg);
@@ -418,6 +447,58 @@ load_shared_keys(struct secrets *s, const char *key_id)
 		fail(403, NULL, "no shared key for key id \"%.64s\"", key_id);
 }
 
+/*
+ * Return 1 when the media type of CONTENT_TYPE, without its parameters
+ * such as charset, is TYPE, or when it is missing or empty and EMPTY is 1.
+ */
+static int
+has_media_type(const char *content_type, const char *type, int empty)
+{
+	size_t n;
+
+	if (content_type == NULL)
+		return empty;
+	content_type += strspn(content_type, " \t");
+	n = strcspn(content_type, "; \t");
+	if (n == 0)
+		return empty;
+	return n == strlen(type) && strncasecmp(content_type, type, n) == 0;
+}
+
+/* Return 1 when the body is a form, as most Twilio webhooks are. */
+static int
+is_form(const char *content_type)
+{
+	return has_media_type(content_type,
+	    "application/x-www-form-urlencoded", 1);
+}
+
+static int
+is_json(const char *content_type)
+{
+	return has_media_type(content_type, "application/json", 0);
+}
+
+/*
+ * Reject with 403 a request whose URL has a bodySHA256 other than the
+ * SHA-256 of the body, and a JSON body without one, because only that
+ * parameter ties such a body to the signed URL. The URL and the body
+ * are public, so the reason in the response reveals nothing secret.
+ */
+static void
+check_body_hash(const struct request *rq)
+{
+	char hash[SIGNATURE_BODY_HASH_MAX];
+
+	if (is_json(rq->content_type) && !signature_url_param(rq->url.data,
+	    "bodySHA256", hash, sizeof(hash)))
+		fail(403, NULL, "JSON body without a bodySHA256 parameter "
+		    "in the URL");
+	if (!signature_body_matches(rq->url.data, rq->body, rq->len))
+		fail(403, NULL, "bodySHA256 in the URL does not match the "
+		    "SHA-256 of the body");
+}
+
 /* Reject the request with 403 unless it has a valid signature. */
 static void
 check_signature(struct request *rq)
@@ -429,6 +510,7 @@ check_signature(struct request *rq)
 
 	if (rq->signature == NULL || *rq->signature == '\0')
 		fail(403, NULL, "missing X-Twilio-Signature");
+	check_body_hash(rq);
 	memset(&s, 0, sizeof(s));
 	if (rq->settings != NULL && *rq->settings != '\0') {
 		if (signature_settings_parse(rq->settings, &alg, key_id) != 0)
@@ -443,22 +525,6 @@ check_signature(struct request *rq)
 	OPENSSL_cleanse(&s, sizeof(s));
 	if (!valid)
 		fail(403, NULL, "invalid signature");
-}
-
-/* Return 1 when the body is a form, as Twilio's messaging webhooks are. */
-static int
-is_form(const char *content_type)
-{
-	const char *type = "application/x-www-form-urlencoded";
-	size_t n;
-
-	if (content_type == NULL)
-		return 1;
-	content_type += strspn(content_type, " \t");
-	n = strcspn(content_type, "; \t");
-	if (n == 0)
-		return 1;
-	return n == strlen(type) && strncasecmp(content_type, type, n) == 0;
 }
 
 /* Keep the MessageSid of FORM for the log, letters and digits only. */
@@ -478,24 +544,69 @@ note_sid(jv form)
 	jv_free(sid);
 }
 
-/* Turn the body into a convo record as NDJSON, or respond 400. */
+/*
+ * Return a copy of the message of the invalid jv V (consumed), or
+ * FALLBACK. The copy lives until the program exits.
+ */
+static const char *
+invalid_message(jv v, const char *fallback)
+{
+	jv msg = jv_invalid_get_msg(v);
+	const char *s = fallback;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING)
+		s = xstrdup(jv_string_value(msg));
+	jv_free(msg);
+	return s;
+}
+
+/*
+ * Parse the JSON body into the parameters that a form of the same
+ * webhook has. Invalid JSON gets 400, and JSON that is not an object of
+ * parameters gets 422.
+ */
+static jv
+json_params(const struct request *rq)
+{
+	jv json, params;
+
+	if (!utf8_valid(rq->body, rq->len))
+		fail(400, NULL, "invalid UTF-8 in the JSON body");
+	json = jv_parse_sized(rq->body, (int)rq->len);
+	if (!jv_is_valid(json))
+		fail(400, NULL, "invalid JSON body: %s",
+		    invalid_message(json, "parse error"));
+	params = form_from_json(json);
+	if (!jv_is_valid(params))
+		fail(422, NULL, "JSON body is not a Twilio webhook: %s",
+		    invalid_message(params, "unknown shape"));
+	return params;
+}
+
+/*
+ * Turn the body into a convo record as NDJSON. A form that is not a
+ * message or status callback gets 400, and such a JSON body 422.
+ */
 static jv
 body_record(const struct request *rq)
 {
-	jv form, rec, msg;
+	int json = is_json(rq->content_type);
+	jv params, rec;
 
-	if (!is_form(rq->content_type))
-		fail(415, NULL, "content type \"%.64s\" is not "
-		    "application/x-www-form-urlencoded", rq->content_type);
-	form = form_decode(rq->body, rq->len);
-	if (jv_is_valid(form))
-		note_sid(form);
-	rec = twilio_form_to_record(form, rq->received);
-	if (!jv_is_valid(rec)) {
-		msg = jv_invalid_get_msg(rec);
-		fail(400, NULL, "%s", jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "invalid webhook body");
-	}
+	if (!json && !is_form(rq->content_type))
+		fail(415, NULL, "content type \"%.64s\" is neither "
+		    "application/x-www-form-urlencoded nor application/json",
+		    rq->content_type);
+	params = json ? json_params(rq) : form_decode(rq->body, rq->len);
+	if (jv_is_valid(params))
+		note_sid(params);
+	rec = twilio_form_to_record(params, rq->received);
+	if (!jv_is_valid(rec) && json)
+		fail(422, NULL, "JSON body is not a Twilio message or status "
+		    "callback: %s", invalid_message(rec, "unknown shape"));
+	if (!jv_is_valid(rec))
+		fail(400, NULL, "%s",
+		    invalid_message(rec, "invalid webhook body"));
 	return jv_dump_string(rec, 0);
 }
 
@@ -639,11 +750,11 @@ help(void)
 {
 	printf("usage: convo-webhook [-qv]\n"
 	    "       convo-webhook -h | -V\n"
-	    "A CGI program that records Twilio messaging webhooks after "
-	    "checking their\n"
-	    "X-Twilio-Signature. A web server runs it for each POST; its "
-	    "settings come\n"
-	    "from the environment or the file named by "
+	    "A CGI program that records Twilio messaging webhooks, as "
+	    "forms or JSON, after\n"
+	    "checking their X-Twilio-Signature. A web server runs it for "
+	    "each POST; its\n"
+	    "settings come from the environment or the file named by "
 	    "CONVO_WEBHOOK_CONFIG.\n\n"
 	    "  -q, --quiet    log only the requests that failed\n"
 	    "  -v, --verbose  also log the time each step takes\n"

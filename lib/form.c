@@ -183,6 +183,57 @@ form_decode(const char *text, size_t len)
 	return obj;
 }
 
+/* Return the JSON value V (consumed) as the text a form carries. */
+static jv
+json_param_text(jv v)
+{
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING:
+		return v;
+	case JV_KIND_NUMBER:
+	case JV_KIND_TRUE:
+	case JV_KIND_FALSE:
+		return jv_dump_string(v, 0);
+	default:
+		/* Twilio's forms carry nested data, such as AddOns, as JSON. */
+		return jv_dump_string(v, JV_PRINT_SORTED);
+	}
+}
+
+jv
+form_from_json(jv json)
+{
+	jv form;
+	const char *name;
+	int len;
+
+	if (jv_get_kind(json) != JV_KIND_OBJECT) {
+		form = jv_invalid_with_msg(jv_string_fmt("expected a JSON "
+		    "object of webhook parameters, not %s",
+		    jv_kind_name(jv_get_kind(json))));
+		jv_free(json);
+		return form;
+	}
+	form = jv_object();
+	jv_object_foreach(json, key, value) {
+		name = jv_string_value(key);
+		len = jv_string_length_bytes(jv_copy(key));
+		if (jv_is_valid(form) && memchr(name, '\0', len) != NULL) {
+			jv_free(form);
+			form = name_error("NUL byte in parameter name "
+			    "\"%.*s%s\"", name, len);
+		}
+		if (!jv_is_valid(form) || jv_get_kind(value) == JV_KIND_NULL) {
+			jv_free(key);
+			jv_free(value);
+			continue;
+		}
+		form = jv_object_set(form, key, json_param_text(value));
+	}
+	jv_free(json);
+	return form;
+}
+
 static int
 is_space(char c)
 {

@@ -1,6 +1,7 @@
 /*
  * application/x-www-form-urlencoded bodies and the Twilio webhooks that
- * use them (inbound message and status callback).
+ * use them (inbound message and status callback), and the same webhooks
+ * sent as JSON objects.
  */
 #ifndef CONVO_FORM_H
 #define CONVO_FORM_H
@@ -16,6 +17,17 @@
  * The caller owns the result.
  */
 jv form_decode(const char *text, size_t len);
+
+/*
+ * Convert JSON (consumed), the body of a Twilio webhook sent as
+ * application/json, into the object of strings that form_decode()
+ * returns for the same parameters. A string stays as it is, and a
+ * number, boolean, array or object becomes its JSON text, with sorted
+ * keys. A null leaves the parameter out. Returns an invalid jv with a
+ * message when JSON is not an object or a name has a NUL byte. The
+ * caller owns the result.
+ */
+jv form_from_json(jv json);
 
 /* Return 1 when the line of LEN bytes looks like a form body, not JSON. */
 int form_looks_like(const char *text, size_t len);

@@ -11,8 +11,12 @@
 #include "buf.h"
 #include "signature.h"
 
-/* Hex SHA-256 with its NUL. */
-#define BODY_HASH_MAX (2 * SHA256_DIGEST_LENGTH + 1)
+/*
+ * A bodySHA256 value too long for this buffer is no SHA-256, and
+ * signature_url_param() then reports it absent.
+ */
+_Static_assert(SIGNATURE_BODY_HASH_MAX == 2 * SHA256_DIGEST_LENGTH + 1,
+    "bodySHA256 holds a hex SHA-256");
 
 /* One decoded form parameter, pointing into a shared buffer. */
 struct param {
@@ -158,7 +162,7 @@ signature_compute(enum signature_algorithm alg,
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 	struct buf data = { 0 };
-	char hash[BODY_HASH_MAX];
+	char hash[SIGNATURE_BODY_HASH_MAX];
 	int ok;
 
 	buf_adds(&data, url);
@@ -178,7 +182,7 @@ signature_compute(enum signature_algorithm alg,
 
 /* Write the lower-case hex SHA-256 of BODY to OUT. */
 static void
-body_sha256(const char *body, size_t len, char out[BODY_HASH_MAX])
+body_sha256(const char *body, size_t len, char out[SIGNATURE_BODY_HASH_MAX])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[SHA256_DIGEST_LENGTH];
@@ -201,11 +205,10 @@ strings_equal(const char *a, const char *b)
 	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
 }
 
-/* Return 1 when URL has no bodySHA256 or it matches BODY. */
-static int
-body_hash_matches(const char *url, const char *body, size_t len)
+int
+signature_body_matches(const char *url, const char *body, size_t len)
 {
-	char given[BODY_HASH_MAX], actual[BODY_HASH_MAX];
+	char given[SIGNATURE_BODY_HASH_MAX], actual[SIGNATURE_BODY_HASH_MAX];
 	size_t i;
 
 	if (!signature_url_param(url, "bodySHA256", given, sizeof(given)))
@@ -299,7 +302,7 @@ signature_verify(enum signature_algorithm alg,
 	/* Both are computed, so the time does not tell which one matched. */
 	valid = matches(alg, key, without.data, body, len, signature);
 	valid |= matches(alg, key, with_port.data, body, len, signature);
-	valid &= body_hash_matches(url, body, len);
+	valid &= signature_body_matches(url, body, len);
 	buf_free(&without);
 	buf_free(&with_port);
 	return valid;
@@ -359,6 +362,12 @@ setting(const char *value, const char *name, char *out, size_t size)
 	return 0;
 }
 
+/*
+ * twilio-node's examples/WebhookSignatureValidation.md gives the header
+ * as "key=...,algorithm=HMAC_SHA256", and the signed text is the same.
+ * HMAC_SHA1, Twilio's default algorithm, is accepted by analogy.
+ * TODO: no source confirms that key= names the SharedKey, or HMAC_SHA1.
+ */
 int
 signature_settings_parse(const char *value,
     enum signature_algorithm *alg, char key_id[SIGNATURE_KEY_ID_MAX])

@@ -15,6 +15,9 @@
 /* Size of a base64 signature buffer; HMAC-SHA256 takes 44 characters. */
 #define SIGNATURE_MAX 64
 
+/* Size of a bodySHA256 buffer: 64 hex digits and a NUL. */
+#define SIGNATURE_BODY_HASH_MAX 65
+
 /* Maximum size of a key id from the signature settings header. */
 #define SIGNATURE_KEY_ID_MAX 128
 
@@ -53,6 +56,13 @@ int signature_compute(enum signature_algorithm alg,
 int signature_verify(enum signature_algorithm alg,
     const struct signature_key *key, const char *url, const char *body,
     size_t len, const char *signature);
+
+/*
+ * Return 1 when URL has no bodySHA256 query parameter or its value, in
+ * either case of hex digits, is the SHA-256 of BODY, else 0. The
+ * comparison takes constant time.
+ */
+int signature_body_matches(const char *url, const char *body, size_t len);
 
 /*
  * Parse VALUE, the X-Twilio-Webhooks-Signature-Settings header, such as

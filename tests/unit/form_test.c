@@ -295,6 +295,75 @@ static const struct form_case twilio_cases[] = {
 	    "\"error_code\":null,\"at\":\"" AT "\"}" },
 };
 
+/* JSON webhook bodies: IN is JSON text, WANT as in decode_cases. */
+static const struct form_case json_cases[] = {
+	{ "strings kept", IN("{\"MessageSid\":\"" SID "\",\"Body\":\"Hi\"}"),
+	    "{\"MessageSid\":\"" SID "\",\"Body\":\"Hi\"}" },
+	{ "numbers as text", IN("{\"NumMedia\":0,\"ErrorCode\":30003,"
+	    "\"Price\":-0.0075}"),
+	    "{\"NumMedia\":\"0\",\"ErrorCode\":\"30003\","
+	    "\"Price\":\"-0.0075\"}" },
+	{ "booleans as text", IN("{\"a\":true,\"b\":false}"),
+	    "{\"a\":\"true\",\"b\":\"false\"}" },
+	{ "null left out", IN("{\"ErrorCode\":null,\"a\":\"1\"}"),
+	    "{\"a\":\"1\"}" },
+	{ "nested values as JSON text",
+	    IN("{\"AddOns\":{\"status\":\"successful\",\"code\":null},"
+	    "\"List\":[1,\"x\"]}"),
+	    "{\"AddOns\":\"{\\\"code\\\":null,\\\"status\\\":"
+	    "\\\"successful\\\"}\",\"List\":\"[1,\\\"x\\\"]\"}" },
+	{ "empty string kept", IN("{\"Body\":\"\"}"), "{\"Body\":\"\"}" },
+	{ "empty object", IN("{}"), "{}" },
+	{ "NUL in value kept", IN("{\"a\":\"x\\u0000y\"}"),
+	    "{\"a\":\"x\\u0000y\"}" },
+	{ "NUL in name", IN("{\"a\\u0000b\":\"1\"}"),
+	    "error: NUL byte in parameter name \"a\"" },
+	{ "array body", IN("[{\"MessageSid\":\"" SID "\"}]"),
+	    "error: expected a JSON object of webhook parameters, not array" },
+	{ "string body", IN("\"MessageSid\""),
+	    "error: expected a JSON object of webhook parameters, not string" },
+	{ "null body", IN("null"),
+	    "error: expected a JSON object of webhook parameters, not null" },
+};
+
+/* JSON webhooks that become records as their forms do. */
+static const struct form_case json_twilio_cases[] = {
+	{ "JSON inbound SMS",
+	    IN("{\"MessageSid\":\"" SID "\",\"SmsStatus\":\"received\","
+	    "\"Body\":\"Stop\",\"To\":\"+15005550006\","
+	    "\"From\":\"+15005550101\",\"NumMedia\":0,\"NumSegments\":1,"
+	    "\"AccountSid\":\"" ACCOUNT "\",\"ToCity\":null}"),
+	    MSG_HEAD "\"body\":\"Stop\"," MSG_TAIL ",\"num_segments\":1,"
+	    "\"provider_account\":\"" ACCOUNT "\"}" },
+	{ "JSON MMS",
+	    IN("{\"MessageSid\":\"" SID "\",\"NumMedia\":\"1\","
+	    "\"To\":\"+15005550006\",\"From\":\"+15005550101\","
+	    "\"MediaUrl0\":\"https://media.example.com/0.jpg\","
+	    "\"MediaContentType0\":\"image/jpeg\"}"),
+	    MSG_HEAD "\"body\":\"\"," MSG_TAIL ",\"media\":["
+	    "{\"url\":\"https://media.example.com/0.jpg\","
+	    "\"content_type\":\"image/jpeg\"}]}" },
+	{ "JSON status failed",
+	    IN("{\"MessageSid\":\"" SID "\",\"MessageStatus\":\"failed\","
+	    "\"ErrorCode\":21610,\"To\":\"+15005550101\"}"),
+	    "{\"type\":\"status\",\"provider\":\"twilio\","
+	    "\"provider_message_id\":\"" SID "\",\"status\":\"failed\","
+	    "\"error_code\":\"21610\",\"to\":\"+15005550101\","
+	    "\"at\":\"" AT "\"}" },
+	{ "JSON NumMedia fraction",
+	    IN("{\"MessageSid\":\"" SID "\",\"NumMedia\":1.5,"
+	    "\"To\":\"+15005550006\",\"From\":\"+15005550101\"}"),
+	    "error: invalid parameter \"NumMedia\": \"1.5\" is not a number "
+	    "from 0 to 10" },
+	{ "JSON without MessageSid",
+	    IN("{\"CallSid\":\"CA1234567890ABCDE\","
+	    "\"Caller\":\"+12349013030\"}"),
+	    "error: missing parameter \"MessageSid\"" },
+	{ "JSON null MessageSid",
+	    IN("{\"MessageSid\":null,\"MessageStatus\":\"sent\"}"),
+	    "error: missing parameter \"MessageSid\"" },
+};
+
 /*
  * Return RESULT (consumed) as text: sorted JSON, or "error: " and the
  * message. The caller frees it.
@@ -391,6 +460,31 @@ test_twilio(void)
 	}
 }
 
+/* Parse the JSON text of case C, which is valid JSON in every case. */
+static jv
+parse_case(const struct form_case *c)
+{
+	return jv_parse_sized(c->in, (int)c->len);
+}
+
+static void
+test_json(void)
+{
+	const struct form_case *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+		c = &json_cases[i];
+		check_result(form_from_json(parse_case(c)), c->want, c->name);
+	}
+	for (i = 0; i < sizeof(json_twilio_cases) /
+	    sizeof(json_twilio_cases[0]); i++) {
+		c = &json_twilio_cases[i];
+		check_result(twilio_form_to_record(
+		    form_from_json(parse_case(c)), AT), c->want, c->name);
+	}
+}
+
 static void
 test_twilio_misuse(void)
 {
@@ -417,6 +511,7 @@ main(void)
 	test_looks_like();
 	test_looks_like_length();
 	test_twilio();
+	test_json();
 	test_twilio_misuse();
 	return unit_done();
 }

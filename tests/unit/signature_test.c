@@ -223,6 +223,29 @@ test_url_param(void)
 	    "a", out, sizeof(out)), "URL parameter too long");
 }
 
+static void
+test_body_matches(void)
+{
+	char upper[] = URL "?bodySHA256=" JSON_HASH;
+	char *p;
+
+	for (p = strchr(upper, '=') + 1; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p -= 'a' - 'A';
+	unit_check(signature_body_matches(URL "?bodySHA256=" JSON_HASH,
+	    JSON, strlen(JSON)), "body hash matches");
+	unit_check(signature_body_matches(upper, JSON, strlen(JSON)),
+	    "body hash in upper case matches");
+	unit_check(!signature_body_matches(URL "?bodySHA256=" JSON_HASH,
+	    "{\"a\":2}", 7), "body hash of other body");
+	unit_check(!signature_body_matches(URL "?bodySHA256=", JSON,
+	    strlen(JSON)), "empty body hash");
+	unit_check(signature_body_matches(URL, JSON, strlen(JSON)),
+	    "URL without body hash");
+	unit_check(signature_body_matches(URL "?bodySHA256=" JSON_HASH "0",
+	    JSON, strlen(JSON)), "overlong body hash counts as absent");
+}
+
 /* Append S to B form-encoded, as Twilio sends parameters. */
 static void
 add_escaped(struct buf *b, const char *s)
@@ -351,6 +374,7 @@ main(void)
 	test_verify();
 	test_settings();
 	test_url_param();
+	test_body_matches();
 	test_corpus();
 	return unit_done();
 }
