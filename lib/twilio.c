@@ -386,7 +386,7 @@ twilio_start(struct twilio *t, struct twilio_call *call,
 static void
 finish(struct twilio_call *call, CURLcode rc)
 {
-	long sent_bytes = 0;
+	curl_off_t pretransfer = 0;
 
 	if (rc != CURLE_OK) {
 		call->res.http_status = 0;
@@ -394,13 +394,14 @@ finish(struct twilio_call *call, CURLcode rc)
 		    sizeof(call->res.transport_error), "%s",
 		    curl_easy_strerror(rc));
 		/*
-		 * A failure before the request was written (no address, no
-		 * connection, no TLS) sent nothing. After it, such as a timeout
-		 * or a closed connection, the provider may have taken it.
+		 * A failure before the transfer began (no address, no
+		 * connection, a failed TLS handshake) sent nothing. After it,
+		 * such as a timeout or a closed connection, the provider may
+		 * have taken the request.
 		 */
-		curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE,
-		    &sent_bytes);
-		call->res.maybe_sent = sent_bytes > 0;
+		curl_easy_getinfo(call->easy, CURLINFO_PRETRANSFER_TIME_T,
+		    &pretransfer);
+		call->res.maybe_sent = pretransfer > 0;
 		return;
 	}
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE,

@@ -483,6 +483,7 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	[ "$(cgi_status)" = 403 ]
 	# A key file wins over the variable.
 	echo "file-secret" >shared-keys
+	chmod 600 shared-keys
 	run cgi "$h=key=KS_any,algorithm=HMAC_SHA256" \
 	    CONVO_TWILIO_SHARED_KEY_FILE="$BATS_TEST_TMPDIR/shared-keys"
 	[ "$(cgi_status)" = 403 ]

@@ -49,6 +49,7 @@ start_fake() {
 	done
 	[ -s port ] || fail "fake-twilio did not start: $(cat fake.err)"
 	export TWILIO_API_BASE="http://127.0.0.1:$(cat port)"
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
 	export TWILIO_AUTH_TOKEN=test-token
 }
@@ -142,5 +143,5 @@ start_fake() {
 	on_terminal "convo-send --rate 4 --body 'On its way' <threads.ndjson 2>&1 >/dev/null | cat"
 	assert_success
 	refute_output --partial $'\r\e'
-	assert_output --regexp '^convo-send: 6 sent, 0 duplicate'
+	assert_line --regexp '^convo-send: 6 sent, 0 duplicate'
 }
