@@ -49,7 +49,9 @@ tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h lib/libconvo.a
 $(FAKE): tests/fake-twilio.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fake-twilio.c
 
-units: $(UNITS) $(FAKE)
+# The crash and concurrency tests generate their input with the
+# benchmarks' event generator.
+units: $(UNITS) $(FAKE) bench/gen-events
 
 # Unit tests print TAP; the bats suite starts its own PostgreSQL.
 check: all units
@@ -111,7 +113,7 @@ bench: all $(FAKE) bench/gen-events
 .PHONY: bench
 
 clean:
-	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE)
+	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE) bench/gen-events
 
 .PHONY: all units check demo install uninstall deps lint-man clean
 .SECONDARY: $(LIB_OBJS)

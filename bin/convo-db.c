@@ -547,16 +547,20 @@ static const char verify_sql[] =
     "WHERE $1::text IS NULL OR a.name = $1 "
     "ORDER BY a.name, p.phone, v.channel, v.field, v.message_id";
 
-/* What verify_sql checked: accounts, conversations and consent states. */
+/*
+ * What verify_sql checked: accounts, conversations, consent states and
+ * messages.
+ */
 static const char verify_count_sql[] =
-    "SELECT count(*), "
+    "WITH a AS (SELECT account_id FROM convo.accounts x "
+    "WHERE $1::text IS NULL OR x.name = $1) "
+    "SELECT (SELECT count(*) FROM a), "
     "(SELECT count(*) FROM convo.conversations c "
-    "WHERE c.account_id IN (SELECT account_id FROM convo.accounts x "
-    "WHERE $1::text IS NULL OR x.name = $1)), "
+    "WHERE c.account_id IN (SELECT account_id FROM a)), "
     "(SELECT count(*) FROM convo.consent s "
-    "WHERE s.account_id IN (SELECT account_id FROM convo.accounts x "
-    "WHERE $1::text IS NULL OR x.name = $1)) "
-    "FROM convo.accounts a WHERE $1::text IS NULL OR a.name = $1";
+    "WHERE s.account_id IN (SELECT account_id FROM a)), "
+    "(SELECT count(*) FROM convo.messages m "
+    "WHERE m.account_id IN (SELECT account_id FROM a))";
 
 /* Column COL of ROW as a JSON value: parsed jsonb, or null. */
 static jv
@@ -656,9 +660,10 @@ cmd_verify(int argc, char **argv)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++)
 		print_mismatch(res, i);
-	say("verified %s conversations and %s consent states in %s %s: "
-	    "%d mismatches", PQgetvalue(counts, 0, 1),
-	    PQgetvalue(counts, 0, 2), PQgetvalue(counts, 0, 0),
+	say("verified %s conversations, %s consent states and %s messages "
+	    "in %s %s: %d mismatches", PQgetvalue(counts, 0, 1),
+	    PQgetvalue(counts, 0, 2), PQgetvalue(counts, 0, 3),
+	    PQgetvalue(counts, 0, 0),
 	    strcmp(PQgetvalue(counts, 0, 0), "1") == 0 ? "account" :
 	    "accounts", n);
 	PQclear(res);

@@ -495,8 +495,8 @@ record_sent(struct sender *s, const struct send_job *j,
 	    res->status[0] ? res->status : "queued" };
 	jv extra;
 
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent($1, $2, $3, "
-	    "$4)", 4, params));
+	outbox_locked(&s->ctx, "SELECT convo.outbox_sent($1, $2, $3, $4)", 4,
+	    params);
 	s->sent++;
 	extra = jv_object_set(jv_object(), jv_string("provider_message_id"),
 	    jv_string(res->sid));
@@ -514,8 +514,8 @@ record_failed(struct sender *s, const struct send_job *j,
 	int unsubscribed = strcmp(res->error_code, "21610") == 0;
 	jv extra = jv_object();
 
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_failed($1, $2, "
-	    "$3, $4)", 4, params));
+	outbox_locked(&s->ctx, "SELECT convo.outbox_failed($1, $2, $3, $4)",
+	    4, params);
 	s->failed++;
 	s->status = exit_merge(s->status, EX_DATAERR);
 	warnx("%s: provider error %s: %s", j->phone,

@@ -333,6 +333,16 @@ run_staged(struct ingest *in)
 	PQclear(res);
 	if ((res = stage_copy(in->conn, &in->stage)) != NULL)
 		goto fail;
+	/*
+	 * One batch of the account at a time: each computes summaries,
+	 * consent and statuses from what is committed, and two at once
+	 * would overwrite each other's results.
+	 */
+	res = PQexecParams(in->conn, "SELECT convo.lock_account($1)", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	PQclear(res);
 	res = PQexecParams(in->conn, "SELECT * FROM convo.ingest_batch($1)",
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
