@@ -5,21 +5,7 @@
 # run waits half-way through its batch while another records.
 
 load helper
-
-GEN_INPUT="$BATS_TEST_DIRNAME/gen-input"
-
-teardown() {
-	if [ -n "${HOLDER_PID:-}" ]; then
-		exec 5>&- || true
-		wait "$HOLDER_PID" || true
-	fi
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
-	if [ -n "${REF_DB:-}" ]; then
-		psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-		    -c "DROP DATABASE IF EXISTS $REF_DB WITH (FORCE)" >/dev/null
-	fi
-}
+load consistency
 
 inbound() {
 	printf '{"type":"message","direction":"inbound","from":"%s",' "$1"
@@ -30,46 +16,6 @@ inbound() {
 consent() {
 	printf '{"type":"consent","phone":"%s","status":"%s","at":"%s"}\n' \
 	    "$1" "$2" "$3"
-}
-
-# Open a psql session, named holder, that reads SQL from file descriptor
-# 5, and run SQL in it; it stays in its transaction until release.
-hold() {
-	rm -f holder.fifo
-	mkfifo holder.fifo
-	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB application_name=holder" \
-	    <holder.fifo >holder.out 2>&1 3>&- &
-	HOLDER_PID=$!
-	exec 5>holder.fifo
-	echo "BEGIN; $1" >&5
-	wait_until "SELECT count(*) FROM pg_stat_activity
-	    WHERE application_name = 'holder'
-	    AND state = 'idle in transaction'" 1
-}
-
-release() {
-	echo "COMMIT;" >&5
-	exec 5>&-
-	wait "$HOLDER_PID"
-	HOLDER_PID=
-}
-
-# Poll the SQL count until it reaches N, for up to 10 seconds.
-wait_until() {
-	local i
-	for i in $(seq 100); do
-		[ "$(sql "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for $2 from: $1"
-}
-
-# Wait until N convo programs wait for a lock.
-wait_for_waiters() {
-	wait_until "SELECT count(*) FROM pg_stat_activity
-	    WHERE datname = current_database()
-	    AND application_name LIKE 'convo-%'
-	    AND wait_event_type = 'Lock'" "$1"
 }
 
 lock_conversation_of() {
@@ -96,7 +42,7 @@ lock_conversation_of() {
 	echo '{"type":"status","provider_message_id":"SMm1","status":"sent","at":"2026-11-01T11:00:01Z"}' |
 	    convo-ingest -q >second.out 3>&- &
 	second=$!
-	sleep 1
+	wait_for_waiters 2
 	release
 	wait "$first"
 	wait "$second"
@@ -123,7 +69,7 @@ lock_conversation_of() {
 	consent +12015550003 unsubscribed 2026-11-01T09:00:00Z |
 	    convo-ingest -q >second.out 3>&- &
 	second=$!
-	sleep 1
+	wait_for_waiters 2
 	release
 	wait "$first"
 	wait "$second"
@@ -155,7 +101,14 @@ lock_conversation_of() {
 	inbound +12015550002 second SMx2 2026-11-01T10:01:00Z |
 	    convo-ingest -q >second.out 3>&- &
 	second=$!
-	sleep 1
+	# The second run records at once, or waits for the first.
+	for i in $(seq 50); do
+		kill -0 "$second" 2>/dev/null || break
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		    WHERE application_name = 'convo-ingest'
+		    AND wait_event_type = 'Lock'")" -ge 2 ] && break
+		sleep 0.1
+	done
 	convo-read --json +12015550002 >read.out 2>read.err || true
 	release
 	wait "$first"
@@ -167,28 +120,6 @@ lock_conversation_of() {
 	assert_output "$((2 - shown))"
 	run convo-db -q verify
 	assert_success
-}
-
-# Record FILE in a database of its own, in one run, and print its state.
-reference_state() {
-	REF_DB="${TEST_DB}_ref"
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "CREATE DATABASE $REF_DB TEMPLATE convo_template" >/dev/null
-	CONVO_DB="$CONVO_TEST_SERVER dbname=$REF_DB" \
-	    convo-ingest -q --batch-size 500 "$1" >/dev/null
-	CONVO_DB="$CONVO_TEST_SERVER dbname=$REF_DB" state
-}
-
-# Print the rows that repeat a message, receipt or consent change.
-duplicates() {
-	sql "SELECT (SELECT count(*) - count(DISTINCT (provider,
-	        provider_message_id)) FROM convo.messages)
-	    + (SELECT count(*) - count(DISTINCT (provider,
-	        provider_message_id, status, error_code))
-	        FROM convo.status_events)
-	    + (SELECT count(*) - count(DISTINCT (profile_id, channel, at,
-	        status, method, message_id, provider_message_id))
-	        FROM convo.consent_changes)"
 }
 
 # Record input.ndjson with N processes at once, each reading all of it
