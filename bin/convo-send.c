@@ -1064,6 +1064,11 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	start_provider(&s);
 	s.ctx.conn = db_connect(s.o.db);
+	/*
+	 * A reply marked as sending must survive a crash of the server,
+	 * or a re-run would send it again, whatever the server's default.
+	 */
+	db_exec(s.ctx.conn, "SET synchronous_commit = on");
 	snprintf(s.ctx.account_id, sizeof(s.ctx.account_id), "%lld",
 	    db_account(s.ctx.conn, s.o.account, s.ctx.country));
 	s.ctx.idempotency_key = s.o.idempotency_key;
