@@ -147,6 +147,7 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	char why[128];
 	jv rec;
 
+	in->batch_bytes += too_long ? LINEREADER_HEAD : len;
 	if (too_long) {
 		snprintf(why, sizeof(why), "line of %zu bytes is longer than "
 		    "the limit of %d bytes", len, CONVO_LINE_MAX);
@@ -171,6 +172,13 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	memcpy(s->input, line, len);
 	s->input_len = len;
 	stage_add(&in->stage, in->nslots - 1, rec);
+}
+
+int
+ingest_batch_full(const struct ingest *in)
+{
+	return in->nslots >= in->batch_size ||
+	    in->batch_bytes >= INGEST_BATCH_BYTES_MAX;
 }
 
 void
@@ -466,6 +474,7 @@ free_slots(struct ingest *in)
 		jv_free(in->slots[i].result);
 	}
 	in->nslots = 0;
+	in->batch_bytes = 0;
 }
 
 void
