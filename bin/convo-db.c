@@ -629,9 +629,9 @@ parse_verify(int argc, char **argv)
 }
 
 /*
- * Recount every conversation summary and consent state in one snapshot
- * and print each stored value that differs. Returns 0 when all agree,
- * EXIT_MISMATCH when some differ.
+ * Recount every conversation summary, consent state and message status
+ * in one snapshot and print each stored value that differs. Returns 0
+ * when all agree, EXIT_MISMATCH when some differ.
  */
 static int
 cmd_verify(int argc, char **argv)

@@ -341,8 +341,8 @@ change(struct marker *m, const char *id, const char *where)
 	PQclear(query(m, "BEGIN", 0, NULL));
 	/*
 	 * Confirming an opt-out recomputes consent and the summary as
-	 * convo-ingest does, so it waits for the account's batches first;
-	 * taking this lock before the row lock keeps their order.
+	 * convo-ingest does, so it waits for the account's batches first.
+	 * Like them, it takes the account lock before any row lock.
 	 */
 	if (m->a.given[G_FLAG] && m->a.confirm)
 		PQclear(query(m, "SELECT convo.lock_account($1)", 1, account));

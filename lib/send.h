@@ -64,10 +64,10 @@ PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params);
 
 /*
- * Run SQL with parameters in a transaction that first takes the account's
- * lock (convo.lock_account), as a statement that changes a conversation
- * summary or consent must, so that no convo-ingest batch computes them at
- * the same time. Prints a message and exits when it fails.
+ * Run SQL with parameters in a transaction that first takes the account
+ * lock (convo.lock_account). SQL that changes a conversation summary or
+ * consent needs it, so that no convo-ingest batch computes them at the
+ * same time. Prints a message and exits when it fails.
  */
 void outbox_locked(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params);

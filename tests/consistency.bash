@@ -137,11 +137,11 @@ send_replies() {
 	    <recipients.ndjson
 }
 
-# Check what a killed or cut-off bulk send and its re-run in rerun.out
-# did to N customers: no customer got two requests; each got one and
-# has its reply recorded, or is reported unknown; every reply stored in
-# the outbox as still sending is one of those; the database is
-# consistent.
+# Check what a killed or cut-off bulk send and its re-run, whose output
+# is in rerun.out, did to N customers. No customer got two requests.
+# Each customer got one request and has the reply recorded, or is
+# reported unknown, and the unknown ones are exactly the replies still
+# marked as sending. The database verifies clean.
 assert_sent_once() {
 	local n=$1
 	run jq -r '.form.To' log.ndjson
