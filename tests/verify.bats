@@ -104,3 +104,17 @@ mismatches() {
 	assert_failure 78
 	assert_output --partial 'account "nobody" not found'
 }
+
+@test "dropped opt-out flag is reported" {
+	echo '{"type":"message","direction":"inbound","from":"+12015550901","to":"+12025550140","body":"Please stop texting me","provider_message_id":"SMf1","sent_at":"2026-11-01T09:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	run convo-db -q verify
+	assert_success
+	sql "UPDATE convo.conversations SET flagged_message_id = NULL"
+	run mismatches
+	assert_output 'c_1 flagged_message_id null "m_1"'
+	# An operator's dismissal leaves the flag empty on purpose.
+	convo-mark --dismiss-flag c_1 >/dev/null
+	run convo-db -q verify
+	assert_success
+}

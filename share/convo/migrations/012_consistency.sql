@@ -92,7 +92,19 @@ LANGUAGE sql STABLE AS $$
             AND m.keyword_action IS NULL AND m.counts_unread
             AND m.recorded_at > coalesce(c.last_read_at, '-infinity')
     ) u
-    -- A flag names a possible opt-out of this thread that is no keyword.
+    -- The possible opt-out flag names the thread's latest message by time
+    -- that reads like an opt-out and is no keyword. Once an operator has
+    -- dismissed or confirmed a flag, only messages recorded after that
+    -- can set it again, so then the flag need only name such a message.
+    LEFT JOIN LATERAL (
+        SELECT m.message_id
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+            AND m.channel = c.channel AND m.possible_opt_out
+            AND m.keyword_action IS NULL
+        ORDER BY m.sent_at DESC, m.provider_message_id DESC
+        LIMIT 1
+    ) lf ON true
     LEFT JOIN LATERAL (
         SELECT m.message_id
         FROM convo.messages m
@@ -101,6 +113,13 @@ LANGUAGE sql STABLE AS $$
             AND m.profile_id = c.profile_id AND m.channel = c.channel
             AND m.possible_opt_out AND m.keyword_action IS NULL
     ) f ON true
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM convo.conversation_events e
+            WHERE e.account_id = p_account
+                AND e.conversation_id = c.conversation_id
+                AND e.action IN ('dismiss_flag', 'confirm_opt_out'))
+            AS settled
+    ) d
     -- Blocks and assignments are operator actions, each recorded in the
     -- audit table; the last one of each kind is in force.
     LEFT JOIN LATERAL (
@@ -138,7 +157,8 @@ LANGUAGE sql STABLE AS $$
             to_jsonb(lower(concat_ws(' ', p.first_name, p.last_name,
                 p.phone, l.body)))),
         ('flagged_message_id', to_jsonb('m_' || c.flagged_message_id),
-            to_jsonb('m_' || f.message_id)),
+            to_jsonb('m_' || CASE WHEN d.settled THEN f.message_id
+                ELSE lf.message_id END)),
         ('snoozed_until', to_jsonb(convo.rfc3339(c.snoozed_until)),
             CASE WHEN c.status = 'snoozed'
                 THEN to_jsonb(convo.rfc3339(c.snoozed_until)) END),
