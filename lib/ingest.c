@@ -385,6 +385,9 @@ run_with_retry(struct ingest *in)
 		res = run_staged(in);
 		if (res == NULL || !is_retryable(res))
 			break;
+		if (in->verbose && attempt < RETRY_MAX)
+			warnx("retrying the batch after SQLSTATE %s",
+			    PQresultErrorField(res, PG_DIAG_SQLSTATE));
 	}
 	if (res != NULL && !is_data_error(res))
 		exit(db_report(in->conn, res, "cannot record the batch"));
