@@ -236,7 +236,7 @@ hint_for_sqlstate(const char *state, const char *msg)
 		return "; retry, or raise statement_timeout for this database "
 		    "or role";
 	if (strcmp(state, "55P03") == 0)
-		return "; another transaction holds the lock, retry later";
+		return "; another transaction holds the lock, so retry later";
 	return "";
 }
 
