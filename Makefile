@@ -60,7 +60,9 @@ tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h lib/libconvo.a
 $(FAKE): tests/fake-twilio.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fake-twilio.c
 
-units: $(UNITS) $(FAKE)
+# The crash and concurrency tests generate their input with the
+# benchmarks' event generator.
+units: $(UNITS) $(FAKE) bench/gen-events
 
 # Unit tests print TAP; the bats suite starts its own PostgreSQL.
 check: all units
@@ -173,7 +175,7 @@ fuzz-ci: fuzz-build
 	tests/fuzz/run $(FUZZ_DIR) 30 $(FUZZ_HARNESSES)
 
 clean:
-	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE)
+	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE) bench/gen-events
 	rm -rf $(FUZZ_DIR)
 
 .PHONY: all units check demo install uninstall deps lint-man clean

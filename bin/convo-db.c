@@ -66,6 +66,11 @@ help(void)
 	    "NOLOGIN if needed\n"
 	    "  revoke --account name --role role\n"
 	    "                   remove the role's access to the account\n"
+	    "  verify [--account name]\n"
+	    "                   recount summaries, consent and statuses, "
+	    "print each\n"
+	    "                   mismatch as NDJSON and exit 1 if there is "
+	    "any\n"
 	    "\n"
 	    "options:\n"
 	    "  --db conninfo    libpq connection string or URI to use\n"
@@ -661,6 +666,145 @@ cmd_revoke(int argc, char **argv)
 	return rc;
 }
 
+/* Exit status of "verify" when a stored value differs from its recount. */
+#define EXIT_MISMATCH 1
+
+/* Mismatches of the accounts named $1 (every account when NULL). */
+static const char verify_sql[] =
+    "SELECT a.name, v.conversation_id, p.phone, v.channel, v.message_id, "
+    "v.field, v.stored, v.expected "
+    "FROM convo.accounts a CROSS JOIN LATERAL convo.verify(a.account_id) v "
+    "LEFT JOIN convo.profiles p ON p.account_id = a.account_id "
+    "AND p.profile_id = v.profile_id "
+    "WHERE $1::text IS NULL OR a.name = $1 "
+    "ORDER BY a.name, p.phone, v.channel, v.field, v.message_id";
+
+/*
+ * What verify_sql checked: accounts, conversations, consent states and
+ * messages.
+ */
+static const char verify_count_sql[] =
+    "WITH a AS (SELECT account_id FROM convo.accounts x "
+    "WHERE $1::text IS NULL OR x.name = $1) "
+    "SELECT (SELECT count(*) FROM a), "
+    "(SELECT count(*) FROM convo.conversations c "
+    "WHERE c.account_id IN (SELECT account_id FROM a)), "
+    "(SELECT count(*) FROM convo.consent s "
+    "WHERE s.account_id IN (SELECT account_id FROM a)), "
+    "(SELECT count(*) FROM convo.messages m "
+    "WHERE m.account_id IN (SELECT account_id FROM a))";
+
+/* Column COL of ROW as a JSON value: parsed jsonb, or null. */
+static jv
+json_column(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return jv_null();
+	return jv_parse(PQgetvalue(res, row, col));
+}
+
+/* Column COL of ROW with PREFIX before it ("c_12"), or null. */
+static jv
+id_column(PGresult *res, int row, int col, const char *prefix)
+{
+	if (PQgetisnull(res, row, col))
+		return jv_null();
+	return jv_string_fmt("%s%s", prefix, PQgetvalue(res, row, col));
+}
+
+/* Print row ROW of a verify_sql result as a "mismatch" record. */
+static void
+print_mismatch(PGresult *res, int row)
+{
+	jv r = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("mismatch"));
+
+	r = jv_object_set(r, jv_string("account"),
+	    nullable_string(res, row, 0));
+	r = jv_object_set(r, jv_string("conversation_id"),
+	    id_column(res, row, 1, "c_"));
+	r = jv_object_set(r, jv_string("phone"), nullable_string(res, row, 2));
+	r = jv_object_set(r, jv_string("channel"),
+	    nullable_string(res, row, 3));
+	if (!PQgetisnull(res, row, 4))
+		r = jv_object_set(r, jv_string("message_id"),
+		    id_column(res, row, 4, "m_"));
+	r = jv_object_set(r, jv_string("field"), nullable_string(res, row, 5));
+	r = jv_object_set(r, jv_string("stored"), json_column(res, row, 6));
+	r = jv_object_set(r, jv_string("expected"), json_column(res, row, 7));
+	jv_dumpf(r, stdout, 0);
+	putchar('\n');
+}
+
+static const char *
+parse_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *account = NULL;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "a:", longopts, NULL)) != -1) {
+		if (ch == 'a')
+			account = optarg;
+		else
+			usage();
+	}
+	if (optind < argc) {
+		warnx("verify takes no arguments, not \"%s\"", argv[optind]);
+		usage();
+	}
+	return account;
+}
+
+/*
+ * Recount every conversation summary, consent state and message status
+ * in one snapshot and print each stored value that differs. Returns 0
+ * when all agree, EXIT_MISMATCH when some differ.
+ */
+static int
+cmd_verify(int argc, char **argv)
+{
+	const char *account = parse_verify(argc, argv);
+	const char *params[1] = { account };
+	PGresult *res, *counts;
+	PGconn *conn;
+	int i, n;
+
+	conn = db_connect(opt_db);
+	res = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		exit(db_report(conn, res, "cannot start the recount"));
+	PQclear(res);
+	counts = PQexecParams(conn, verify_count_sql, 1, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(counts) != PGRES_TUPLES_OK)
+		exit(db_report(conn, counts, "cannot count conversations"));
+	if (account != NULL && atoll(PQgetvalue(counts, 0, 0)) == 0)
+		errx(EX_CONFIG, "account \"%s\" not found; see convo-db "
+		    "account list", account);
+	res = PQexecParams(conn, verify_sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "cannot recount the summaries"));
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		print_mismatch(res, i);
+	say("verified %s conversations, %s consent states and %s messages "
+	    "in %s %s: %d mismatches", PQgetvalue(counts, 0, 1),
+	    PQgetvalue(counts, 0, 2), PQgetvalue(counts, 0, 3),
+	    PQgetvalue(counts, 0, 0),
+	    strcmp(PQgetvalue(counts, 0, 0), "1") == 0 ? "account" :
+	    "accounts", n);
+	PQclear(res);
+	PQclear(counts);
+	PQfinish(conn);
+	finish_stdout();
+	return n > 0 ? EXIT_MISMATCH : 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int, char **);
@@ -675,6 +819,7 @@ static const struct command {
 	{ "account", cmd_account },
 	{ "grant", cmd_grant },
 	{ "revoke", cmd_revoke },
+	{ "verify", cmd_verify },
 	{ NULL, NULL },
 };
 

@@ -105,7 +105,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 			continue;
 		ingest_line(in, file, r.lineno, line, len, too_long);
 		progress_add(&progress, 1, len + 1);
-		if (in->nslots >= in->batch_size)
+		if (ingest_batch_full(in))
 			ingest_flush(in);
 	}
 	ingest_flush(in);
@@ -200,10 +200,12 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'b':
-			in->batch_size = strtonum(optarg, 1, 100000, &errstr);
+			in->batch_size = strtonum(optarg, 1, INGEST_BATCH_MAX,
+			    &errstr);
 			if (errstr != NULL)
 				errx(EX_USAGE, "batch size \"%s\" is %s: "
-				    "expected 1 to 100000", optarg, errstr);
+				    "expected 1 to %d lines", optarg, errstr,
+				    INGEST_BATCH_MAX);
 			break;
 		case 'f':
 			if (strcmp(optarg, "auto") == 0)

@@ -339,9 +339,17 @@ static int
 change(struct marker *m, const char *id, const char *where)
 {
 	char stored[128], until[TIME_MAX] = "";
+	const char *account[1] = { m->account_id };
 	int zone_valid, snooze;
 
 	PQclear(query(m, "BEGIN", 0, NULL));
+	/*
+	 * Confirming an opt-out recomputes consent and the summary as
+	 * convo-ingest does, so it waits for the account's batches first.
+	 * Like them, it takes the account lock before any row lock.
+	 */
+	if (m->a.given[G_FLAG] && m->a.confirm)
+		PQclear(query(m, "SELECT convo.lock_account($1)", 1, account));
 	if (lock_conversation(m, id, &zone_valid, stored) != 0) {
 		PQclear(query(m, "ROLLBACK", 0, NULL));
 		return -1;

@@ -580,9 +580,9 @@ flush_sent(struct sender *s)
 	params[1] = ids.data;
 	params[2] = sids.data;
 	params[3] = states.data;
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent($1, o, p, t) "
+	outbox_locked(&s->ctx, "SELECT convo.outbox_sent($1, o, p, t) "
 	    "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(o, p, t)",
-	    4, params));
+	    4, params);
 	buf_free(&ids);
 	buf_free(&sids);
 	buf_free(&states);
@@ -610,8 +610,8 @@ record_failed(struct sender *s, const struct send_job *j,
 	int unsubscribed = strcmp(res->error_code, "21610") == 0;
 	jv extra = jv_object();
 
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_failed($1, $2, "
-	    "$3, $4)", 4, params));
+	outbox_locked(&s->ctx, "SELECT convo.outbox_failed($1, $2, $3, $4)",
+	    4, params);
 	s->failed++;
 	s->status = exit_merge(s->status, EX_DATAERR);
 	warnx("%s: provider error %s: %s", j->phone,

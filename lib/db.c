@@ -261,6 +261,23 @@ status_for_sqlstate(const char *state)
 	return EX_SOFTWARE;
 }
 
+/* What to do about an error of SQLSTATE STATE, or "" when nothing fits. */
+static const char *
+hint_for_sqlstate(const char *state, const char *msg)
+{
+	if (state == NULL)
+		return "";
+	if (strcmp(state, "25006") == 0)
+		return "; the database accepts no writes (a standby, or "
+		    "default_transaction_read_only is on)";
+	if (strcmp(state, "57014") == 0 && strstr(msg, "timeout") != NULL)
+		return "; retry, or raise statement_timeout for this database "
+		    "or role";
+	if (strcmp(state, "55P03") == 0)
+		return "; another transaction holds the lock, so retry later";
+	return "";
+}
+
 int
 db_report(PGconn *conn, const PGresult *res, const char *what)
 {
@@ -274,7 +291,8 @@ db_report(PGconn *conn, const PGresult *res, const char *what)
 		msg = PQerrorMessage(conn);
 	if (strncmp(msg, "ERROR:  ", 8) == 0)
 		msg += 8;
-	warnx("%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+	warnx("%s: %.*s%s", what, (int)strcspn(msg, "\n"), msg,
+	    hint_for_sqlstate(state, msg));
 	if (PQstatus(conn) != CONNECTION_OK)
 		return EX_UNAVAILABLE;
 	return status_for_sqlstate(state);

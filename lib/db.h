@@ -54,10 +54,12 @@ void db_exec(PGconn *conn, const char *sql);
 
 /*
  * Print "PROGNAME: WHAT: <libpq message>" for a failed result or
- * connection, without the trailing newline libpq adds, and return the
- * exit status it maps to: EX_UNAVAILABLE for a lost connection,
- * EX_TEMPFAIL for serialization failures, deadlocks and lock timeouts,
- * EX_CONFIG for insufficient privilege (SQLSTATE 42501, which
+ * connection, without the trailing newline libpq adds. A read-only
+ * database, a statement timeout and a lock timeout get a hint of what to
+ * do after the message. Returns the exit status the error maps to:
+ * EX_UNAVAILABLE for a lost connection or a read-only database,
+ * EX_TEMPFAIL for serialization failures, deadlocks, lock and statement
+ * timeouts, EX_CONFIG for insufficient privilege (SQLSTATE 42501, which
  * row-level security raises too), EX_SOFTWARE otherwise.
  */
 int db_report(PGconn *conn, const PGresult *res, const char *what);

@@ -152,6 +152,7 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	char why[128];
 	jv rec;
 
+	in->batch_bytes += too_long ? LINEREADER_HEAD : len;
 	if (too_long) {
 		snprintf(why, sizeof(why), "line of %zu bytes is longer than "
 		    "the limit of %d bytes", len, CONVO_LINE_MAX);
@@ -176,6 +177,13 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	memcpy(s->input, line, len);
 	s->input_len = len;
 	stage_add(&in->stage, in->nslots - 1, rec);
+}
+
+int
+ingest_batch_full(const struct ingest *in)
+{
+	return in->nslots >= in->batch_size ||
+	    in->batch_bytes >= INGEST_BATCH_BYTES_MAX;
 }
 
 void
@@ -338,6 +346,16 @@ run_staged(struct ingest *in)
 	PQclear(res);
 	if ((res = stage_copy(in->conn, &in->stage)) != NULL)
 		goto fail;
+	/*
+	 * One batch of the account at a time: each computes summaries,
+	 * consent and statuses from what is committed, and two at once
+	 * would overwrite each other's results.
+	 */
+	res = PQexecParams(in->conn, "SELECT convo.lock_account($1)", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	PQclear(res);
 	res = PQexecParams(in->conn, "SELECT * FROM convo.ingest_batch($1)",
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -372,6 +390,9 @@ run_with_retry(struct ingest *in)
 		res = run_staged(in);
 		if (res == NULL || !is_retryable(res))
 			break;
+		if (in->verbose && attempt < RETRY_MAX)
+			warnx("retrying the batch after SQLSTATE %s",
+			    PQresultErrorField(res, PG_DIAG_SQLSTATE));
 	}
 	if (res != NULL && !is_data_error(res))
 		exit(db_report(in->conn, res, "cannot record the batch"));
@@ -461,6 +482,7 @@ free_slots(struct ingest *in)
 		jv_free(in->slots[i].result);
 	}
 	in->nslots = 0;
+	in->batch_bytes = 0;
 }
 
 void

@@ -17,6 +17,15 @@
 
 enum format { FORMAT_AUTO, FORMAT_NDJSON, FORMAT_TWILIO };
 
+/* Maximum lines in one batch, the upper bound of --batch-size. */
+#define INGEST_BATCH_MAX 100000
+
+/*
+ * Input bytes after which a batch is recorded however few lines it has,
+ * so that a batch of long lines cannot take gigabytes of memory.
+ */
+#define INGEST_BATCH_BYTES_MAX (16 * 1024 * 1024)
+
 /* One input line of the current batch. */
 struct slot {
 	long long line;
@@ -42,6 +51,7 @@ struct ingest {
 	long long errors_shown;
 	struct slot *slots;
 	int nslots;
+	size_t batch_bytes;	/* input bytes of the current batch */
 	struct stage stage;
 	struct keyword_set keywords;
 	/* Results by kind of outcome, for the summary line. */
@@ -65,6 +75,9 @@ void ingest_open(struct ingest *in, const char *account);
  */
 void ingest_line(struct ingest *in, const char *file, long long lineno,
     const char *line, size_t len, int too_long);
+
+/* Return 1 when the batch has --batch-size lines or its maximum bytes. */
+int ingest_batch_full(const struct ingest *in);
 
 /*
  * Record the current batch, pass its results on and start a new one.

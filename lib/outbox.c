@@ -23,6 +23,19 @@ outbox_query(struct send_ctx *ctx, const char *sql, int n,
 	return res;
 }
 
+void
+outbox_locked(struct send_ctx *ctx, const char *sql, int n,
+    const char *const *params)
+{
+	const char *account[1] = { ctx->account_id };
+
+	PQclear(outbox_query(ctx, "BEGIN", 0, NULL));
+	PQclear(outbox_query(ctx, "SELECT convo.lock_account($1)", 1,
+	    account));
+	PQclear(outbox_query(ctx, sql, n, params));
+	PQclear(outbox_query(ctx, "COMMIT", 0, NULL));
+}
+
 static void
 copy_value(const PGresult *res, int col, char *out, size_t n)
 {

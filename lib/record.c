@@ -377,6 +377,14 @@ message_optional(jv rec, jv out, const char *direction)
 		return fail(rc == -2 ? "NUL byte in field \"body\"" :
 		    "field \"body\" must be a string");
 	}
+	if (rc == 0 && jv_string_length_bytes(jv_copy(v)) > BODY_MAX) {
+		jv_free(out);
+		jv_free(media);
+		out = fail("body of %d bytes is longer than the limit of %d "
+		    "bytes", jv_string_length_bytes(jv_copy(v)), BODY_MAX);
+		jv_free(v);
+		return out;
+	}
 	out = jv_object_set(out, jv_string("body"), rc == 0 ? v :
 	    jv_string(""));
 	out = jv_object_set(out, jv_string("media"), media);

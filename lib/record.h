@@ -15,6 +15,13 @@
 #define MEDIA_MAX 10
 
 /*
+ * Maximum message body in bytes. Twilio takes at most 1600 characters,
+ * which are at most 6400 bytes of UTF-8. The rest is room for other
+ * providers and channels, while a file pasted into a body is rejected.
+ */
+#define BODY_MAX 16384
+
+/*
  * Check the input record REC (consumed) and return its normal form, a
  * new object the caller owns, or an invalid jv whose message states what
  * is wrong and quotes the value, such as

@@ -64,6 +64,15 @@ PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params);
 
 /*
+ * Run SQL with parameters in a transaction that first takes the account
+ * lock (convo.lock_account). SQL that changes a conversation summary or
+ * consent needs it, so that no convo-ingest batch computes them at the
+ * same time. Prints a message and exits when it fails.
+ */
+void outbox_locked(struct send_ctx *ctx, const char *sql, int n,
+    const char *const *params);
+
+/*
  * Find the customer of J by conversation id CONVERSATION ("c_N"), or by
  * J->phone and J->channel, and fill the conversation, sender, consent,
  * block and local time. Returns 0, or -1 when no customer matches.

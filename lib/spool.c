@@ -444,7 +444,7 @@ add_line(struct spool_run *run, long long lineno, const char *line,
 {
 	ingest_line(run->in, current_file(run)->path, lineno, line, len,
 	    too_long);
-	if (run->in->nslots >= run->in->batch_size)
+	if (ingest_batch_full(run->in))
 		flush_batch(run);
 }
 
@@ -521,7 +521,7 @@ spool_file(struct spool_run *run, const char *name)
 		current_file(run)->state = FILE_READ;
 	}
 	close(fd);
-	if (run->in->nslots >= run->in->batch_size)
+	if (ingest_batch_full(run->in))
 		flush_batch(run);
 }
 
