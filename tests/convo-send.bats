@@ -119,6 +119,46 @@ requests() {
 	assert_output "0"
 }
 
+@test "area code zones are valid IANA names" {
+	run sql "SELECT area_code || ' ' || zone FROM convo.area_code_zones
+	    WHERE zone NOT IN (SELECT name FROM pg_timezone_names)
+	    ORDER BY area_code"
+	assert_success
+	assert_output ""
+}
+
+@test "area code table lists each code once" {
+	local migration
+	migration=$(ls "$BATS_TEST_DIRNAME"/../share/convo/migrations/*_area_code_zones.sql)
+	run bash -c "grep -oE \"^ +\\('[0-9]+'\" '$migration' | sort | uniq -d"
+	assert_success
+	assert_output ""
+	run bash -c "grep -cE \"^ +\\('[0-9]+'\" '$migration'"
+	assert_output "$(sql 'SELECT count(*) FROM convo.area_code_zones')"
+}
+
+@test "area code table covers every state and province" {
+	run sql "SELECT count(DISTINCT r) FROM convo.area_code_zones,
+	    regexp_split_to_table(region, ',') r WHERE r LIKE 'US-%'"
+	assert_output "51"
+	run sql "SELECT count(DISTINCT r) FROM convo.area_code_zones,
+	    regexp_split_to_table(region, ',') r WHERE r LIKE 'CA-%'"
+	assert_output "13"
+	run sql "SELECT string_agg(area_code || ' ' || zone, ', '
+	    ORDER BY area_code) FROM convo.area_code_zones
+	    WHERE area_code IN ('212', '306', '602', '787', '808', '876', '915')"
+	assert_output "212 America/New_York, 306 America/Regina, 602 America/Phoenix, 787 America/Puerto_Rico, 808 Pacific/Honolulu, 876 America/Jamaica, 915 America/Denver"
+}
+
+@test "non-geographic area codes have no zone" {
+	run sql "SELECT string_agg(area_code, ' ') FROM convo.area_code_zones
+	    WHERE area_code IN ('500', '521', '533', '544', '566', '577',
+	    '588', '600', '622', '700', '710', '800', '833', '844', '855',
+	    '866', '877', '888', '900')"
+	assert_success
+	assert_output ""
+}
+
 @test "error 21610 unsubscribes the customer" {
 	start_fake 'to=+12015550906 error 400 21610 Attempt to send to unsubscribed recipient'
 	customer +12015550906 subscribed | convo-ingest -q >/dev/null
