@@ -101,6 +101,10 @@ outbox_quiet_hours(struct send_ctx *ctx, struct send_job *j)
 		return 0;
 	if (j->local_minutes >= 0)
 		return send_quiet_hours(ctx, j->local_minutes);
+	/*
+	 * TODO: a number outside the plan is checked in the account's zones,
+	 * not in its own country's, so it can be reached in its night.
+	 */
 	if (ctx->account_zones == NULL)
 		load_account_zones(ctx);
 	params[0] = ctx->account_zones;
