@@ -30,6 +30,7 @@
 #include "record.h"
 #include "segments.h"
 #include "send.h"
+#include "timeutil.h"
 #include "twilio.h"
 #include "views.h"
 
@@ -193,6 +194,12 @@ result(struct sender *s, const struct send_job *j, const char *status,
 	    jv_string(j->phone) : jv_null());
 	r = jv_object_set(r, jv_string("conversation_id"),
 	    j->conversation_id[0] ? jv_string(j->conversation_id) : jv_null());
+	if (j->zone_source[0] != '\0') {
+		r = jv_object_set(r, jv_string("time_zone"), j->zone[0] ?
+		    jv_string(j->zone) : jv_null());
+		r = jv_object_set(r, jv_string("time_zone_source"),
+		    jv_string(j->zone_source));
+	}
 	if (j->seg.encoding != NULL) {
 		r = jv_object_set(r, jv_string("encoding"),
 		    jv_string(j->seg.encoding));
@@ -835,7 +842,7 @@ prepare(struct sender *s, struct send_job *j)
 		reject(s, j, reason, message);
 		return 0;
 	}
-	if (!j->keyword_reply && send_quiet_hours(&s->ctx, j->local_minutes)) {
+	if (!j->keyword_reply && outbox_quiet_hours(&s->ctx, j)) {
 		s->deferred++;
 		result(s, j, "deferred", "quiet_hours", jv_null());
 		return 0;
@@ -956,6 +963,20 @@ run(struct sender *s)
 			complete(s, call);
 		flush_sent(s);
 	}
+}
+
+/* Read $CONVO_NOW, the time that tests use as now, into NOW. */
+static const char *
+fixed_now(char now[TIME_MAX])
+{
+	const char *env = getenv("CONVO_NOW");
+
+	if (env == NULL || *env == '\0')
+		return NULL;
+	if (time_to_utc(env, now) != 0)
+		errx(EX_USAGE, "invalid CONVO_NOW \"%s\": expected an RFC 3339 "
+		    "time", env);
+	return now;
 }
 
 /* Parse "21:00-08:00" into minutes after midnight. */
@@ -1208,6 +1229,7 @@ int
 main(int argc, char **argv)
 {
 	struct sender s;
+	char now[TIME_MAX];
 
 	memset(&s, 0, sizeof(s));
 	s.o.quiet_start = s.o.quiet_end = -1;
@@ -1219,6 +1241,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(&s.o, argc, argv);
 	s.o.account = convo_account(s.o.account);
+	s.ctx.now = fixed_now(now);
 	if (s.o.to == NULL && s.o.conversation == NULL &&
 	    isatty(STDIN_FILENO))
 		usage();
@@ -1249,6 +1272,7 @@ main(int argc, char **argv)
 	twilio_free(&s.twilio);
 	if (s.jq != NULL)
 		jq_teardown(&s.jq);
+	outbox_ctx_free(&s.ctx);
 	PQfinish(s.ctx.conn);
 	curl_global_cleanup();
 	free(s.pending);

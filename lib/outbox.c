@@ -48,8 +48,8 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *j,
     const char *conversation)
 {
 	char quiet[8];
-	const char *params[5] = { ctx->account_id, j->phone, j->channel,
-	    conversation ? conversation + 2 : NULL, quiet };
+	const char *params[6] = { ctx->account_id, j->phone, j->channel,
+	    conversation ? conversation + 2 : NULL, quiet, ctx->now };
 	PGresult *res;
 	int found;
 
@@ -57,10 +57,8 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *j,
 	res = outbox_query(ctx, "SELECT p.profile_id, p.phone, "
 	    "coalesce(c.channel, $3), c.conversation_id, c.brand_address, "
 	    "coalesce(c.blocked, false), coalesce(s.status, 'never_subscribed'), "
-	    "CASE WHEN $5::int = 1 AND p.timezone IN "
-	    "(SELECT name FROM pg_timezone_names) THEN "
-	    "(extract(hour FROM now() AT TIME ZONE p.timezone) * 60 + "
-	    "extract(minute FROM now() AT TIME ZONE p.timezone))::int END "
+	    "z.source, z.zone, "
+	    "convo.local_minutes(coalesce($6::timestamptz, now()), z.zone) "
 	    "FROM convo.profiles p "
 	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
 	    "AND c.profile_id = p.profile_id AND (c.channel = $3 "
@@ -68,9 +66,11 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *j,
 	    "LEFT JOIN convo.consent s ON s.account_id = p.account_id "
 	    "AND s.profile_id = p.profile_id "
 	    "AND s.channel = coalesce(c.channel, $3) "
+	    "LEFT JOIN LATERAL (SELECT * FROM convo.customer_zone(p.timezone, "
+	    "p.phone) WHERE $5::int = 1) z ON true "
 	    "WHERE p.account_id = $1 AND CASE WHEN $4::bigint IS NULL "
 	    "THEN p.phone = $2 ELSE c.conversation_id = $4::bigint END",
-	    5, params);
+	    6, params);
 	if ((found = PQntuples(res) == 1)) {
 		copy_value(res, 0, j->profile_id, sizeof(j->profile_id));
 		copy_value(res, 1, j->phone, sizeof(j->phone));
@@ -81,11 +81,70 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *j,
 		copy_value(res, 4, j->brand, sizeof(j->brand));
 		j->blocked = PQgetvalue(res, 0, 5)[0] == 't';
 		copy_value(res, 6, j->consent, sizeof(j->consent));
-		j->local_minutes = PQgetisnull(res, 0, 7) ? -1 :
-		    atoi(PQgetvalue(res, 0, 7));
+		copy_value(res, 7, j->zone_source, sizeof(j->zone_source));
+		copy_value(res, 8, j->zone, sizeof(j->zone));
+		j->local_minutes = PQgetisnull(res, 0, 9) ? -1 :
+		    atoi(PQgetvalue(res, 0, 9));
 	}
 	PQclear(res);
 	return found ? 0 : -1;
+}
+
+/* Load the account's time zones into CTX as a text[] literal. */
+static void
+load_account_zones(struct send_ctx *ctx)
+{
+	const char *params[1] = { ctx->account_id };
+	PGresult *res;
+
+	res = outbox_query(ctx, "SELECT coalesce(array_agg(z ORDER BY z), "
+	    "'{}') FROM convo.account_zones($1) z", 1, params);
+	ctx->account_zones = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+int
+outbox_quiet_hours(struct send_ctx *ctx, struct send_job *j)
+{
+	const char *params[2] = { NULL, ctx->now };
+	PGresult *res;
+	int i, n, quiet = 0;
+
+	if (ctx->quiet_start < 0)
+		return 0;
+	if (j->local_minutes >= 0)
+		return send_quiet_hours(ctx, j->local_minutes);
+	/*
+	 * TODO: a number outside the plan is checked in the account's zones,
+	 * not in its own country's, so it can be reached in its night.
+	 */
+	if (ctx->account_zones == NULL)
+		load_account_zones(ctx);
+	params[0] = ctx->account_zones;
+	res = outbox_query(ctx, "SELECT z, convo.local_minutes("
+	    "coalesce($2::timestamptz, now()), z) "
+	    "FROM unnest($1::text[]) z ORDER BY z", 2, params);
+	n = PQntuples(res);
+	j->zone[0] = '\0';
+	for (i = 0; i < n && !quiet; i++) {
+		if (send_quiet_hours(ctx, atoi(PQgetvalue(res, i, 1)))) {
+			snprintf(j->zone, sizeof(j->zone), "%s",
+			    PQgetvalue(res, i, 0));
+			quiet = 1;
+		}
+	}
+	PQclear(res);
+	/* Without a known zone, no time is known to be outside quiet hours. */
+	if (n == 0)
+		quiet = ctx->quiet_start != ctx->quiet_end;
+	return quiet;
+}
+
+void
+outbox_ctx_free(struct send_ctx *ctx)
+{
+	free(ctx->account_zones);
+	ctx->account_zones = NULL;
 }
 
 int

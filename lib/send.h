@@ -26,6 +26,8 @@ struct send_ctx {
 	int new_conversation;		/* --new */
 	int quiet_start;	/* minutes after midnight, -1 when unset */
 	int quiet_end;
+	const char *now;	/* $CONVO_NOW in UTC, or NULL for the clock */
+	char *account_zones;	/* text[] of convo.account_zones, owned */
 };
 
 /* One message to send, resolved against the database. */
@@ -44,6 +46,13 @@ struct send_job {
 	int blocked;
 	int keyword_reply;	/* a verified keyword reply */
 	int local_minutes;	/* customer's local time, -1 when unknown */
+	/*
+	 * With --quiet-hours, where the customer's time zone comes from:
+	 * "profile", "area_code" or "unknown". ZONE is the zone whose local
+	 * time decided, or "" when none did.
+	 */
+	char zone_source[16];
+	char zone[256];
 	int attempts;		/* requests made in this run */
 	double not_before;	/* monotonic time of the next attempt */
 	jv body;		/* string, owned */
@@ -74,8 +83,9 @@ void outbox_locked(struct send_ctx *ctx, const char *sql, int n,
 
 /*
  * Find the customer of J by conversation id CONVERSATION ("c_N"), or by
- * J->phone and J->channel, and fill the conversation, sender, consent,
- * block and local time. Returns 0, or -1 when no customer matches.
+ * J->phone and J->channel, and fill the conversation, sender, consent and
+ * block, and with --quiet-hours the time zone and local time. Returns 0,
+ * or -1 when no customer matches.
  */
 int outbox_resolve(struct send_ctx *ctx, struct send_job *j,
     const char *conversation);
@@ -108,6 +118,18 @@ void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
 /* Set the state of outbox row OUTBOX ("sending" counts an attempt). */
 void outbox_set_state(struct send_ctx *ctx, const char *outbox,
     const char *state);
+
+/*
+ * Return 1 when J is to be deferred for the quiet hours. A customer of
+ * known time zone is checked in that zone. A customer of unknown zone is
+ * checked in every zone of convo.account_zones, which CTX keeps from the
+ * first use, and is deferred when any of them is inside the quiet hours
+ * or when the account has none. Sets J->zone to the zone that decided.
+ */
+int outbox_quiet_hours(struct send_ctx *ctx, struct send_job *j);
+
+/* Release what CTX owns; the connection stays open. */
+void outbox_ctx_free(struct send_ctx *ctx);
 
 /* Return 1 when MINUTES after midnight is inside the quiet hours. */
 int send_quiet_hours(const struct send_ctx *ctx, int minutes);

@@ -145,6 +145,176 @@ requests() {
 	assert_output "0"
 }
 
+# Send "Hello" to each PHONE at the instant NOW (RFC 3339) with quiet
+# hours 21:00-08:00 and print one line per result, sorted:
+# "phone status time_zone time_zone_source".
+send_at() {
+	local now=$1
+	shift
+	printf '{"to":"%s"}\n' "$@" >recipients.ndjson
+	CONVO_NOW=$now convo-send -q --quiet-hours 21:00-08:00 \
+	    --body "Hello" <recipients.ndjson >results.ndjson || return
+	jq -r '[.to, .status, (.time_zone // "null"), .time_zone_source] |
+	    join(" ")' results.ndjson | sort
+}
+
+@test "area code 212 defers at 22:00 New York" {
+	start_fake
+	customer +12125550301 subscribed | convo-ingest -q >/dev/null
+	# 03:00 UTC on 4 December is 22:00 EST on 3 December.
+	run send_at 2026-12-04T03:00:00Z +12125550301
+	assert_success
+	assert_output "+12125550301 deferred America/New_York area_code"
+	run requests
+	assert_output "0"
+}
+
+@test "area code 213 sends at 19:00 Los Angeles" {
+	start_fake
+	customer +12135550302 subscribed | convo-ingest -q >/dev/null
+	run send_at 2026-12-04T03:00:00Z +12135550302
+	assert_success
+	assert_output "+12135550302 sent America/Los_Angeles area_code"
+	run requests
+	assert_output "1"
+}
+
+@test "profile time zone overrides the area code" {
+	start_fake
+	customer +12125550303 subscribed | convo-ingest -q >/dev/null
+	customer +12135550304 subscribed | convo-ingest -q >/dev/null
+	sql "UPDATE convo.profiles SET timezone = 'America/Los_Angeles'
+	    WHERE phone = '+12125550303'"
+	sql "UPDATE convo.profiles SET timezone = 'America/New_York'
+	    WHERE phone = '+12135550304'"
+	run send_at 2026-12-04T03:00:00Z +12125550303 +12135550304
+	assert_success
+	assert_line --index 0 "+12125550303 sent America/Los_Angeles profile"
+	assert_line --index 1 "+12135550304 deferred America/New_York profile"
+}
+
+@test "invalid profile time zone falls back to the area code" {
+	start_fake
+	customer +12125550305 subscribed | convo-ingest -q >/dev/null
+	sql "UPDATE convo.profiles SET timezone = 'Mars/Olympus_Mons'"
+	run send_at 2026-12-04T03:00:00Z +12125550305
+	assert_success
+	assert_output "+12125550305 deferred America/New_York area_code"
+}
+
+@test "Arizona area code keeps standard time in summer" {
+	start_fake
+	customer +16025550306 subscribed | convo-ingest -q >/dev/null
+	customer +13035550307 subscribed | convo-ingest -q >/dev/null
+	# 03:30 UTC on 15 July: 20:30 in Phoenix (MST all year), 21:30 in
+	# Denver (MDT).
+	run send_at 2026-07-15T03:30:00Z +16025550306 +13035550307
+	assert_success
+	assert_line --index 0 "+13035550307 deferred America/Denver area_code"
+	assert_line --index 1 "+16025550306 sent America/Phoenix area_code"
+}
+
+@test "Arizona area code defers at 21:30 in winter" {
+	start_fake
+	customer +16025550308 subscribed | convo-ingest -q >/dev/null
+	run send_at 2026-01-15T04:30:00Z +16025550308
+	assert_success
+	assert_output "+16025550308 deferred America/Phoenix area_code"
+}
+
+@test "toll-free number follows the account's zones" {
+	start_fake
+	customer +18005550309 subscribed | convo-ingest -q >/dev/null
+	customer +12125550310 subscribed | convo-ingest -q >/dev/null
+	customer +12135550311 subscribed | convo-ingest -q >/dev/null
+	# 23:30 in New York, 20:30 in Los Angeles.
+	run send_at 2026-12-05T04:30:00Z +18005550309
+	assert_success
+	assert_output "+18005550309 deferred America/New_York unknown"
+	# 09:00 in New York, 06:00 in Los Angeles.
+	run send_at 2026-12-04T14:00:00Z +18005550309
+	assert_success
+	assert_output "+18005550309 deferred America/Los_Angeles unknown"
+	# 15:00 in New York, 12:00 in Los Angeles.
+	run send_at 2026-12-04T20:00:00Z +18005550309
+	assert_success
+	assert_output "+18005550309 sent null unknown"
+	run requests
+	assert_output "1"
+}
+
+@test "non-NANP number follows the account's zones" {
+	start_fake
+	customer +447700900312 subscribed | convo-ingest -q >/dev/null
+	customer +13125550313 subscribed | convo-ingest -q >/dev/null
+	# 21:00 in Chicago.
+	run send_at 2026-12-05T03:00:00Z +447700900312
+	assert_success
+	assert_output "+447700900312 deferred America/Chicago unknown"
+	# 12:00 in Chicago.
+	run send_at 2026-12-04T18:00:00Z +447700900312
+	assert_success
+	assert_output "+447700900312 sent null unknown"
+}
+
+@test "unknown zone without known account zones defers" {
+	start_fake
+	customer +447700900314 subscribed | convo-ingest -q >/dev/null
+	customer +18885550315 subscribed | convo-ingest -q >/dev/null
+	run send_at 2026-12-04T12:00:00Z +447700900314 +18885550315
+	assert_success
+	assert_line --index 0 "+18885550315 deferred null unknown"
+	assert_line --index 1 "+447700900314 deferred null unknown"
+	run requests
+	assert_output "0"
+}
+
+@test "invalid CONVO_NOW exits 64" {
+	CONVO_NOW=tonight run convo-send -q --to +12125550316 --body "Hello"
+	assert_failure 64
+	assert_output --partial 'invalid CONVO_NOW "tonight"'
+}
+
+@test "area code zones are valid IANA names" {
+	run sql "SELECT area_code || ' ' || zone FROM convo.area_code_zones
+	    WHERE zone NOT IN (SELECT name FROM pg_timezone_names)
+	    ORDER BY area_code"
+	assert_success
+	assert_output ""
+}
+
+@test "area code table lists each code once" {
+	local migration
+	migration=$(ls "$BATS_TEST_DIRNAME"/../share/convo/migrations/*_area_code_zones.sql)
+	run bash -c "grep -oE \"^ +\\('[0-9]+'\" '$migration' | sort | uniq -d"
+	assert_success
+	assert_output ""
+	run bash -c "grep -cE \"^ +\\('[0-9]+'\" '$migration'"
+	assert_output "$(sql 'SELECT count(*) FROM convo.area_code_zones')"
+}
+
+@test "area code table covers every state and province" {
+	run sql "SELECT count(DISTINCT r) FROM convo.area_code_zones,
+	    regexp_split_to_table(region, ',') r WHERE r LIKE 'US-%'"
+	assert_output "51"
+	run sql "SELECT count(DISTINCT r) FROM convo.area_code_zones,
+	    regexp_split_to_table(region, ',') r WHERE r LIKE 'CA-%'"
+	assert_output "13"
+	run sql "SELECT string_agg(area_code || ' ' || zone, ', '
+	    ORDER BY area_code) FROM convo.area_code_zones
+	    WHERE area_code IN ('212', '306', '602', '787', '808', '876', '915')"
+	assert_output "212 America/New_York, 306 America/Regina, 602 America/Phoenix, 787 America/Puerto_Rico, 808 Pacific/Honolulu, 876 America/Jamaica, 915 America/Denver"
+}
+
+@test "non-geographic area codes have no zone" {
+	run sql "SELECT string_agg(area_code, ' ') FROM convo.area_code_zones
+	    WHERE area_code IN ('500', '521', '533', '544', '566', '577',
+	    '588', '600', '622', '700', '710', '800', '833', '844', '855',
+	    '866', '877', '888', '900')"
+	assert_success
+	assert_output ""
+}
+
 @test "error 21610 unsubscribes the customer" {
 	start_fake 'to=+12015550906 error 400 21610 Attempt to send to unsubscribed recipient'
 	customer +12015550906 subscribed | convo-ingest -q >/dev/null
