@@ -77,6 +77,7 @@ install: all
 	install -m 644 share/convo/migrations/*.sql \
 		$(DESTDIR)$(DATADIR)/convo/migrations
 	install -m 644 share/convo/sample/* $(DESTDIR)$(DATADIR)/convo/sample
+	install -m 644 share/convo/citus.sql $(DESTDIR)$(DATADIR)/convo
 	install -d $(DESTDIR)$(DATADIR)/convo/examples
 	install -m 644 $(EXAMPLE_FILES) $(DESTDIR)$(DATADIR)/convo/examples
 	install -m 755 $(EXAMPLE_SCRIPTS) $(DESTDIR)$(DATADIR)/convo/examples

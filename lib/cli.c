@@ -149,17 +149,17 @@ option_with_argument(const struct cli_program *prog, const char *what)
 }
 
 /*
- * Print the rows of SQL, run with ACCOUNT as $1 unless it is NULL, as
+ * Print the rows of SQL, run with ACCOUNT_ID as $1 unless it is NULL, as
  * "value" or "value<TAB>description" lines.
  */
 static void
-print_rows(PGconn *conn, const char *sql, const char *account)
+print_rows(PGconn *conn, const char *sql, const char *account_id)
 {
-	const char *params[1] = { account };
+	const char *params[1] = { account_id };
 	PGresult *res;
 	int i;
 
-	res = PQexecParams(conn, sql, account != NULL ? 1 : 0, NULL, params,
+	res = PQexecParams(conn, sql, account_id != NULL ? 1 : 0, NULL, params,
 	    NULL, NULL, 0);
 	for (i = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    i < PQntuples(res); i++) {
@@ -190,11 +190,35 @@ complete_connect(const char *db)
 	return db_connect_raw(db);
 }
 
+/*
+ * Copy the id of account NAME to ID. Returns 0, or -1 when there is no
+ * such account or the query failed.
+ */
+static int
+lookup_account(PGconn *conn, const char *name, char id[32])
+{
+	const char *params[1] = { name };
+	PGresult *res;
+	int found;
+
+	res = PQexecParams(conn, "SELECT account_id FROM convo.accounts "
+	    "WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+	found = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	if (found)
+		snprintf(id, 32, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found ? 0 : -1;
+}
+
+/*
+ * The queries of one account's keywords and conversations filter by its
+ * id, not by a join on its name, so that on a cluster distributed by
+ * account_id they run on one node.
+ */
 static void
 print_from_database(const char *kind, const struct typed *t)
 {
-	char sql[1024];
-	const char *account = convo_account(t->account);
+	char sql[1024], id[32];
 	PGconn *conn = complete_connect(t->db);
 
 	if (conn == NULL)
@@ -202,21 +226,21 @@ print_from_database(const char *kind, const struct typed *t)
 	if (strcmp(kind, CLI_ACCOUNT) == 0) {
 		print_rows(conn, "SELECT name, brand_name FROM convo.accounts "
 		    "ORDER BY name", NULL);
+	} else if (lookup_account(conn, convo_account(t->account), id) != 0) {
+		/* An unknown account completes to nothing. */
 	} else if (strcmp(kind, CLI_KEYWORD) == 0) {
 		print_rows(conn, "SELECT k.word, k.action FROM convo.keywords k "
-		    "JOIN convo.accounts a USING (account_id) WHERE a.name = $1 "
-		    "ORDER BY k.word", account);
+		    "WHERE k.account_id = $1 ORDER BY k.word", id);
 	} else if (strcmp(kind, CLI_CONVERSATION) == 0) {
 		snprintf(sql, sizeof(sql), "SELECT 'c_' || c.conversation_id, "
 		    "concat_ws(' ', nullif(concat_ws(' ', p.first_name, "
 		    "p.last_name), ''), p.phone) "
-		    "FROM convo.conversations c JOIN convo.accounts a "
-		    "USING (account_id) JOIN convo.profiles p "
+		    "FROM convo.conversations c JOIN convo.profiles p "
 		    "ON p.account_id = c.account_id "
-		    "AND p.profile_id = c.profile_id WHERE a.name = $1 "
+		    "AND p.profile_id = c.profile_id WHERE c.account_id = $1 "
 		    "ORDER BY c.last_at DESC, c.conversation_id DESC LIMIT %d",
 		    COMPLETE_CONVERSATIONS_MAX);
-		print_rows(conn, sql, account);
+		print_rows(conn, sql, id);
 	}
 	PQfinish(conn);
 }

@@ -47,14 +47,37 @@ notice_processor(void *arg, const char *message)
 		warnx("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/*
+ * Set the session time zone to UTC, in which times are written, unless
+ * the server reported a UTC zone already. This is a SET and not the
+ * "options" startup parameter, because PgBouncer before 1.20 rejects
+ * that parameter. PgBouncer tracks TimeZone per client and sets it on
+ * each server connection the client gets in transaction pooling.
+ * Returns 0, or -1 after a message.
+ */
+static int
+set_utc(PGconn *conn)
+{
+	const char *zone = PQparameterStatus(conn, "TimeZone");
+	PGresult *res;
+	int ok;
+
+	if (zone != NULL && (strcmp(zone, "UTC") == 0 ||
+	    strcmp(zone, "Etc/UTC") == 0))
+		return 0;
+	res = PQexec(conn, "SET TimeZone = 'UTC'");
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		db_report(conn, res, "cannot set the time zone to UTC");
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
 static PGconn *
 open_conninfo(const char *conninfo)
 {
-	/* Times are written in UTC; a conninfo's own options come later. */
-	const char *keys[] = { "options", "dbname",
-	    "fallback_application_name", NULL };
-	const char *values[] = { "-c TimeZone=UTC", conninfo, getprogname(),
-	    NULL };
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *values[] = { conninfo, getprogname(), NULL };
 	PGconn *conn;
 
 	conn = PQconnectdbParams(keys, values, 1);
@@ -67,6 +90,10 @@ open_conninfo(const char *conninfo)
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
+	if (set_utc(conn) != 0) {
+		PQfinish(conn);
+		return NULL;
+	}
 	return conn;
 }
 

@@ -191,7 +191,6 @@ ingest_open(struct ingest *in, const char *account)
 {
 	in->account = db_account(in->conn, account, in->country);
 	db_load_keywords(in->conn, in->account, &in->keywords);
-	db_exec(in->conn, "SELECT convo.ingest_prepare()");
 }
 
 static jv
@@ -340,9 +339,14 @@ run_staged(struct ingest *in)
 	PGresult *res, *rows;
 
 	snprintf(account, sizeof(account), "%lld", in->account);
-	res = PQexec(in->conn, "BEGIN");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return res;
+	/*
+	 * The staging tables are created in every transaction, not once per
+	 * session, because behind a pooler in transaction mode each
+	 * transaction may run on another server connection.
+	 */
+	res = PQexec(in->conn, "BEGIN; SELECT convo.ingest_prepare()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
 	PQclear(res);
 	if ((res = stage_copy(in->conn, &in->stage)) != NULL)
 		goto fail;

@@ -63,8 +63,8 @@ struct ingest {
 };
 
 /*
- * Look up ACCOUNT, load its keywords and create the session's staging
- * tables. IN has its connection and options set; exits on failure.
+ * Look up ACCOUNT and load its keywords. IN has its connection and
+ * options set; exits on failure.
  */
 void ingest_open(struct ingest *in, const char *account);
 

@@ -13,9 +13,6 @@
 #define CONVO_DATADIR "/usr/local/share/convo"
 #endif
 
-/* Arbitrary constant that names convo's migration lock. */
-#define MIGRATE_LOCK_KEY 7270726
-
 static int
 is_dir(const char *path)
 {
@@ -186,30 +183,77 @@ exec_ok(PGconn *conn, const char *sql, const char *what)
 	return ok ? 0 : -1;
 }
 
-/* Apply one migration file in its own transaction and record it. */
+/*
+ * Transaction-level lock on convo's schema (7270726 is an arbitrary key),
+ * taken by every transaction of a migration run. A session-level lock
+ * would not do: behind a pooler in transaction mode, the unlock can run
+ * on another server connection than the lock and leave it held.
+ */
+static const char lock_sql[] = "SELECT pg_advisory_xact_lock(7270726)";
+
+/*
+ * Return 1 when migration NUMBER is recorded, 0 when not, -1 after a
+ * message.
+ */
 static int
-apply_one(PGconn *conn, const char *name)
+is_applied(PGconn *conn, const char *number, const char *what)
+{
+	const char *params[1] = { number };
+	PGresult *res;
+	int applied = -1;
+
+	res = PQexecParams(conn, "SELECT 1 FROM convo.schema_version "
+	    "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		applied = PQntuples(res) > 0;
+	} else {
+		const char *msg = PQresultErrorMessage(res);
+
+		warnx("%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+	}
+	PQclear(res);
+	return applied;
+}
+
+/*
+ * Apply one migration file in its own transaction under the lock, and
+ * record it, unless a concurrent run applied it first.
+ */
+static int
+apply_one(PGconn *conn, const char *name, int verbose)
 {
 	char path[PATH_MAX], what[PATH_MAX + 32], number[16];
 	const char *params[2];
 	PGresult *res;
 	char *sql;
-	int ok;
+	int ok, applied;
 
 	snprintf(path, sizeof(path), "%s/migrations/%s", share_dir(), name);
 	snprintf(what, sizeof(what), "migration \"%s\" failed", path);
+	snprintf(number, sizeof(number), "%d", migration_number(name));
 	if ((sql = read_file(path)) == NULL) {
 		warn("cannot read migration \"%s\"", path);
 		return -1;
 	}
 	if (exec_ok(conn, "BEGIN; SET LOCAL search_path = convo, public",
-	    what) != 0 || exec_ok(conn, sql, what) != 0) {
+	    what) != 0 || exec_ok(conn, lock_sql, what) != 0 ||
+	    (applied = is_applied(conn, number, what)) < 0) {
+		free(sql);
+		exec_ok(conn, "ROLLBACK", "rollback");
+		return -1;
+	}
+	if (applied) {
+		free(sql);
+		return exec_ok(conn, "COMMIT", what);
+	}
+	if (verbose)
+		warnx("applying migration %s", name);
+	if (exec_ok(conn, sql, what) != 0) {
 		free(sql);
 		exec_ok(conn, "ROLLBACK", "rollback");
 		return -1;
 	}
 	free(sql);
-	snprintf(number, sizeof(number), "%d", migration_number(name));
 	params[0] = number;
 	params[1] = name;
 	res = PQexecParams(conn, "INSERT INTO convo.schema_version "
@@ -259,41 +303,44 @@ isolate_tenants(PGconn *conn)
 	    "cannot enable row-level security on the new tables");
 }
 
+/* Create the schema and its version table under the lock. */
+static int
+bootstrap(PGconn *conn)
+{
+	const char *what = "cannot create schema convo";
+
+	if (exec_ok(conn, "BEGIN", what) != 0)
+		return -1;
+	if (exec_ok(conn, lock_sql, what) != 0 ||
+	    exec_ok(conn, bootstrap_sql, what) != 0 ||
+	    exec_ok(conn, "COMMIT", what) != 0) {
+		exec_ok(conn, "ROLLBACK", "rollback");
+		return -1;
+	}
+	return 0;
+}
+
 int
 migrate_apply(PGconn *conn, int verbose)
 {
-	char lock[64], **names;
+	char **names;
 	int n, i, current, rc = 0;
 
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)",
-	    MIGRATE_LOCK_KEY);
-	if (exec_ok(conn, lock, "cannot lock the schema") != 0)
-		return -1;
 	if ((n = migration_files(&names)) < 0) {
 		warnx("no migrations in \"%s/migrations\"; set CONVO_SHARE "
 		    "to the directory that holds them", share_dir());
-		rc = -1;
-		goto unlock;
+		return -1;
 	}
-	if (exec_ok(conn, bootstrap_sql, "cannot create schema convo") != 0 ||
-	    (current = migrate_current(conn)) < 0) {
-		rc = -1;
-		goto unlock;
+	if (bootstrap(conn) != 0 || (current = migrate_current(conn)) < 0) {
+		free_names(names, n);
+		return -1;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
-		if (migration_number(names[i]) <= current)
-			continue;
-		if (verbose)
-			warnx("applying migration %s", names[i]);
-		rc = apply_one(conn, names[i]);
+		if (migration_number(names[i]) > current)
+			rc = apply_one(conn, names[i], verbose);
 	}
 	if (rc == 0)
 		rc = isolate_tenants(conn);
-unlock:
-	if (n > 0)
-		free_names(names, n);
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)",
-	    MIGRATE_LOCK_KEY);
-	exec_ok(conn, lock, "cannot unlock the schema");
+	free_names(names, n);
 	return rc;
 }

@@ -10,6 +10,7 @@ load helper
 	assert_success
 	[ -x "$root/usr/local/bin/convo-ingest" ]
 	[ -f "$root/usr/local/share/convo/migrations/001_accounts.sql" ]
+	[ -f "$root/usr/local/share/convo/citus.sql" ]
 	[ -f "$root/usr/local/share/man/man1/convo-ingest.1" ]
 	[ -f "$root/usr/local/share/man/man5/convo.5" ]
 	cp -r "$root" "$BATS_TEST_TMPDIR/moved"
