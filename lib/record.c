@@ -386,6 +386,7 @@ message_optional(jv rec, jv out, const char *direction)
 		return fail("field \"origin\" is for outbound messages only");
 	}
 	if (rc == 0 && !in_list(jv_string_value(v), origins)) {
+		jv_free(out);
 		out = fail("invalid origin \"%s\": expected conversation, "
 		    "campaign, flow, keyword_reply or api",
 		    quote(jv_string_value(v), q));
@@ -411,6 +412,7 @@ message_optional(jv rec, jv out, const char *direction)
 		return fail("field \"status\" must be a string");
 	}
 	if (rc == 0 && !record_status_known(jv_string_value(v))) {
+		jv_free(out);
 		out = fail("unknown status \"%s\"",
 		    quote(jv_string_value(v), q));
 		jv_free(v);
