@@ -4,7 +4,7 @@
 
 load helper
 
-FAKE="$BATS_TEST_DIRNAME/fake-twilio"
+FAKE=$FAKE_TWILIO
 BRAND=+12025550140
 
 # Start the fake API with one script rule per argument.
@@ -33,6 +33,7 @@ teardown() {
 	fi
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 # Record an inbound text from PHONE, and its consent when STATE is given.
