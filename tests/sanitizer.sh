@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Settings of AddressSanitizer, LeakSanitizer and UBSan for the tests,
 # sourced by tests/run (sh) and tests/build.bash (bash). Programs built
 # without the sanitizers ignore them.
@@ -21,13 +22,13 @@ sanitizer_env() {
 }
 
 # Print the reports in DIR, and fail when there is one.
+# Its variables have long names because bats files source it too.
 sanitizer_reports() {
-	local f status=0
-
-	for f in "$1"/asan.* "$1"/ubsan.*; do
-		[ -f "$f" ] || continue
-		cat "$f"
-		status=1
+	sanitizer_found=0
+	for sanitizer_file in "$1"/asan.* "$1"/ubsan.*; do
+		[ -f "$sanitizer_file" ] || continue
+		cat "$sanitizer_file"
+		sanitizer_found=1
 	done
-	return "$status"
+	return "$sanitizer_found"
 }
