@@ -16,21 +16,38 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 JQ_VERSION := $(shell pkg-config --modversion libjq 2>/dev/null)
 JQ_CFLAGS = $(if $(JQ_VERSION),-DCONVO_JQ_VERSION=\"$(JQ_VERSION)\")
 
+# Output directory, with a trailing slash: empty builds in place, and
+# O=$(ASAN_DIR)/ builds with AddressSanitizer and UBSan (make asan).
+O =
+ASAN_DIR = build/asan
+SANITIZER_CFLAGS =
+SANITIZER_LDFLAGS =
+ifeq ($(O),$(ASAN_DIR)/)
+SANITIZER_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+# With GCC's shared runtimes, UBSan ignores the log_path of UBSAN_OPTIONS
+# and reports on standard error; linked statically, it follows it.
+SANITIZER_LDFLAGS = -static-libasan -static-libubsan
+endif
+
 # Warnings come last so that a user's CFLAGS cannot turn them off.
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
 	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
+	$(SANITIZER_CFLAGS) \
 	-Wall -Wextra -Werror
+ALL_LDFLAGS = $(LDFLAGS) $(SANITIZER_LDFLAGS)
 LDLIBS = $(PKG_LIBS) -ljq -lm
 
 PROGS = convo-ingest convo-list convo-read convo-db convo-send convo-keywords \
 	convo-mark convo-webhook
-BINS = $(addprefix bin/,$(PROGS))
+BINS = $(addprefix $(O)bin/,$(PROGS))
 LIB_SRCS = $(wildcard lib/*.c)
-LIB_OBJS = $(LIB_SRCS:.c=.o)
+LIB_OBJS = $(addprefix $(O),$(LIB_SRCS:.c=.o))
+LIB = $(O)lib/libconvo.a
 UNIT_SRCS = $(wildcard tests/unit/*_test.c)
-UNITS = $(UNIT_SRCS:.c=)
+UNITS = $(addprefix $(O),$(UNIT_SRCS:.c=))
 # A local fake of the Twilio Messages API for the bats suite.
-FAKE = tests/fake-twilio
+FAKE = $(O)tests/fake-twilio
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
@@ -44,29 +61,51 @@ FISHCOMPDIR = $(DATADIR)/fish/vendor_completions.d
 
 all: $(BINS)
 
-lib/%.o: lib/%.c lib/*.h
+$(O)lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-lib/libconvo.a: $(LIB_OBJS)
+$(LIB): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-bin/%: bin/%.c lib/libconvo.a lib/*.h
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/libconvo.a $(LDLIBS)
+$(O)bin/%: bin/%.c $(LIB) lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h lib/libconvo.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< lib/libconvo.a $(LDLIBS)
+$(O)tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(FAKE): tests/fake-twilio.c
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fake-twilio.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ tests/fake-twilio.c
 
 # The crash and concurrency tests generate their input with the
 # benchmarks' event generator.
 units: $(UNITS) $(FAKE) bench/gen-events
 
-# Unit tests print TAP; the bats suite starts its own PostgreSQL.
-check: all units
+# The programs, unit tests and fake-twilio again under $(ASAN_DIR),
+# built with AddressSanitizer and UBSan. The programs find the
+# migrations in share/ beside their bin/, as in the source tree.
+asan:
+	$(MAKE) O=$(ASAN_DIR)/ all units
+	ln -sfn $(CURDIR)/share $(ASAN_DIR)/share
+
+# Every pass with one count at the end: the suite, the suite again with
+# the sanitizer build, and the unit tests under valgrind.
+check: all units asan
+	tests/check
+
+# The unit tests print TAP; the bats suite starts its own PostgreSQL.
+check-normal: all units
 	tests/run
+
+check-asan: asan
+	CONVO_BUILD=$(ASAN_DIR) tests/run
+
+check-valgrind: units
+	tests/valgrind
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/convo/migrations \
@@ -176,9 +215,5 @@ fuzz-ci: fuzz-build
 	tests/fuzz/run $(FUZZ_DIR) 30 $(FUZZ_HARNESSES)
 
 clean:
-	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE) bench/gen-events
-	rm -rf $(FUZZ_DIR)
-
-.PHONY: all units check demo install uninstall deps lint-man clean
-.PHONY: fuzz fuzz-build fuzz-ci
-.SECONDARY: $(LIB_OBJS) $(FUZZ_LIB_OBJS)
+	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
+	$(SANITIZER_CFLAGS) \

@@ -316,9 +316,11 @@ normal_argument(const char *text)
 	if (!utf8_valid(text, strlen(text)))
 		errx(EX_USAGE, "keyword \"%s\" is not valid UTF-8", text);
 	word = normalize(text, strlen(text));
-	if (*word == '\0')
+	if (*word == '\0') {
+		free(word);
 		errx(EX_USAGE, "keyword \"%s\" has no letters or digits; a "
 		    "keyword needs at least one", text);
+	}
 	return word;
 }
 

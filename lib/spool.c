@@ -181,7 +181,9 @@ list_new(struct spool *sp, char ***names)
 		(*names)[count++] = xstrdup(d->d_name);
 	}
 	closedir(dir);
-	qsort(*names, count, sizeof(**names), compare_names);
+	/* qsort() must not get the null *NAMES of an empty directory. */
+	if (count > 1)
+		qsort(*names, count, sizeof(**names), compare_names);
 	return (long)count;
 }
 

@@ -69,6 +69,7 @@ teardown() {
 	fi
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 # Print a subscribed customer's consent and an inbound text from PHONE,

@@ -5,9 +5,10 @@
 
 bats_load_library bats-support
 bats_load_library bats-assert
+load build
 
 setup() {
-	CONVO_DB_BIN="$BATS_TEST_DIRNAME/../bin/convo-db"
+	CONVO_DB_BIN="$CONVO_BUILD/bin/convo-db"
 	unset CONVO_DB PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE
 	CONVO_HOME=$(mktemp -d /tmp/convo-db.XXXXXX)
 	chmod 711 "$CONVO_HOME"
@@ -17,6 +18,7 @@ setup() {
 teardown() {
 	"$CONVO_DB_BIN" -q stop || true
 	rm -rf "$CONVO_HOME"
+	check_sanitizers
 }
 
 convo_db() {

@@ -69,6 +69,7 @@ teardown() {
 	fi
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 @test "block records event with operator" {
@@ -327,7 +328,7 @@ EOF
 @test "convo-send rejects blocked conversation" {
 	rm -f port log.ndjson
 	: >script
-	"$BATS_TEST_DIRNAME/fake-twilio" --port-file port --log log.ndjson \
+	"$FAKE_TWILIO" --port-file port --log log.ndjson \
 	    --script script >fake.out 2>fake.err 3>&- &
 	FAKE_PID=$!
 	for _ in $(seq 50); do

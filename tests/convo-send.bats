@@ -4,7 +4,7 @@
 
 load helper
 
-FAKE="$BATS_TEST_DIRNAME/fake-twilio"
+FAKE=$FAKE_TWILIO
 BRAND=+12025550140
 
 # Start the fake API with one script rule per argument.
@@ -36,6 +36,7 @@ teardown() {
 	done
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 # Start openssl s_server on 127.0.0.1 with a self-signed certificate,

@@ -36,6 +36,7 @@ teardown() {
 	fi
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 # Print the signature of a request to URL (default the public one) with
@@ -123,7 +124,10 @@ start_lighttpd() {
 		alias.url = ("/twilio" => "$(command -v convo-webhook)")
 		\$HTTP["url"] =~ "^/twilio" { cgi.assign = ("" => "") }
 		setenv.add-environment = (
-		    "CONVO_WEBHOOK_CONFIG" => "$CONVO_WEBHOOK_CONFIG")
+		    "CONVO_WEBHOOK_CONFIG" => "$CONVO_WEBHOOK_CONFIG",
+		    "ASAN_OPTIONS" => "$ASAN_OPTIONS",
+		    "LSAN_OPTIONS" => "$LSAN_OPTIONS",
+		    "UBSAN_OPTIONS" => "$UBSAN_OPTIONS")
 		EOF
 		lighttpd -D -f lighttpd.conf 2>lighttpd.err &
 		LIGHTTPD_PID=$!

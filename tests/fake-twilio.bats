@@ -6,8 +6,9 @@
 
 bats_load_library bats-support
 bats_load_library bats-assert
+load build
 
-FAKE="$BATS_TEST_DIRNAME/fake-twilio"
+FAKE=$FAKE_TWILIO
 SID=AC00000000000000000000000000000000
 TOKEN=test-token
 FROM=+15005550006
@@ -53,6 +54,7 @@ setup() {
 
 teardown() {
 	stop_fake || true
+	check_sanitizers
 }
 
 # Run curl with ARGS; the body goes to body.json, the response head to

@@ -5,8 +5,8 @@
 bats_load_library bats-support
 bats_load_library bats-assert
 bats_require_minimum_version 1.5.0
+load build
 
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 FIXTURES="$BATS_TEST_DIRNAME/fixtures"
 SAMPLE="$BATS_TEST_DIRNAME/../share/convo/sample/sample.ndjson"
 
@@ -43,6 +43,7 @@ setup() {
 teardown() {
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
+	check_sanitizers
 }
 
 # Run one SQL statement in the test's database; print rows as a|b.

@@ -4,11 +4,25 @@
 
 load helper
 
+# Print make's O= argument that selects the build under test.
+build_dir() {
+	local dir
+
+	dir=$(realpath --relative-to="$CONVO_SOURCE" "$CONVO_BUILD")
+	if [ "$dir" = . ]; then
+		echo O=
+	else
+		echo "O=$dir/"
+	fi
+}
+
 @test "installed programs run from the staging directory" {
-	local root=$BATS_TEST_TMPDIR/root src=$BATS_TEST_DIRNAME/..
-	run make -C "$src" -s install DESTDIR="$root" PREFIX=/usr/local
+	local root=$BATS_TEST_TMPDIR/root src=$CONVO_SOURCE
+	run make -C "$src" -s install DESTDIR="$root" PREFIX=/usr/local \
+	    "$(build_dir)"
 	assert_success
 	[ -x "$root/usr/local/bin/convo-ingest" ]
+	cmp "$root/usr/local/bin/convo-ingest" "$CONVO_BUILD/bin/convo-ingest"
 	[ -f "$root/usr/local/share/convo/migrations/001_accounts.sql" ]
 	[ -f "$root/usr/local/share/convo/citus.sql" ]
 	[ -f "$root/usr/local/share/man/man1/convo-ingest.1" ]
@@ -26,8 +40,8 @@ load helper
 }
 
 @test "uninstall removes what install added" {
-	local root=$BATS_TEST_TMPDIR/root src=$BATS_TEST_DIRNAME/..
-	make -C "$src" -s install DESTDIR="$root" PREFIX=/usr
+	local root=$BATS_TEST_TMPDIR/root src=$CONVO_SOURCE
+	make -C "$src" -s install DESTDIR="$root" PREFIX=/usr "$(build_dir)"
 	run make -C "$src" -s uninstall DESTDIR="$root" PREFIX=/usr
 	assert_success
 	run find "$root" -type f

@@ -49,6 +49,11 @@ static const struct rejected_case rejected[] = {
 	  "\"provider_message_id\":\"SM1\",\"body\":\"x\","
 	  "\"origin\":\"newsletter\",\"sent_at\":\"2026-10-03T14:02:11Z\"}",
 	  "invalid origin \"newsletter\"" },
+	{ "{\"type\":\"message\",\"direction\":\"outbound\","
+	  "\"from\":\"+12025550100\",\"to\":\"+12015550100\","
+	  "\"provider_message_id\":\"SM1\",\"body\":\"x\","
+	  "\"status\":\"lost\",\"sent_at\":\"2026-10-03T14:02:11Z\"}",
+	  "unknown status \"lost\"" },
 	{ "{\"type\":\"status\",\"provider_message_id\":\"SM1\","
 	  "\"status\":\"lost\",\"at\":\"2026-10-03T14:02:11Z\"}",
 	  "unknown status \"lost\"" },

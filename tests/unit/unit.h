@@ -40,6 +40,8 @@ static inline int
 unit_done(void)
 {
 	printf("1..%d\n", unit_count);
+	/* LeakSanitizer reports at exit before stdio flushes its buffers. */
+	fflush(stdout);
 	return unit_failed != 0;
 }
 
