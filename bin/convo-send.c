@@ -259,10 +259,17 @@ reject(struct sender *s, const struct send_job *j, const char *reason,
 /* Room for a channel-prefixed address. */
 #define TO_MAX 192
 
+/*
+ * Fill REQ with the request of J. Its strings point into J, MEDIA, TO,
+ * FROM and CALLBACK, which hold the StatusCallback URL with J's outbox
+ * row once J has one; the caller frees CALLBACK.
+ */
 static void
 request_of(const struct send_job *j, struct twilio_request *req,
-    const char **media, char *to, char *from)
+    const char **media, char *to, char *from, struct buf *callback)
 {
+	const char *base = getenv("CONVO_STATUS_CALLBACK");
+	char outbox[40];
 	int i;
 
 	memset(req, 0, sizeof(*req));
@@ -290,7 +297,12 @@ request_of(const struct send_job *j, struct twilio_request *req,
 		jv_free(url);	/* the array still holds the string */
 	}
 	req->media = media;
-	req->status_callback = getenv("CONVO_STATUS_CALLBACK");
+	req->status_callback = base;
+	if (base != NULL && *base != '\0' && j->outbox[0] != '\0') {
+		snprintf(outbox, sizeof(outbox), "o_%s", j->outbox);
+		twilio_callback_url(base, outbox, callback);
+		req->status_callback = callback->data;
+	}
 }
 
 
@@ -303,10 +315,10 @@ dry_run(struct sender *s, const struct send_job *j)
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
 	char to[TO_MAX], from[TO_MAX], url[1024], auth[128];
-	struct buf form = { 0 };
+	struct buf form = { 0 }, callback = { 0 };
 	jv extra;
 
-	request_of(j, &req, media, to, from);
+	request_of(j, &req, media, to, from, &callback);
 	twilio_form(&req, &form);
 	extra = jv_object_set(jv_object(), jv_string("request"),
 	    jv_string(form.data ? form.data : ""));
@@ -321,6 +333,7 @@ dry_run(struct sender *s, const struct send_job *j)
 	s->dry++;
 	result(s, j, "dry_run", NULL, extra);
 	buf_free(&form);
+	buf_free(&callback);
 }
 static jv
 string_field(jv rec, const char *name)
@@ -700,12 +713,15 @@ start_job(struct sender *s, struct send_job *j)
 	struct twilio_request req;
 	const char *media[SEND_MEDIA_MAX];
 	char to[TO_MAX], from[TO_MAX];
+	struct buf callback = { 0 };
 	struct twilio_call *call = xmalloc(sizeof(*call));
 
-	request_of(j, &req, media, to, from);
+	request_of(j, &req, media, to, from, &callback);
 	j->attempts++;
+	/* twilio_start() copies the form, so CALLBACK can go. */
 	if (twilio_start(&s->twilio, call, &req, j) != 0)
 		errx(EX_SOFTWARE, "cannot start a request with libcurl");
+	buf_free(&callback);
 	j->call = call;
 }
 

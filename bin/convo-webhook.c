@@ -584,6 +584,37 @@ json_params(const struct request *rq)
 }
 
 /*
+ * Add to the status record REC (consumed) the outbox row that the
+ * request's query names, as convo-send puts it in the StatusCallback
+ * URL. The query is part of the signed URL, so Twilio sent it as is.
+ */
+static jv
+add_outbox(jv rec)
+{
+	const char *query = getenv("QUERY_STRING");
+	jv type, params, outbox;
+
+	if (query == NULL || *query == '\0')
+		return rec;
+	type = jv_object_get(jv_copy(rec), jv_string("type"));
+	if (strcmp(jv_string_value(type), "status") != 0) {
+		jv_free(type);
+		return rec;
+	}
+	jv_free(type);
+	params = form_decode(query, strlen(query));
+	if (!jv_is_valid(params))
+		fail(400, NULL, "invalid query of the request URL: %s",
+		    invalid_message(params, "malformed"));
+	outbox = jv_object_get(params, jv_string(CONVO_OUTBOX_PARAM));
+	if (jv_get_kind(outbox) == JV_KIND_STRING)
+		rec = jv_object_set(rec, jv_string("outbox_id"), outbox);
+	else
+		jv_free(outbox);
+	return rec;
+}
+
+/*
  * Turn the body into a convo record as NDJSON. A form that is not a
  * message or status callback gets 400, and such a JSON body 422.
  */
@@ -607,7 +638,7 @@ body_record(const struct request *rq)
 	if (!jv_is_valid(rec))
 		fail(400, NULL, "%s",
 		    invalid_message(rec, "invalid webhook body"));
-	return jv_dump_string(rec, 0);
+	return jv_dump_string(add_outbox(rec), 0);
 }
 
 /* The emit callback of the ingest: keeps its output records. */

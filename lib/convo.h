@@ -12,6 +12,13 @@
 /* Maximum length of a convo-ingest input line in bytes, newline excluded. */
 #define CONVO_LINE_MAX (256 * 1024)
 
+/*
+ * Query parameter that convo-send adds to the StatusCallback URL, naming
+ * the outbox row of the message, and that convo-webhook passes on as the
+ * status record's outbox_id.
+ */
+#define CONVO_OUTBOX_PARAM "convo_outbox"
+
 /* Longest E.164 number with its leading '+' and terminating NUL. */
 #define PHONE_MAX 17
 

@@ -308,6 +308,45 @@ collect(struct ingest *in, const PGresult *res)
 	}
 }
 
+/*
+ * Amend the results of the status lines that name an outbox row with
+ * the rows of convo.outbox_receipts: a new result and id where given,
+ * and a note added to the one the batch gave.
+ */
+static void
+collect_receipts(struct ingest *in, const PGresult *res)
+{
+	int row, n = PQntuples(res);
+	long long seq;
+	struct slot *s;
+	jv r, note;
+
+	for (row = 0; row < n; row++) {
+		seq = atoll(PQgetvalue(res, row, 0));
+		if (seq < 0 || seq >= in->nslots ||
+		    jv_get_kind(in->slots[seq].result) != JV_KIND_ARRAY)
+			continue;
+		s = &in->slots[seq];
+		r = jv_array_get(jv_copy(s->result), 0);
+		if (!PQgetisnull(res, row, 1))
+			r = jv_object_set(r, jv_string("result"),
+			    column(res, row, 1));
+		if (!PQgetisnull(res, row, 2))
+			r = jv_object_set(r, jv_string("id"),
+			    column(res, row, 2));
+		note = jv_object_get(jv_copy(r), jv_string("note"));
+		if (jv_get_kind(note) == JV_KIND_STRING)
+			note = jv_string_fmt("%s; %s", jv_string_value(note),
+			    PQgetvalue(res, row, 3));
+		else {
+			jv_free(note);
+			note = column(res, row, 3);
+		}
+		r = jv_object_set(r, jv_string("note"), note);
+		s->result = jv_array_set(s->result, 0, r);
+	}
+}
+
 static int
 is_retryable(const PGresult *res)
 {
@@ -336,7 +375,7 @@ run_staged(struct ingest *in)
 {
 	char account[32];
 	const char *params[1] = { account };
-	PGresult *res, *rows;
+	PGresult *res, *rows, *receipts = NULL;
 
 	snprintf(account, sizeof(account), "%lld", in->account);
 	/*
@@ -344,7 +383,8 @@ run_staged(struct ingest *in)
 	 * session, because behind a pooler in transaction mode each
 	 * transaction may run on another server connection.
 	 */
-	res = PQexec(in->conn, "BEGIN; SELECT convo.ingest_prepare()");
+	res = PQexec(in->conn, "BEGIN; SELECT convo.ingest_prepare(), "
+	    "convo.outbox_receipts_prepare()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	PQclear(res);
@@ -365,14 +405,28 @@ run_staged(struct ingest *in)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	rows = res;
+	if (stage_has_receipts(&in->stage)) {
+		receipts = PQexecParams(in->conn,
+		    "SELECT * FROM convo.outbox_receipts($1)", 1, NULL, params,
+		    NULL, NULL, 0);
+		if (PQresultStatus(receipts) != PGRES_TUPLES_OK) {
+			PQclear(rows);
+			res = receipts;
+			goto fail;
+		}
+	}
 	res = PQexec(in->conn, "COMMIT");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		PQclear(rows);
+		PQclear(receipts);
 		goto fail;
 	}
 	PQclear(res);
 	collect(in, rows);
 	PQclear(rows);
+	if (receipts != NULL)
+		collect_receipts(in, receipts);
+	PQclear(receipts);
 	return NULL;
 fail:
 	PQclear(PQexec(in->conn, "ROLLBACK"));

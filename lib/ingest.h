@@ -1,6 +1,7 @@
 /*
  * Batch ingest: input lines become normalised records, staged and
- * recorded by convo.ingest_batch, with one ingest_result per line (and a
+ * recorded by convo.ingest_batch, and by convo.outbox_receipts for the
+ * receipts that name an outbox row, with one ingest_result per line (and a
  * "send" record per keyword reply) passed to the caller in input order.
  * Used by convo-ingest and by programs that take webhooks.
  */

@@ -18,6 +18,9 @@ static const char *const statuses[] = {
 	"receiving", "received", NULL,
 };
 
+/* Digits of an outbox row id: a positive PostgreSQL bigint. */
+#define OUTBOX_ID_DIGITS_MAX 18
+
 static const char *const origins[] = {
 	"conversation", "campaign", "flow", "keyword_reply", "api", NULL,
 };
@@ -553,6 +556,42 @@ done:
 	return err;
 }
 
+/*
+ * Add "outbox_id", the digits of the record's "o_N" outbox row id, or
+ * null when the record names no row. OUT is consumed.
+ */
+static jv
+outbox_field(jv rec, jv out)
+{
+	jv v, err;
+	const char *s, *digits;
+	char q[80];
+	size_t n;
+	int rc = get_string(rec, "outbox_id", &v);
+
+	if (rc == 1)
+		return jv_object_set(out, jv_string("outbox_id"), jv_null());
+	if (rc < 0) {
+		jv_free(out);
+		return fail("field \"outbox_id\" must be a string such as "
+		    "o_123");
+	}
+	s = jv_string_value(v);
+	digits = strncmp(s, "o_", 2) == 0 ? s + 2 : NULL;
+	n = digits != NULL ? strspn(digits, "0123456789") : 0;
+	if (digits == NULL || n == 0 || n > OUTBOX_ID_DIGITS_MAX ||
+	    digits[0] == '0' || digits[n] != '\0') {
+		err = fail("invalid outbox_id \"%s\": expected \"o_\" and a "
+		    "row number such as o_123", quote(s, q));
+		jv_free(v);
+		jv_free(out);
+		return err;
+	}
+	out = jv_object_set(out, jv_string("outbox_id"), jv_string(digits));
+	jv_free(v);
+	return out;
+}
+
 static jv
 normalize_status(jv rec, const char *country)
 {
@@ -625,7 +664,11 @@ normalize_status(jv rec, const char *country)
 	    chan ? jv_string(phone) : jv_null());
 	out = jv_object_set(out, jv_string("channel"),
 	    chan ? jv_string(chan) : jv_null());
-	err = provider_field(rec, out);
+	out = outbox_field(rec, out);
+	if (jv_is_valid(out))
+		err = provider_field(rec, out);
+	else
+		err = out;
 done:
 	for (i = 0; i < 4; i++)
 		jv_free(h[i]);

@@ -35,7 +35,8 @@
  *   (keyword normal form of an inbound body, or null), extra (unknown
  *   fields, or null);
  * status: provider, provider_message_id, status, error_code (string or
- *   null), at, to_phone, channel;
+ *   null), at, to_phone, channel, outbox_id (the digits of an "o_N"
+ *   outbox row id, or null);
  * consent: phone, channel, status, method, at;
  * profile: phone, fields (the profile fields present), updated_at.
  */

@@ -51,6 +51,10 @@ static const char *const status_columns[] = {
 	"to_phone", "channel", NULL,
 };
 
+static const char *const receipt_columns[] = {
+	"outbox_id", NULL,
+};
+
 static const char *const consent_columns[] = {
 	"phone", "channel", "status", "method", "at", NULL,
 };
@@ -58,6 +62,17 @@ static const char *const consent_columns[] = {
 static const char *const profile_columns[] = {
 	"phone", "fields", "updated_at", NULL,
 };
+
+static void
+add_status(struct stage *s, long long seq, jv rec)
+{
+	jv outbox = jv_object_get(jv_copy(rec), jv_string("outbox_id"));
+
+	fields(&s->statuses, seq, rec, status_columns);
+	if (jv_get_kind(outbox) == JV_KIND_STRING)
+		fields(&s->receipts, seq, rec, receipt_columns);
+	jv_free(outbox);
+}
 
 void
 stage_add(struct stage *s, long long seq, jv rec)
@@ -68,7 +83,7 @@ stage_add(struct stage *s, long long seq, jv rec)
 	if (strcmp(t, "message") == 0)
 		fields(&s->messages, seq, rec, message_columns);
 	else if (strcmp(t, "status") == 0)
-		fields(&s->statuses, seq, rec, status_columns);
+		add_status(s, seq, rec);
 	else if (strcmp(t, "consent") == 0)
 		fields(&s->consents, seq, rec, consent_columns);
 	else
@@ -131,11 +146,19 @@ stage_copy(PGconn *conn, struct stage *s)
 	    &s->messages)) != NULL ||
 	    (res = copy_table(conn, "ingest_statuses", status_columns,
 	    &s->statuses)) != NULL ||
+	    (res = copy_table(conn, "ingest_receipts", receipt_columns,
+	    &s->receipts)) != NULL ||
 	    (res = copy_table(conn, "ingest_consents", consent_columns,
 	    &s->consents)) != NULL)
 		return res;
 	return copy_table(conn, "ingest_profiles", profile_columns,
 	    &s->profiles);
+}
+
+int
+stage_has_receipts(const struct stage *s)
+{
+	return s->receipts.len > 0;
 }
 
 void
@@ -145,6 +168,7 @@ stage_reset(struct stage *s)
 	buf_reset(&s->statuses);
 	buf_reset(&s->consents);
 	buf_reset(&s->profiles);
+	buf_reset(&s->receipts);
 	s->rows = 0;
 }
 
@@ -155,4 +179,5 @@ stage_free(struct stage *s)
 	buf_free(&s->statuses);
 	buf_free(&s->consents);
 	buf_free(&s->profiles);
+	buf_free(&s->receipts);
 }

@@ -1,6 +1,7 @@
 /*
  * Staging of normalised records for convo.ingest_batch: rows in COPY
- * text format, one buffer per staging table.
+ * text format, one buffer per staging table. Status records that name an
+ * outbox row also get a row for convo.outbox_receipts.
  */
 #ifndef CONVO_STAGE_H
 #define CONVO_STAGE_H
@@ -15,6 +16,7 @@ struct stage {
 	struct buf statuses;
 	struct buf consents;
 	struct buf profiles;
+	struct buf receipts;	/* outbox ids of status records */
 	int rows;
 };
 
@@ -30,6 +32,9 @@ void stage_add(struct stage *s, long long seq, jv rec);
  * which the caller clears.
  */
 PGresult *stage_copy(PGconn *conn, struct stage *s);
+
+/* Return 1 when a staged status record names an outbox row. */
+int stage_has_receipts(const struct stage *s);
 
 void stage_reset(struct stage *s);
 void stage_free(struct stage *s);

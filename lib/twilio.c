@@ -257,6 +257,22 @@ twilio_form(const struct twilio_request *req, struct buf *out)
 		form_pair(out, "StatusCallback", req->status_callback);
 }
 
+void
+twilio_callback_url(const char *base, const char *outbox, struct buf *out)
+{
+	size_t end = strcspn(base, "#");
+	const char *query = memchr(base, '?', end);
+
+	buf_add(out, base, end);
+	if (query == NULL)
+		buf_addc(out, '?');
+	else if (base[end - 1] != '?' && base[end - 1] != '&')
+		buf_addc(out, '&');
+	buf_adds(out, CONVO_OUTBOX_PARAM "=");
+	buf_adds(out, outbox);
+	buf_adds(out, base + end);
+}
+
 static size_t
 collect_body(char *data, size_t size, size_t n, void *arg)
 {

@@ -84,6 +84,15 @@ void twilio_free(struct twilio *t);
 /* Append the form body of REQ to OUT, as it is sent. */
 void twilio_form(const struct twilio_request *req, struct buf *out);
 
+/*
+ * Append to OUT the status callback URL BASE with the query parameter
+ * CONVO_OUTBOX_PARAM set to OUTBOX ("o_N"), after a '&' when BASE has a
+ * query and before any fragment. Twilio posts receipts to that exact
+ * URL and signs it whole, so convo-webhook can trust the parameter.
+ */
+void twilio_callback_url(const char *base, const char *outbox,
+    struct buf *out);
+
 /* One request in flight. */
 struct twilio_call {
 	void *easy;		/* CURL handle */

@@ -107,6 +107,7 @@ start_fake() {
 	done
 	[ -s port ] || fail "fake-twilio did not start: $(cat fake.err)"
 	export TWILIO_API_BASE="http://127.0.0.1:$(cat port)"
+	export CONVO_INSECURE_TLS_FOR_TESTING=1
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
 	export TWILIO_AUTH_TOKEN=test-token
 }

@@ -309,6 +309,29 @@ EOF
 	assert_output "delivered"
 }
 
+@test "malformed outbox_id is rejected" {
+	{
+		echo '{"type":"status","provider_message_id":"SMst9","status":"sent","at":"2026-11-04T10:00:05Z","outbox_id":"o_12"}'
+		echo '{"type":"status","provider_message_id":"SMst9","status":"delivered","at":"2026-11-04T10:00:06Z","outbox_id":"12"}'
+		echo '{"type":"status","provider_message_id":"SMst9","status":"read","at":"2026-11-04T10:00:07Z","outbox_id":12}'
+		echo '{"type":"status","provider_message_id":"SMst9","status":"read","at":"2026-11-04T10:00:07Z","outbox_id":"o_012"}'
+		echo '{"type":"status","provider_message_id":"SMst9","status":"read","at":"2026-11-04T10:00:07Z","outbox_id":"o_1234567890123456789"}'
+	} >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	[[ $stderr == *'line 2: invalid outbox_id "12": expected "o_" and a row number such as o_123'* ]] ||
+	    fail "no error for line 2: $stderr"
+	[[ $stderr == *'line 3: field "outbox_id" must be a string such as o_123'* ]] ||
+	    fail "no error for line 3: $stderr"
+	[[ $stderr == *'line 4: invalid outbox_id "o_012"'* ]] ||
+	    fail "no error for line 4: $stderr"
+	[[ $stderr == *'line 5: invalid outbox_id "o_1234567890123456789"'* ]] ||
+	    fail "no error for line 5: $stderr"
+	run jq -r 'select(.input_line == 1) | [.result, .note] | join(" ")' \
+	    <<<"$output"
+	assert_output "pending outbox row o_12 not found in this account; receipt not linked to it"
+}
+
 @test "error 21610 unsubscribes the recipient" {
 	echo '{"type":"consent","phone":"+12015550405","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
 	    >input.ndjson

@@ -420,6 +420,168 @@ send_at() {
 	assert_output "sending"
 }
 
+# Start a send to PHONE that the slow fake holds, and kill it once the
+# fake has the request, so that its outbox row stays sending.
+kill_during_request() {
+	local phone=$1 pid i
+	convo-send -q --to "$phone" --body "Hello" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+}
+
+# Print a status record for the message SID to PHONE naming OUTBOX.
+receipt() {
+	printf '{"type":"status","provider_message_id":"%s","to":"%s","status":"%s","error_code":%s,"at":"%s","outbox_id":"%s"}\n' \
+	    "$1" "$2" "${4:-delivered}" "${5:-null}" "${6:-2026-11-03T10:00:05Z}" "$3"
+}
+
+@test "StatusCallback URL names outbox row" {
+	start_fake
+	customer +12015550920 subscribed | convo-ingest -q >/dev/null
+	customer +12015550921 subscribed | convo-ingest -q >/dev/null
+	CONVO_STATUS_CALLBACK=https://hooks.example.com/status \
+	    convo-send -q --to +12015550920 --body "Hello" >/dev/null
+	CONVO_STATUS_CALLBACK='https://hooks.example.com/status?site=2#top' \
+	    convo-send -q --to +12015550921 --body "Hello" >/dev/null
+	run jq -r .form.StatusCallback log.ndjson
+	assert_output "$(sql "SELECT 'https://hooks.example.com/status?convo_outbox=o_' || min(outbox_id)
+	    || E'\nhttps://hooks.example.com/status?site=2&convo_outbox=o_' || max(outbox_id)
+	    || '#top' FROM convo.outbox")"
+}
+
+@test "receipt resolves a killed send" {
+	start_fake 'slow 5'
+	export CONVO_STATUS_CALLBACK=https://hooks.example.com/status
+	customer +12015550922 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550922
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	run jq -r .form.StatusCallback log.ndjson
+	assert_output "https://hooks.example.com/status?convo_outbox=$outbox"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sending"
+	run --separate-stderr convo-ingest < <(receipt "$sid" +12015550922 "$outbox")
+	assert_success
+	run jq -r '[.result, .note] | join(" ")' <<<"$output"
+	assert_output "updated sent outbox row $outbox"
+	run sql "SELECT state, provider_message_id FROM convo.outbox"
+	assert_output "sent|$sid"
+	run --separate-stderr convo-send -q --to +12015550922 --body "Hello"
+	assert_success
+	run jq -r '[.status, .provider_message_id] | join(" ")' <<<"$output"
+	assert_output "duplicate $sid"
+	run sql "SELECT provider_message_id, status, origin_id
+	    FROM convo.messages WHERE direction = 'outbound'"
+	assert_output "$sid|delivered|$outbox"
+	run convo-read --json +12015550922
+	run jq -r 'select(.direction == "outbound") | .body' <<<"$output"
+	assert_output "Hello"
+	run requests
+	assert_output "1"
+}
+
+@test "resolved message keeps its send time" {
+	start_fake 'slow 5'
+	export CONVO_STATUS_CALLBACK=https://hooks.example.com/status
+	customer +12015550923 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550923
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	# The customer writes again before the receipt is recorded.
+	printf '{"type":"message","direction":"inbound","from":"+12015550923","to":"%s","body":"Thanks","provider_message_id":"SMlater","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >/dev/null
+	receipt "$sid" +12015550923 "$outbox" sent null \
+	    "$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)" | convo-ingest -q
+	run sql "SELECT m.sent_at <= o.updated_at FROM convo.messages m
+	    JOIN convo.outbox o ON m.provider_message_id = o.provider_message_id"
+	assert_output "t"
+	run sql "SELECT last_body FROM convo.conversations"
+	assert_output "Thanks"
+}
+
+@test "failed receipt still marks row sent" {
+	start_fake 'slow 5'
+	customer +12015550924 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550924
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	receipt "$sid" +12015550924 "$outbox" undelivered 30003 |
+	    convo-ingest -q
+	run sql "SELECT state, provider_message_id, error_code IS NULL
+	    FROM convo.outbox"
+	assert_output "sent|$sid|t"
+	run sql "SELECT status, error_code FROM convo.messages
+	    WHERE direction = 'outbound'"
+	assert_output "undelivered|30003"
+}
+
+@test "receipt for sent row changes nothing" {
+	start_fake
+	customer +12015550925 subscribed | convo-ingest -q >/dev/null
+	convo-send -q --to +12015550925 --body "Hello" >/dev/null
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	run --separate-stderr convo-ingest < <(receipt "$sid" +12015550925 "$outbox")
+	assert_success
+	run jq -r '[.result, .note // "none"] | join(" ")' <<<"$output"
+	assert_output "updated none"
+	run --separate-stderr convo-ingest < <(receipt SMother +12015550925 "$outbox")
+	assert_success
+	run jq -r '[.result, .note] | join(" ")' <<<"$output"
+	assert_output "pending outbox row $outbox was sent as $sid; receipt not linked to it"
+	run sql "SELECT state, provider_message_id FROM convo.outbox"
+	assert_output "sent|$sid"
+	run sql "SELECT count(*) FROM convo.messages WHERE direction = 'outbound'"
+	assert_output "1"
+}
+
+@test "receipt for another account's row ignored" {
+	start_fake 'slow 5'
+	customer +12015550926 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550926
+	convo-db -q account add other >/dev/null
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	run --separate-stderr convo-ingest --account other < <(receipt "$sid" +12015550926 "$outbox")
+	assert_success
+	run jq -r '[.result, .note] | join(" ")' <<<"$output"
+	assert_output "pending outbox row $outbox not found in this account; receipt not linked to it"
+	run sql "SELECT state, provider_message_id IS NULL FROM convo.outbox"
+	assert_output "sending|t"
+	run sql "SELECT count(*) FROM convo.messages WHERE direction = 'outbound'"
+	assert_output "0"
+	run --separate-stderr convo-send -q --to +12015550926 --body "Hello"
+	assert_failure 75
+	run jq -r .status <<<"$output"
+	assert_output "unknown"
+}
+
+@test "receipt for other recipient ignored" {
+	start_fake 'slow 5'
+	customer +12015550927 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550927
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	run --separate-stderr convo-ingest < <(receipt "$sid" +12015550999 "$outbox")
+	assert_success
+	run jq -r .note <<<"$output"
+	assert_output "outbox row $outbox is a message to another recipient; receipt not linked to it"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sending"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null

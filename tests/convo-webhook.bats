@@ -236,6 +236,46 @@ post() {
 	[ "$(cgi_status)" = 200 ]
 }
 
+@test "status callback passes outbox row on" {
+	inbound +12015550110 "hello" SMw0010
+	cgi >/dev/null 2>&1
+	sql "INSERT INTO convo.outbox (account_id, idempotency_key, profile_id,
+	    channel, to_address, from_address, body, origin, state, provider,
+	    encoding, segments, units)
+	    SELECT account_id, 'k', profile_id, 'sms', phone, '$BRAND', 'Hi',
+	        'conversation', 'sending', 'twilio', 'GSM-7', 1, 2
+	    FROM convo.profiles"
+	local outbox
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	webhook MessageSid=SMw0011 MessageStatus=delivered \
+	    AccountSid=AC00000000000000000000000000000001 "From=$BRAND" \
+	    To=+12015550110 ApiVersion=2010-04-01
+	SIG=$(signature "$PUBLIC_URL?convo_outbox=$outbox" <<<"$PARAMS")
+	run --separate-stderr cgi QUERY_STRING="convo_outbox=$outbox"
+	[ "$(cgi_status)" = 200 ]
+	[[ $stderr == *"kind=status result=updated sid=SMw0011"* ]] ||
+	    fail "unexpected log line: $stderr"
+	run sql "SELECT state, provider_message_id FROM convo.outbox"
+	assert_output "sent|SMw0011"
+	run sql "SELECT body, status FROM convo.messages
+	    WHERE direction = 'outbound'"
+	assert_output "Hi|delivered"
+	# Another row id in the query is signed too, but not found.
+	webhook MessageSid=SMw0012 MessageStatus=delivered To=+12015550110
+	SIG=$(signature "$PUBLIC_URL?convo_outbox=o_999" <<<"$PARAMS")
+	run --separate-stderr cgi QUERY_STRING=convo_outbox=o_999
+	[ "$(cgi_status)" = 200 ]
+	[[ $stderr == *"result=pending sid=SMw0012"* ]] ||
+	    fail "unexpected log line: $stderr"
+	run sql "SELECT count(*) FROM convo.messages WHERE direction = 'outbound'"
+	assert_output "1"
+	# A malformed row id gets 400 and names the value.
+	SIG=$(signature "$PUBLIC_URL?convo_outbox=x9" <<<"$PARAMS")
+	run --separate-stderr cgi QUERY_STRING=convo_outbox=x9
+	[ "$(cgi_status)" = 400 ]
+	assert_output --partial 'invalid outbox_id "x9"'
+}
+
 @test "redelivery gets 200, stored once" {
 	inbound +12015550107 "hello" SMw0007
 	run --separate-stderr cgi

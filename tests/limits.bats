@@ -97,10 +97,10 @@ message_with() {
 	done >input.ndjson
 	convo-ingest -q -v --batch-size 1000 input.ndjson >/dev/null \
 	    2>err.txt
-	run cat err.txt
+	run grep -o 'recorded a batch of [0-9]* lines' err.txt
 	# 84 lines of 200000 bytes are the first to reach 16777216 bytes.
-	assert_line --index 0 "convo-ingest: recorded a batch of 84 lines"
-	assert_line --index 1 "convo-ingest: recorded a batch of 16 lines"
+	assert_line --index 0 "recorded a batch of 84 lines"
+	assert_line --index 1 "recorded a batch of 16 lines"
 	run sql "SELECT count(*) FROM convo.profiles"
 	assert_output "100"
 }

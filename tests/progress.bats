@@ -109,7 +109,8 @@ start_fake() {
 	on_terminal "convo-ingest -b 20 in.ndjson >/dev/null"
 	assert_failure 65
 	assert_output --partial "convo-ingest: in.ndjson: line 101: "
-	assert_output --partial "${CLEAR}convo-ingest: in.ndjson: line 606: "
+	# Which warnings meet a drawn bar depends on timing; some do.
+	assert_output --partial "${CLEAR}convo-ingest: in.ndjson: line "
 	# A warning starts on a cleared line, never after the bar's text.
 	refute_output --regexp '(/s  [0-9:]+|%)convo-ingest: in\.ndjson'
 }

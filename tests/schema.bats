@@ -10,7 +10,7 @@ load helper
 CITUS_SQL="$BATS_TEST_DIRNAME/../share/convo/citus.sql"
 
 # Data shared by all accounts: reference tables, copied to every node.
-REFERENCE_TABLES="accounts keyword_packs"
+REFERENCE_TABLES="accounts keyword_packs account_roles area_code_zones"
 # convo-db's record of applied migrations, kept on the coordinator only.
 COORDINATOR_TABLES="schema_version"
 

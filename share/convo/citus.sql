@@ -37,6 +37,14 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
 SELECT create_reference_table('convo.keyword_packs')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.keyword_packs'::regclass);
+-- The role mappings are read by the row-level security policy of every
+-- query, on whichever node runs it.
+SELECT create_reference_table('convo.account_roles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.account_roles'::regclass);
+SELECT create_reference_table('convo.area_code_zones')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.area_code_zones'::regclass);
 
 -- profiles first: consent, messages, conversations and the outbox have
 -- foreign keys (account_id, profile_id) to it. colocate_with => 'none'

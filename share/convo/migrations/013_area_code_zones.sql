@@ -64,6 +64,13 @@ CREATE TABLE convo.area_code_zones (
     CHECK (area_code ~ '^[2-9][0-9]{2}$')
 );
 
+-- A reference table, the same for every account: mapped roles may read
+-- it, and only the owner writes it.
+ALTER TABLE convo.area_code_zones ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reference_read ON convo.area_code_zones
+    FOR SELECT
+    USING (true);
+
 INSERT INTO convo.area_code_zones (area_code, zone, region) VALUES
     -- United States
     ('205', 'America/Chicago', 'US-AL'),
