@@ -1,8 +1,8 @@
-// Write Twilio's OpenAPI spec (YAML, argument 1) as JSON to argument 2,
-// with the encoding of every array field of a form request body given
-// explicitly as OpenAPI's default for forms: style form, exploded, that
-// is one repeated key per element. Prism parses a repeated form key as an
-// array only when the spec has such an entry; the meaning is unchanged.
+// Write Twilio's OpenAPI spec (YAML, argument 1) as JSON to argument 2.
+// Every array field of a form request body gets an explicit encoding:
+// OpenAPI's default for forms, style form, exploded (one repeated key per
+// element). Prism parses a repeated form key as an array only when the
+// spec has such an entry, and the entry changes no meaning.
 // Runs with the node and js-yaml that scripts/install-prism installed.
 'use strict';
 const fs = require('fs');
