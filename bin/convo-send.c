@@ -41,6 +41,7 @@ struct options {
 	const char *to;
 	const char *conversation;
 	const char *body;
+	char *body_file;	/* the text of --body-file, which body points at */
 	const char *body_jq;
 	const char *from;
 	const char *idempotency_key;
@@ -88,6 +89,7 @@ struct sender {
 	long long sent, duplicate, deferred, rejected, failed, unknown;
 	long long queued, skipped, dry;
 	struct progress progress;	/* counts send_result records */
+	double hold_until;		/* start held jobs at this time */
 	struct sent_row *done;		/* sent, not yet recorded */
 	int ndone;
 };
@@ -522,6 +524,13 @@ report_claimed(struct sender *s, const struct send_job *j,
 		    jv_string(PQgetvalue(row, 0, 2)));
 	extra = jv_object_set(extra, jv_string("previous_state"),
 	    jv_string(PQgetvalue(row, 0, 1)));
+	if (c == OUTBOX_BUSY) {
+		s->duplicate++;
+		warnx("%s: another convo-send run is sending this message; "
+		    "not sent here", j->phone);
+		result(s, j, "duplicate", "in_progress", extra);
+		return;
+	}
 	if (c == OUTBOX_UNKNOWN) {
 		s->unknown++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
@@ -736,13 +745,19 @@ start_ready(struct sender *s)
 	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
 	struct send_job **batch;
 
-	/*
-	 * Wait until half the slots are free, so that a commit covers many
-	 * requests rather than one each time one finishes.
-	 */
-	if (room <= 0 || s->npending == 0 || (twilio_in_flight(&s->twilio) >
-	    0 && room < (s->o.parallel + 1) / 2))
+	if (room <= 0 || s->npending == 0)
 		return;
+	/*
+	 * Wait up to 50 ms for half the slots to be free, so that a commit
+	 * covers several requests rather than one each time one finishes.
+	 */
+	if (twilio_in_flight(&s->twilio) > 0 && room < (s->o.parallel + 1) / 2) {
+		if (s->hold_until == 0)
+			s->hold_until = now + 0.05;
+		if (now < s->hold_until)
+			return;
+	}
+	s->hold_until = 0;
 	batch = xmalloc(room * sizeof(*batch));
 	while (i < s->npending && n < room) {
 		struct send_job *j = s->pending[i];
@@ -869,7 +884,8 @@ prepare(struct sender *s, struct send_job *j)
 	}
 	outbox_derive_key(&s->ctx, j);
 	c = outbox_claim(&s->ctx, j, &row);
-	if (c == OUTBOX_DONE || (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
+	if (c == OUTBOX_DONE || c == OUTBOX_BUSY ||
+	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
 		report_claimed(s, j, c, row);
 		PQclear(row);
 		return 0;
@@ -943,6 +959,9 @@ idle_wait(const struct sender *s)
 			first = s->pending[i]->not_before;
 	if (s->o.rate > 0 && s->npending > 0)
 		first = now + 0.01;
+	/* Jobs held for a shared commit are not ready before the hold ends. */
+	if (first <= now && s->hold_until > now)
+		first = s->hold_until;
 	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
 }
 
@@ -1142,7 +1161,10 @@ parse_options(struct options *o, int argc, char **argv)
 			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': o->account = optarg; break;
 		case 'b': o->body = optarg; break;
-		case 'B': o->body = read_body_file(optarg); break;
+		case 'B':
+			free(o->body_file);
+			o->body = o->body_file = read_body_file(optarg);
+			break;
 		case 'c': o->conversation = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'f': o->from = sender_option(optarg); break;
@@ -1294,6 +1316,7 @@ main(int argc, char **argv)
 	free(s.pending);
 	free(s.pacers);
 	free(s.done);
+	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);
 	return s.status;

@@ -275,7 +275,8 @@ outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 		return OUTBOX_NEW;
 	}
 	state = PQgetvalue(res, 0, 1);
-	c = strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
+	c = PQgetvalue(res, 0, 6)[0] == 't' ? OUTBOX_BUSY :
+	    strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
 	    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
 	*row = res;
 	return c;

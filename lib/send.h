@@ -66,6 +66,7 @@ enum outbox_claim {
 	OUTBOX_RETRY,		/* stored earlier as queued, to send */
 	OUTBOX_DONE,		/* sent or failed earlier: a duplicate */
 	OUTBOX_UNKNOWN,		/* requested earlier with no known outcome */
+	OUTBOX_BUSY,		/* queued by another run that is still connected */
 };
 
 /* Run SQL with parameters; print a message and exit when it fails. */

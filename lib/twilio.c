@@ -383,6 +383,12 @@ twilio_start(struct twilio *t, struct twilio_call *call,
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+	/*
+	 * libcurl sends a request again by itself when a reused connection
+	 * closes without an answer, and a POST to Twilio would then create
+	 * a second message. Each request gets a connection of its own.
+	 */
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "convo-send/" CONVO_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);

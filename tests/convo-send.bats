@@ -582,6 +582,42 @@ receipt() {
 	assert_output "sending"
 }
 
+@test "dropped second request is not sent again" {
+	start_fake 'to=+12015550942 drop'
+	customer +12015550941 subscribed | convo-ingest -q >/dev/null
+	customer +12015550942 subscribed | convo-ingest -q >/dev/null
+	printf '{"to":"+12015550941"}\n{"to":"+12015550942"}\n' >to.ndjson
+	run --separate-stderr convo-send -q --parallel 1 --rate 0 \
+	    --body "Hello" <to.ndjson
+	assert_failure 75
+	run jq -r '[.to, .status] | join(" ")' <<<"$output"
+	assert_output "$(printf '+12015550941 sent\n+12015550942 unknown')"
+	run jq -r .form.To log.ndjson
+	assert_output "$(printf '+12015550941\n+12015550942')"
+}
+
+@test "concurrent runs send each message once" {
+	local i first second
+	start_fake 'always slow 1'
+	for i in 1 2 3 4 5 6; do
+		customer +1201555095$i subscribed
+	done | convo-ingest -q >/dev/null
+	for i in 1 2 3 4 5 6; do
+		printf '{"to":"+1201555095%d"}\n' "$i"
+	done >to.ndjson
+	convo-send -q --rate 0 --parallel 2 --body "Hello" <to.ndjson \
+	    >first.out 2>/dev/null 3>&- &
+	first=$!
+	convo-send -q --rate 0 --parallel 2 --body "Hello" <to.ndjson \
+	    >second.out 2>/dev/null 3>&- &
+	second=$!
+	wait "$first" "$second" || true
+	run bash -c "jq -r .form.To log.ndjson | sort | uniq -d"
+	assert_output ""
+	run bash -c "jq -r .form.To log.ndjson | sort -u | wc -l"
+	assert_output "6"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null

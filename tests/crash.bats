@@ -81,7 +81,10 @@ kill_send_at() {
 	rules+=("always ok")
 	start_fake "${rules[@]}"
 	customers "$n"
-	send_replies >killed.out 2>killed.err 3>&- &
+	# convo-send itself, not a subshell around it, is the process
+	# to kill.
+	convo-send -q --rate 0 --parallel 4 --body "Your order has shipped" \
+	    <recipients.ndjson >killed.out 2>killed.err 3>&- &
 	pid=$!
 	for i in $(seq 100); do
 		[ "$(requests)" -ge $((ok + slow)) ] && break
@@ -124,7 +127,10 @@ kill_send_at() {
 	local pid i
 	start_fake "always ok"
 	customers 60
-	send_replies >killed.out 2>killed.err 3>&- &
+	# convo-send itself, not a subshell around it, is the process
+	# to kill.
+	convo-send -q --rate 0 --parallel 4 --body "Your order has shipped" \
+	    <recipients.ndjson >killed.out 2>killed.err 3>&- &
 	pid=$!
 	for i in $(seq 100); do
 		[ "$(requests)" -ge 20 ] && break

@@ -23,6 +23,10 @@ CREATE TABLE convo.outbox (
     -- made, outcome unknown until recorded; sent; failed.
     state text NOT NULL DEFAULT 'queued',
     attempts integer NOT NULL DEFAULT 0,
+    -- The server process of the run that stored the row or took it over
+    -- while it is queued; another run leaves the row to it while that
+    -- process is connected.
+    claimed_by integer,
     provider text NOT NULL,
     provider_message_id text,
     error_code text,
@@ -52,7 +56,7 @@ CREATE FUNCTION convo.outbox_claim(p_account bigint, p_key text,
     p_body text, p_media jsonb, p_origin text, p_encoding text,
     p_segments integer, p_units integer)
 RETURNS TABLE (outbox_id bigint, state text, provider_message_id text,
-    error_code text, error_message text, created boolean)
+    error_code text, error_message text, created boolean, busy boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     o convo.outbox;
@@ -66,27 +70,39 @@ BEGIN
         AND x.created_at > now() - p_window
     ORDER BY x.created_at DESC LIMIT 1;
     IF FOUND THEN
+        -- A queued row of a run that is still connected is that run's to
+        -- send. The hour bounds the wait behind a pooler, whose server
+        -- processes outlive the runs that used them.
+        IF o.state = 'queued' AND o.claimed_by <> pg_backend_pid()
+            AND o.updated_at > now() - interval '1 hour'
+            AND EXISTS (SELECT 1 FROM pg_stat_activity a
+                WHERE a.pid = o.claimed_by) THEN
+            RETURN QUERY SELECT o.outbox_id, o.state, o.provider_message_id,
+                o.error_code, o.error_message, false, true;
+            RETURN;
+        END IF;
         IF o.state IN ('queued', 'sending') THEN
             UPDATE convo.outbox x SET from_address = p_from,
                 messaging_service_sid = p_service, body = p_body,
                 media = p_media, encoding = p_encoding,
-                segments = p_segments, units = p_units, updated_at = now()
+                segments = p_segments, units = p_units,
+                claimed_by = pg_backend_pid(), updated_at = now()
             WHERE x.account_id = p_account AND x.outbox_id = o.outbox_id;
         END IF;
         RETURN QUERY SELECT o.outbox_id, o.state, o.provider_message_id,
-            o.error_code, o.error_message, false;
+            o.error_code, o.error_message, false, false;
         RETURN;
     END IF;
     INSERT INTO convo.outbox AS x (account_id, idempotency_key, profile_id,
         channel, conversation_id, to_address, from_address,
         messaging_service_sid, body, media, origin, provider, encoding,
-        segments, units)
+        segments, units, claimed_by)
     VALUES (p_account, p_key, p_profile, p_channel, p_conversation, p_to,
         p_from, p_service, p_body, p_media, p_origin, 'twilio', p_encoding,
-        p_segments, p_units)
+        p_segments, p_units, pg_backend_pid())
     RETURNING * INTO o;
     RETURN QUERY SELECT o.outbox_id, o.state, NULL::text, NULL::text,
-        NULL::text, true;
+        NULL::text, true, false;
 END;
 $$;
 
