@@ -793,11 +793,11 @@ cmd_verify(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		print_mismatch(res, i);
 	say("verified %s conversations, %s consent states and %s messages "
-	    "in %s %s: %d mismatches", PQgetvalue(counts, 0, 1),
+	    "in %s %s: %d %s", PQgetvalue(counts, 0, 1),
 	    PQgetvalue(counts, 0, 2), PQgetvalue(counts, 0, 3),
 	    PQgetvalue(counts, 0, 0),
 	    strcmp(PQgetvalue(counts, 0, 0), "1") == 0 ? "account" :
-	    "accounts", n);
+	    "accounts", n, n == 1 ? "mismatch" : "mismatches");
 	PQclear(res);
 	PQclear(counts);
 	PQfinish(conn);

@@ -191,7 +191,7 @@ customer_phone(const char *name, const char *value, const char *country,
 	*channel = phone_channel(value, &number);
 	if (phone_normalize(number, country, phone, PHONE_MAX, &why) != 0)
 		return fail("invalid phone number \"%s\" in field \"%s\": %s; "
-		    "expected E.164 such as +15551234567", quote(value, q),
+		    "expected E.164 such as +12015550123", quote(value, q),
 		    name, why);
 	return jv_true();
 }

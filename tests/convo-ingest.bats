@@ -595,3 +595,14 @@ EOF
 	assert_success
 	refute_output --partial "definitely lost"
 }
+
+@test "phone error's example is valid" {
+	local example
+	run --separate-stderr convo-ingest -q <<<'{"type":"message","direction":"inbound","from":"+1201","to":"+12025550140","body":"hi","provider_message_id":"SMex1","sent_at":"2026-11-02T10:00:00Z"}'
+	assert_failure 65
+	example=$(grep -o 'such as +[0-9]*' <<<"$stderr" | head -n 1)
+	example=${example#such as }
+	[ -n "$example" ] || fail "no example in: $stderr"
+	run convo-ingest -q <<<"{\"type\":\"message\",\"direction\":\"inbound\",\"from\":\"$example\",\"to\":\"+12025550140\",\"body\":\"hi\",\"provider_message_id\":\"SMex2\",\"sent_at\":\"2026-11-02T10:00:00Z\"}"
+	assert_success
+}
