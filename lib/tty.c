@@ -38,12 +38,18 @@ decode(const char *s, size_t n, utf8proc_int32_t *cp)
 	return step > 0 ? (size_t)step : 0;
 }
 
-/* Return 1 when CP can control a terminal or reorder the text around it. */
+/*
+ * Return 1 when CP can control a terminal, reorder the text around it
+ * (bidi embeddings, isolates and marks), break a line where no newline
+ * shows (U+2028, U+2029), or hide text (tag characters).
+ */
 static int
 is_control(utf8proc_int32_t cp)
 {
 	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
-	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+	    cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    (cp >= 0xe0000 && cp <= 0xe007f);
 }
 
 static void
