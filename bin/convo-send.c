@@ -878,12 +878,10 @@ prepare(struct sender *s, struct send_job *j)
 		result(s, j, "deferred", "quiet_hours", jv_null());
 		return 0;
 	}
-	if (s->o.dry_run) {
-		dry_run(s, j);
-		return 0;
-	}
 	outbox_derive_key(&s->ctx, j);
-	c = outbox_claim(&s->ctx, j, &row);
+	/* A dry run reports what the outbox already holds, as a run would. */
+	c = s->o.dry_run ? outbox_peek(&s->ctx, j, &row) :
+	    outbox_claim(&s->ctx, j, &row);
 	if (c == OUTBOX_DONE || c == OUTBOX_BUSY ||
 	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
 		report_claimed(s, j, c, row);
@@ -891,6 +889,10 @@ prepare(struct sender *s, struct send_job *j)
 		return 0;
 	}
 	PQclear(row);
+	if (s->o.dry_run) {
+		dry_run(s, j);
+		return 0;
+	}
 	return 1;
 }
 

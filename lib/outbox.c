@@ -282,6 +282,31 @@ outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 	return c;
 }
 
+enum outbox_claim
+outbox_peek(struct send_ctx *ctx, struct send_job *j, PGresult **row)
+{
+	char window[32];
+	const char *params[3] = { ctx->account_id, j->key, window };
+	PGresult *res;
+	const char *state;
+
+	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
+	res = outbox_query(ctx, "SELECT o.outbox_id, o.state, "
+	    "o.provider_message_id, o.error_code, o.error_message, false, "
+	    "convo.outbox_busy(o) FROM convo.outbox o "
+	    "WHERE o.account_id = $1 AND o.idempotency_key = $2 "
+	    "AND o.created_at > now() - $3::interval "
+	    "ORDER BY o.created_at DESC LIMIT 1", 3, params);
+	*row = res;
+	if (PQntuples(res) == 0)
+		return OUTBOX_NEW;
+	snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
+	state = PQgetvalue(res, 0, 1);
+	return PQgetvalue(res, 0, 6)[0] == 't' ? OUTBOX_BUSY :
+	    strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
+	    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
+}
+
 void
 outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
     int n)

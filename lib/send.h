@@ -110,6 +110,13 @@ enum outbox_claim outbox_claim(struct send_ctx *ctx, struct send_job *j,
     PGresult **row);
 
 /*
+ * Look up the outbox row of J's key as outbox_claim() does, changing
+ * nothing: OUTBOX_NEW when there is none. *ROW gets the result to clear.
+ */
+enum outbox_claim outbox_peek(struct send_ctx *ctx, struct send_job *j,
+    PGresult **row);
+
+/*
  * Mark the outbox rows of the N JOBS as sending, counting an attempt, in
  * one transaction that waits for the disk.
  */

@@ -618,6 +618,23 @@ receipt() {
 	assert_output "6"
 }
 
+@test "dry run reports what the outbox holds" {
+	start_fake
+	customer +12015550961 subscribed | convo-ingest -q >/dev/null
+	customer +12015550962 subscribed | convo-ingest -q >/dev/null
+	run convo-send -q --to +12015550961 --body "Hello"
+	assert_success
+	printf '{"to":"+12015550961"}\n{"to":"+12015550962"}\n' >to.ndjson
+	run --separate-stderr convo-send -q --dry-run --body "Hello" <to.ndjson
+	assert_success
+	run jq -r '[.to, .status] | join(" ")' <<<"$output"
+	assert_output "$(printf '+12015550961 duplicate\n+12015550962 dry_run')"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "1"
+	run requests
+	assert_output "1"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null

@@ -45,6 +45,17 @@ CREATE TABLE convo.outbox (
 CREATE INDEX outbox_key ON convo.outbox
     (account_id, idempotency_key, created_at);
 
+-- Whether queued row O belongs to another run that is still connected.
+-- The hour bounds the wait behind a pooler, whose server processes
+-- outlive the runs that used them.
+CREATE FUNCTION convo.outbox_busy(o convo.outbox) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT o.state = 'queued' AND o.claimed_by <> pg_backend_pid()
+        AND o.updated_at > now() - interval '1 hour'
+        AND EXISTS (SELECT 1 FROM pg_stat_activity a
+            WHERE a.pid = o.claimed_by);
+$$;
+
 -- Find the row of an idempotency key within the window, or store a new
 -- queued row: one statement, so one round trip per reply. Two runs that
 -- send the same key at once take turns on an advisory lock, and the
@@ -71,12 +82,8 @@ BEGIN
     ORDER BY x.created_at DESC LIMIT 1;
     IF FOUND THEN
         -- A queued row of a run that is still connected is that run's to
-        -- send. The hour bounds the wait behind a pooler, whose server
-        -- processes outlive the runs that used them.
-        IF o.state = 'queued' AND o.claimed_by <> pg_backend_pid()
-            AND o.updated_at > now() - interval '1 hour'
-            AND EXISTS (SELECT 1 FROM pg_stat_activity a
-                WHERE a.pid = o.claimed_by) THEN
+        -- send.
+        IF convo.outbox_busy(o) THEN
             RETURN QUERY SELECT o.outbox_id, o.state, o.provider_message_id,
                 o.error_code, o.error_message, false, true;
             RETURN;
