@@ -191,9 +191,9 @@ db_account(PGconn *conn, const char *name, char country[8])
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		exit(db_report(conn, res, "cannot look up the account"));
 	if (PQntuples(res) == 0)
-		errx(EX_CONFIG, "account \"%s\" not found; see convo-db "
-		    "account list, or create it with convo-db account add",
-		    name);
+		errx(EX_CONFIG, "account \"%s\" not found, or not granted "
+		    "to this database role; see convo-db account list, or "
+		    "create it with convo-db account add", name);
 	id = atoll(PQgetvalue(res, 0, 0));
 	snprintf(country, 8, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
