@@ -61,9 +61,9 @@ struct cli_program {
  * Run --complete WHAT and exit. WHAT is an option ("--status", "-s"):
  * print the values its argument may take, one per line, and exit 0, or
  * exit 1 when the option takes no argument. An empty WHAT completes an
- * operand: ARGV (after an optional "--") holds the words typed before
- * it, which are parsed with the program's options to find the operands
- * given so far. Lines are "value" or "value<TAB>description"; the line
+ * operand: ARGV (after an optional "--") contains the words typed
+ * before it, which are parsed with the program's options to find the
+ * operands given so far. Lines are "value" or "value<TAB>description"; the line
  * "@file" or "@directory" asks the shell to complete names itself.
  * Names from the database come only from a server that runs already:
  * completion never creates or starts the local database.

@@ -134,8 +134,8 @@ migrate_current(PGconn *conn)
 	const char *state;
 	int version = -1;
 
-	/* One round trip: a database without the schema answers with an
-	 * undefined schema or table error. */
+	/* One round trip: on a database without the schema, the query fails
+	 * with an undefined schema or table error. */
 	res = PQexec(conn, "SELECT coalesce(max(version), 0) "
 	    "FROM convo.schema_version");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {

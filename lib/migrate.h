@@ -22,9 +22,9 @@ int migrate_latest(void);
 int migrate_current(PGconn *conn);
 
 /*
- * Apply every missing migration, each in a transaction that holds a
- * transaction-level advisory lock, printing one line per file to stderr
- * when VERBOSE, then run convo.tenant_isolate() so that every table has
+ * Apply every missing migration, each in a transaction that takes a
+ * transaction-level advisory lock, and print one line per file to stderr
+ * when VERBOSE. Then run convo.tenant_isolate(), so that every table has
  * row-level security and the roles mapped to accounts have their
  * privileges. Returns 0, or -1 after printing a message.
  */

@@ -385,7 +385,7 @@ twilio_start(struct twilio *t, struct twilio_call *call,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	/*
 	 * libcurl sends a request again by itself when a reused connection
-	 * closes without an answer, and a POST to Twilio would then create
+	 * closes without a response, and a POST to Twilio would then create
 	 * a second message. Each request gets a connection of its own.
 	 */
 	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);

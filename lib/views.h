@@ -35,7 +35,7 @@
 	"coalesce(s.status, 'never_subscribed') AS consent, " \
 	"convo.rfc3339(c.last_at) || '~' || c.conversation_id AS cursor "
 
-/* What VIEW_CONVERSATION_COLUMNS needs besides c, joined to c. */
+/* Joins to c of the profile and consent that VIEW_CONVERSATION_COLUMNS reads. */
 #define VIEW_CONVERSATION_JOINS \
 	" JOIN convo.profiles p ON p.account_id = c.account_id " \
 	"AND p.profile_id = c.profile_id " \

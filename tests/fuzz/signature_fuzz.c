@@ -156,7 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nl = end;
 	url = fuzz_string(p, nl - p);
 	p = nl < end ? nl + 1 : end;
-	/* The body is a copy of its own size, so ASan sees a read past it. */
+	/* The body is a copy of its own size, so ASan detects a read past it. */
 	rq.len = end - p;
 	rq.body = malloc(rq.len > 0 ? rq.len : 1);
 	FUZZ_ASSERT(rq.body != NULL);

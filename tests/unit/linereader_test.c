@@ -102,7 +102,7 @@ test_too_long(void)
 }
 
 /*
- * A reader with a 4-byte first buffer sees a long line in small reads,
+ * A reader with a 4-byte first buffer gets a long line in small reads,
  * and the head it reports must still be the line's first bytes, not the
  * bytes of the first read followed by stale ones.
  */
