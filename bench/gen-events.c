@@ -9,7 +9,9 @@
  * exactly, as a redelivered webhook does. 5 are keyword messages (STOP,
  * START, HELP and their variants) and 5 are delivery receipts of earlier
  * outbound messages. The rest are ordinary messages, 60% inbound and 40%
- * outbound. Output is the same for the same options and seed.
+ * outbound. Each account's records start at 2026-01-01 and are 1 to 30
+ * seconds apart, or 1 to 2g - 1 seconds with -g g. Output is the same
+ * for the same options and seed.
  */
 #include <err.h>
 #include <errno.h>
@@ -54,6 +56,7 @@ struct options {
 	const char *csv_path;
 	const char *sql_path;
 	const char *sql_table;
+	long long gap;			/* mean seconds between messages */
 };
 
 /* Keyword texts as customers type them, with their normal form and action. */
@@ -142,8 +145,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: gen-events [-n records] [-a accounts] "
 	    "[-c customers] [-s seed]\n"
-	    "                  [-p prefix] [-i first-account-id] "
-	    "[-C csv-file]\n"
+	    "                  [-g mean-gap-seconds] "
+	    "[-p prefix] [-i first-account-id]\n"
+	    "                  [-C csv-file]\n"
 	    "                  [-S sql-file -T table] -o dir\n");
 	exit(EX_USAGE);
 }
@@ -339,7 +343,7 @@ main(int argc, char **argv)
 	long long i, per_account;
 	int ch, k;
 
-	while ((ch = getopt(argc, argv, "a:C:c:i:n:o:p:S:s:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:c:g:i:n:o:p:S:s:T:")) != -1) {
 		switch (ch) {
 		case 'a':
 			o.accounts = (int)parse_count(optarg, "account count",
@@ -349,6 +353,10 @@ main(int argc, char **argv)
 		case 'c':
 			o.customers = parse_count(optarg, "customer count", 1,
 			    7999999);
+			break;
+		case 'g':
+			o.gap = parse_count(optarg, "gap in seconds", 1,
+			    86400);
 			break;
 		case 'i':
 			o.first_account_id = parse_count(optarg, "account id",
@@ -414,7 +422,9 @@ main(int argc, char **argv)
 		uint64_t roll = rng_below(100);
 		int inbound, kw = -1;
 
-		a->sent_at += 1 + (long long)rng_below(30);
+		a->sent_at += o.gap > 0 ?
+		    1 + (long long)rng_below(2 * o.gap - 1) :
+		    1 + (long long)rng_below(30);
 		if (roll < PCT_DUPLICATE && a->ring_len > 0) {
 			fputs(a->ring[rng_below(a->ring_len)], a->out);
 			continue;

@@ -256,8 +256,8 @@ load_scale() {
 	    SELECT setval(pg_get_serial_sequence('convo.conversations',
 	        'conversation_id'),
 	        (SELECT max(conversation_id) FROM convo.conversations));
-	    SELECT setval(pg_get_serial_sequence('convo.messages',
-	        'message_id'), (SELECT max(message_id) FROM convo.messages));
+	    SELECT setval(pg_get_serial_sequence('convo.message_keys',
+	        'message_id'), (SELECT max(message_id) FROM convo.message_keys));
 	    SELECT setval(pg_get_serial_sequence('convo.consent_changes',
 	        'change_id'),
 	        (SELECT max(change_id) FROM convo.consent_changes));" \

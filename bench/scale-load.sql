@@ -17,6 +17,14 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 
+-- The monthly partitions of the loaded times, so that no row waits in a
+-- default partition. The first chunk creates them.
+SELECT convo.partitions_lock();
+SELECT convo.partition_create(t.parent, m::date)
+FROM convo.partitioned_tables() t,
+    generate_series(date '2025-11-01', date '2026-12-01',
+        interval '1 month') m;
+
 CREATE TEMP TABLE scale_chunk ON COMMIT DROP AS
 SELECT g,
     CASE WHEN g = 1 THEN :thread ELSE :per END AS n,
@@ -54,7 +62,9 @@ SELECT :account, g, 'sms', 'subscribed', timestamptz '2025-12-01', g
 FROM scale_chunk;
 
 -- Message i of conversation g was sent (n - i) * 7 minutes before the
--- last one. Odd messages are inbound, even ones outbound.
+-- last one. Odd messages are inbound, even ones outbound. Each message
+-- has its key, as convo-ingest would record it.
+WITH ins AS (
 INSERT INTO convo.messages (account_id, message_id, provider,
     provider_message_id, profile_id, channel, direction, origin,
     from_address, to_address, body, sent_at, recorded_at, initial_status,
@@ -78,7 +88,12 @@ SELECT :account, c.first_id + i, 'twilio',
     CASE WHEN i % 2 = 0 THEN 'delivered' END,
     CASE WHEN i % 2 = 0 THEN c.last_at - (c.n - i) * interval '7 minutes'
         + interval '5 seconds' END
-FROM scale_chunk c, generate_series(1, c.n) i;
+FROM scale_chunk c, generate_series(1, c.n) i
+RETURNING account_id, provider, provider_message_id, message_id, sent_at
+)
+INSERT INTO convo.message_keys (account_id, provider, provider_message_id,
+    message_id, sent_at)
+SELECT * FROM ins;
 
 INSERT INTO convo.conversations (account_id, conversation_id, profile_id,
     channel, brand_address, status, unread_count, last_read_at,
@@ -96,6 +111,6 @@ SELECT :account, c.g, c.g, 'sms', '+12025550100',
     c.last_at - c.n * interval '7 minutes', c.last_at
 FROM scale_chunk c
 JOIN convo.messages m ON m.account_id = :account
-    AND m.message_id = c.first_id + c.n;
+    AND m.message_id = c.first_id + c.n AND m.sent_at = c.last_at;
 
 COMMIT;

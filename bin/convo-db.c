@@ -20,6 +20,7 @@
 #include "db.h"
 #include "localdb.h"
 #include "migrate.h"
+#include "partition.h"
 #include "phone.h"
 
 /* Exit status of "status" when the local server is not running. */
@@ -71,6 +72,14 @@ help(void)
 	    "print each\n"
 	    "                   mismatch as NDJSON and exit 1 if there is "
 	    "any\n"
+	    "  maintain [--ahead months]\n"
+	    "                   create the monthly partitions of this month "
+	    "and the\n"
+	    "                   next months (3 unless given)\n"
+	    "  archive --before YYYY-MM [--dir dir]\n"
+	    "                   copy the partitions of earlier months to "
+	    "files and\n"
+	    "                   drop them\n"
 	    "\n"
 	    "options:\n"
 	    "  --db conninfo    libpq connection string or URI to use\n"
@@ -673,7 +682,9 @@ cmd_revoke(int argc, char **argv)
 static const char verify_sql[] =
     "SELECT a.name, v.conversation_id, p.phone, v.channel, v.message_id, "
     "v.field, v.stored, v.expected "
-    "FROM convo.accounts a CROSS JOIN LATERAL convo.verify(a.account_id) v "
+    "FROM convo.accounts a CROSS JOIN LATERAL (SELECT * FROM "
+    "convo.verify(a.account_id) UNION ALL SELECT * FROM "
+    "convo.verify_message_keys(a.account_id)) v "
     "LEFT JOIN convo.profiles p ON p.account_id = a.account_id "
     "AND p.profile_id = v.profile_id "
     "WHERE $1::text IS NULL OR a.name = $1 "
@@ -805,6 +816,105 @@ cmd_verify(int argc, char **argv)
 	return n > 0 ? EXIT_MISMATCH : 0;
 }
 
+/* Months of partitions that maintain creates after the current one. */
+#define AHEAD_DEFAULT 3
+
+static int
+parse_ahead(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ahead", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *bad;
+	int ch, ahead = AHEAD_DEFAULT;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
+		if (ch != 'n')
+			usage();
+		ahead = (int)strtonum(optarg, 0, 120, &bad);
+		if (bad != NULL)
+			errx(EX_USAGE, "--ahead: months must be a number from 0 "
+			    "to 120, not \"%s\"", optarg);
+	}
+	if (optind < argc) {
+		warnx("maintain takes no arguments, not \"%s\"",
+		    argv[optind]);
+		usage();
+	}
+	return ahead;
+}
+
+/*
+ * Create the partitions of the coming months and move rows waiting in a
+ * default partition into partitions of their own. Safe to run from cron
+ * at any time: a run that has nothing to do changes nothing.
+ */
+static int
+cmd_maintain(int argc, char **argv)
+{
+	int ahead = parse_ahead(argc, argv);
+	PGconn *conn = db_connect(opt_db);
+	int created = 0, rc;
+
+	rc = partition_maintain(conn, ahead, stdout, &created);
+	PQfinish(conn);
+	finish_stdout();
+	if (rc == 0)
+		say("created %d %s", created,
+		    created == 1 ? "partition" : "partitions");
+	return rc;
+}
+
+/*
+ * Archive the partitions of the months before --before to files in
+ * --dir (the current directory unless given), then drop them.
+ */
+static int
+cmd_archive(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "before", required_argument, NULL, 'b' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *before = NULL, *dir = ".";
+	char day[11];
+	PGconn *conn;
+	int ch, archived, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "b:d:", longopts, NULL)) != -1) {
+		if (ch == 'b')
+			before = optarg;
+		else if (ch == 'd')
+			dir = optarg;
+		else
+			usage();
+	}
+	if (optind < argc) {
+		warnx("archive takes no arguments, not \"%s\"", argv[optind]);
+		usage();
+	}
+	if (before == NULL)
+		errx(EX_USAGE, "archive needs --before YYYY-MM, the first "
+		    "month to keep");
+	if (partition_parse_month(before, day) == -1)
+		errx(EX_USAGE, "--before: expected a month as YYYY-MM, not "
+		    "\"%s\"", before);
+	if (access(dir, W_OK | X_OK) == -1)
+		err(EX_CANTCREAT, "--dir: %s", dir);
+	conn = db_connect(opt_db);
+	rc = partition_archive(conn, day, dir, stdout, &archived);
+	PQfinish(conn);
+	finish_stdout();
+	if (rc == 0)
+		say("archived %d %s before %s", archived,
+		    archived == 1 ? "partition" : "partitions", before);
+	return rc;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int, char **);
@@ -820,6 +930,8 @@ static const struct command {
 	{ "grant", cmd_grant },
 	{ "revoke", cmd_revoke },
 	{ "verify", cmd_verify },
+	{ "maintain", cmd_maintain },
+	{ "archive", cmd_archive },
 	{ NULL, NULL },
 };
 

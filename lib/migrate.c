@@ -282,6 +282,7 @@ static const char bootstrap_sql[] =
 static int
 isolate_tenants(PGconn *conn)
 {
+	const char *what = "cannot enable row-level security on the new tables";
 	PGresult *res;
 	int exists;
 
@@ -299,8 +300,19 @@ isolate_tenants(PGconn *conn)
 	PQclear(res);
 	if (!exists)
 		return 0;
-	return exec_ok(conn, "SELECT convo.tenant_isolate()",
-	    "cannot enable row-level security on the new tables");
+	/*
+	 * Under the migration lock: two runs at once would both create the
+	 * policy of a new table.
+	 */
+	if (exec_ok(conn, "BEGIN", what) != 0)
+		return -1;
+	if (exec_ok(conn, lock_sql, what) != 0 ||
+	    exec_ok(conn, "SELECT convo.tenant_isolate()", what) != 0 ||
+	    exec_ok(conn, "COMMIT", what) != 0) {
+		exec_ok(conn, "ROLLBACK", "rollback");
+		return -1;
+	}
+	return 0;
 }
 
 /* Create the schema and its version table under the lock. */

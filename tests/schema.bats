@@ -223,3 +223,24 @@ EOF
 	    JOIN pg_namespace n ON n.oid = c.relnamespace
 	    WHERE x.contype = 'f' AND n.nspname = 'convo'")
 }
+
+@test "three migrate runs at once on a new database all succeed" {
+	local db="${TEST_DB}_new" i
+
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "CREATE DATABASE $db" >/dev/null
+	for i in 1 2 3; do
+		CONVO_DB="$CONVO_TEST_SERVER dbname=$db" convo-db -q migrate \
+		    2>"$BATS_TEST_TMPDIR/err$i" &
+	done
+	wait
+	for i in 1 2 3; do
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/err$i")" ""
+	done
+	run psql -X -qAt "$CONVO_TEST_SERVER dbname=$db" -c "SELECT count(*)
+	    FROM pg_policy WHERE polname = 'account_isolation'
+	        AND polrelid = 'convo.messages'::regclass"
+	assert_output 1
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+}

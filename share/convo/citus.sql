@@ -61,6 +61,13 @@ SELECT create_distributed_table('convo.consent', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.consent'::regclass);
+-- The partitioned tables are distributed whole: each monthly partition
+-- becomes distributed with them, and a partition that convo-db
+-- maintain attaches later is distributed as it is attached.
+SELECT create_distributed_table('convo.message_keys', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.message_keys'::regclass);
 SELECT create_distributed_table('convo.messages', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition

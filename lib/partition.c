@@ -1,0 +1,245 @@
+/*
+ * Monthly partitions of messages and consent changes. The SQL functions
+ * of migration 015 do the catalog work; this file drives them and
+ * copies archived partitions to files.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <err.h>
+#include <jv.h>
+
+#include "db.h"
+#include "partition.h"
+
+int
+partition_parse_month(const char *month, char day[11])
+{
+	int i, number;
+
+	if (strlen(month) != 7 || month[4] != '-')
+		return -1;
+	for (i = 0; i < 7; i++)
+		if (i != 4 && !isdigit((unsigned char)month[i]))
+			return -1;
+	number = (month[5] - '0') * 10 + (month[6] - '0');
+	if (number < 1 || number > 12 || strncmp(month, "0000", 4) == 0)
+		return -1;
+	memcpy(day, month, 7);
+	memcpy(day + 7, "-01", 4);
+	return 0;
+}
+
+/* Print one record of partition work: TYPE, table, month, name, COUNT. */
+static void
+print_partition(FILE *out, const char *type, PGresult *res, int row,
+    const char *count_name, const char *count, const char *file)
+{
+	jv r = jv_object();
+	char month[8];
+
+	snprintf(month, sizeof(month), "%.7s", PQgetvalue(res, row, 1));
+	r = jv_object_set(r, jv_string("type"), jv_string(type));
+	r = jv_object_set(r, jv_string("table"),
+	    jv_string(PQgetvalue(res, row, 0)));
+	r = jv_object_set(r, jv_string("month"), jv_string(month));
+	r = jv_object_set(r, jv_string("partition"),
+	    jv_string_fmt("convo_partitions.%s", PQgetvalue(res, row, 2)));
+	r = jv_object_set(r, jv_string(count_name),
+	    jv_number(strtod(count, NULL)));
+	if (file != NULL)
+		r = jv_object_set(r, jv_string("file"), jv_string(file));
+	jv_dumpf(r, out, 0);
+	fputc('\n', out);
+}
+
+int
+partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
+{
+	char months[16];
+	const char *params[1] = { months };
+	PGresult *res;
+	int i, rc;
+
+	snprintf(months, sizeof(months), "%d", ahead);
+	res = PQexecParams(conn, "SELECT m.parent, m.month::text, "
+	    "m.partition, m.moved FROM convo.partitions_maintain($1) m",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_report(conn, res, "cannot create partitions");
+		PQclear(res);
+		return rc;
+	}
+	*created = PQntuples(res);
+	for (i = 0; i < *created; i++)
+		print_partition(out, "partition", res, i, "moved",
+		    PQgetvalue(res, i, 3), NULL);
+	PQclear(res);
+	return 0;
+}
+
+/* Run SQL with one parameter, PARAM; returns 0 or an exit status. */
+static int
+exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
+{
+	const char *params[1] = { param };
+	PGresult *res;
+	int rc = 0;
+
+	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_report(conn, res, what);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Copy the rows of detached partition NAME to the open file FD. Stores
+ * the number of rows in ROWS. Returns 0 or an exit status.
+ */
+static int
+copy_out(PGconn *conn, const char *name, int fd, const char *path,
+    char rows[32])
+{
+	char *ident, *sql, *buf;
+	PGresult *res;
+	int n, rc = 0;
+
+	if ((ident = PQescapeIdentifier(conn, name, strlen(name))) == NULL)
+		errx(EX_OSERR, "out of memory");
+	if (asprintf(&sql, "COPY convo_partitions.%s TO STDOUT", ident) == -1)
+		errx(EX_OSERR, "out of memory");
+	PQfreemem(ident);
+	res = PQexec(conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		rc = db_report(conn, res, "cannot copy a partition");
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
+		if (rc == 0 && write(fd, buf, (size_t)n) != n) {
+			warn("cannot write %s", path);
+			rc = EX_IOERR;
+		}
+		PQfreemem(buf);
+	}
+	res = PQgetResult(conn);
+	if (n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_report(conn, res, "cannot copy a partition");
+	else
+		snprintf(rows, 32, "%s", PQcmdTuples(res));
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	return rc;
+}
+
+/*
+ * Write partition NAME to DIR/NAME.copy through a temporary file that
+ * becomes the archive only once its data is on disk. Returns 0 or an
+ * exit status.
+ */
+static int
+archive_file(PGconn *conn, const char *name, const char *dir,
+    char path[PATH_MAX], char rows[32])
+{
+	char tmp[PATH_MAX];
+	int fd, dfd, rc;
+
+	if ((size_t)snprintf(path, PATH_MAX, "%s/%s.copy", dir, name) >=
+	    PATH_MAX || (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.copy.tmp",
+	    dir, name) >= sizeof(tmp)) {
+		warnx("archive directory name too long: %s", dir);
+		return EX_USAGE;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		warn("cannot create %s", tmp);
+		return EX_CANTCREAT;
+	}
+	rc = copy_out(conn, name, fd, tmp, rows);
+	if (rc == 0 && fsync(fd) == -1) {
+		warn("cannot write %s", tmp);
+		rc = EX_IOERR;
+	}
+	if (close(fd) == -1 && rc == 0) {
+		warn("cannot write %s", tmp);
+		rc = EX_IOERR;
+	}
+	if (rc == 0 && link(tmp, path) == -1) {
+		if (errno == EEXIST)
+			warnx("%s exists; move it away and run again", path);
+		else
+			warn("cannot create %s", path);
+		rc = EX_CANTCREAT;
+	}
+	unlink(tmp);
+	if (rc == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
+		if (fsync(dfd) == -1) {
+			warn("cannot write %s", dir);
+			rc = EX_IOERR;
+		}
+		close(dfd);
+	}
+	return rc;
+}
+
+/* Archive the partition of row ROW of RES (parent, month, name, attached). */
+static int
+archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
+    FILE *out)
+{
+	const char *name = PQgetvalue(res, row, 2);
+	char path[PATH_MAX], rows[32] = "0";
+	int rc;
+
+	if (strcmp(PQgetvalue(res, row, 3), "t") == 0 &&
+	    (rc = exec_one(conn, "SELECT convo.partition_detach($1)", name,
+	    "cannot detach a partition")) != 0)
+		return rc;
+	if ((rc = archive_file(conn, name, dir, path, rows)) != 0)
+		return rc;
+	if ((rc = exec_one(conn, "SELECT convo.partition_drop($1)", name,
+	    "cannot drop an archived partition")) != 0)
+		return rc;
+	print_partition(out, "archive", res, row, "rows", rows, path);
+	return 0;
+}
+
+int
+partition_archive(PGconn *conn, const char *before, const char *dir,
+    FILE *out, int *archived)
+{
+	const char *params[1] = { before };
+	PGresult *res;
+	int i, n, rc = 0;
+
+	*archived = 0;
+	res = PQexecParams(conn, "SELECT p.parent, p.month::text, "
+	    "p.partition, p.attached FROM convo.partitions() p "
+	    "WHERE p.month < $1::date ORDER BY p.month, p.parent",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_report(conn, res, "cannot list partitions");
+		PQclear(res);
+		return rc;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = archive_one(conn, res, i, dir, out)) == 0)
+			(*archived)++;
+		fflush(out);
+	}
+	PQclear(res);
+	return rc;
+}

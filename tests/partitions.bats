@@ -1,0 +1,211 @@
+#!/usr/bin/env bats
+# Monthly partitions of messages and consent changes: idempotent ingest
+# across months, convo-db maintain and convo-db archive.
+
+load helper
+
+# An inbound text of +12015550123 with provider id ID sent at AT.
+text() {
+	printf '{"type":"message","direction":"inbound","channel":"sms",'
+	printf '"from":"+12015550123","to":"+12025550140","body":"%s",' "$3"
+	printf '"provider":"twilio","provider_message_id":"%s",' "$1"
+	printf '"sent_at":"%s"}\n' "$2"
+}
+
+# The partition that holds message ID, without the schema.
+partition_of() {
+	sql "SELECT m.tableoid::regclass FROM convo.messages m
+	    WHERE m.provider_message_id = '$1'"
+}
+
+@test "migration creates this month and three ahead" {
+	run sql "SELECT p.parent, count(*) FROM convo.partitions() p
+	    WHERE p.attached AND p.month >= date_trunc('month',
+	        now() AT TIME ZONE 'UTC')
+	    GROUP BY 1 ORDER BY 1"
+	assert_output "$(printf 'consent_changes|4\nmessages|4')"
+	run sql "SELECT count(*) FROM pg_inherits
+	    WHERE inhrelid = 'convo_partitions.messages_default'::regclass"
+	assert_output 1
+}
+
+@test "redelivery in the next month is a duplicate" {
+	convo-db -q maintain
+	sql "SELECT convo.partition_create('messages', '2026-01-01'),
+	    convo.partition_create('messages', '2026-02-01')" >/dev/null
+	text SMredeliver1 2026-01-31T23:59:59Z 'late order question' >in
+	text SMredeliver1 2026-02-01T00:00:01Z 'late order question' >>in
+	run convo-ingest -q -a default in
+	assert_success
+	run jq -r .result <<<"$output"
+	assert_output "$(printf 'inserted\nduplicate')"
+	text SMredeliver1 2026-02-01T00:00:05Z 'late order question' >again
+	run convo-ingest -q -a default again
+	assert_success
+	[ "$(jq -r .result <<<"$output")" = duplicate ]
+	run sql "SELECT count(*), min(sent_at) FROM convo.messages
+	    WHERE provider_message_id = 'SMredeliver1'"
+	assert_output '1|2026-01-31 23:59:59+00'
+	run partition_of SMredeliver1
+	assert_output convo_partitions.messages_2026_01
+	run convo-db -q verify
+	assert_success
+}
+
+@test "message of a month without a partition waits in the default" {
+	text SMold1 2019-05-03T10:00:00Z 'an old question' >in
+	text SMold2 2019-05-20T10:00:00Z 'another old one' >>in
+	text SMold3 2019-07-01T00:00:00Z 'and a later one' >>in
+	convo-ingest -q -a default in >/dev/null
+	run partition_of SMold1
+	assert_output convo_partitions.messages_default
+	run convo-db maintain
+	assert_success
+	assert_line '{"type":"partition","table":"messages","month":"2019-05","partition":"convo_partitions.messages_2019_05","moved":2}'
+	assert_line '{"type":"partition","table":"messages","month":"2019-07","partition":"convo_partitions.messages_2019_07","moved":1}'
+	assert_line 'convo-db: created 2 partitions'
+	run partition_of SMold2
+	assert_output convo_partitions.messages_2019_05
+	run sql "SELECT count(*) FROM convo_partitions.messages_default"
+	assert_output 0
+	run convo-read --no-mark-read +12015550123
+	assert_success
+	run jq -r 'select(.type == "message") | .body' <<<"$output"
+	assert_output "$(printf 'an old question\nanother old one\nand a later one')"
+}
+
+@test "maintain twice creates nothing the second time" {
+	convo-db -q maintain --ahead 5 >/dev/null
+	run convo-db maintain --ahead 5
+	assert_success
+	assert_output 'convo-db: created 0 partitions'
+	run sql "SELECT count(*) FROM convo.partitions() p
+	    WHERE p.parent = 'messages' AND p.month >= date_trunc('month',
+	        now() AT TIME ZONE 'UTC')"
+	assert_output 6
+}
+
+@test "two maintain runs at once create each partition once" {
+	convo-db -q maintain --ahead 24 >a &
+	convo-db -q maintain --ahead 24 >b &
+	wait %1 && wait %2
+	run sort a b
+	[ "$(grep -c '"table":"messages"' <<<"$output")" -eq 21 ]
+	run sql "SELECT count(*) FROM convo.partitions() p
+	    WHERE p.parent = 'messages' AND p.month >= date_trunc('month',
+	        now() AT TIME ZONE 'UTC')"
+	assert_output 25
+}
+
+@test "a far-future message stays in the default partition" {
+	text SMfar 9999-12-31T00:00:00Z 'from the future' >in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	run partition_of SMfar
+	assert_output convo_partitions.messages_default
+}
+
+@test "maintain rejects a bad month count" {
+	run convo-db maintain --ahead 500
+	assert_failure 64
+	assert_output --partial 'months must be a number from 0 to 120, not "500"'
+}
+
+# Ingest two months of texts and consent changes of 2025 and keep
+# their partitions.
+two_old_months() {
+	text SMjan1 2025-01-10T09:00:00Z 'january question' >in
+	text SMjan2 2025-01-11T09:00:00Z 'january follow-up' >>in
+	text SMfeb1 2025-02-10T09:00:00Z 'february question' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+}
+
+@test "archive copies old months to files and drops them" {
+	two_old_months
+	mkdir archive
+	run convo-db archive --before 2025-02 --dir archive
+	assert_success
+	assert_line '{"type":"archive","table":"messages","month":"2025-01","partition":"convo_partitions.messages_2025_01","rows":2,"file":"archive/messages_2025_01.copy"}'
+	assert_line 'convo-db: archived 1 partition before 2025-02'
+	[ "$(wc -l <archive/messages_2025_01.copy)" -eq 2 ]
+	grep -q 'january follow-up' archive/messages_2025_01.copy
+	run sql "SELECT to_regclass('convo_partitions.messages_2025_01'),
+	    (SELECT count(*) FROM convo.messages)"
+	assert_output '|1'
+	run partition_of SMfeb1
+	assert_output convo_partitions.messages_2025_02
+}
+
+@test "archived message redelivered is still a duplicate" {
+	two_old_months
+	convo-db -q archive --before 2025-02 >/dev/null
+	text SMjan1 2025-01-10T09:00:00Z 'january question' >again
+	run convo-ingest -q -a default again
+	assert_success
+	run jq -r '[.result, .note] | join(": ")' <<<"$output"
+	assert_output 'duplicate: message archived'
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE provider_message_id = 'SMjan1'"
+	assert_output 0
+}
+
+@test "archived month restores with copy" {
+	two_old_months
+	convo-db -q archive --before 2025-02 >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" \
+	    -c '\copy convo.messages FROM messages_2025_01.copy'
+	convo-db -q maintain >/dev/null
+	run partition_of SMjan2
+	assert_output convo_partitions.messages_2025_01
+	run convo-db -q verify
+	assert_success
+}
+
+@test "archive never replaces an existing file" {
+	two_old_months
+	echo 'kept' >messages_2025_01.copy
+	run convo-db archive --before 2025-02
+	assert_failure 73
+	assert_output --partial 'messages_2025_01.copy exists; move it away and run again'
+	[ "$(cat messages_2025_01.copy)" = kept ]
+	# The partition was detached, not dropped: the next run archives it.
+	rm messages_2025_01.copy
+	run convo-db -q archive --before 2025-02
+	assert_success
+	[ "$(jq -r .rows <<<"$output")" = 2 ]
+}
+
+@test "archive needs a month as YYYY-MM" {
+	run convo-db archive --before 2025-13
+	assert_failure 64
+	assert_output --partial 'expected a month as YYYY-MM, not "2025-13"'
+	run convo-db archive
+	assert_failure 64
+	assert_output --partial 'archive needs --before YYYY-MM'
+}
+
+@test "verify reports a key whose time differs from its message" {
+	convo-ingest -q "$SAMPLE" >/dev/null
+	sql "UPDATE convo.message_keys SET sent_at = sent_at + interval '1 day'
+	    WHERE provider_message_id = (SELECT min(provider_message_id)
+	        FROM convo.message_keys)"
+	run convo-db -q verify
+	assert_failure 1
+	run jq -r .field <<<"$output"
+	assert_output message_key
+}
+
+@test "consent changes move to the partitions of their months" {
+	convo-ingest -q "$SAMPLE" >/dev/null
+	[ "$(sql "SELECT count(*) FROM convo_partitions.consent_changes_default")" -gt 0 ]
+	convo-db -q maintain >/dev/null
+	run sql "SELECT count(*) FROM convo_partitions.consent_changes_default"
+	assert_output 0
+	run sql "SELECT bool_and(c.tableoid::regclass::text =
+	    'convo_partitions.consent_changes_' || to_char(c.at AT TIME ZONE 'UTC',
+	        'YYYY_MM')) FROM convo.consent_changes c"
+	assert_output t
+	run convo-db -q verify
+	assert_success
+}
