@@ -87,14 +87,16 @@ customer() {
 	    "$phone" "$BRAND" "$body" "${phone#+}"
 }
 
-@test "crontab has two jobs and no bare percent" {
+@test "crontab has three jobs and no bare percent" {
 	run cron_jobs "$EXAMPLES/crontab"
 	assert_success
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]
 	run cron_schedule "$EXAMPLES/crontab" "convo-ingest -q --spool"
 	assert_output "* * * * *"
 	run cron_schedule "$EXAMPLES/crontab" "mail -s"
 	assert_output "0 8 * * *"
+	run cron_schedule "$EXAMPLES/crontab" "convo-db -q maintain"
+	assert_output "15 3 * * *"
 	# cron would turn a % without a backslash into a newline.
 	run grep -v '^#' "$EXAMPLES/crontab"
 	refute_output --regexp '[^\\]%'
@@ -120,6 +122,21 @@ customer() {
 	assert_line "args: -s convo: unread conversations ops@example.com"
 	assert_line --regexp $'^1\t\\+12015550172\tc_[0-9]+\tDo you ship to Canada\\?$'
 	assert_line --regexp $'^1\t\\+12015550171\tc_[0-9]+\tWhere is my parcel\\?$'
+}
+
+@test "crontab maintain job moves a waiting month" {
+	local maintain
+	customer +12015550191 'an old question' |
+	    sed 's/2026-11-0[12]/2019-03-02/' | convo-ingest -q >/dev/null
+	maintain=$(cron_jobs "$EXAMPLES/crontab" | grep -F 'maintain')
+	run_job "$maintain"
+	assert_success
+	assert_line '{"type":"partition","table":"consent_changes","month":"2019-03","partition":"convo_partitions.consent_changes_2019_03","moved":1}'
+	assert_line '{"type":"partition","table":"messages","month":"2019-03","partition":"convo_partitions.messages_2019_03","moved":1}'
+	[ "${#lines[@]}" -eq 2 ]
+	run_job "$maintain"
+	assert_success
+	assert_output ""
 }
 
 @test "crontab report mails nothing when all is read" {
