@@ -177,10 +177,10 @@ bench: all $(FAKE) bench/gen-events
 FUZZ_CC = clang
 FUZZ_DIR = build/fuzz
 FUZZ_SECONDS = 60
-FUZZ_HARNESSES = record form keyword phone segments signature
-FUZZ_LIB_SRCS = lib/buf.c lib/form.c lib/keyword.c lib/linereader.c \
-	lib/match.c lib/phone.c lib/record.c lib/segments.c lib/signature.c \
-	lib/target.c lib/timeutil.c
+FUZZ_HARNESSES = record form keyword keywordtest phone segments signature
+FUZZ_LIB_SRCS = lib/buf.c lib/form.c lib/keyword.c lib/keywordtest.c \
+	lib/linereader.c lib/match.c lib/phone.c lib/record.c lib/segments.c \
+	lib/signature.c lib/target.c lib/timeutil.c
 FUZZ_LIB_OBJS = $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%_fuzz)
 FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -23,6 +23,7 @@
 #include "convo.h"
 #include "db.h"
 #include "keyword.h"
+#include "keywordtest.h"
 #include "linereader.h"
 #include "match.h"
 #include "phone.h"
@@ -746,46 +747,6 @@ cmd_import(struct context *c, int argc, char **argv)
 	return c->status;
 }
 
-/*
- * Add the fields that describe how TEXT of LEN bytes, valid UTF-8,
- * matches SET to OBJECT. Like convo-ingest, a text longer than
- * KEYWORD_TEXT_MAX bytes is not compared.
- */
-static jv
-match_fields(jv object, const struct keyword_set *set, const char *text,
-    size_t len)
-{
-	struct keyword_match m = { 0 };
-	const struct keyword *k;
-	char *normal = NULL, reason[80];
-
-	if (len <= KEYWORD_TEXT_MAX) {
-		normal = normalize(text, len);
-		keyword_match(set, normal, &m);
-	} else {
-		snprintf(reason, sizeof(reason), "longer than %d bytes, so "
-		    "never compared with keywords", KEYWORD_TEXT_MAX);
-		m.reason = reason;
-	}
-	k = m.keyword;
-	object = jv_object_set(object, jv_string("normal"),
-	    normal != NULL ? jv_string(normal) : jv_null());
-	object = jv_object_set(object, jv_string("keyword"),
-	    k != NULL ? jv_string(k->word) : jv_null());
-	object = jv_object_set(object, jv_string("action"), k != NULL ?
-	    jv_string(keyword_action_name(k->action)) : jv_null());
-	object = jv_object_set(object, jv_string("inside"),
-	    jv_bool(m.inside));
-	object = jv_object_set(object, jv_string("only_unsubscribed"),
-	    jv_bool(k != NULL && k->only_unsubscribed));
-	object = jv_object_set(object, jv_string("possible_opt_out"),
-	    jv_bool(m.possible_opt_out));
-	object = jv_object_set(object, jv_string("reason"),
-	    jv_string(m.reason));
-	free(normal);
-	return object;
-}
-
 static void
 test_argument(struct context *c, const struct keyword_set *set,
     const char *text)
@@ -800,17 +761,28 @@ test_argument(struct context *c, const struct keyword_set *set,
 	r = jv_object_set(jv_object(), jv_string("type"),
 	    jv_string("keyword_test"));
 	r = jv_object_set(r, jv_string("text"), jv_string(text));
-	emit(c, match_fields(r, set, text, strlen(text)));
+	emit(c, keyword_test_fields(r, set, text, strlen(text)));
 }
 
-/* Add a keyword_test object to the record on LINE when it has a body. */
+/*
+ * Print the record on LINE with a keyword_test object added when it has
+ * a body. OUT and SCRATCH are reused from line to line.
+ */
 static void
 test_line(struct context *c, const struct keyword_set *set,
+    struct buf *out, struct keyword_test_scratch *scratch,
     long long lineno, const char *line, size_t len)
 {
 	char why[256];
 	jv rec, body;
 
+	buf_reset(out);
+	if (keyword_test_line(out, scratch, set, line, len)) {
+		buf_addc(out, '\n');
+		if (view_print_json(out->data, out->len) != 0)
+			c->output_failed = 1;
+		return;
+	}
 	if (parse_object(line, len, &rec, why, sizeof(why)) != 0) {
 		line_error(c, NULL, lineno, why);
 		return;
@@ -818,7 +790,8 @@ test_line(struct context *c, const struct keyword_set *set,
 	body = jv_object_get(jv_copy(rec), jv_string("body"));
 	if (jv_get_kind(body) == JV_KIND_STRING)
 		rec = jv_object_set(rec, jv_string("keyword_test"),
-		    match_fields(jv_object(), set, jv_string_value(body),
+		    keyword_test_fields(jv_object(), set,
+		    jv_string_value(body),
 		    jv_string_length_bytes(jv_copy(body))));
 	jv_free(body);
 	emit(c, rec);
@@ -827,6 +800,8 @@ test_line(struct context *c, const struct keyword_set *set,
 static void
 test_stdin(struct context *c, const struct keyword_set *set)
 {
+	struct keyword_test_scratch scratch = { 0 };
+	struct buf out = { 0 };
 	struct linereader r;
 	const char *line;
 	size_t len;
@@ -838,7 +813,8 @@ test_stdin(struct context *c, const struct keyword_set *set)
 		if (too_long)
 			long_line_error(c, NULL, r.lineno, len);
 		else if (len > 0)
-			test_line(c, set, r.lineno, line, len);
+			test_line(c, set, &out, &scratch, r.lineno, line,
+			    len);
 		/* Records of a slow producer go out before the next wait. */
 		if (!linereader_ready(&r, 0) && view_flush() != 0)
 			c->output_failed = 1;
@@ -846,6 +822,8 @@ test_stdin(struct context *c, const struct keyword_set *set)
 	if (!c->output_failed && rc < 0)
 		err(EX_IOERR, "cannot read standard input");
 	linereader_free(&r);
+	keyword_test_free(&scratch);
+	buf_free(&out);
 }
 
 static int

@@ -106,8 +106,73 @@ trim_and_collapse(utf8proc_uint8_t *s, utf8proc_ssize_t len)
 	s[end] = '\0';
 }
 
+/*
+ * Return the normal form of the ASCII text TEXT of LEN bytes, as
+ * utf8proc gives it but without its table lookups. NFKC and case folding
+ * change no ASCII character except A to Z, which they lower-case. No
+ * ASCII character is default ignorable.
+ */
+static char *
+normalize_ascii(const char *text, size_t len)
+{
+	char *out = malloc(len + 1);
+	size_t in, n = 0, end = 0;
+	int started = 0, pending_space = 0;
+	unsigned char c;
+
+	if (out == NULL)
+		return NULL;
+	for (in = 0; in < len; in++) {
+		c = (unsigned char)text[in];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			if (pending_space)
+				out[n++] = ' ';
+			pending_space = 0;
+			started = 1;
+			out[n++] = (char)c;
+			end = n;
+		} else if (c <= ' ' || c == 0x7f || c == '-' || c == '_') {
+			/* Space, controls (Cc), '-' (Pd) and '_' (Pc). */
+			pending_space = started;
+		} else if (started) {
+			if (pending_space)
+				out[n++] = ' ';
+			pending_space = 0;
+			out[n++] = (char)c;
+		}
+	}
+	out[end] = '\0';
+	return out;
+}
+
+/* Return 1 when the LEN bytes at TEXT are all ASCII. */
+static int
+is_ascii(const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)text[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
 char *
 keyword_normalize(const char *text, size_t len)
+{
+	if (len == 0)
+		return strdup("");
+	if (text == NULL || len > SSIZE_MAX)
+		return NULL;
+	if (is_ascii(text, len))
+		return normalize_ascii(text, len);
+	return keyword_normalize_unicode(text, len);
+}
+
+char *
+keyword_normalize_unicode(const char *text, size_t len)
 {
 	utf8proc_uint8_t *mapped;
 	utf8proc_ssize_t n;

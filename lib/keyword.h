@@ -16,4 +16,11 @@
  */
 char *keyword_normalize(const char *text, size_t len);
 
+/*
+ * Return the normal form as keyword_normalize() does, but through
+ * utf8proc for every text, including the ASCII texts that
+ * keyword_normalize() handles itself. The unit tests compare the two.
+ */
+char *keyword_normalize_unicode(const char *text, size_t len);
+
 #endif

@@ -293,6 +293,14 @@ view_print(jv record)
 }
 
 int
+view_print_json(const char *line, size_t len)
+{
+	if (fwrite(line, 1, len, stdout) != len)
+		return write_failed();
+	return 0;
+}
+
+int
 view_flush(void)
 {
 	if (fflush(stdout) != 0 || ferror(stdout))

@@ -86,6 +86,12 @@ jv view_consent_change(const PGresult *res, int row, const char *account,
  */
 int view_print(jv record);
 
+/*
+ * Write the LEN bytes at LINE, a record already printed as JSON and its
+ * newline, to standard output. Returns 0 or -1 as view_print() does.
+ */
+int view_print_json(const char *line, size_t len);
+
 /* Flush standard output like view_print() writes. Returns 0 or -1. */
 int view_flush(void);
 

@@ -276,6 +276,57 @@ EOF
 	assert_output $'stop\nhelp'
 }
 
+# Run convo-keywords test over the compact records of FILE and over the
+# same records with a space after the first brace, which sends every
+# line through libjq, and compare the two outputs.
+same_output_both_paths() {
+	sed 's/^{/{ /' "$1" >spaced.ndjson
+	convo-keywords test <"$1" >compact.out
+	convo-keywords test <spaced.ndjson >spaced.out
+	[ "$(wc -l <compact.out)" -eq "$(wc -l <"$1")" ]
+	cmp compact.out spaced.out
+}
+
+@test "test filter prints records as libjq" {
+	{
+		inbound +15005550101 'STOP' SMp1
+		inbound +15005550102 $'say "stop"\t\\ now\n' SMp2
+		inbound +15005550103 'ＳＴＯＰ 🛑' SMp3
+		inbound +15005550104 "$(printf 'stop %.0s' {1..60})" SMp4
+		echo '{"type":"status","provider_message_id":"SMp5","n":42}'
+		echo '{"body":{"text":"stop"},"media":[{"url":"u"},null,true]}'
+		echo '{"body":"caf\u00e9","to":"a\/b","num":1.50}'
+		echo '{"body":"stop","body":"help"}'
+		echo '{"body":"stop","keyword_test":{"old":1}}'
+		echo '{}'
+	} >input.ndjson
+	convo-keywords settings --optout-mode contains >/dev/null
+	same_output_both_paths input.ndjson
+	run jq -r '.keyword_test.normal // "-"' compact.out
+	assert_line --index 1 'say "stop" \ now'
+	assert_line --index 2 'stop'
+	assert_line --index 3 '-'
+	assert_line --index 6 'café'
+	assert_line --index 7 'help'
+	assert_line --index 8 'stop'
+	run jq -c '.keyword_test | [.keyword, .inside]' compact.out
+	assert_line --index 1 '["stop",true]'
+}
+
+@test "test filter prints corpus as libjq" {
+	need_corpus
+	tail -n +2 "$CONVO_CORPUS/SMSSpamCollection.tsv" | cut -f 2- |
+	    jq -R -c '{type: "message", direction: "inbound",
+	    from: "+12122000001", to: "+12025550100", body: .}' >texts.ndjson
+	grep -v '^#' "$CONVO_CORPUS/optout-traps.tsv" | cut -f 3 |
+	    jq -c '{type: "message", direction: "inbound", body: .}' \
+	    >>texts.ndjson
+	jq -c . "$CONVO_CORPUS/sms-conversations/events.ndjson" >>texts.ndjson
+	same_output_both_paths texts.ndjson
+	convo-keywords settings --optout-mode contains >/dev/null
+	same_output_both_paths texts.ndjson
+}
+
 @test "settings prints the account record" {
 	run convo-keywords settings
 	assert_success

@@ -170,11 +170,65 @@ test_long_inputs(void)
 	free(want);
 }
 
+/*
+ * Return 1 when the ASCII shortcut of keyword_normalize() and the
+ * utf8proc path give the same normal form of the LEN bytes at TEXT;
+ * print both otherwise.
+ */
+static int
+same_as_unicode(const char *text, size_t len)
+{
+	char *ascii = keyword_normalize(text, len);
+	char *unicode = keyword_normalize_unicode(text, len);
+	int same = ascii != NULL && unicode != NULL &&
+	    strcmp(ascii, unicode) == 0;
+
+	if (!same)
+		printf("#   input %zu bytes: got \"%s\", utf8proc \"%s\"\n",
+		    len, ascii ? ascii : "(null)",
+		    unicode ? unicode : "(null)");
+	free(ascii);
+	free(unicode);
+	return same;
+}
+
+/*
+ * Every ASCII byte alone, and every pair of them around and between
+ * letters, so that each byte is seen at the start, inside and at the
+ * end of a word.
+ */
+static void
+test_ascii_shortcut(void)
+{
+	char text[6];
+	int a, b, alone = 1, pairs = 1;
+
+	for (a = 0; a < 0x80; a++) {
+		text[0] = (char)a;
+		alone &= same_as_unicode(text, 1);
+	}
+	unit_check(alone, "ASCII bytes alone as utf8proc");
+	for (a = 0; a < 0x80 && pairs; a++) {
+		for (b = 0; b < 0x80 && pairs; b++) {
+			text[0] = (char)a;
+			text[1] = 'S';
+			text[2] = (char)b;
+			text[3] = (char)a;
+			text[4] = 'x';
+			text[5] = (char)b;
+			pairs &= same_as_unicode(text, 6);
+			pairs &= same_as_unicode(text + 2, 2);
+		}
+	}
+	unit_check(pairs, "ASCII byte pairs as utf8proc");
+}
+
 int
 main(void)
 {
 	test_table();
 	test_length_bound();
 	test_long_inputs();
+	test_ascii_shortcut();
 	return unit_done();
 }
