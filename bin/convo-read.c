@@ -204,8 +204,12 @@ fetch_messages(struct reader *r, const struct thread *t)
 	    "FROM convo.messages m "
 	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 "
 	    "AND ($5::bigint IS NULL OR (m.sent_at, m.provider_message_id) < "
-	    "(SELECT b.sent_at, b.provider_message_id FROM convo.messages b "
+	    "(SELECT b.sent_at, b.provider_message_id FROM convo.message_keys b "
 	    "WHERE b.account_id = $1 AND b.message_id = $5)) "
+	    /* Prunes the partitions of later months. */
+	    "AND ($5::bigint IS NULL OR m.sent_at <= (SELECT b.sent_at "
+	    "FROM convo.message_keys b WHERE b.account_id = $1 "
+	    "AND b.message_id = $5)) "
 	    "ORDER BY m.sent_at DESC, m.provider_message_id DESC LIMIT $4) t "
 	    "ORDER BY t.sent_at, t.provider_message_id", 5, params);
 }
@@ -281,7 +285,7 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
 	    "AND ($4::bigint IS NULL OR x.at >= "
 	    "to_timestamp($4::bigint / 1e6)) "
 	    "AND ($5::bigint IS NULL OR x.at < (SELECT b.sent_at "
-	    "FROM convo.messages b WHERE b.account_id = $1 "
+	    "FROM convo.message_keys b WHERE b.account_id = $1 "
 	    "AND b.message_id = $5)) "
 	    "ORDER BY x.at, x.change_id", 5, params);
 }

@@ -60,6 +60,30 @@ print_partition(FILE *out, const char *type, PGresult *res, int row,
 	fputc('\n', out);
 }
 
+/*
+ * Check that convo, not pg_partman, manages the partitions. When
+ * pg_partman does, print HINT (%s is its schema) and return EX_CONFIG.
+ * Returns 0, or an exit status when the lookup fails.
+ */
+static int
+check_partman(PGconn *conn, const char *hint)
+{
+	PGresult *res;
+	char msg[256];
+	int rc = 0;
+
+	res = PQexec(conn, "SELECT convo.partman_schema()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_report(conn, res, "cannot look up pg_partman");
+	else if (!PQgetisnull(res, 0, 0)) {
+		snprintf(msg, sizeof(msg), hint, PQgetvalue(res, 0, 0));
+		warnx("the partitions are managed by pg_partman: %s", msg);
+		rc = EX_CONFIG;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 {
@@ -68,6 +92,8 @@ partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 	PGresult *res;
 	int i, rc;
 
+	if ((rc = check_partman(conn, "run %s.run_maintenance() instead")) != 0)
+		return rc;
 	snprintf(months, sizeof(months), "%d", ahead);
 	res = PQexecParams(conn, "SELECT m.parent, m.month::text, "
 	    "m.partition, m.moved FROM convo.partitions_maintain($1) m",
@@ -85,7 +111,7 @@ partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 	return 0;
 }
 
-/* Run SQL with one parameter, PARAM; returns 0 or an exit status. */
+/* Run SQL with one parameter, PARAM. Returns 0 or an exit status. */
 static int
 exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
 {
@@ -225,6 +251,9 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	int i, n, rc = 0;
 
 	*archived = 0;
+	if ((rc = check_partman(conn, "set the retention of %s.part_config "
+	    "instead")) != 0)
+		return rc;
 	res = PQexecParams(conn, "SELECT p.parent, p.month::text, "
 	    "p.partition, p.attached FROM convo.partitions() p "
 	    "WHERE p.month < $1::date ORDER BY p.month, p.parent",

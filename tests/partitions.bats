@@ -209,3 +209,49 @@ two_old_months() {
 	run convo-db -q verify
 	assert_success
 }
+
+@test "pg_partman takes over the monthly partitions" {
+	[ -e "$(pg_config --sharedir 2>/dev/null)/extension/pg_partman.control" ] ||
+	    [ -e /usr/share/postgresql/15/extension/pg_partman.control ] ||
+	    skip "pg_partman is not installed (Debian: postgresql-15-partman)"
+	sql "CREATE SCHEMA partman;
+	    CREATE EXTENSION pg_partman SCHEMA partman" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" >/dev/null <<-'SQL'
+	BEGIN;
+	SELECT convo.partitions_release();
+	SELECT partman.create_parent(p_parent_table => 'convo.messages',
+	    p_control => 'sent_at', p_type => 'native',
+	    p_interval => 'monthly', p_premake => 3);
+	SELECT partman.create_parent(p_parent_table => 'convo.consent_changes',
+	    p_control => 'at', p_type => 'native',
+	    p_interval => 'monthly', p_premake => 3);
+	COMMIT;
+	SQL
+	text SMpm1 "$(date -u +%Y-%m-%dT%H:%M:%SZ)" 'a question today' >in
+	run convo-ingest -q -a default in
+	assert_success
+	[ "$(jq -r .result <<<"$output")" = inserted ]
+	run partition_of SMpm1
+	assert_output "convo.messages_p$(date -u +%Y_%m)"
+	run convo-ingest -q -a default in
+	[ "$(jq -r .result <<<"$output")" = duplicate ]
+	run convo-db maintain
+	assert_failure 78
+	assert_output --partial 'managed by pg_partman: run partman.run_maintenance() instead'
+	run convo-db archive --before 2020-01
+	assert_failure 78
+	run sql "SELECT partman.run_maintenance()"
+	assert_success
+	run convo-db -q verify
+	assert_success
+}
+
+@test "release keeps partitions that have rows" {
+	text SMkeep 2026-01-05T10:00:00Z 'keep me' >in
+	convo-ingest -q -a default in >/dev/null
+	run sql "SELECT convo.partitions_release()"
+	assert_failure
+	assert_output --partial 'partition convo_partitions.messages_default has rows'
+	run sql "SELECT count(*) FROM convo.partitions()"
+	[ "$output" -gt 0 ]
+}

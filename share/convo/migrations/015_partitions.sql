@@ -257,6 +257,11 @@ BEGIN
         RAISE EXCEPTION 'months ahead must be from 0 to 120, not %',
             p_ahead;
     END IF;
+    IF convo.partman_schema() IS NOT NULL THEN
+        RAISE EXCEPTION 'the partitions are managed by pg_partman'
+            USING HINT = format('Run %s.run_maintenance() instead.',
+                convo.partman_schema());
+    END IF;
     PERFORM convo.partitions_lock();
     FOR t IN SELECT * FROM convo.partitioned_tables() LOOP
         FOR v_month IN EXECUTE format('SELECT DISTINCT '
@@ -278,6 +283,57 @@ BEGIN
             RETURN NEXT;
         END LOOP;
     END LOOP;
+END;
+$$;
+
+-- The schema of pg_partman when it manages a partitioned table of convo
+-- (see docs/scaling.md), else NULL.
+CREATE FUNCTION convo.partman_schema() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_schema text;
+    v_managed boolean;
+BEGIN
+    SELECT e.extnamespace::regnamespace::text INTO v_schema
+    FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_partman';
+    IF v_schema IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s.part_config c '
+        'WHERE c.parent_table IN ($1, $2))', v_schema)
+        INTO v_managed USING 'convo.messages', 'convo.consent_changes';
+    RETURN CASE WHEN v_managed THEN v_schema END;
+END;
+$$;
+
+-- Drop every partition that convo created, the default ones too, so that
+-- pg_partman can create its own. Raises an error, and drops nothing,
+-- when one of them has rows. Returns the number dropped.
+CREATE FUNCTION convo.partitions_release() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    v_rows boolean;
+    v_count integer := 0;
+BEGIN
+    PERFORM convo.partitions_lock();
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'convo_partitions'::regnamespace
+            AND c.relkind = 'r'
+        ORDER BY 1
+    LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM convo_partitions.%I)',
+            t.relname) INTO v_rows;
+        IF v_rows THEN
+            RAISE EXCEPTION 'partition convo_partitions.% has rows',
+                t.relname
+                USING HINT = 'Archive or move them before pg_partman '
+                    'takes over.';
+        END IF;
+        EXECUTE format('DROP TABLE convo_partitions.%I', t.relname);
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
 END;
 $$;
 
