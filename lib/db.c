@@ -1,3 +1,4 @@
+#include <dlfcn.h>
 #include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,10 +230,38 @@ db_load_keywords(PGconn *conn, long long account_id,
 	PQclear(res);
 }
 
+/*
+ * Print the version of the libcurl that convo-send would load. Programs
+ * that send no HTTP requests are linked without libcurl, because loading
+ * it and its dependencies at start-up costs about a millisecond, so it
+ * is loaded here by its soname, which has been libcurl.so.4 since 7.16.
+ */
+static void
+print_curl_version(void)
+{
+	const curl_version_info_data *(*version_info)(CURLversion);
+	const curl_version_info_data *curl;
+	void *lib = dlopen("libcurl.so.4", RTLD_LAZY);
+
+	if (lib == NULL) {
+		printf("libcurl not found (%s)\n", dlerror());
+		return;
+	}
+	*(void **)&version_info = dlsym(lib, "curl_version_info");
+	if (version_info == NULL) {
+		printf("libcurl version unknown (%s)\n", dlerror());
+		return;
+	}
+	curl = version_info(CURLVERSION_NOW);
+	printf("libcurl %s", curl->version);
+	if (curl->ssl_version != NULL)
+		printf(" (%s)", curl->ssl_version);
+	putchar('\n');
+}
+
 void
 db_print_version(void)
 {
-	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
 	int v = PQlibVersion();
 
 	printf("%s %s\n", getprogname(), CONVO_VERSION);
@@ -240,10 +269,7 @@ db_print_version(void)
 		printf("libpq %d.%d\n", v / 10000, v % 10000);
 	else
 		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
-	printf("libcurl %s", curl->version);
-	if (curl->ssl_version != NULL)
-		printf(" (%s)", curl->ssl_version);
-	putchar('\n');
+	print_curl_version();
 #ifdef CONVO_JQ_VERSION
 	printf("libjq %s (at build time)\n", CONVO_JQ_VERSION);
 #else
