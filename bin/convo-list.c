@@ -461,8 +461,7 @@ main(int argc, char **argv)
 
 	parse_options(&o, argc, argv);
 	o.account = convo_account(o.account);
-	conn = db_connect(o.db);
-	account = db_account(conn, o.account, country);
+	conn = db_connect_account(o.db, o.account, &account, country);
 	if (o.counts)
 		build_counts(&q, &o, account);
 	else

@@ -510,6 +510,7 @@ main(int argc, char **argv)
 {
 	struct reader r = { .limit = 50, .mark_read = 1 };
 	const char *db = NULL;
+	long long account;
 	int i;
 
 	/* A closed pipe must show up as a failed write, not end the run. */
@@ -523,9 +524,8 @@ main(int argc, char **argv)
 	r.people = !r.json && isatty(STDOUT_FILENO);
 	if (r.people)
 		view_tty_init(&r.tty);
-	r.conn = db_connect(db);
-	snprintf(r.account_id, sizeof(r.account_id), "%lld",
-	    db_account(r.conn, r.account, r.country));
+	r.conn = db_connect_account(db, r.account, &account, r.country);
+	snprintf(r.account_id, sizeof(r.account_id), "%lld", account);
 	if (argc == 0)
 		read_stdin(&r);
 	/* "-" reads records from standard input in its place. */
