@@ -1,9 +1,9 @@
 /*
  * json_append() against jv_dump_string(v, 0) of libjq: every value of
- * the table must come out byte for byte the same, including control
- * characters, DEL, quotes, characters outside ASCII, invalid UTF-8
- * (which libjq replaces when it builds the string), nesting, empty
- * containers and numbers.
+ * the tables must come out byte for byte the same. The values cover
+ * control characters, DEL, quotes, characters outside ASCII, nesting,
+ * empty containers and numbers. Invalid UTF-8 is covered too, because
+ * libjq replaces it when it builds the string.
  */
 #include <stdio.h>
 #include <stdlib.h>
