@@ -35,7 +35,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -Ilib \
 	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
 	$(SANITIZER_CFLAGS) \
 	-Wall -Wextra -Werror
-ALL_LDFLAGS = $(LDFLAGS) $(SANITIZER_LDFLAGS)
+# --as-needed leaves out the libraries a program does not call, such as
+# libcurl and its dependencies in convo-list and convo-read, whose start-up
+# it would otherwise slow down.
+ALL_LDFLAGS = $(LDFLAGS) $(SANITIZER_LDFLAGS) -Wl,--as-needed
 LDLIBS = $(PKG_LIBS) -ljq -lm
 
 PROGS = convo-ingest convo-list convo-read convo-db convo-send convo-keywords \

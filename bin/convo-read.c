@@ -191,27 +191,39 @@ fetch_messages(struct reader *r, const struct thread *t)
 	char limit[32];
 	const char *params[5] = { r->account_id, t->profile_id, t->channel,
 	    limit, r->before ? r->before + 2 : NULL };
+	struct buf sql = { 0 };
+	PGresult *res;
 
 	/* One message more than shown tells whether older ones exist. */
 	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit + 1 :
 	    (long long)1 << 62);
-	return query(r, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
+	buf_adds(&sql, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
 	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
 	    "(SELECT max(x.recorded_at) FROM convo.messages x "
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
 	    "AND x.channel = $3 AND x.direction = 'inbound' "
 	    "AND x.keyword_action IS NULL) AS read_mark "
 	    "FROM convo.messages m "
-	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 "
-	    "AND ($5::bigint IS NULL OR (m.sent_at, m.provider_message_id) < "
-	    "(SELECT b.sent_at, b.provider_message_id FROM convo.message_keys b "
-	    "WHERE b.account_id = $1 AND b.message_id = $5)) "
-	    /* Prunes the partitions of later months. */
-	    "AND ($5::bigint IS NULL OR m.sent_at <= (SELECT b.sent_at "
-	    "FROM convo.message_keys b WHERE b.account_id = $1 "
-	    "AND b.message_id = $5)) "
-	    "ORDER BY m.sent_at DESC, m.provider_message_id DESC LIMIT $4) t "
-	    "ORDER BY t.sent_at, t.provider_message_id", 5, params);
+	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 ");
+	/*
+	 * The cursor condition comes only with --before. Its plain bound on
+	 * sent_at prunes the partitions of later months at run time, which
+	 * neither a row comparison nor an OR with "$5 IS NULL" does. The
+	 * cursor's time comes from its key, found in one probe.
+	 */
+	if (r->before != NULL)
+		buf_adds(&sql, "AND m.sent_at <= (SELECT b.sent_at "
+		    "FROM convo.message_keys b "
+		    "WHERE b.account_id = $1 AND b.message_id = $5) "
+		    "AND (m.sent_at, m.provider_message_id) < "
+		    "(SELECT b.sent_at, b.provider_message_id "
+		    "FROM convo.message_keys b "
+		    "WHERE b.account_id = $1 AND b.message_id = $5) ");
+	buf_adds(&sql, "ORDER BY m.sent_at DESC, m.provider_message_id DESC "
+	    "LIMIT $4) t ORDER BY t.sent_at, t.provider_message_id");
+	res = query(r, sql.data, r->before != NULL ? 5 : 4, params);
+	buf_free(&sql);
+	return res;
 }
 
 /*
@@ -514,6 +526,7 @@ main(int argc, char **argv)
 {
 	struct reader r = { .limit = 50, .mark_read = 1 };
 	const char *db = NULL;
+	long long account;
 	int i;
 
 	/* A closed pipe must show up as a failed write, not end the run. */
@@ -527,9 +540,8 @@ main(int argc, char **argv)
 	r.people = !r.json && isatty(STDOUT_FILENO);
 	if (r.people)
 		view_tty_init(&r.tty);
-	r.conn = db_connect(db);
-	snprintf(r.account_id, sizeof(r.account_id), "%lld",
-	    db_account(r.conn, r.account, r.country));
+	r.conn = db_connect_account(db, r.account, &account, r.country);
+	snprintf(r.account_id, sizeof(r.account_id), "%lld", account);
 	if (argc == 0)
 		read_stdin(&r);
 	/* "-" reads records from standard input in its place. */

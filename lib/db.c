@@ -1,3 +1,4 @@
+#include <dlfcn.h>
 #include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,55 @@ db_connect(const char *conninfo)
 	return conn;
 }
 
+/* Exit with the message for an account that is not found. */
+static void
+account_not_found(const char *name)
+{
+	errx(EX_CONFIG, "account \"%s\" not found, or not granted "
+	    "to this database role; see convo-db account list, or "
+	    "create it with convo-db account add", name);
+}
+
+PGconn *
+db_connect_account(const char *conninfo, const char *name,
+    long long *account_id, char country[8])
+{
+	const char *params[1] = { name };
+	PGconn *conn = db_connect_raw(conninfo);
+	PGresult *res;
+	int latest = migrate_latest(), current = -1;
+
+	if (conn == NULL)
+		exit(EX_UNAVAILABLE);
+	/*
+	 * The schema version and the account in one round trip. Any other
+	 * outcome than a current schema, including an error, goes through
+	 * the checks of db_connect() and db_account(), which print the
+	 * message of each case.
+	 */
+	res = PQexecParams(conn, "SELECT v.version, a.account_id, "
+	    "a.default_country FROM (SELECT coalesce(max(version), 0) "
+	    "AS version FROM convo.schema_version) v "
+	    "LEFT JOIN convo.accounts a ON a.name = $1", 1, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		current = atoi(PQgetvalue(res, 0, 0));
+	if (latest <= 0 || current != latest) {
+		PQclear(res);
+		check_schema(conn, db_uses_local(conninfo));
+		cli_phase("connect");
+		*account_id = db_account(conn, name, country);
+		return conn;
+	}
+	cli_phase("connect");
+	if (PQgetisnull(res, 0, 1))
+		account_not_found(name);
+	*account_id = atoll(PQgetvalue(res, 0, 1));
+	snprintf(country, 8, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return conn;
+}
+
 long long
 db_account(PGconn *conn, const char *name, char country[8])
 {
@@ -191,9 +241,7 @@ db_account(PGconn *conn, const char *name, char country[8])
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		exit(db_report(conn, res, "cannot look up the account"));
 	if (PQntuples(res) == 0)
-		errx(EX_CONFIG, "account \"%s\" not found, or not granted "
-		    "to this database role; see convo-db account list, or "
-		    "create it with convo-db account add", name);
+		account_not_found(name);
 	id = atoll(PQgetvalue(res, 0, 0));
 	snprintf(country, 8, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
@@ -229,10 +277,38 @@ db_load_keywords(PGconn *conn, long long account_id,
 	PQclear(res);
 }
 
+/*
+ * Print the version of the libcurl that convo-send would load. Programs
+ * that send no HTTP requests are linked without libcurl, because loading
+ * it and its dependencies at start-up costs about a millisecond, so it
+ * is loaded here by its soname, which has been libcurl.so.4 since 7.16.
+ */
+static void
+print_curl_version(void)
+{
+	const curl_version_info_data *(*version_info)(CURLversion);
+	const curl_version_info_data *curl;
+	void *lib = dlopen("libcurl.so.4", RTLD_LAZY);
+
+	if (lib == NULL) {
+		printf("libcurl not found (%s)\n", dlerror());
+		return;
+	}
+	*(void **)&version_info = dlsym(lib, "curl_version_info");
+	if (version_info == NULL) {
+		printf("libcurl version unknown (%s)\n", dlerror());
+		return;
+	}
+	curl = version_info(CURLVERSION_NOW);
+	printf("libcurl %s", curl->version);
+	if (curl->ssl_version != NULL)
+		printf(" (%s)", curl->ssl_version);
+	putchar('\n');
+}
+
 void
 db_print_version(void)
 {
-	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
 	int v = PQlibVersion();
 
 	printf("%s %s\n", getprogname(), CONVO_VERSION);
@@ -240,10 +316,7 @@ db_print_version(void)
 		printf("libpq %d.%d\n", v / 10000, v % 10000);
 	else
 		printf("libpq %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
-	printf("libcurl %s", curl->version);
-	if (curl->ssl_version != NULL)
-		printf(" (%s)", curl->ssl_version);
-	putchar('\n');
+	print_curl_version();
 #ifdef CONVO_JQ_VERSION
 	printf("libjq %s (at build time)\n", CONVO_JQ_VERSION);
 #else

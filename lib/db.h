@@ -35,6 +35,14 @@ PGconn *db_connect_raw(const char *conninfo);
 long long db_account(PGconn *conn, const char *name, char country[8]);
 
 /*
+ * Connect like db_connect() and look up account NAME like db_account(),
+ * storing its id in ACCOUNT_ID. When the schema is current, the version
+ * check and the lookup take one statement.
+ */
+PGconn *db_connect_account(const char *conninfo, const char *name,
+    long long *account_id, char country[8]);
+
+/*
  * Load the keywords of account ACCOUNT_ID and its opt-out matching mode
  * into SET, which starts empty. Exits with a message on failure.
  */

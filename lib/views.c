@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "json.h"
 #include "views.h"
 
 /* Value of column NAME: a string, or null for SQL NULL. */
@@ -282,14 +283,14 @@ view_consent_change(const PGresult *res, int row, const char *account,
 int
 view_print(jv record)
 {
-	jv text = jv_dump_string(record, 0);
-	int rc = 0;
+	static struct buf line;
 
-	if (fputs(jv_string_value(text), stdout) == EOF ||
-	    putchar('\n') == EOF)
-		rc = write_failed();
-	jv_free(text);
-	return rc;
+	buf_reset(&line);
+	json_append(&line, record);
+	buf_addc(&line, '\n');
+	if (fwrite(line.data, 1, line.len, stdout) != line.len)
+		return write_failed();
+	return 0;
 }
 
 int

@@ -18,22 +18,38 @@
 	"(CASE WHEN c.status = 'snoozed' AND c.snoozed_until <= now() " \
 	"THEN 'open' ELSE c.status END)"
 
+/*
+ * The time X as RFC 3339 in UTC, with microseconds only when there are
+ * any: the body of the SQL function convo.rfc3339(), spelled out.
+ * PostgreSQL 15 does not inline that function, because it is declared
+ * IMMUTABLE and calls the STABLE to_char(). Each call then runs the SQL
+ * function executor: 2.7 us per call against 0.6 us for the expression,
+ * measured over 100,000 rows.
+ */
+#define VIEW_RFC3339(x) \
+	"(CASE WHEN date_part('microseconds', " x ")::bigint % 1000000 = 0 " \
+	"THEN to_char(" x " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') " \
+	"ELSE to_char(" x " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END)"
+
 /* Columns view_conversation() reads; c is conversations, p profiles. */
 #define VIEW_CONVERSATION_COLUMNS \
 	"SELECT c.conversation_id, c.channel, " \
 	VIEW_EFFECTIVE_STATUS " AS status, " \
-	"convo.rfc3339(c.snoozed_until) AS snoozed_until, c.blocked, " \
+	VIEW_RFC3339("c.snoozed_until") " AS snoozed_until, c.blocked, " \
 	"c.assignee, c.unread_count, c.brand_address, c.last_body, " \
-	"c.last_direction, convo.rfc3339(c.last_at) AS last_at, " \
+	"c.last_direction, " VIEW_RFC3339("c.last_at") " AS last_at, " \
 	"c.last_provider_message_id, " \
-	"convo.rfc3339(c.last_read_at) AS last_read_at, " \
-	"convo.rfc3339(c.created_at) AS created_at, " \
-	"convo.rfc3339(c.updated_at) AS updated_at, " \
-	"c.flagged_message_id, convo.rfc3339(c.flagged_at) AS flagged_at, " \
+	VIEW_RFC3339("c.last_read_at") " AS last_read_at, " \
+	VIEW_RFC3339("c.created_at") " AS created_at, " \
+	VIEW_RFC3339("c.updated_at") " AS updated_at, " \
+	"c.flagged_message_id, " \
+	VIEW_RFC3339("c.flagged_at") " AS flagged_at, " \
 	"p.profile_id, p.phone, p.first_name, p.last_name, p.email, " \
 	"p.photo_url, p.timezone, p.external_id, " \
 	"coalesce(s.status, 'never_subscribed') AS consent, " \
-	"convo.rfc3339(c.last_at) || '~' || c.conversation_id AS cursor "
+	VIEW_RFC3339("c.last_at") " || '~' || c.conversation_id AS cursor "
 
 /* Joins to c of the profile and consent that VIEW_CONVERSATION_COLUMNS reads. */
 #define VIEW_CONVERSATION_JOINS \
@@ -51,14 +67,14 @@
 	"m.message_id, m.channel, m.direction, m.origin, m.origin_id, " \
 	"m.from_address, m.to_address, m.body, m.media::text AS media, " \
 	"m.provider, m.provider_message_id, " \
-	"convo.rfc3339(m.sent_at) AS sent_at, " \
-	"convo.rfc3339(m.recorded_at) AS recorded_at, m.status, " \
-	"convo.rfc3339(m.status_at) AS status_at, m.error_code, " \
+	VIEW_RFC3339("m.sent_at") " AS sent_at, " \
+	VIEW_RFC3339("m.recorded_at") " AS recorded_at, m.status, " \
+	VIEW_RFC3339("m.status_at") " AS status_at, m.error_code, " \
 	"m.keyword, m.keyword_action, m.extra::text AS extra"
 
 /* Columns view_consent_change() reads; x is consent_changes. */
 #define VIEW_CONSENT_COLUMNS \
-	"x.channel, x.status, x.method, convo.rfc3339(x.at) AS at, " \
+	"x.channel, x.status, x.method, " VIEW_RFC3339("x.at") " AS at, " \
 	"(extract(epoch FROM x.at) * 1000000)::bigint AS at_us, x.message_id, x.keyword, x.provider_message_id, " \
 	"x.error_code"
 

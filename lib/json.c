@@ -1,0 +1,105 @@
+#include <stdio.h>
+
+#include "json.h"
+
+/*
+ * Append string S of N bytes as a JSON string. Bytes from 0x80 up are
+ * copied: jv strings hold valid UTF-8, and libjq writes characters
+ * outside ASCII as they are. ASCII control characters and DEL are
+ * escaped as libjq escapes them.
+ */
+static void
+append_string(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + n, *run;
+	char escape[8];
+
+	buf_addc(b, '"');
+	while (p < end) {
+		for (run = p; p < end && *p >= 0x20 && *p != '"' &&
+		    *p != '\\' && *p != 0x7f; p++)
+			continue;
+		buf_add(b, (const char *)run, p - run);
+		if (p == end)
+			break;
+		switch (*p) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\b': buf_adds(b, "\\b"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\f': buf_adds(b, "\\f"); break;
+		default:
+			snprintf(escape, sizeof(escape), "\\u%04x", *p);
+			buf_adds(b, escape);
+			break;
+		}
+		p++;
+	}
+	buf_addc(b, '"');
+}
+
+static void
+append_jv_string(struct buf *b, jv s)
+{
+	append_string(b, jv_string_value(s),
+	    (size_t)jv_string_length_bytes(jv_copy(s)));
+}
+
+void
+json_append(struct buf *b, jv v)
+{
+	jv text;
+	int i, first = 1;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NULL:
+		buf_adds(b, "null");
+		break;
+	case JV_KIND_FALSE:
+		buf_adds(b, "false");
+		break;
+	case JV_KIND_TRUE:
+		buf_adds(b, "true");
+		break;
+	case JV_KIND_STRING:
+		append_jv_string(b, v);
+		break;
+	case JV_KIND_ARRAY:
+		buf_addc(b, '[');
+		jv_array_foreach(v, j, item) {
+			if (j > 0)
+				buf_addc(b, ',');
+			json_append(b, item);
+		}
+		buf_addc(b, ']');
+		break;
+	case JV_KIND_OBJECT:
+		/* libjq writes the keys in the order they were added. */
+		buf_addc(b, '{');
+		for (i = jv_object_iter(v); jv_object_iter_valid(v, i);
+		    i = jv_object_iter_next(v, i)) {
+			jv key = jv_object_iter_key(v, i);
+
+			if (!first)
+				buf_addc(b, ',');
+			first = 0;
+			append_jv_string(b, key);
+			jv_free(key);
+			buf_addc(b, ':');
+			json_append(b, jv_object_iter_value(v, i));
+		}
+		buf_addc(b, '}');
+		break;
+	default:
+		/* Numbers, rare in records, keep libjq's own formatting. */
+		text = jv_dump_string(jv_copy(v), 0);
+		buf_add(b, jv_string_value(text),
+		    (size_t)jv_string_length_bytes(jv_copy(text)));
+		jv_free(text);
+		break;
+	}
+	jv_free(v);
+}
