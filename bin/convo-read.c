@@ -220,7 +220,7 @@ fetch_messages(struct reader *r, const struct thread *t)
 		    "FROM convo.message_keys b "
 		    "WHERE b.account_id = $1 AND b.message_id = $5) ");
 	buf_adds(&sql, "ORDER BY m.sent_at DESC, m.provider_message_id DESC "
-	    "LIMIT $4) t ORDER BY t.sent_at, t.provider_message_id");
+	    "LIMIT $4) t ORDER BY t.sent_us, t.provider_message_id");
 	res = query(r, sql.data, r->before != NULL ? 5 : 4, params);
 	buf_free(&sql);
 	return res;

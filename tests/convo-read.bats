@@ -580,3 +580,15 @@ EOF2
 	assert_line --index 0 "$(sql "SELECT 'm_' || message_id
 	    FROM convo.messages WHERE provider_message_id = 'SMcc2'")"
 }
+
+@test "whole second comes before its fraction" {
+	{
+		inbound +15005550141 2026-11-03T10:00:38.500Z SMfrac1 'second'
+		inbound +15005550141 2026-11-03T10:00:38Z SMfrac2 'first'
+		inbound +15005550141 2026-11-03T10:00:39Z SMfrac3 'third'
+	} | ingest
+	run read_messages --no-mark-read +15005550141
+	assert_success
+	run jq -r .body <<<"$output"
+	assert_output "$(printf 'first\nsecond\nthird')"
+}
