@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jv.h>
@@ -834,7 +835,7 @@ parse_ahead(int argc, char **argv)
 		if (ch != 'n')
 			usage();
 		ahead = (int)strtonum(optarg, 0, 120, &bad);
-		if (bad != NULL)
+		if (bad != NULL || optarg[strspn(optarg, "0123456789")] != '\0')
 			errx(EX_USAGE, "--ahead: months must be a number from 0 "
 			    "to 120, not \"%s\"", optarg);
 	}
@@ -880,6 +881,7 @@ cmd_archive(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *before = NULL, *dir = ".";
+	struct stat st;
 	char day[11];
 	PGconn *conn;
 	int ch, archived, rc;
@@ -903,6 +905,10 @@ cmd_archive(int argc, char **argv)
 	if (partition_parse_month(before, day) == -1)
 		errx(EX_USAGE, "--before: expected a month as YYYY-MM, not "
 		    "\"%s\"", before);
+	if (stat(dir, &st) == -1)
+		err(EX_CANTCREAT, "--dir: %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		errx(EX_USAGE, "--dir: %s is not a directory", dir);
 	if (access(dir, W_OK | X_OK) == -1)
 		err(EX_CANTCREAT, "--dir: %s", dir);
 	conn = db_connect(opt_db);

@@ -84,34 +84,66 @@ check_partman(PGconn *conn, const char *hint)
 	return rc;
 }
 
+/*
+ * Create partition ROW of NEEDED (parent, month, name) in a transaction
+ * of its own and print its record. Returns 0 or an exit status.
+ */
+static int
+create_one(PGconn *conn, PGresult *needed, int row, FILE *out, int *created)
+{
+	const char *params[2] = { PQgetvalue(needed, row, 0),
+	    PQgetvalue(needed, row, 1) };
+	PGresult *res;
+	int rc = 0;
+
+	res = PQexecParams(conn, "SELECT convo.partition_create($1, $2::date)",
+	    2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_report(conn, res, "cannot create partitions");
+	else if (!PQgetisnull(res, 0, 0)) {
+		print_partition(out, "partition", needed, row, "moved",
+		    PQgetvalue(res, 0, 0), NULL);
+		(*created)++;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 {
 	char months[16];
 	const char *params[1] = { months };
 	PGresult *res;
-	int i, rc;
+	int i, n, rc;
 
+	*created = 0;
 	if ((rc = check_partman(conn, "run %s.run_maintenance() instead")) != 0)
 		return rc;
 	snprintf(months, sizeof(months), "%d", ahead);
-	res = PQexecParams(conn, "SELECT m.parent, m.month::text, "
-	    "m.partition, m.moved FROM convo.partitions_maintain($1) m",
-	    1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, "SELECT n.parent, n.month::text, "
+	    "n.parent || '_' || to_char(n.month, 'YYYY_MM') "
+	    "FROM convo.partitions_needed($1) n", 1, NULL, params, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = db_report(conn, res, "cannot create partitions");
+		rc = db_report(conn, res, "cannot list the partitions to create");
 		PQclear(res);
 		return rc;
 	}
-	*created = PQntuples(res);
-	for (i = 0; i < *created; i++)
-		print_partition(out, "partition", res, i, "moved",
-		    PQgetvalue(res, i, 3), NULL);
+	/* One transaction each, so that no lock outlasts its partition. */
+	n = PQntuples(res);
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = create_one(conn, res, i, out, created);
+		fflush(out);
+	}
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
-/* Run SQL with one parameter, PARAM. Returns 0 or an exit status. */
+/*
+ * Run SQL with one parameter, PARAM, or none when it is NULL. Returns 0
+ * or an exit status.
+ */
 static int
 exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
 {
@@ -119,7 +151,8 @@ exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
 	PGresult *res;
 	int rc = 0;
 
-	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, sql, param != NULL, NULL, params, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = db_report(conn, res, what);
@@ -129,15 +162,16 @@ exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
 
 /*
  * Copy the rows of detached partition NAME to the open file FD. Stores
- * the number of rows in ROWS. Returns 0 or an exit status.
+ * the number of rows in ROWS and of lines written in LINES: COPY's text
+ * format writes one row a line. Returns 0 or an exit status.
  */
 static int
 copy_out(PGconn *conn, const char *name, int fd, const char *path,
-    char rows[32])
+    char rows[32], long long *lines)
 {
 	char *ident, *sql, *buf;
 	PGresult *res;
-	int n, rc = 0;
+	int n, i, rc = 0;
 
 	if ((ident = PQescapeIdentifier(conn, name, strlen(name))) == NULL)
 		errx(EX_OSERR, "out of memory");
@@ -152,11 +186,14 @@ copy_out(PGconn *conn, const char *name, int fd, const char *path,
 		return rc;
 	}
 	PQclear(res);
+	*lines = 0;
 	while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
 		if (rc == 0 && write(fd, buf, (size_t)n) != n) {
 			warn("cannot write %s", path);
 			rc = EX_IOERR;
 		}
+		for (i = 0; i < n; i++)
+			*lines += buf[i] == '\n';
 		PQfreemem(buf);
 	}
 	res = PQgetResult(conn);
@@ -170,30 +207,50 @@ copy_out(PGconn *conn, const char *name, int fd, const char *path,
 	return rc;
 }
 
+/* Flush directory DIR, so that a new name in it survives a crash. */
+static int
+sync_dir(const char *dir)
+{
+	int dfd, rc = 0;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		warn("cannot write %s", dir);
+		rc = EX_IOERR;
+	}
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
 /*
- * Write partition NAME to DIR/NAME.copy through a temporary file that
- * becomes the archive only once its data is on disk. Returns 0 or an
- * exit status.
+ * Write partition NAME to PATH in DIR through a temporary file of a name
+ * of its own, which becomes PATH only once its rows are all on disk.
+ * Returns 0 or an exit status.
  */
 static int
 archive_file(PGconn *conn, const char *name, const char *dir,
-    char path[PATH_MAX], char rows[32])
+    const char *path, char rows[32])
 {
 	char tmp[PATH_MAX];
-	int fd, dfd, rc;
+	long long lines = 0;
+	int fd, rc;
 
-	if ((size_t)snprintf(path, PATH_MAX, "%s/%s.copy", dir, name) >=
-	    PATH_MAX || (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.copy.tmp",
-	    dir, name) >= sizeof(tmp)) {
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.copy.XXXXXX", dir,
+	    name) >= sizeof(tmp)) {
 		warnx("archive directory name too long: %s", dir);
 		return EX_USAGE;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
-		warn("cannot create %s", tmp);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		warn("cannot create a file in %s", dir);
 		return EX_CANTCREAT;
 	}
-	rc = copy_out(conn, name, fd, tmp, rows);
+	rc = copy_out(conn, name, fd, tmp, rows, &lines);
+	if (rc == 0 && lines != strtoll(rows, NULL, 10)) {
+		warnx("copied %s rows of %s but wrote %lld lines; the partition "
+		    "is kept", rows, name, lines);
+		rc = EX_SOFTWARE;
+	}
 	if (rc == 0 && fsync(fd) == -1) {
 		warn("cannot write %s", tmp);
 		rc = EX_IOERR;
@@ -210,35 +267,105 @@ archive_file(PGconn *conn, const char *name, const char *dir,
 		rc = EX_CANTCREAT;
 	}
 	unlink(tmp);
-	if (rc == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
-		if (fsync(dfd) == -1) {
-			warn("cannot write %s", dir);
-			rc = EX_IOERR;
-		}
-		close(dfd);
-	}
+	if (rc == 0)
+		rc = sync_dir(dir);
 	return rc;
+}
+
+/* End the open transaction: COMMIT when OK, else ROLLBACK. */
+static int
+finish(PGconn *conn, int ok)
+{
+	PGresult *res = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_report(conn, res, "cannot finish the archive");
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Copy detached partition NAME to PATH and drop it, in one transaction
+ * under the partition lock, so that two runs never write the same
+ * partition. Sets *DONE when this run archived it: another run may have
+ * done it first. Returns 0 or an exit status.
+ */
+static int
+archive_detached(PGconn *conn, const char *name, const char *dir,
+    const char *path, char rows[32], int *done)
+{
+	PGresult *res;
+	const char *params[1] = { name };
+	int rc;
+
+	*done = 0;
+	if ((rc = exec_one(conn, "BEGIN", NULL, "cannot start the archive")))
+		return rc;
+	if ((rc = exec_one(conn, "SELECT convo.partitions_lock()", NULL,
+	    "cannot lock the partitions")) != 0) {
+		finish(conn, 0);
+		return rc;
+	}
+	/* A statement of its own, to see what a run before this one did. */
+	res = PQexecParams(conn, "SELECT EXISTS (SELECT 1 "
+	    "FROM convo.partitions() p "
+	    "WHERE p.partition = $1 AND NOT p.attached)", 1, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_report(conn, res, "cannot look up a partition");
+		PQclear(res);
+		finish(conn, 0);
+		return rc;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		PQclear(res);
+		return finish(conn, 1);
+	}
+	PQclear(res);
+	if ((rc = archive_file(conn, name, dir, path, rows)) != 0) {
+		finish(conn, 0);
+		return rc;
+	}
+	if ((rc = exec_one(conn, "SELECT convo.partition_drop($1)", name,
+	    "cannot drop an archived partition")) != 0 ||
+	    (rc = finish(conn, 1)) != 0) {
+		finish(conn, 0);
+		unlink(path);
+		return rc;
+	}
+	*done = 1;
+	return 0;
 }
 
 /* Archive the partition of row ROW of RES (parent, month, name, attached). */
 static int
 archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
-    FILE *out)
+    FILE *out, int *archived)
 {
 	const char *name = PQgetvalue(res, row, 2);
 	char path[PATH_MAX], rows[32] = "0";
-	int rc;
+	int rc, done;
 
-	if (strcmp(PQgetvalue(res, row, 3), "t") == 0 &&
-	    (rc = exec_one(conn, "SELECT convo.partition_detach($1)", name,
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.copy", dir, name) >=
+	    sizeof(path)) {
+		warnx("archive directory name too long: %s", dir);
+		return EX_USAGE;
+	}
+	/* Before detaching: a month must not vanish from reads for nothing. */
+	if (access(path, F_OK) == 0) {
+		warnx("%s exists; move it away and run again", path);
+		return EX_CANTCREAT;
+	}
+	if ((rc = exec_one(conn, "SELECT convo.partition_detach($1)", name,
 	    "cannot detach a partition")) != 0)
 		return rc;
-	if ((rc = archive_file(conn, name, dir, path, rows)) != 0)
+	if ((rc = archive_detached(conn, name, dir, path, rows, &done)) != 0)
 		return rc;
-	if ((rc = exec_one(conn, "SELECT convo.partition_drop($1)", name,
-	    "cannot drop an archived partition")) != 0)
-		return rc;
-	print_partition(out, "archive", res, row, "rows", rows, path);
+	if (done) {
+		print_partition(out, "archive", res, row, "rows", rows, path);
+		(*archived)++;
+	}
 	return 0;
 }
 
@@ -254,6 +381,22 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	if ((rc = check_partman(conn, "set the retention of %s.part_config "
 	    "instead")) != 0)
 		return rc;
+	res = PQexecParams(conn, "SELECT $1::date > convo.month_of(now()), "
+	    "to_char(convo.month_of(now()), 'YYYY-MM')", 1, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_report(conn, res, "cannot read the current month");
+		PQclear(res);
+		return rc;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		warnx("--before: %.7s is after the current month, %s; archive "
+		    "keeps the current month and later ones", before,
+		    PQgetvalue(res, 0, 1));
+		PQclear(res);
+		return EX_USAGE;
+	}
+	PQclear(res);
 	res = PQexecParams(conn, "SELECT p.parent, p.month::text, "
 	    "p.partition, p.attached FROM convo.partitions() p "
 	    "WHERE p.month < $1::date ORDER BY p.month, p.parent",
@@ -265,8 +408,7 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	}
 	n = PQntuples(res);
 	for (i = 0; i < n && rc == 0; i++) {
-		if ((rc = archive_one(conn, res, i, dir, out)) == 0)
-			(*archived)++;
+		rc = archive_one(conn, res, i, dir, out, archived);
 		fflush(out);
 	}
 	PQclear(res);

@@ -479,6 +479,14 @@ receipt() {
 	run sql "SELECT provider_message_id, status, origin_id
 	    FROM convo.messages WHERE direction = 'outbound'"
 	assert_output "$sid|delivered|$outbox"
+	# The message moved back to the receipt's time, its key with it, and
+	# the conversation's last message time follows.
+	run sql "SELECT k.sent_at, c.last_at FROM convo.message_keys k
+	    JOIN convo.conversations c ON c.last_provider_message_id =
+	        k.provider_message_id"
+	assert_output "2026-11-03 10:00:05+00|2026-11-03 10:00:05+00"
+	run convo-db -q verify
+	assert_success
 	run convo-read --json +12015550922
 	run jq -r 'select(.direction == "outbound") | .body' <<<"$output"
 	assert_output "Hello"

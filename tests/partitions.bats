@@ -109,6 +109,10 @@ partition_of() {
 	run convo-db maintain --ahead 500
 	assert_failure 64
 	assert_output --partial 'months must be a number from 0 to 120, not "500"'
+	run convo-db maintain --ahead ' 3'
+	assert_failure 64
+	run convo-db maintain --ahead +5
+	assert_failure 64
 }
 
 # Ingest two months of texts and consent changes of 2025 and keep
@@ -235,6 +239,9 @@ two_old_months() {
 	assert_output "convo.messages_p$(date -u +%Y_%m)"
 	run convo-ingest -q -a default in
 	[ "$(jq -r .result <<<"$output")" = duplicate ]
+	run sql "SELECT convo.partitions_release()"
+	assert_success
+	assert_output 0
 	run convo-db maintain
 	assert_failure 78
 	assert_output --partial 'managed by pg_partman: run partman.run_maintenance() instead'
@@ -246,12 +253,114 @@ two_old_months() {
 	assert_success
 }
 
-@test "release keeps partitions that have rows" {
-	text SMkeep 2026-01-05T10:00:00Z 'keep me' >in
-	convo-ingest -q -a default in >/dev/null
+@test "release needs pg_partman" {
 	run sql "SELECT convo.partitions_release()"
 	assert_failure
-	assert_output --partial 'partition convo_partitions.messages_default has rows'
+	assert_output --partial 'pg_partman is not installed'
 	run sql "SELECT count(*) FROM convo.partitions()"
 	[ "$output" -gt 0 ]
+}
+
+@test "maintain restores missing default partitions" {
+	sql "DROP TABLE convo_partitions.messages_default" >/dev/null
+	run convo-db -q maintain
+	assert_success
+	text SMdef 2019-01-05T10:00:00Z 'back again' >in
+	run convo-ingest -q -a default in
+	assert_success
+	run partition_of SMdef
+	assert_output convo_partitions.messages_default
+}
+
+@test "maintain waits for a running batch instead of deadlocking" {
+	convo-ingest -q "$SAMPLE" >/dev/null
+	text SMwait 2019-02-05T10:00:00Z 'waiting in the default' >in
+	convo-ingest -q -a default in >/dev/null
+	# A batch that wrote a profile and reads messages after maintain
+	# has started.
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" >batch.out 2>&1 <<-'SQL' &
+	BEGIN;
+	UPDATE convo.profiles SET first_name = first_name
+	    WHERE phone = '+12015550123';
+	SELECT pg_sleep(1.5);
+	SELECT count(*) FROM convo.messages;
+	COMMIT;
+	SQL
+	local batch=$!
+	sleep 0.5
+	run convo-db maintain --ahead 6
+	assert_success
+	assert_line --partial '"month":"2019-02"'
+	wait "$batch"
+	run cat batch.out
+	refute_output --partial 'deadlock'
+}
+
+@test "maintain stops at a detached month" {
+	two_old_months
+	sql "SELECT convo.partition_detach('messages_2025_01')" >/dev/null
+	text SMjan9 2025-01-20T09:00:00Z 'after the detach' >in
+	convo-ingest -q -a default in >/dev/null
+	run convo-db maintain
+	assert_failure
+	assert_output --partial 'partition convo_partitions.messages_2025_01 is detached'
+	run convo-db -q archive --before 2025-02
+	assert_success
+	[ "$(jq -r .rows <<<"$output")" = 2 ]
+	run convo-db -q maintain
+	assert_success
+	run partition_of SMjan9
+	assert_output convo_partitions.messages_2025_01
+}
+
+@test "archive checks its file before detaching" {
+	two_old_months
+	echo 'kept' >messages_2025_01.copy
+	run convo-db archive --before 2025-02
+	assert_failure 73
+	run sql "SELECT count(*) FROM convo.partitions()
+	    WHERE partition = 'messages_2025_01' AND attached"
+	assert_output 1
+	echo 'not a directory' >afile
+	chmod +x afile
+	run convo-db archive --before 2025-02 --dir afile
+	assert_failure 64
+	assert_output --partial 'afile is not a directory'
+	run convo-read --no-mark-read +12015550123
+	[ "$(grep -c 'january' <<<"$output")" -eq 2 ]
+}
+
+@test "archive keeps the current month" {
+	run convo-db archive --before 2099-01
+	assert_failure 64
+	assert_output --partial 'archive keeps the current month and later ones'
+	run sql "SELECT count(*) FROM convo.partitions() WHERE NOT attached"
+	assert_output 0
+}
+
+@test "two archive runs at once archive each month once" {
+	local i
+	for ((i = 1; i <= 3000; i++)); do
+		text "SMbulk$i" "2025-01-$(printf '%02d' $((i % 28 + 1)))T09:00:00Z" \
+		    "question $i"
+	done >bulk
+	convo-ingest -q -a default bulk >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >a.out 2>a.err &
+	convo-db -q archive --before 2025-02 >b.out 2>b.err &
+	wait %1 && wait %2 || {
+		cat a.err b.err
+		false
+	}
+	run cat a.out b.out
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(jq -r .rows <<<"$output")" = 3000 ]
+	[ "$(wc -l <messages_2025_01.copy)" -eq 3000 ]
+	run ls -A
+	refute_output --partial '.copy.'
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" \
+	    -c '\copy convo.messages FROM messages_2025_01.copy'
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE provider_message_id LIKE 'SMbulk%'"
+	assert_output 3000
 }

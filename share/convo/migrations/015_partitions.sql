@@ -189,32 +189,49 @@ $$;
 
 -- Create the partition of table PARENT (a name of convo.partitioned_tables)
 -- for the month that starts on MONTH, moving the rows of that month out of
--- the default partition. Returns the partition's name, or NULL when it
--- exists already. The caller holds the lock of convo.partitions_lock.
+-- the default partition. Returns the number of rows moved, or NULL when
+-- the partition exists already. Run it in a transaction of its own: its
+-- locks last until the transaction ends.
 --
--- The rows move before the partition is attached, with the default
--- partition locked against inserts (readers go on), so that the check
--- of ATTACH PARTITION finds none of the month's rows left there. The
--- partitioned table itself takes only the SHARE UPDATE EXCLUSIVE lock of
--- ATTACH PARTITION, which lets inserts into other months go on.
+-- Locks, in this order, so that an ingest batch (which writes profiles,
+-- then messages) and this function never wait for each other in a
+-- cycle: the advisory lock of convo.partitions_lock; convo.profiles in
+-- SHARE ROW EXCLUSIVE mode, which ATTACH PARTITION needs for the foreign
+-- key and which waits for running ingest batches and makes new ones
+-- wait; the default partition, against inserts, while its rows of the
+-- month move; then ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the
+-- partitioned table and ACCESS EXCLUSIVE on the default partition, so
+-- statements that read the default partition (convo-read, ingest) wait
+-- until the transaction ends. With no rows to move that is a few
+-- milliseconds.
 CREATE FUNCTION convo.partition_create(p_parent text, p_month date)
-RETURNS text
+RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_moved bigint;
     v_column text;
     v_name text := p_parent || '_' || to_char(p_month, 'YYYY_MM');
     v_from timestamptz := p_month::timestamp AT TIME ZONE 'UTC';
     v_to timestamptz := (p_month + interval '1 month')::timestamp
         AT TIME ZONE 'UTC';
+    v_attached boolean;
 BEGIN
     SELECT t.time_column INTO STRICT v_column
     FROM convo.partitioned_tables() t WHERE t.parent = p_parent;
     IF p_month <> date_trunc('month', p_month)::date THEN
         RAISE EXCEPTION 'month % does not start on its first day', p_month;
     END IF;
-    IF to_regclass(format('convo_partitions.%I', v_name)) IS NOT NULL THEN
+    PERFORM convo.partitions_lock();
+    SELECT p.attached INTO v_attached
+    FROM convo.partitions() p WHERE p.partition = v_name;
+    IF v_attached THEN
         RETURN NULL;
+    ELSIF NOT v_attached THEN
+        RAISE EXCEPTION 'partition convo_partitions.% is detached', v_name
+            USING HINT = 'Run convo-db archive to finish archiving it.';
     END IF;
+    LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
+    PERFORM convo.partitions_defaults();
     EXECUTE format('LOCK TABLE convo_partitions.%I IN EXCLUSIVE MODE',
         p_parent || '_default');
     EXECUTE format('CREATE TABLE convo_partitions.%I (LIKE convo.%I '
@@ -224,10 +241,11 @@ BEGIN
         'INSERT INTO convo_partitions.%I SELECT * FROM moved',
         p_parent || '_default', v_column, v_column, v_name)
         USING v_from, v_to;
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
     EXECUTE format('ALTER TABLE convo.%I ATTACH PARTITION '
         'convo_partitions.%I FOR VALUES FROM (%L) TO (%L)',
         p_parent, v_name, v_from, v_to);
-    RETURN v_name;
+    RETURN v_moved;
 END;
 $$;
 
@@ -239,19 +257,37 @@ LANGUAGE sql AS $$
     SELECT pg_advisory_xact_lock(7270728);
 $$;
 
--- Create the partitions of every partitioned table for the current month
--- (UTC) and the AHEAD months after it, and for each earlier month that
--- has rows waiting in a default partition. Rows of months after the
--- last of these stay in the default partition. Returns one row per
--- partition created.
-CREATE FUNCTION convo.partitions_maintain(p_ahead integer)
-RETURNS TABLE (parent text, month date, partition text, moved bigint)
+-- Create the default partition of each partitioned table that has none,
+-- as after convo.partitions_release without pg_partman taking over.
+CREATE FUNCTION convo.partitions_defaults() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     t record;
-    v_month date;
+BEGIN
+    FOR t IN SELECT * FROM convo.partitioned_tables() x
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+            JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = format('convo.%I', x.parent)::regclass
+                AND pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+                    = 'DEFAULT')
+    LOOP
+        EXECUTE format('CREATE TABLE convo_partitions.%I PARTITION OF '
+            'convo.%I DEFAULT', t.parent || '_default', t.parent);
+    END LOOP;
+END;
+$$;
+
+-- The partitions that convo-db maintain would create: those of every
+-- partitioned table for the current month (UTC) and the AHEAD months
+-- after it, and for each earlier month that has rows waiting in a
+-- default partition. Rows of later months stay in the default
+-- partition.
+CREATE FUNCTION convo.partitions_needed(p_ahead integer)
+RETURNS TABLE (parent text, month date)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
     v_last date := convo.month_of(now()) + make_interval(months => p_ahead);
-    v_name text;
 BEGIN
     IF p_ahead < 0 OR p_ahead > 120 THEN
         RAISE EXCEPTION 'months ahead must be from 0 to 120, not %',
@@ -262,26 +298,40 @@ BEGIN
             USING HINT = format('Run %s.run_maintenance() instead.',
                 convo.partman_schema());
     END IF;
-    PERFORM convo.partitions_lock();
+    PERFORM convo.partitions_defaults();
     FOR t IN SELECT * FROM convo.partitioned_tables() LOOP
-        FOR v_month IN EXECUTE format('SELECT DISTINCT '
-                'convo.month_of(d.%I) FROM convo_partitions.%I d '
-                'WHERE d.%I < $1 UNION '
+        RETURN QUERY EXECUTE format('SELECT $3, m.month FROM ('
+                'SELECT DISTINCT convo.month_of(d.%I) AS month '
+                'FROM convo_partitions.%I d WHERE d.%I < $1 UNION '
                 'SELECT generate_series(convo.month_of(now()), $2, '
-                '''1 month'')::date ORDER BY 1',
+                '''1 month'')::date) m '
+                'WHERE NOT EXISTS (SELECT 1 FROM convo.partitions() p '
+                'WHERE p.parent = $3 AND p.month = m.month AND p.attached) '
+                'ORDER BY 2',
                 t.time_column, t.parent || '_default', t.time_column)
             USING v_last::timestamp AT TIME ZONE 'UTC'
-                + interval '1 month', v_last
-        LOOP
-            v_name := convo.partition_create(t.parent, v_month);
-            CONTINUE WHEN v_name IS NULL;
-            parent := t.parent;
-            month := v_month;
-            partition := v_name;
-            EXECUTE format('SELECT count(*) FROM convo_partitions.%I',
-                v_name) INTO moved;
-            RETURN NEXT;
-        END LOOP;
+                + interval '1 month', v_last, t.parent;
+    END LOOP;
+END;
+$$;
+
+-- Create the partitions of convo.partitions_needed in one transaction,
+-- for psql and the migration; convo-db maintain gives each partition a
+-- transaction of its own. Returns one row per partition created and the
+-- number of rows it took from the default partition.
+CREATE FUNCTION convo.partitions_maintain(p_ahead integer)
+RETURNS TABLE (parent text, month date, partition text, moved bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n record;
+BEGIN
+    FOR n IN SELECT * FROM convo.partitions_needed(p_ahead) LOOP
+        moved := convo.partition_create(n.parent, n.month);
+        CONTINUE WHEN moved IS NULL;
+        parent := n.parent;
+        month := n.month;
+        partition := n.parent || '_' || to_char(n.month, 'YYYY_MM');
+        RETURN NEXT;
     END LOOP;
 END;
 $$;
@@ -307,8 +357,9 @@ END;
 $$;
 
 -- Drop every partition that convo created, the default ones too, so that
--- pg_partman can create its own. Raises an error, and drops nothing,
--- when one of them has rows. Returns the number dropped.
+-- pg_partman can create its own in the same transaction. Raises an
+-- error, and drops nothing, when one of them has rows or pg_partman is
+-- not installed. Returns the number dropped.
 CREATE FUNCTION convo.partitions_release() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -316,6 +367,13 @@ DECLARE
     v_rows boolean;
     v_count integer := 0;
 BEGIN
+    PERFORM 1 FROM pg_catalog.pg_extension e
+    WHERE e.extname = 'pg_partman';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pg_partman is not installed'
+            USING HINT = 'Without it nothing would create partitions; '
+                'see docs/scaling.md.';
+    END IF;
     PERFORM convo.partitions_lock();
     FOR t IN SELECT c.relname FROM pg_catalog.pg_class c
         WHERE c.relnamespace = 'convo_partitions'::regnamespace
@@ -356,19 +414,26 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Detach the partition NAME (of convo.partitions) from its table, so
--- that it can be copied out, then dropped by convo.partition_drop.
--- DETACH PARTITION takes the ACCESS EXCLUSIVE lock of the partitioned
--- table until the transaction ends: keep the transaction short.
+-- that it can be copied out, then dropped by convo.partition_drop; a
+-- partition detached already, or archived by another run, is left as it
+-- is. DETACH PARTITION takes
+-- the ACCESS EXCLUSIVE lock of the partitioned table until the
+-- transaction ends, so keep the transaction short. convo.profiles is
+-- locked first, in the order of convo.partition_create.
 CREATE FUNCTION convo.partition_detach(p_name text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_parent text;
+    v_attached boolean;
 BEGIN
     PERFORM convo.partitions_lock();
-    SELECT p.parent INTO STRICT v_parent
-    FROM convo.partitions() p WHERE p.partition = p_name AND p.attached;
-    EXECUTE format('ALTER TABLE convo.%I DETACH PARTITION '
-        'convo_partitions.%I', v_parent, p_name);
+    SELECT p.parent, p.attached INTO v_parent, v_attached
+    FROM convo.partitions() p WHERE p.partition = p_name;
+    IF v_attached THEN
+        LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
+        EXECUTE format('ALTER TABLE convo.%I DETACH PARTITION '
+            'convo_partitions.%I', v_parent, p_name);
+    END IF;
 END;
 $$;
 
@@ -741,8 +806,9 @@ $$;
 
 -- Move message MESSAGE, just recorded by convo.outbox_sent at the
 -- current time, back to SENT_AT (into another partition when the month
--- differs, and its key with it), and give its conversation the latest
--- message again when it no longer is.
+-- differs, and its key with it). When it was its conversation's last
+-- message, the summary takes the thread's latest message again: another
+-- one, or this one at its new time.
 CREATE OR REPLACE FUNCTION convo.outbox_receipt_time(p_account bigint,
     p_message bigint, p_sent_at timestamptz)
 RETURNS void
@@ -780,8 +846,7 @@ BEGIN
     WHERE c.account_id = p_account AND c.profile_id = m.profile_id
         AND c.channel = m.channel
         AND p.account_id = p_account AND p.profile_id = m.profile_id
-        AND c.last_message_id = p_message
-        AND l.message_id <> p_message;
+        AND c.last_message_id = p_message;
 END;
 $$;
 
