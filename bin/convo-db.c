@@ -959,6 +959,15 @@ complete_value(int option, int argc, char **argv)
 	}
 	if (argc == 1 && strcmp(argv[0], "account") == 0)
 		return "add list";
+	if (strcmp(argv[0], "archive") == 0)
+		return strcmp(argv[argc - 1], "--dir") == 0 ? "@directory" :
+		    "--before --dir";
+	if (strcmp(argv[0], "maintain") == 0)
+		return "--ahead";
+	if (strcmp(argv[0], "verify") == 0)
+		return "--account";
+	if (strcmp(argv[0], "grant") == 0 || strcmp(argv[0], "revoke") == 0)
+		return "--account --role";
 	return NULL;
 }
 

@@ -272,19 +272,6 @@ archive_file(PGconn *conn, const char *name, const char *dir,
 	return rc;
 }
 
-/* End the open transaction: COMMIT when OK, else ROLLBACK. */
-static int
-finish(PGconn *conn, int ok)
-{
-	PGresult *res = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
-	int rc = 0;
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = db_report(conn, res, "cannot finish the archive");
-	PQclear(res);
-	return rc;
-}
-
 /*
  * Copy detached partition NAME to PATH and drop it, in one transaction
  * under the partition lock, so that two runs never write the same
@@ -304,7 +291,7 @@ archive_detached(PGconn *conn, const char *name, const char *dir,
 		return rc;
 	if ((rc = exec_one(conn, "SELECT convo.partitions_lock()", NULL,
 	    "cannot lock the partitions")) != 0) {
-		finish(conn, 0);
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
 		return rc;
 	}
 	/* A statement of its own, to see what a run before this one did. */
@@ -315,22 +302,24 @@ archive_detached(PGconn *conn, const char *name, const char *dir,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = db_report(conn, res, "cannot look up a partition");
 		PQclear(res);
-		finish(conn, 0);
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
 		return rc;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
 		PQclear(res);
-		return finish(conn, 1);
+		return exec_one(conn, "COMMIT", NULL, "cannot end the archive");
 	}
 	PQclear(res);
 	if ((rc = archive_file(conn, name, dir, path, rows)) != 0) {
-		finish(conn, 0);
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
 		return rc;
 	}
 	if ((rc = exec_one(conn, "SELECT convo.partition_drop($1)", name,
 	    "cannot drop an archived partition")) != 0 ||
-	    (rc = finish(conn, 1)) != 0) {
-		finish(conn, 0);
+	    (rc = exec_one(conn, "COMMIT", NULL, "cannot end the archive"))
+	    != 0) {
+		/* The partition stays, so its file must not. */
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
 		unlink(path);
 		return rc;
 	}

@@ -133,6 +133,9 @@ refute_offers() {
 @test "commands of convo-db and convo-keywords complete" {
 	assert_offers "convo-db " init start stop status migrate account
 	assert_offers "convo-db -q account " add list
+	assert_offers "convo-db archive " --before --dir
+	assert_offers "convo-db maintain " --ahead
+	assert_offers "convo-db grant " --account --role
 	assert_offers "convo-keywords " list add remove import lint
 }
 
