@@ -92,9 +92,13 @@ kill_send_at() {
 	done
 	kill -9 "$pid"
 	wait "$pid" || true
-	# The fake takes its rules in the order requests arrive.
-	sed -n "$((ok + 1)),$((ok + slow))p" log.ndjson | jq -r .form.To |
-	    sort >in_flight.txt
+	# In doubt: requests that reached the fake but whose rows are not
+	# sent. With more parallel slots than slow rules, one more request
+	# can reach the fake and get its answer just before the kill.
+	jq -r .form.To log.ndjson | sort -u >received.txt
+	sql "SELECT to_address FROM convo.outbox WHERE state <> 'sent'" |
+	    sort >unsent.txt
+	comm -12 received.txt unsent.txt >in_flight.txt
 	run --separate-stderr send_replies
 	echo "$output" >rerun.out
 }
@@ -119,8 +123,9 @@ kill_send_at() {
 	assert_sent_once 40
 	run cat unknown.txt
 	assert_output "$(cat in_flight.txt)"
+	[ "$(wc -l <in_flight.txt)" -ge 3 ]
 	run sql "SELECT count(*) FROM convo.outbox WHERE state = 'sent'"
-	assert_output "37"
+	assert_output "$((40 - $(wc -l <in_flight.txt)))"
 }
 
 @test "bulk send killed at full speed" {
