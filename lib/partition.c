@@ -327,6 +327,28 @@ archive_detached(PGconn *conn, const char *name, const char *dir,
 	return 0;
 }
 
+/*
+ * Return -1 when partition NAME no longer exists, 0 when it does, or an
+ * exit status.
+ */
+static int
+partition_gone(PGconn *conn, const char *name)
+{
+	const char *params[1] = { name };
+	PGresult *res;
+	int rc;
+
+	res = PQexecParams(conn, "SELECT EXISTS (SELECT 1 "
+	    "FROM convo.partitions() p WHERE p.partition = $1)", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = db_report(conn, res, "cannot look up a partition");
+	else
+		rc = PQgetvalue(res, 0, 0)[0] == 't' ? 0 : -1;
+	PQclear(res);
+	return rc;
+}
+
 /* Archive the partition of row ROW of RES (parent, month, name, attached). */
 static int
 archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
@@ -341,8 +363,14 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 		warnx("archive directory name too long: %s", dir);
 		return EX_USAGE;
 	}
-	/* Before detaching: a month must not vanish from reads for nothing. */
+	/*
+	 * Before detaching: a month must not vanish from reads for nothing.
+	 * The file may be the work of another run that archived the month
+	 * since this one listed it.
+	 */
 	if (access(path, F_OK) == 0) {
+		if ((rc = partition_gone(conn, name)) != 0)
+			return rc < 0 ? 0 : rc;
 		warnx("%s exists; move it away and run again", path);
 		return EX_CANTCREAT;
 	}

@@ -118,3 +118,52 @@ mismatches() {
 	run convo-db -q verify
 	assert_success
 }
+
+# Print a message record: DIRECTION, customer PHONE, brand number BRAND,
+# BODY, provider id ID and TIME.
+message() {
+	local from=$2 to=$3
+
+	if [ "$1" = outbound ]; then
+		from=$3 to=$2
+	fi
+	printf '{"type":"message","direction":"%s","from":"%s","to":"%s",' \
+	    "$1" "$from" "$to"
+	printf '"body":"%s","provider_message_id":"%s","sent_at":"%s"' \
+	    "$4" "$5" "$6"
+	[ "$1" = outbound ] && printf ',"origin":"campaign"'
+	printf '}\n'
+}
+
+@test "summaries kept batch by batch equal a recount" {
+	local a=+12015550171 b=+12015550172
+	{
+		message inbound $a +12025550140 "first" SMo1 2026-11-02T10:00:00Z
+		message inbound $b +12025550140 "hello" SMo2 2026-11-02T10:00:00Z
+		# Later inbound to another number: the brand address moves.
+		message inbound $a +12025550141 "later" SMo3 2026-11-02T12:00:00Z
+		# An earlier inbound arriving late leaves the summary alone.
+		message inbound $a +12025550142 "early" SMo4 2026-11-02T09:00:00Z
+		message outbound $b +12025550140 "sale" SMo5 2026-11-02T11:00:00Z
+	} >first
+	convo-ingest -q --batch-size 2 first >/dev/null
+	convo-read --no-mark-read c_1 >/dev/null
+	convo-read c_2 >/dev/null
+	{
+		# Older than the last message but later than every inbound one.
+		message inbound $b +12025550143 "between" SMo6 2026-11-02T10:30:00Z
+		message inbound $a +12025550140 "again" SMo7 2026-11-02T11:00:00Z
+		message outbound $a +12025550140 "reply" SMo8 2026-11-02T13:00:00Z
+	} >second
+	convo-ingest -q --batch-size 1 second >/dev/null
+	run convo-db -q verify
+	assert_success
+	assert_output ''
+	run sql "SELECT p.phone, c.brand_address, c.last_body, c.unread_count
+	    FROM convo.conversations c JOIN convo.profiles p
+	    USING (account_id, profile_id) ORDER BY p.phone"
+	assert_output - <<-OUT
+	$a|+12025550141|reply|4
+	$b|+12025550143|sale|1
+	OUT
+}
