@@ -9,7 +9,8 @@
 -- - A conversation summary moves forward from what the batch added: its
 --   latest message, its latest inbound message and its new unread
 --   messages. A conversation that is new, or whose messages were judged
---   again, is summarised from all its messages as before.
+--   again, is summarised from all its messages as before; a new one is
+--   written once, with its summary, instead of inserted and updated.
 -- - The result of a line that inserted a message comes from what the
 --   batch added, without reading the message back.
 --
@@ -131,7 +132,9 @@ BEGIN
         PRIMARY KEY (profile_id, channel)
     ) ON COMMIT DELETE ROWS;
     -- What the batch means for the conversation of each touched pair.
-    -- recount: summarise from all the pair's messages. The last_ and
+    -- existed: the pair had a conversation when the batch looked;
+    -- created: the batch created it; recount: summarise from all the
+    -- pair's messages. The last_ and
     -- inbound_ columns name the latest added message and the latest
     -- added inbound one; unread_added counts the added messages that
     -- count as unread, the earliest of them recorded at unread_since.
@@ -139,6 +142,8 @@ BEGIN
         profile_id bigint NOT NULL,
         channel text NOT NULL,
         has_conversation boolean NOT NULL,
+        existed boolean NOT NULL,
+        created boolean NOT NULL DEFAULT false,
         recount boolean NOT NULL,
         reopen boolean NOT NULL,
         flagged_message_id bigint,
@@ -519,7 +524,11 @@ CREATE OR REPLACE FUNCTION convo.ingest_conversations(p_account bigint)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO pg_temp.ingest_pairs
+    INSERT INTO pg_temp.ingest_pairs (profile_id, channel,
+        has_conversation, existed, recount, reopen, flagged_message_id,
+        last_message_id, last_body, last_direction, last_at,
+        last_provider_message_id, inbound_to, inbound_at,
+        inbound_provider_message_id, unread_added, unread_since)
     SELECT t.profile_id, t.channel,
         CASE WHEN r.profile_id IS NULL
                 AND (c.conversation_id IS NOT NULL
@@ -532,6 +541,7 @@ BEGIN
                     AND m.keyword_action IS NULL
                 LIMIT 1), false)
         END,
+        c.conversation_id IS NOT NULL,
         r.profile_id IS NOT NULL OR c.conversation_id IS NULL
             OR c.last_at IS NULL,
         -- A closed or snoozed conversation reopens when the customer
@@ -581,17 +591,56 @@ BEGIN
             n.provider_message_id DESC) i
         ON i.profile_id = t.profile_id AND i.channel = t.channel;
 
+    -- A new conversation is written once, with its summary, from all
+    -- the pair's messages: campaign texts may have come before.
     WITH ins AS (
-        INSERT INTO convo.conversations (account_id, profile_id, channel)
-        SELECT p_account, s.profile_id, s.channel
+        INSERT INTO convo.conversations (account_id, profile_id, channel,
+            brand_address, flagged_message_id, flagged_at, unread_count,
+            last_message_id, last_body, last_direction, last_at,
+            last_provider_message_id, search_text)
+        SELECT p_account, s.profile_id, s.channel,
+            (SELECT m.to_address FROM convo.messages m
+                WHERE m.account_id = p_account
+                    AND m.profile_id = s.profile_id
+                    AND m.channel = s.channel AND m.direction = 'inbound'
+                ORDER BY m.sent_at DESC, m.provider_message_id DESC
+                LIMIT 1),
+            s.flagged_message_id,
+            CASE WHEN s.flagged_message_id IS NOT NULL THEN now() END,
+            (SELECT count(*) FROM convo.messages m
+                WHERE m.account_id = p_account
+                    AND m.profile_id = s.profile_id
+                    AND m.channel = s.channel AND m.direction = 'inbound'
+                    AND m.keyword_action IS NULL AND m.counts_unread),
+            l.message_id, l.body, l.direction, l.sent_at,
+            l.provider_message_id,
+            lower(concat_ws(' ', p.first_name, p.last_name, p.phone,
+                l.body))
         FROM pg_temp.ingest_pairs s
-        WHERE s.has_conversation AND s.recount
-        ORDER BY 2, 3
+        CROSS JOIN LATERAL (SELECT p.first_name, p.last_name, p.phone
+            FROM convo.profiles p
+            WHERE p.account_id = p_account AND p.profile_id = s.profile_id
+            OFFSET 0) p
+        CROSS JOIN LATERAL (
+            SELECT m.message_id, m.body, m.direction, m.sent_at,
+                m.provider_message_id
+            FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = s.profile_id
+                AND m.channel = s.channel
+            ORDER BY m.sent_at DESC, m.provider_message_id DESC
+            LIMIT 1
+        ) l
+        WHERE s.has_conversation AND NOT s.existed
+        ORDER BY s.profile_id, s.channel
         ON CONFLICT DO NOTHING
         RETURNING conversations.profile_id, conversations.channel
+    ), locked AS (
+        INSERT INTO pg_temp.ingest_locked SELECT * FROM ins
+        ON CONFLICT DO NOTHING
     )
-    INSERT INTO pg_temp.ingest_locked SELECT * FROM ins
-    ON CONFLICT DO NOTHING;
+    UPDATE pg_temp.ingest_pairs s SET created = true
+    FROM ins
+    WHERE s.profile_id = ins.profile_id AND s.channel = ins.channel;
 
     -- A conditional keyword judged again can leave a customer with no
     -- message that makes a conversation.
@@ -666,7 +715,7 @@ BEGIN
     ) l
     WHERE c.account_id = p_account
         AND c.profile_id = s.profile_id AND c.channel = s.channel
-        AND s.has_conversation AND s.recount;
+        AND s.has_conversation AND s.recount AND NOT s.created;
 
     -- The summary moves forward: a later added message becomes the last
     -- one, and added unread messages add to the count. An added inbound
