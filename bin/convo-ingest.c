@@ -63,7 +63,7 @@ help(void)
 	    "  -r, --rejects FILE    append rejected lines to FILE as "
 	    "NDJSON\n"
 	    "  -b, --batch-size N    records per transaction (default "
-	    "2000)\n"
+	    "10000)\n"
 	    "  -s, --spool DIR       record the files in DIR/new and move "
 	    "them to DIR/cur,\n"
 	    "                        or to DIR/failed when rejected\n"
@@ -89,7 +89,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 	linereader_init(&r, fd, CONVO_LINE_MAX);
 	for (;;) {
 		/* A slow producer's records are written after a short wait. */
-		if (in->nslots > 0 && !linereader_ready(&r, 200))
+		if (ingest_pending(in) && !linereader_ready(&r, 200))
 			ingest_flush(in);
 		rc = linereader_next(&r, &line, &len, &too_long);
 		if (rc < 0) {
@@ -106,7 +106,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 		ingest_line(in, file, r.lineno, line, len, too_long);
 		progress_add(&progress, 1, len + 1);
 		if (ingest_batch_full(in))
-			ingest_flush(in);
+			ingest_send(in);
 	}
 	ingest_flush(in);
 	linereader_free(&r);
@@ -250,7 +250,7 @@ open_spool(struct spool *sp, const char *dir, const struct ingest *in,
 int
 main(int argc, char **argv)
 {
-	struct ingest in = { .batch_size = 2000 };
+	struct ingest in = { .batch_size = 10000 };
 	const char *db = NULL, *account = NULL, *spool_dir = NULL;
 	struct spool spool;
 	struct timespec t0, t1;

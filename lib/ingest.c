@@ -22,6 +22,38 @@
 /* Deadlocks and serialization failures are retried this many times. */
 #define RETRY_MAX 5
 
+/*
+ * Lines read between two reads of the results of the batch in flight.
+ * Reading them early lets the server go on to COMMIT instead of waiting
+ * on a full socket buffer.
+ */
+#define POLL_LINES 64
+
+/*
+ * One input line of a batch: what writing its result and rejecting it
+ * need, and not its record, whose jv form takes kilobytes. A record is
+ * parsed again from the line when it must be staged again.
+ */
+struct slot {
+	long long line;
+	const char *file;	/* NULL for standard input */
+	char *error;		/* why the line was rejected, or NULL */
+	size_t input;		/* offset of the line in the batch's inputs */
+	size_t input_len;	/* bytes kept: the head of an over-long line */
+	size_t input_bytes;	/* bytes of the whole line */
+	int row;		/* its row of the batch's rows, or -1 */
+	int receipt;		/* its row of the batch's receipts, or -1 */
+	/*
+	 * A Twilio webhook body: the time it was read follows the input in
+	 * the batch's inputs, NUL-terminated.
+	 */
+	unsigned form : 1;
+	/* provider_message_id follows them, NUL-terminated */
+	unsigned has_pmid : 1;
+	/* the provider sends its own opt-out reply (Twilio's OptOutType) */
+	unsigned provider_replied : 1;
+};
+
 /* Print an error about LINE, up to ERRORS_SHOWN_MAX of them. */
 static void
 line_warning(struct ingest *in, const struct slot *s)
@@ -49,10 +81,11 @@ emit(struct ingest *in, jv record)
 		in->output_failed = 1;
 }
 
+/* Write the rejected line of slot S of batch B to the rejects file. */
 static void
-write_reject(struct ingest *in, const struct slot *s, const char *line,
-    size_t len, size_t shown)
+write_reject(struct ingest *in, const struct batch *b, const struct slot *s)
 {
+	const char *line = b->inputs.data + s->input;
 	struct buf b64 = { 0 };
 	jv rec;
 
@@ -66,13 +99,13 @@ write_reject(struct ingest *in, const struct slot *s, const char *line,
 	rec = jv_object_set(rec, jv_string("error"), jv_string(s->error));
 	/* jv_string_sized replaces invalid UTF-8 with U+FFFD. */
 	rec = jv_object_set(rec, jv_string("input"),
-	    jv_string_sized(line, (int)shown));
-	buf_base64(&b64, line, shown);
+	    jv_string_sized(line, (int)s->input_len));
+	buf_base64(&b64, line, s->input_len);
 	rec = jv_object_set(rec, jv_string("input_base64"),
 	    jv_string(b64.data ? b64.data : ""));
-	if (shown < len) {
+	if (s->input_len < s->input_bytes) {
 		rec = jv_object_set(rec, jv_string("input_bytes"),
-		    jv_number((double)len));
+		    jv_number((double)s->input_bytes));
 		rec = jv_object_set(rec, jv_string("input_truncated"),
 		    jv_true());
 	}
@@ -83,112 +116,251 @@ write_reject(struct ingest *in, const struct slot *s, const char *line,
 	jv_free(rec);
 }
 
-static struct slot *
-new_slot(struct ingest *in, const char *file, long long line)
+/* Report the lines of B rejected since the last report. */
+static void
+report_rejects(struct ingest *in, struct batch *b)
 {
 	struct slot *s;
 
-	in->slots = xrealloc(in->slots, (in->nslots + 1) * sizeof(*s));
-	s = &in->slots[in->nslots++];
+	for (; b->reported < b->nslots; b->reported++) {
+		s = &b->slots[b->reported];
+		if (s->error == NULL)
+			continue;
+		line_warning(in, s);
+		write_reject(in, b, s);
+	}
+}
+
+/* Add a slot for LINE of FILE to B, keeping KEPT of its LEN bytes. */
+static struct slot *
+new_slot(struct batch *b, const char *file, long long line,
+    const char *bytes, size_t kept, size_t len)
+{
+	struct slot *s;
+
+	if (b->nslots == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->slots = xrealloc(b->slots, b->cap * sizeof(*s));
+	}
+	s = &b->slots[b->nslots++];
+	memset(s, 0, sizeof(*s));
 	s->line = line;
 	s->file = file;
-	s->error = NULL;
-	s->normal = jv_null();
-	s->result = jv_null();
-	s->input = NULL;
-	s->input_len = 0;
+	s->row = -1;
+	s->receipt = -1;
+	s->input = b->inputs.len;
+	s->input_len = kept;
+	s->input_bytes = len;
+	buf_add(&b->inputs, bytes, kept);
 	return s;
 }
 
-/* Turn one line into a record, or return an invalid jv saying why not. */
-static jv
-parse_line(struct ingest *in, const char *line, size_t len)
+/* Return the time at which the webhook body of slot S was read. */
+static const char *
+slot_received(const struct batch *b, const struct slot *s)
 {
-	char received[TIME_MAX];
-	const char *nul = memchr(line, '\0', len);
+	return b->inputs.data + s->input + s->input_len;
+}
+
+/* Return the provider_message_id of slot S, which has one. */
+static const char *
+slot_pmid(const struct batch *b, const struct slot *s)
+{
+	const char *p = b->inputs.data + s->input + s->input_len;
+
+	return s->form ? p + strlen(p) + 1 : p;
+}
+
+/* Return 1 when LINE is read as a Twilio webhook body. */
+static int
+is_form(const struct ingest *in, const char *line, size_t len)
+{
+	return in->format == FORMAT_TWILIO ||
+	    (in->format == FORMAT_AUTO && form_looks_like(line, len));
+}
+
+/*
+ * Turn a line without NUL bytes into a normal record with its keywords
+ * matched, or return an invalid jv saying why not. RECEIVED is the time
+ * of a Twilio webhook body, NULL for an NDJSON line. The same arguments
+ * give the same record.
+ */
+static jv
+read_record(struct ingest *in, const char *line, size_t len,
+    const char *received)
+{
 	jv rec;
 
-	if (nul != NULL)
-		return jv_invalid_with_msg(jv_string_fmt("NUL byte at column "
-		    "%d", (int)(nul - line) + 1));
-	if (in->format == FORMAT_TWILIO ||
-	    (in->format == FORMAT_AUTO && form_looks_like(line, len))) {
-		time_now_increasing(received);
+	if (received != NULL) {
 		rec = twilio_form_to_record(form_decode(line, len), received);
-		return rec;
-	}
-	if (!utf8_valid(line, len))
+	} else if (!utf8_valid(line, len)) {
 		return jv_invalid_with_msg(jv_string("invalid UTF-8"));
-	/*
-	 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as ["a" "b"],
-	 * where a string follows a value without a comma.
-	 */
-	rec = jv_parse_sized(line, (int)len);
-	if (!jv_is_valid(rec)) {
-		jv msg = jv_invalid_get_msg(rec);
+	} else {
+		/*
+		 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as
+		 * ["a" "b"], where a string follows a value without a comma.
+		 */
+		rec = jv_parse_sized(line, (int)len);
+		if (!jv_is_valid(rec)) {
+			jv msg = jv_invalid_get_msg(rec);
 
-		rec = jv_invalid_with_msg(jv_string_fmt("invalid JSON: %s",
-		    jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error"));
-		jv_free(msg);
+			rec = jv_invalid_with_msg(jv_string_fmt("invalid "
+			    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
+			    jv_string_value(msg) : "parse error"));
+			jv_free(msg);
+		}
 	}
+	if (jv_is_valid(rec))
+		rec = record_normalize(rec, in->country);
+	if (jv_is_valid(rec))
+		rec = record_match_keywords(rec, &in->keywords);
 	return rec;
 }
 
-static void
-reject(struct ingest *in, struct slot *s, const char *why, const char *line,
-    size_t len, size_t shown)
+/*
+ * Return 1 when the provider marked the message as an opt-out keyword
+ * (Twilio's OptOutType): the provider then sends its own reply.
+ */
+static int
+provider_replied(jv rec)
 {
-	s->error = xstrdup(why);
-	line_warning(in, s);
-	write_reject(in, s, line, len, shown);
+	jv extra = jv_object_get(jv_copy(rec), jv_string("extra"));
+	int replied = jv_get_kind(extra) == JV_KIND_OBJECT &&
+	    jv_object_has(jv_copy(extra), jv_string("opt_out_type"));
+
+	jv_free(extra);
+	return replied;
+}
+
+/*
+ * Stage REC (consumed), the record of slot S of B, and keep what its
+ * keyword reply needs.
+ */
+static void
+stage_record(struct ingest *in, struct batch *b, struct slot *s, jv rec)
+{
+	jv pmid = jv_object_get(jv_copy(rec), jv_string("provider_message_id"));
+
+	stage_add(&in->stage, s - b->slots, rec);
+	b->staged++;
+	s->provider_replied = provider_replied(rec);
+	if (jv_get_kind(pmid) == JV_KIND_STRING) {
+		buf_add(&b->inputs, jv_string_value(pmid),
+		    strlen(jv_string_value(pmid)) + 1);
+		s->has_pmid = 1;
+	}
+	jv_free(pmid);
+	jv_free(rec);
+}
+
+/* Parse line S of B, LEN bytes at LINE, and stage its record. */
+static void
+parse_line(struct ingest *in, struct batch *b, struct slot *s,
+    const char *line, size_t len)
+{
+	char received[TIME_MAX];
+	const char *nul = memchr(line, '\0', len);
+	jv rec, msg;
+
+	if (nul != NULL) {
+		rec = jv_invalid_with_msg(jv_string_fmt("NUL byte at column "
+		    "%d", (int)(nul - line) + 1));
+	} else if (is_form(in, line, len)) {
+		time_now_increasing(received);
+		buf_add(&b->inputs, received, strlen(received) + 1);
+		s->form = 1;
+		rec = read_record(in, line, len, received);
+	} else {
+		rec = read_record(in, line, len, NULL);
+	}
+	if (jv_is_valid(rec)) {
+		stage_record(in, b, s, rec);
+		return;
+	}
+	msg = jv_invalid_get_msg(rec);
+	s->error = xstrdup(jv_get_kind(msg) == JV_KIND_STRING ?
+	    jv_string_value(msg) : "invalid record");
+	jv_free(msg);
+}
+
+/*
+ * Read what the server has sent about the batch in flight, without
+ * waiting. A failure shows when the batch's results are read.
+ */
+static void
+poll_server(struct ingest *in)
+{
+	if (in->sent == NULL || !in->sent->in_flight ||
+	    in->reading->nslots % POLL_LINES != 0)
+		return;
+	if (PQconsumeInput(in->conn))
+		(void)PQisBusy(in->conn);
 }
 
 void
 ingest_line(struct ingest *in, const char *file, long long lineno,
     const char *line, size_t len, int too_long)
 {
-	struct slot *s = new_slot(in, file, lineno);
+	struct batch *b = in->reading;
+	size_t kept = too_long && len > LINEREADER_HEAD ?
+	    LINEREADER_HEAD : len;
+	struct slot *s = new_slot(b, file, lineno, line, kept, len);
 	char why[128];
-	jv rec;
 
-	in->batch_bytes += too_long ? LINEREADER_HEAD : len;
+	b->bytes += kept;
+	poll_server(in);
 	if (too_long) {
 		snprintf(why, sizeof(why), "line of %zu bytes is longer than "
 		    "the limit of %d bytes", len, CONVO_LINE_MAX);
-		reject(in, s, why, line, len, LINEREADER_HEAD);
-		return;
+		s->error = xstrdup(why);
+	} else {
+		parse_line(in, b, s, line, len);
 	}
-	rec = parse_line(in, line, len);
-	if (jv_is_valid(rec))
-		rec = record_normalize(rec, in->country);
-	if (jv_is_valid(rec))
-		rec = record_match_keywords(rec, &in->keywords);
-	if (!jv_is_valid(rec)) {
-		jv msg = jv_invalid_get_msg(rec);
+	/*
+	 * While the results of a batch in flight wait to be written, its
+	 * successor's rejects wait too, so that reports stay in line order.
+	 */
+	if (in->sent == NULL)
+		report_rejects(in, b);
+}
 
-		reject(in, s, jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "invalid record", line, len, len);
-		jv_free(msg);
-		return;
-	}
-	s->normal = rec;
-	s->input = xmalloc(len);
-	memcpy(s->input, line, len);
-	s->input_len = len;
-	stage_add(&in->stage, in->nslots - 1, rec);
+/*
+ * Stage the record of slot S of B again into ST, parsed again from its
+ * line.
+ */
+static void
+restage(struct ingest *in, const struct batch *b, const struct slot *s,
+    struct stage *st)
+{
+	jv rec = read_record(in, b->inputs.data + s->input, s->input_len,
+	    s->form ? slot_received(b, s) : NULL);
+
+	if (!jv_is_valid(rec))
+		errx(EX_SOFTWARE, "line %lld gave no record when parsed "
+		    "again", s->line);
+	stage_add(st, s - b->slots, rec);
+	jv_free(rec);
 }
 
 int
 ingest_batch_full(const struct ingest *in)
 {
-	return in->nslots >= in->batch_size ||
-	    in->batch_bytes >= INGEST_BATCH_BYTES_MAX;
+	const struct batch *b = in->reading;
+
+	return b->nslots >= in->batch_size ||
+	    b->bytes >= INGEST_BATCH_BYTES_MAX;
+}
+
+int
+ingest_pending(const struct ingest *in)
+{
+	return in->reading->nslots > 0 || in->sent != NULL;
 }
 
 void
 ingest_open(struct ingest *in, const char *account)
 {
+	in->reading = &in->batches[0];
 	in->account = db_account(in->conn, account, in->country);
 	db_load_keywords(in->conn, in->account, &in->keywords);
 }
@@ -201,7 +373,7 @@ column(const PGresult *res, int row, int col)
 	return jv_string(PQgetvalue(res, row, col));
 }
 
-/* Build the ingest_result record of slot S from row ROW of RES. */
+/* Build the ingest_result record of a line from row ROW of RES. */
 static jv
 result_record(const struct slot *s, const PGresult *res, int row)
 {
@@ -232,30 +404,40 @@ result_record(const struct slot *s, const PGresult *res, int row)
 }
 
 /*
- * Return 1 when the provider marked the message as an opt-out keyword
- * (Twilio's OptOutType): the provider then sends its own reply.
+ * Amend result R of a status line that names an outbox row with row ROW
+ * of convo.outbox_receipts: a new result and id where given, and a note
+ * added to the one the batch gave.
  */
-static int
-provider_replied(const struct slot *s)
+static jv
+amend_result(jv r, const PGresult *res, int row)
 {
-	jv extra = jv_object_get(jv_copy(s->normal), jv_string("extra"));
-	int replied = jv_get_kind(extra) == JV_KIND_OBJECT &&
-	    jv_object_has(jv_copy(extra), jv_string("opt_out_type"));
+	jv note;
 
-	jv_free(extra);
-	return replied;
+	if (!PQgetisnull(res, row, 1))
+		r = jv_object_set(r, jv_string("result"), column(res, row, 1));
+	if (!PQgetisnull(res, row, 2))
+		r = jv_object_set(r, jv_string("id"), column(res, row, 2));
+	note = jv_object_get(jv_copy(r), jv_string("note"));
+	if (jv_get_kind(note) == JV_KIND_STRING)
+		note = jv_string_fmt("%s; %s", jv_string_value(note),
+		    PQgetvalue(res, row, 3));
+	else {
+		jv_free(note);
+		note = column(res, row, 3);
+	}
+	return jv_object_set(r, jv_string("note"), note);
 }
 
 /* The keyword reply of row ROW as a "send" record, or null. */
 static jv
-reply_record(const struct slot *s, const PGresult *res, int row)
+reply_record(const struct batch *b, const struct slot *s, const PGresult *res,
+    int row)
 {
 	jv r, pmid;
 
-	if (PQgetisnull(res, row, 8) || provider_replied(s))
+	if (PQgetisnull(res, row, 8) || s->provider_replied)
 		return jv_null();
-	pmid = jv_object_get(jv_copy(s->normal),
-	    jv_string("provider_message_id"));
+	pmid = s->has_pmid ? jv_string(slot_pmid(b, s)) : jv_null();
 	r = jv_object_set(jv_object(), jv_string("type"), jv_string("send"));
 	r = jv_object_set(r, jv_string("to"), column(res, row, 9));
 	r = jv_object_set(r, jv_string("from"), column(res, row, 10));
@@ -286,64 +468,50 @@ count_result(struct ingest *in, const char *result)
 		in->pending++;
 }
 
-/* Attach each returned row to its slot as result and reply records. */
+/* Append the rows of FROM to TO, whose columns are the same. */
 static void
-collect(struct ingest *in, const PGresult *res)
+append_rows(PGresult *to, const PGresult *from)
 {
-	int row, n = PQntuples(res);
-	long long seq;
-	struct slot *s;
+	int row, col, base = PQntuples(to), ncols = PQnfields(from);
 
-	for (row = 0; row < n; row++) {
-		seq = atoll(PQgetvalue(res, row, 0));
-		if (seq < 0 || seq >= in->nslots)
-			continue;
-		s = &in->slots[seq];
-		jv_free(s->result);
-		s->result = jv_array();
-		s->result = jv_array_append(s->result,
-		    result_record(s, res, row));
-		s->result = jv_array_append(s->result,
-		    reply_record(s, res, row));
+	for (row = 0; row < PQntuples(from); row++) {
+		for (col = 0; col < ncols; col++) {
+			int null = PQgetisnull(from, row, col);
+
+			if (!PQsetvalue(to, base + row, col,
+			    null ? NULL : PQgetvalue(from, row, col),
+			    null ? -1 : PQgetlength(from, row, col)))
+				errx(EX_SOFTWARE, "out of memory");
+		}
 	}
 }
 
 /*
- * Amend the results of the status lines that name an outbox row with
- * the rows of convo.outbox_receipts: a new result and id where given,
- * and a note added to the one the batch gave.
+ * Keep the rows of RES (consumed) in *KEPT and point each line's slot
+ * at its row: the receipt of the slot when RECEIPTS is set, else its row.
+ * Column 0 of a row is the line's index in the batch.
  */
 static void
-collect_receipts(struct ingest *in, const PGresult *res)
+keep_rows(struct batch *b, PGresult **kept, PGresult *res, int receipts)
 {
-	int row, n = PQntuples(res);
+	int i, base = 0, n = PQntuples(res);
 	long long seq;
-	struct slot *s;
-	jv r, note;
 
-	for (row = 0; row < n; row++) {
-		seq = atoll(PQgetvalue(res, row, 0));
-		if (seq < 0 || seq >= in->nslots ||
-		    jv_get_kind(in->slots[seq].result) != JV_KIND_ARRAY)
+	if (*kept == NULL) {
+		*kept = res;
+	} else {
+		base = PQntuples(*kept);
+		append_rows(*kept, res);
+		PQclear(res);
+	}
+	for (i = base; i < base + n; i++) {
+		seq = atoll(PQgetvalue(*kept, i, 0));
+		if (seq < 0 || seq >= b->nslots)
 			continue;
-		s = &in->slots[seq];
-		r = jv_array_get(jv_copy(s->result), 0);
-		if (!PQgetisnull(res, row, 1))
-			r = jv_object_set(r, jv_string("result"),
-			    column(res, row, 1));
-		if (!PQgetisnull(res, row, 2))
-			r = jv_object_set(r, jv_string("id"),
-			    column(res, row, 2));
-		note = jv_object_get(jv_copy(r), jv_string("note"));
-		if (jv_get_kind(note) == JV_KIND_STRING)
-			note = jv_string_fmt("%s; %s", jv_string_value(note),
-			    PQgetvalue(res, row, 3));
-		else {
-			jv_free(note);
-			note = column(res, row, 3);
-		}
-		r = jv_object_set(r, jv_string("note"), note);
-		s->result = jv_array_set(s->result, 0, r);
+		if (receipts)
+			b->slots[seq].receipt = i;
+		else
+			b->slots[seq].row = i;
 	}
 }
 
@@ -367,90 +535,59 @@ is_data_error(const PGresult *res)
 }
 
 /*
- * Run the staged rows as one transaction. Returns NULL when committed,
- * else the failed result, after rolling back.
+ * Wait for the statements that stage_send() sent, which include
+ * convo.outbox_receipts when RECEIPTS is set, and keep the rows they
+ * return in B. Returns NULL when committed, else the failed result,
+ * after rolling back.
  */
 static PGresult *
-run_staged(struct ingest *in)
+receive_batch(struct ingest *in, struct batch *b, int receipts)
 {
-	char account[32];
-	const char *params[1] = { account };
-	PGresult *res, *rows, *receipts = NULL;
+	PGresult *res, *rows, *receipt_rows;
 
-	snprintf(account, sizeof(account), "%lld", in->account);
-	/*
-	 * The staging tables are created in every transaction, not once per
-	 * session, because behind a pooler in transaction mode each
-	 * transaction may run on another server connection.
-	 */
-	res = PQexec(in->conn, "BEGIN; SELECT convo.ingest_prepare(), "
-	    "convo.outbox_receipts_prepare()");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
-	PQclear(res);
-	if ((res = stage_copy(in->conn, &in->stage)) != NULL)
-		goto fail;
-	/*
-	 * One batch of the account at a time: each computes summaries,
-	 * consent and statuses from what is committed, and two at once
-	 * would overwrite each other's results.
-	 */
-	res = PQexecParams(in->conn, "SELECT convo.lock_account($1)", 1, NULL,
-	    params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
-	PQclear(res);
-	res = PQexecParams(in->conn, "SELECT * FROM convo.ingest_batch($1)",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
-	rows = res;
-	if (stage_has_receipts(&in->stage)) {
-		receipts = PQexecParams(in->conn,
-		    "SELECT * FROM convo.outbox_receipts($1)", 1, NULL, params,
-		    NULL, NULL, 0);
-		if (PQresultStatus(receipts) != PGRES_TUPLES_OK) {
-			PQclear(rows);
-			res = receipts;
-			goto fail;
-		}
-	}
-	res = PQexec(in->conn, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		PQclear(rows);
-		PQclear(receipts);
-		goto fail;
-	}
-	PQclear(res);
-	collect(in, rows);
-	PQclear(rows);
-	if (receipts != NULL)
-		collect_receipts(in, receipts);
-	PQclear(receipts);
+	res = stage_receive(in->conn, receipts, &rows, &receipt_rows);
+	if (res != NULL)
+		return res;
+	keep_rows(b, &b->rows, rows, 0);
+	if (receipt_rows != NULL)
+		keep_rows(b, &b->receipts, receipt_rows, 1);
 	return NULL;
-fail:
-	PQclear(PQexec(in->conn, "ROLLBACK"));
-	return res;
 }
 
-/* Run the batch and retry deadlocks. Exit when the database fails. */
+/*
+ * Run the rows of ST as one transaction and keep the rows it returns in
+ * B. Returns NULL when committed, else the failed result, after rolling
+ * back.
+ */
 static PGresult *
-run_with_retry(struct ingest *in)
+run_staged(struct ingest *in, struct stage *st, struct batch *b)
 {
-	PGresult *res = NULL;
+	PGresult *res = stage_send(in->conn, in->account, st);
+
+	if (res != NULL)
+		return res;
+	return receive_batch(in, b, stage_has_receipts(st));
+}
+
+/*
+ * Retry the rows of ST after deadlocks, given RES, the result of the
+ * first attempt. Returns NULL when committed, else the data error of
+ * some record; exits when the database fails otherwise.
+ */
+static PGresult *
+retry_deadlocks(struct ingest *in, struct stage *st, struct batch *b,
+    PGresult *res)
+{
 	int attempt;
 
-	for (attempt = 0; attempt <= RETRY_MAX; attempt++) {
-		if (res != NULL) {
-			PQclear(res);
-			usleep(10000 << attempt);
-		}
-		res = run_staged(in);
-		if (res == NULL || !is_retryable(res))
-			break;
-		if (in->verbose && attempt < RETRY_MAX)
+	for (attempt = 1; attempt <= RETRY_MAX && res != NULL &&
+	    is_retryable(res); attempt++) {
+		if (in->verbose)
 			warnx("retrying the batch after SQLSTATE %s",
 			    PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		PQclear(res);
+		usleep(10000 << attempt);
+		res = run_staged(in, st, b);
 	}
 	if (res != NULL && !is_data_error(res))
 		exit(db_report(in->conn, res, "cannot record the batch"));
@@ -459,118 +596,220 @@ run_with_retry(struct ingest *in)
 
 /* Retry a batch that failed on some record's data one record at a time. */
 static void
-run_one_by_one(struct ingest *in)
+run_one_by_one(struct ingest *in, struct batch *b)
 {
 	PGresult *res;
 	const char *msg;
+	struct slot *s;
 	int i;
 
-	for (i = 0; i < in->nslots; i++) {
-		struct slot *s = &in->slots[i];
-
+	for (i = 0; i < b->nslots; i++) {
+		s = &b->slots[i];
 		if (s->error != NULL)
 			continue;
-		stage_reset(&in->stage);
-		stage_add(&in->stage, i, s->normal);
-		if ((res = run_with_retry(in)) == NULL)
+		stage_reset(&in->retry);
+		restage(in, b, s, &in->retry);
+		res = retry_deadlocks(in, &in->retry, b,
+		    run_staged(in, &in->retry, b));
+		if (res == NULL)
 			continue;
 		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		s->error = xstrdup(msg ? msg : "rejected by the database");
 		line_warning(in, s);
-		write_reject(in, s, s->input, s->input_len, s->input_len);
+		write_reject(in, b, s);
 		PQclear(res);
 	}
 }
 
+/*
+ * Start recording B, whose lines are staged in the ingest's stage. The
+ * server runs the batch while the caller reads on.
+ */
 static void
-write_results(struct ingest *in)
+send_batch(struct ingest *in, struct batch *b)
 {
-	struct slot *s;
-	jv r, outcome;
+	if (b->staged == 0)
+		return;
+	b->has_receipts = stage_has_receipts(&in->stage);
+	b->failed = stage_send(in->conn, in->account, &in->stage);
+	b->in_flight = b->failed == NULL;
+	stage_reset(&in->stage);
+}
+
+/*
+ * Retry B after RES, the failure of its first attempt: the whole batch
+ * after deadlocks, then one record at a time after a data error.
+ */
+static void
+retry_batch(struct ingest *in, struct batch *b, PGresult *res)
+{
 	int i;
 
-	for (i = 0; i < in->nslots; i++) {
-		s = &in->slots[i];
-		in->records++;
-		if (s->error != NULL) {
-			in->rejected++;
-			r = jv_object_set(jv_object(), jv_string("type"),
-			    jv_string("ingest_result"));
-			if (s->file != NULL)
-				r = jv_object_set(r, jv_string("file"),
-				    jv_string(s->file));
-			r = jv_object_set(r, jv_string("input_line"),
-			    jv_number(s->line));
-			r = jv_object_set(r, jv_string("result"),
-			    jv_string("rejected"));
-			r = jv_object_set(r, jv_string("error"),
-			    jv_string(s->error));
-			emit(in, r);
-			continue;
-		}
-		if (jv_get_kind(s->result) != JV_KIND_ARRAY)
-			continue;
-		r = jv_array_get(jv_copy(s->result), 0);
-		outcome = jv_object_get(jv_copy(r), jv_string("result"));
-		count_result(in, jv_string_value(outcome));
-		jv_free(outcome);
+	stage_reset(&in->retry);
+	if (is_retryable(res)) {
+		for (i = 0; i < b->nslots; i++)
+			if (b->slots[i].error == NULL)
+				restage(in, b, &b->slots[i], &in->retry);
+	}
+	if ((res = retry_deadlocks(in, &in->retry, b, res)) != NULL) {
+		PQclear(res);
+		run_one_by_one(in, b);
+	}
+	/* Retries are rare, so their stage is freed at once. */
+	stage_free(&in->retry);
+	memset(&in->retry, 0, sizeof(in->retry));
+}
+
+/* Wait for the first attempt of B and retry it when it failed. */
+static void
+finish_batch(struct ingest *in, struct batch *b)
+{
+	char phase[64];
+	PGresult *res = b->failed;
+
+	b->failed = NULL;
+	if (b->in_flight) {
+		b->in_flight = 0;
+		res = receive_batch(in, b, b->has_receipts);
+	}
+	if (res != NULL)
+		retry_batch(in, b, res);
+	if (in->verbose) {
+		snprintf(phase, sizeof(phase), "recorded a batch of %d lines",
+		    b->nslots);
+		cli_phase(phase);
+	}
+}
+
+/* Write the result of slot S of B, whose row it has. */
+static void
+write_result(struct ingest *in, const struct batch *b, const struct slot *s)
+{
+	jv r, outcome;
+
+	r = result_record(s, b->rows, s->row);
+	if (s->receipt >= 0)
+		r = amend_result(r, b->receipts, s->receipt);
+	outcome = jv_object_get(jv_copy(r), jv_string("result"));
+	count_result(in, jv_string_value(outcome));
+	jv_free(outcome);
+	emit(in, r);
+	r = reply_record(b, s, b->rows, s->row);
+	if (jv_get_kind(r) == JV_KIND_OBJECT) {
+		in->replies++;
 		emit(in, r);
-		r = jv_array_get(jv_copy(s->result), 1);
-		if (jv_get_kind(r) == JV_KIND_OBJECT) {
-			in->replies++;
-			emit(in, r);
-		} else {
-			jv_free(r);
-		}
+	} else {
+		jv_free(r);
+	}
+}
+
+static void
+write_rejected(struct ingest *in, const struct slot *s)
+{
+	jv r = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("ingest_result"));
+
+	in->rejected++;
+	if (s->file != NULL)
+		r = jv_object_set(r, jv_string("file"), jv_string(s->file));
+	r = jv_object_set(r, jv_string("input_line"), jv_number(s->line));
+	r = jv_object_set(r, jv_string("result"), jv_string("rejected"));
+	r = jv_object_set(r, jv_string("error"), jv_string(s->error));
+	emit(in, r);
+}
+
+/* Write the results of B in line order. */
+static void
+write_results(struct ingest *in, const struct batch *b)
+{
+	const struct slot *s;
+	int i;
+
+	for (i = 0; i < b->nslots; i++) {
+		s = &b->slots[i];
+		in->records++;
+		if (s->error != NULL)
+			write_rejected(in, s);
+		else if (s->row >= 0)
+			write_result(in, b, s);
 	}
 	/* Results reach the next program in the pipeline batch by batch. */
 	if (!in->output_failed && view_flush() != 0)
 		in->output_failed = 1;
 }
 
+/* Empty B for the next lines, keeping its buffers. */
 static void
-free_slots(struct ingest *in)
+clear_batch(struct batch *b)
 {
 	int i;
 
-	for (i = 0; i < in->nslots; i++) {
-		free(in->slots[i].error);
-		free(in->slots[i].input);
-		jv_free(in->slots[i].normal);
-		jv_free(in->slots[i].result);
+	for (i = 0; i < b->nslots; i++)
+		free(b->slots[i].error);
+	b->nslots = 0;
+	b->reported = 0;
+	b->bytes = 0;
+	buf_reset(&b->inputs);
+	b->staged = 0;
+	PQclear(b->failed);
+	PQclear(b->rows);
+	PQclear(b->receipts);
+	b->failed = b->rows = b->receipts = NULL;
+	b->in_flight = 0;
+}
+
+void
+ingest_send(struct ingest *in)
+{
+	struct batch *prev = in->sent, *b = in->reading;
+
+	if (prev != NULL)
+		finish_batch(in, prev);
+	send_batch(in, b);
+	in->sent = b;
+	in->reading = b == &in->batches[0] ? &in->batches[1] :
+	    &in->batches[0];
+	/* The results of PREV are built while the server records B. */
+	if (prev != NULL) {
+		write_results(in, prev);
+		clear_batch(prev);
 	}
-	in->nslots = 0;
-	in->batch_bytes = 0;
+	report_rejects(in, b);
 }
 
 void
 ingest_flush(struct ingest *in)
 {
-	char batch[64];
-	PGresult *res;
+	struct batch *b;
 
-	if (in->nslots == 0)
+	if (in->reading->nslots > 0)
+		ingest_send(in);
+	if ((b = in->sent) == NULL)
 		return;
-	if (in->stage.rows > 0 && (res = run_with_retry(in)) != NULL) {
-		PQclear(res);
-		run_one_by_one(in);
-	}
-	if (in->verbose) {
-		snprintf(batch, sizeof(batch), "recorded a batch of %d lines",
-		    in->nslots);
-		cli_phase(batch);
-	}
-	write_results(in);
-	stage_reset(&in->stage);
-	free_slots(in);
+	finish_batch(in, b);
+	write_results(in, b);
+	clear_batch(b);
+	in->sent = NULL;
+	/*
+	 * Both batches are empty now. Reading into the same one again keeps
+	 * the buffers of the other unused while no batch is in flight.
+	 */
+	in->reading = b;
 }
 
 void
 ingest_close(struct ingest *in)
 {
-	free_slots(in);
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		clear_batch(&in->batches[i]);
+		free(in->batches[i].slots);
+		buf_free(&in->batches[i].inputs);
+	}
+	memset(in->batches, 0, sizeof(in->batches));
+	in->sent = NULL;
 	stage_free(&in->stage);
+	stage_free(&in->retry);
 	keyword_set_free(&in->keywords);
-	free(in->slots);
-	in->slots = NULL;
 }

@@ -27,15 +27,25 @@ enum format { FORMAT_AUTO, FORMAT_NDJSON, FORMAT_TWILIO };
  */
 #define INGEST_BATCH_BYTES_MAX (16 * 1024 * 1024)
 
-/* One input line of the current batch. */
-struct slot {
-	long long line;
-	const char *file;	/* NULL for standard input */
-	char *error;		/* why the line was rejected, or NULL */
-	jv normal;		/* normal form, or null when rejected */
-	char *input;		/* the line, kept for the rejects file */
-	size_t input_len;
-	jv result;		/* row returned for it, or null */
+struct slot;
+
+/*
+ * Lines read together and recorded in one transaction. The input lines
+ * are kept until the results are written, for retries and the rejects
+ * file.
+ */
+struct batch {
+	struct slot *slots;	/* one per line, in input order */
+	int nslots, cap;
+	int reported;		/* slots whose rejects were reported */
+	size_t bytes;		/* input bytes, for INGEST_BATCH_BYTES_MAX */
+	struct buf inputs;	/* the lines, and their provider ids */
+	int staged;		/* lines staged for the database */
+	int has_receipts;	/* it recorded outbox receipts */
+	int in_flight;		/* the server runs its statements now */
+	PGresult *failed;	/* the error of starting them, or NULL */
+	PGresult *rows;		/* rows of convo.ingest_batch, or NULL */
+	PGresult *receipts;	/* rows of convo.outbox_receipts, or NULL */
 };
 
 struct ingest {
@@ -50,10 +60,11 @@ struct ingest {
 	int status;		/* exit status so far */
 	int output_failed;
 	long long errors_shown;
-	struct slot *slots;
-	int nslots;
-	size_t batch_bytes;	/* input bytes of the current batch */
-	struct stage stage;
+	struct batch batches[2];
+	struct batch *reading;	/* the batch that ingest_line() adds to */
+	struct batch *sent;	/* the batch that ingest_send() started */
+	struct stage stage;	/* the records of the batch being read */
+	struct stage retry;	/* the records of a batch being retried */
 	struct keyword_set keywords;
 	/* Results by kind of outcome, for the summary line. */
 	long long records, inserted, updated, duplicate, conflict, pending;
@@ -71,8 +82,9 @@ void ingest_open(struct ingest *in, const char *account);
 
 /*
  * Add input line LINENO of FILE (NULL for standard input), LEN bytes at
- * LINE, to the batch; TOO_LONG marks a line over the limit, of which
- * LINE holds the head. A full batch is recorded at once.
+ * LINE, to the batch being read; TOO_LONG marks a line over the limit,
+ * of which LINE holds the head. FILE must stay valid until the batch's
+ * results are written.
  */
 void ingest_line(struct ingest *in, const char *file, long long lineno,
     const char *line, size_t len, int too_long);
@@ -81,12 +93,26 @@ void ingest_line(struct ingest *in, const char *file, long long lineno,
 int ingest_batch_full(const struct ingest *in);
 
 /*
- * Record the current batch, pass its results on and start a new one.
+ * Start recording the batch being read and return while the server
+ * records it, so that the caller can read the next batch meanwhile.
+ * The results of the batch sent before, if any, are written first.
  * Exits when the database fails for a reason other than a record.
+ */
+void ingest_send(struct ingest *in);
+
+/*
+ * Record the batch being read and the one sent before, if any, and
+ * write their results. Exits as ingest_send() does.
  */
 void ingest_flush(struct ingest *in);
 
-/* Free what the ingest holds; the connection stays the caller's. */
+/* Return 1 when lines wait to be recorded or results to be written. */
+int ingest_pending(const struct ingest *in);
+
+/*
+ * Free what the ingest holds, after ingest_flush(); the connection stays
+ * the caller's.
+ */
 void ingest_close(struct ingest *in);
 
 #endif

@@ -3,6 +3,9 @@
 
 #include "stage.h"
 
+/* Bytes of COPY data passed to libpq at a time. */
+#define COPY_PIECE (64 * 1024)
+
 /* Append field NAME of REC (borrowed) as a COPY field; null is \N. */
 static void
 field(struct buf *b, jv rec, const char *name, int last)
@@ -102,6 +105,25 @@ drain(PGconn *conn)
 		PQclear(res);
 }
 
+/*
+ * Send the COPY data of ROWS in pieces, because libpq grows its output
+ * buffer to hold the largest piece and so would keep a second copy of
+ * the largest staging table. Returns 1, or -1 after an error.
+ */
+static int
+put_rows(PGconn *conn, const struct buf *rows)
+{
+	size_t sent, n;
+
+	for (sent = 0; sent < rows->len; sent += n) {
+		n = rows->len - sent < COPY_PIECE ? rows->len - sent :
+		    COPY_PIECE;
+		if (PQputCopyData(conn, rows->data + sent, (int)n) != 1)
+			return -1;
+	}
+	return 1;
+}
+
 static PGresult *
 copy_table(PGconn *conn, const char *table, const char *const *columns,
     struct buf *rows)
@@ -124,7 +146,7 @@ copy_table(PGconn *conn, const char *table, const char *const *columns,
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return res;
 	PQclear(res);
-	if (PQputCopyData(conn, rows->data, (int)rows->len) != 1)
+	if (put_rows(conn, rows) != 1)
 		PQputCopyEnd(conn, PQerrorMessage(conn));
 	else
 		PQputCopyEnd(conn, NULL);
@@ -180,4 +202,80 @@ stage_free(struct stage *s)
 	buf_free(&s->consents);
 	buf_free(&s->profiles);
 	buf_free(&s->receipts);
+}
+
+PGresult *
+stage_send(PGconn *conn, long long account, struct stage *s)
+{
+	char sql[256];
+	PGresult *res;
+
+	/*
+	 * The staging tables are created in every transaction, not once per
+	 * session, because behind a pooler in transaction mode each
+	 * transaction may run on another server connection.
+	 */
+	res = PQexec(conn, "BEGIN; SELECT convo.ingest_prepare(), "
+	    "convo.outbox_receipts_prepare()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	PQclear(res);
+	if ((res = stage_copy(conn, s)) != NULL)
+		goto fail;
+	/*
+	 * One batch of the account at a time: each computes summaries,
+	 * consent and statuses from what is committed, and two at once
+	 * would overwrite each other's results. The statements go in one
+	 * query string, so that the server runs them all while the client
+	 * reads on. Such a string takes no parameters, so the account id,
+	 * a number, is written into it.
+	 */
+	if (stage_has_receipts(s))
+		snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
+		    "SELECT * FROM convo.ingest_batch(%1$lld); "
+		    "SELECT * FROM convo.outbox_receipts(%1$lld); COMMIT",
+		    account);
+	else
+		snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
+		    "SELECT * FROM convo.ingest_batch(%1$lld); COMMIT",
+		    account);
+	if (PQsendQuery(conn, sql))
+		return NULL;
+	res = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+fail:
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return res;
+}
+
+PGresult *
+stage_receive(PGconn *conn, int receipts, PGresult **rows,
+    PGresult **receipt_rows)
+{
+	int steps = receipts ? 4 : 3, step = 0;
+	PGresult *res, *failed = NULL, *kept[4] = { NULL };
+
+	/* lock_account, ingest_batch, outbox_receipts if sent, COMMIT */
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (failed == NULL && step < steps &&
+		    PQresultStatus(res) == (step == steps - 1 ?
+		    PGRES_COMMAND_OK : PGRES_TUPLES_OK))
+			kept[step++] = res;
+		else if (failed == NULL)
+			failed = res;
+		else
+			PQclear(res);
+	}
+	if (failed == NULL && step < steps)
+		failed = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	PQclear(kept[0]);
+	PQclear(kept[steps - 1]);
+	*rows = kept[1];
+	*receipt_rows = receipts ? kept[2] : NULL;
+	if (failed == NULL)
+		return NULL;
+	PQclear(*rows);
+	PQclear(*receipt_rows);
+	*rows = *receipt_rows = NULL;
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return failed;
 }

@@ -585,6 +585,132 @@ EOF
 	assert_output "0"
 }
 
+# Print the input line numbers of the output records and warnings in
+# $output, in their order: a result as N, a warning about line N as wN,
+# a keyword reply as send.
+report_order() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		'{'*) jq -r '.input_line // .type' <<<"$line" ;;
+		*) sed -E 's/.*: line ([0-9]+): .*/w\1/' <<<"$line" ;;
+		esac
+	done <<<"$output" | paste -sd ' '
+}
+
+# Run the PL/pgSQL statements $2 before each message row is inserted, in
+# the trigger function public.$1.
+message_trigger() {
+	sql "CREATE FUNCTION public.$1() RETURNS trigger LANGUAGE plpgsql
+	    AS \$\$ BEGIN $2 RETURN NEW; END \$\$"
+	sql "CREATE TRIGGER $1 BEFORE INSERT ON convo.messages
+	    FOR EACH ROW EXECUTE FUNCTION public.$1()"
+}
+
+@test "batches keep reports in line order" {
+	{
+		inbound +12015550901 "one" 2026-11-02T10:01:00Z SMo1
+		echo '{"type":"profile"}'
+		inbound +12015550903 "three" 2026-11-02T10:03:00Z SMo3
+		inbound +12015550904 "four" 2026-11-02T10:04:00Z SMo4
+		echo '{"type":"message"}'
+		inbound +12015550906 "six" 2026-11-02T10:06:00Z SMo6
+		inbound +12015550907 "seven" 2026-11-02T10:07:00Z SMo7
+	} >input.ndjson
+	run convo-ingest -q --batch-size 2 --rejects rejects.ndjson \
+	    input.ndjson
+	assert_failure 65
+	assert_equal "$(report_order)" "w2 1 2 3 4 w5 5 6 7"
+	run jq -s -c 'map(.input_line)' rejects.ndjson
+	assert_output "[2,5]"
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output "5"
+}
+
+# Wait up to 10 s for file $1 to have $2 lines, then print its count.
+wait_for_lines() {
+	local i
+	for i in $(seq 100); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && break
+		sleep 0.1
+	done
+	wc -l <"$1"
+}
+
+@test "slow producer's results appear promptly" {
+	local pid
+	mkfifo input.fifo
+	convo-ingest -q --batch-size 2 input.fifo >out.ndjson 3>&- &
+	pid=$!
+	exec 5>input.fifo
+	inbound +12015550931 "one" 2026-11-02T13:01:00Z SMs1 >&5
+	inbound +12015550932 "two" 2026-11-02T13:02:00Z SMs2 >&5
+	assert_equal "$(wait_for_lines out.ndjson 2)" 2
+	inbound +12015550933 "three" 2026-11-02T13:03:00Z SMs3 >&5
+	assert_equal "$(wait_for_lines out.ndjson 3)" 3
+	exec 5>&-
+	wait "$pid"
+	run jq -r '.input_line' out.ndjson
+	assert_output "$(printf '1\n2\n3')"
+}
+
+@test "data error retries each record alone" {
+	local t0 results
+	# The server takes 2 s to reject the body "poison", so a webhook
+	# body parsed again after the batch failed would get a later time.
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    PERFORM pg_sleep(2);
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		echo 'MessageSid=SMp1&SmsStatus=received&Body=hello&NumMedia=0&From=%2B12015550911&To=%2B12025550140'
+		inbound +12015550912 "poison" 2026-11-02T11:00:00Z SMp2
+		inbound +12015550913 "STOP" 2026-11-02T11:01:00Z SMp3
+	} >input.txt
+	t0=$(date +%s.%N)
+	run convo-ingest -q --rejects rejects.ndjson input.txt
+	assert_failure 65
+	assert_line "convo-ingest: input.txt: line 2: poisoned message"
+	assert_equal "$(report_order)" "w2 1 2 3 send"
+	results=$(grep '^{' <<<"$output")
+	run jq -c 'select(.type == "ingest_result") | [.result, .error]' \
+	    <<<"$results"
+	assert_line --index 0 '["inserted",null]'
+	assert_line --index 1 '["rejected","poisoned message"]'
+	assert_line --index 2 '["inserted",null]'
+	run jq -r 'select(.type == "send") | .in_reply_to' <<<"$results"
+	assert_output "SMp3"
+	run jq -r '.input' rejects.ndjson
+	assert_output "$(sed -n 2p input.txt)"
+	run sql "SELECT string_agg(body, ',' ORDER BY body)
+	    FROM convo.messages"
+	assert_output "STOP,hello"
+	run sql "SELECT sent_at < to_timestamp($t0) + interval '2 s'
+	    FROM convo.messages WHERE body = 'hello'"
+	assert_output "t"
+}
+
+@test "serialization failure retries the batch" {
+	sql "CREATE SEQUENCE public.attempts"
+	# Sequences ignore rollbacks, so only the first attempt fails.
+	message_trigger fail_once "IF nextval('public.attempts') = 1 THEN
+	    RAISE EXCEPTION 'first attempt' USING ERRCODE = '40001';
+	    END IF;"
+	{
+		echo 'MessageSid=SMr1&SmsStatus=received&Body=hello&NumMedia=0&From=%2B12015550921&To=%2B12025550140'
+		inbound +12015550922 "again" 2026-11-02T12:00:00Z SMr2
+	} >input.txt
+	run --separate-stderr convo-ingest -v input.txt
+	assert_success
+	assert_equal "$(grep -c 'retrying the batch after SQLSTATE 40001' \
+	    <<<"$stderr")" 1
+	run jq -r 'select(.type == "ingest_result") | .result' <<<"$output"
+	assert_output "$(printf 'inserted\ninserted')"
+	run sql "SELECT string_agg(body, ',' ORDER BY body)
+	    FROM convo.messages"
+	assert_output "again,hello"
+}
+
 @test "records leave no memory behind" {
 	command -v valgrind >/dev/null || skip "valgrind is not installed"
 	if asan_build; then
