@@ -41,7 +41,7 @@ struct batch {
 	size_t bytes;		/* input bytes, for INGEST_BATCH_BYTES_MAX */
 	struct buf inputs;	/* the lines, and their provider ids */
 	int staged;		/* lines staged for the database */
-	int has_receipts;	/* it recorded outbox receipts */
+	int has_receipts;	/* its statements run convo.outbox_receipts */
 	int in_flight;		/* the server runs its statements now */
 	PGresult *failed;	/* the error of starting them, or NULL */
 	PGresult *rows;		/* rows of convo.ingest_batch, or NULL */
@@ -62,7 +62,7 @@ struct ingest {
 	long long errors_shown;
 	struct batch batches[2];
 	struct batch *reading;	/* the batch that ingest_line() adds to */
-	struct batch *sent;	/* the batch that ingest_send() started */
+	struct batch *sent;	/* sent, its results not written, or NULL */
 	struct stage stage;	/* the records of the batch being read */
 	struct stage retry;	/* the records of a batch being retried */
 	struct keyword_set keywords;
