@@ -120,7 +120,7 @@ mismatches() {
 }
 
 # Print a message record: DIRECTION, customer PHONE, brand number BRAND,
-# BODY, provider id ID and TIME.
+# BODY, provider id ID, TIME and, when given, PROVIDER.
 message() {
 	local from=$2 to=$3
 
@@ -131,6 +131,7 @@ message() {
 	    "$1" "$from" "$to"
 	printf '"body":"%s","provider_message_id":"%s","sent_at":"%s"' \
 	    "$4" "$5" "$6"
+	[ -n "${7:-}" ] && printf ',"provider":"%s"' "$7"
 	[ "$1" = outbound ] && printf ',"origin":"campaign"'
 	printf '}\n'
 }
@@ -166,4 +167,153 @@ message() {
 	$a|+12025550141|reply|4
 	$b|+12025550143|sale|1
 	OUT
+}
+
+# Print a consent record: PHONE, STATUS and TIME.
+consent() {
+	printf '{"type":"consent","phone":"%s","status":"%s","at":"%s"}\n' \
+	    "$1" "$2" "$3"
+}
+
+# Print a receipt: provider id ID, STATUS, ERROR code or null, TIME and,
+# when given, the recipient TO.
+receipt() {
+	printf '{"type":"status","provider_message_id":"%s","status":"%s",' \
+	    "$1" "$2"
+	printf '"error_code":%s,"at":"%s"' "$3" "$4"
+	[ -n "${5:-}" ] && printf ',"to":"%s"' "$5"
+	printf '}\n'
+}
+
+# Fail with the mismatches when convo-db verify reports any.
+assert_verified() {
+	run convo-db -q verify
+	assert_success
+	assert_output ''
+}
+
+# Record FILE into ACCOUNT one line per run, and fail at the first line
+# after which convo-db verify reports a mismatch.
+ingest_line_by_line() {
+	local file=$1 account=$2 line n=0
+
+	while IFS= read -r line; do
+		n=$((n + 1))
+		printf '%s\n' "$line" | convo-ingest -q --account "$account" \
+		    >/dev/null
+		run convo-db -q verify --account "$account"
+		[ "$status" -eq 0 ] ||
+		    fail "line $n of $file in $account: $output"
+	done <"$file"
+}
+
+@test "late records in any order equal one run" {
+	local a=+12015550181 b=+12015550182 c=+12015550183
+	{
+		message inbound $a +12025550140 "hi" SMr1 2026-11-02T10:00:00Z
+		# An older inbound text to another number arrives later.
+		message inbound $a +12025550141 "older" SMr2 2026-11-02T09:00:00Z
+		# Equal times: the larger provider id is the last message.
+		message inbound $a +12025550142 "tie b" SMr4 2026-11-02T11:00:00Z
+		message inbound $a +12025550143 "tie a" SMr3 2026-11-02T11:00:00Z
+		# A conditional opt-in that a late import judges again, in a
+		# conversation that has another text.
+		message inbound $b +12025550140 "hello" SMr12 2026-11-02T07:30:00Z
+		consent $b subscribed 2026-11-02T08:00:00Z
+		message inbound $b +12025550140 "YES" SMr5 2026-11-02T10:00:00Z
+		consent $b unsubscribed 2026-11-02T09:00:00Z
+		message inbound $b +12025550140 "ok thanks" SMr6 2026-11-02T10:30:00Z
+		message inbound $b +12025550140 "STOP" SMr7 2026-11-02T12:00:00Z
+		# A campaign text before the first inbound, and its receipts
+		# before and after it.
+		receipt SMr8 delivered null 2026-11-02T07:00:05Z
+		message outbound $c +12025550140 "Sale" SMr8 2026-11-02T07:00:00Z
+		receipt SMr8 sent null 2026-11-02T07:00:01Z
+		message inbound $c +12025550141 "please stop texting me" SMr9 \
+		    2026-11-02T08:00:00Z
+		receipt SMr10 undelivered 21610 2026-11-02T09:00:00Z $c
+		message outbound $c +12025550140 "Sale 2" SMr10 \
+		    2026-11-02T08:59:00Z
+		message inbound $c +12025550140 "YES" SMr11 2026-11-02T09:30:00Z
+		# Redelivered lines.
+		message inbound $a +12025550140 "hi" SMr1 2026-11-02T10:00:00Z
+		receipt SMr8 delivered null 2026-11-02T07:00:05Z
+	} >records.ndjson
+	convo-ingest -q records.ndjson >/dev/null
+	assert_verified
+	state >one-run.json
+
+	convo-db -q account add lines >/dev/null
+	ingest_line_by_line records.ndjson lines
+	convo-db -q account add reversed >/dev/null
+	tac records.ndjson >reversed.ndjson
+	ingest_line_by_line reversed.ndjson reversed
+	convo-db -q account add split >/dev/null
+	shuf --random-source=<(yes 1) records.ndjson >shuffled.ndjson
+	split -n l/3 shuffled.ndjson part.
+	for part in part.ac part.aa part.ab; do
+		convo-ingest -q --account split --batch-size 2 "$part" \
+		    >/dev/null
+		run convo-db -q verify --account split
+		assert_success
+	done
+	for account in lines reversed split; do
+		state $account >"$account.json"
+		run jq -n --slurpfile a one-run.json \
+		    --slurpfile b "$account.json" '$a == $b'
+		assert_output "true"
+	done
+}
+
+@test "summaries verify between operator actions" {
+	local a=+12015550184 brand=+12025550140
+	message inbound $a $brand "hi" SMp1 2026-11-02T10:00:00Z |
+	    convo-ingest -q >/dev/null
+	convo-read c_1 >/dev/null
+	convo-mark -q --block c_1
+	message inbound $a $brand "while blocked" SMp2 2026-11-02T11:00:00Z |
+	    convo-ingest -q >/dev/null
+	assert_verified
+	convo-mark -q --unblock --unread c_1
+	message inbound $a $brand "older" SMp3 2026-11-02T09:00:00Z |
+	    convo-ingest -q >/dev/null
+	assert_verified
+	convo-mark -q --close c_1
+	{
+		consent $a subscribed 2026-11-02T08:00:00Z
+		message inbound $a +12025550141 "YES" SMp4 2026-11-02T12:00:00Z
+	} | convo-ingest -q >/dev/null
+	assert_verified
+	run sql "SELECT status, unread_count, brand_address
+	    FROM convo.conversations"
+	assert_output "open|3|+12025550141"
+	convo-read c_1 >/dev/null
+	# A late import makes the YES an opt-in keyword again.
+	consent $a unsubscribed 2026-11-02T11:30:00Z | convo-ingest -q >/dev/null
+	assert_verified
+	CONVO_NOW=2026-11-02T08:30:00Z convo-mark -q --confirm-opt-out c_1
+	assert_verified
+	message inbound $a $brand "please stop texting me" SMp5 \
+	    2026-11-02T07:00:00Z | convo-ingest -q >/dev/null
+	assert_verified
+}
+
+@test "equal time and id from two providers verify in either order" {
+	local a=+12015550185
+	message inbound $a +12025550140 "hi" SMq0 2026-11-02T09:00:00Z \
+	    >first.ndjson
+	message inbound $a +12025550141 "see you then" SMq1 \
+	    2026-11-02T10:00:00Z >twilio.ndjson
+	message inbound $a +12025550142 "on my way" SMq1 \
+	    2026-11-02T10:00:00Z other >other.ndjson
+	convo-ingest -q first.ndjson >/dev/null
+	cat twilio.ndjson other.ndjson | convo-ingest -q >/dev/null
+	assert_verified
+	convo-db -q account add reversed >/dev/null
+	for file in other.ndjson first.ndjson twilio.ndjson; do
+		convo-ingest -q --account reversed "$file" >/dev/null
+		run convo-db -q verify --account reversed
+		assert_success
+		assert_output ''
+	done
 }

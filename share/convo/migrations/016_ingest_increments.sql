@@ -542,8 +542,12 @@ BEGIN
                 LIMIT 1), false)
         END,
         c.conversation_id IS NOT NULL,
+        -- Two messages of equal time and provider message id (from two
+        -- providers) have no order to move forward by.
         r.profile_id IS NOT NULL OR c.conversation_id IS NULL
-            OR c.last_at IS NULL,
+            OR c.last_at IS NULL OR coalesce(a.tied, false)
+            OR coalesce((l.sent_at, l.provider_message_id)
+                = (c.last_at, c.last_provider_message_id), false),
         -- A closed or snoozed conversation reopens when the customer
         -- writes again, unless it is blocked.
         coalesce(a.reopen, false), a.flagged_message_id,
@@ -551,7 +555,8 @@ BEGIN
         i.to_address, i.sent_at, i.provider_message_id,
         coalesce(a.unread_added, 0), a.unread_since
     FROM pg_temp.ingest_touched t
-    LEFT JOIN LATERAL (SELECT c.conversation_id, c.last_at
+    LEFT JOIN LATERAL (SELECT c.conversation_id, c.last_at,
+            c.last_provider_message_id
         FROM convo.conversations c
         WHERE c.account_id = p_account AND c.profile_id = t.profile_id
             AND c.channel = t.channel
@@ -568,7 +573,9 @@ BEGIN
             count(*) FILTER (WHERE n.direction = 'inbound'
                 AND n.action IS NULL AND n.counts_unread) AS unread_added,
             min(n.recorded_at) FILTER (WHERE n.direction = 'inbound'
-                AND n.action IS NULL AND n.counts_unread) AS unread_since
+                AND n.action IS NULL AND n.counts_unread) AS unread_since,
+            count(*) <> count(DISTINCT (n.sent_at, n.provider_message_id))
+                AS tied
         FROM (SELECT n.*,
                 CASE WHEN n.keyword_conditional
                     THEN (SELECT m.keyword_action FROM convo.messages m
