@@ -25,8 +25,7 @@ ingest_all() {
 	done
 }
 
-# Ingest the account files two at a time, as one process each; the
-# accounts are independent, so two runs never wait for each other.
+# Ingest the account files two at a time, one process each.
 ingest_two() {
 	local f name running=0 rc=0
 

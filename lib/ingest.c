@@ -39,7 +39,7 @@ struct slot {
 	const char *file;	/* NULL for standard input */
 	char *error;		/* why the line was rejected, or NULL */
 	size_t input;		/* offset of the line in the batch's inputs */
-	size_t input_len;	/* bytes kept: the head of an over-long line */
+	size_t input_len;	/* bytes stored: the head of an over-long line */
 	size_t input_bytes;	/* bytes of the whole line */
 	int row;		/* its row of the batch's rows, or -1 */
 	int receipt;		/* its row of the batch's receipts, or -1 */
@@ -131,10 +131,10 @@ report_rejects(struct ingest *in, struct batch *b)
 	}
 }
 
-/* Add a slot for LINE of FILE to B, keeping KEPT of its LEN bytes. */
+/* Add a slot for LINE of FILE to B, storing STORED of its LEN bytes. */
 static struct slot *
 new_slot(struct batch *b, const char *file, long long line,
-    const char *bytes, size_t kept, size_t len)
+    const char *bytes, size_t stored, size_t len)
 {
 	struct slot *s;
 
@@ -149,9 +149,9 @@ new_slot(struct batch *b, const char *file, long long line,
 	s->row = -1;
 	s->receipt = -1;
 	s->input = b->inputs.len;
-	s->input_len = kept;
+	s->input_len = stored;
 	s->input_bytes = len;
-	buf_add(&b->inputs, bytes, kept);
+	buf_add(&b->inputs, bytes, stored);
 	return s;
 }
 
@@ -302,12 +302,12 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
     const char *line, size_t len, int too_long)
 {
 	struct batch *b = in->reading;
-	size_t kept = too_long && len > LINEREADER_HEAD ?
+	size_t stored = too_long && len > LINEREADER_HEAD ?
 	    LINEREADER_HEAD : len;
-	struct slot *s = new_slot(b, file, lineno, line, kept, len);
+	struct slot *s = new_slot(b, file, lineno, line, stored, len);
 	char why[128];
 
-	b->bytes += kept;
+	b->bytes += stored;
 	poll_server(in);
 	if (too_long) {
 		snprintf(why, sizeof(why), "line of %zu bytes is longer than "
@@ -487,25 +487,25 @@ append_rows(PGresult *to, const PGresult *from)
 }
 
 /*
- * Keep the rows of RES (consumed) in *KEPT and point each line's slot
+ * Keep the rows of RES (consumed) in *ROWS and point each line's slot
  * at its row: the receipt of the slot when RECEIPTS is set, else its row.
  * Column 0 of a row is the line's index in the batch.
  */
 static void
-keep_rows(struct batch *b, PGresult **kept, PGresult *res, int receipts)
+keep_rows(struct batch *b, PGresult **rows, PGresult *res, int receipts)
 {
 	int i, base = 0, n = PQntuples(res);
 	long long seq;
 
-	if (*kept == NULL) {
-		*kept = res;
+	if (*rows == NULL) {
+		*rows = res;
 	} else {
-		base = PQntuples(*kept);
-		append_rows(*kept, res);
+		base = PQntuples(*rows);
+		append_rows(*rows, res);
 		PQclear(res);
 	}
 	for (i = base; i < base + n; i++) {
-		seq = atoll(PQgetvalue(*kept, i, 0));
+		seq = atoll(PQgetvalue(*rows, i, 0));
 		if (seq < 0 || seq >= b->nslots)
 			continue;
 		if (receipts)

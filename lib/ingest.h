@@ -83,7 +83,7 @@ void ingest_open(struct ingest *in, const char *account);
 /*
  * Add input line LINENO of FILE (NULL for standard input), LEN bytes at
  * LINE, to the batch being read; TOO_LONG marks a line over the limit,
- * of which LINE holds the head. FILE must stay valid until the batch's
+ * of which LINE contains the head. FILE must stay valid until the batch's
  * results are written.
  */
 void ingest_line(struct ingest *in, const char *file, long long lineno,

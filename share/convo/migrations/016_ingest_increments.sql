@@ -368,6 +368,8 @@ BEGIN
 
     -- Error 21610: the recipient replied STOP to the sender. The receipt
     -- names the recipient, or its message does.
+    -- NOTE: a receipt stored before its message and without a channel is
+    -- taken as sms, so one for a WhatsApp message also unsubscribes sms.
     WITH events AS (
         SELECT e.* FROM pg_temp.ingest_new_events ne
         CROSS JOIN LATERAL (SELECT e.* FROM convo.status_events e
@@ -724,6 +726,8 @@ BEGIN
         AND c.profile_id = s.profile_id AND c.channel = s.channel
         AND s.has_conversation AND s.recount AND NOT s.created;
 
+    -- NOTE: the count moved forward still includes unread messages of
+    -- archived months; convo-db verify reports the difference.
     -- The summary moves forward: a later added message becomes the last
     -- one, and added unread messages add to the count. An added inbound
     -- message older than the last one may still be the latest inbound,
