@@ -422,7 +422,8 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 
 /*
  * Find the recipient J names: a conversation id, else a phone, from the
- * record or the options. Returns a reason code or NULL.
+ * record or the options. Returns a reason code or NULL. The customer is
+ * looked up later, with those of the other records read together.
  */
 static const char *
 recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
@@ -469,11 +470,8 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 			rc = 2;
 		}
 	}
-	if (rc == 0 && outbox_resolve(&s->ctx, j, conversation) != 0) {
-		snprintf(message, n, "no customer %s; the customer must write "
-		    "first", conversation ? conversation : j->phone);
-		rc = 3;
-	}
+	if (rc == 0 && conversation != NULL)
+		snprintf(j->requested, sizeof(j->requested), "%s", conversation);
 	jv_free(type);
 	jv_free(conv);
 	jv_free(phone);
@@ -481,7 +479,7 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	jv_free(chan);
 	return rc == 0 ? NULL : rc == 1 && conversation != NULL ?
 	    "invalid_recipient" : rc == 1 ? "no_recipient" :
-	    rc == 2 ? "invalid_recipient" : "no_conversation";
+	    "invalid_recipient";
 }
 
 /* Return 1 when a record of this type names a message to send. */
@@ -514,16 +512,16 @@ reply_sender(struct send_job *j)
 /* Report a row that an earlier run finished or left in doubt. */
 static void
 report_claimed(struct sender *s, const struct send_job *j,
-    enum outbox_claim c, PGresult *row)
+    enum outbox_claim c, const PGresult *res, int row)
 {
 	jv extra = jv_object_set(jv_object(), jv_string("outbox_id"),
 	    jv_string_fmt("o_%s", j->outbox));
 
-	if (!PQgetisnull(row, 0, 2))
+	if (!PQgetisnull(res, row, 2))
 		extra = jv_object_set(extra, jv_string("provider_message_id"),
-		    jv_string(PQgetvalue(row, 0, 2)));
+		    jv_string(PQgetvalue(res, row, 2)));
 	extra = jv_object_set(extra, jv_string("previous_state"),
-	    jv_string(PQgetvalue(row, 0, 1)));
+	    jv_string(PQgetvalue(res, row, 1)));
 	if (c == OUTBOX_BUSY) {
 		s->duplicate++;
 		warnx("%s: another convo-send run is sending this message; "
@@ -609,9 +607,9 @@ flush_sent(struct sender *s)
 	params[1] = ids.data;
 	params[2] = sids.data;
 	params[3] = states.data;
-	outbox_locked(&s->ctx, "SELECT convo.outbox_sent($1, o, p, t) "
-	    "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(o, p, t)",
-	    4, params);
+	/* The function takes the account lock itself. */
+	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent_batch($1, "
+	    "$2::bigint[], $3::text[], $4::text[])", 4, params));
 	buf_free(&ids);
 	buf_free(&sids);
 	buf_free(&states);
@@ -836,19 +834,16 @@ complete(struct sender *s, struct twilio_call *call)
 }
 
 /*
- * Check J and store it in the outbox. Returns 1 when it is to be sent,
- * 0 when its result is already written.
+ * The checks of J once its customer is known, up to its idempotency key.
+ * Returns 1 when J goes on to the outbox, 0 when its result is written.
  */
 static int
-prepare(struct sender *s, struct send_job *j)
+check_found(struct sender *s, struct send_job *j)
 {
 	char message[256];
 	const char *reason, *body;
-	PGresult *row;
-	enum outbox_claim c;
 
-	if ((reason = recipient_of(s, j, message, sizeof(message))) != NULL ||
-	    (reason = content_of(s, j, message, sizeof(message))) != NULL) {
+	if ((reason = content_of(s, j, message, sizeof(message))) != NULL) {
 		reject(s, j, reason, message);
 		return 0;
 	}
@@ -879,16 +874,23 @@ prepare(struct sender *s, struct send_job *j)
 		return 0;
 	}
 	outbox_derive_key(&s->ctx, j);
-	/* A dry run reports what the outbox already holds, as a run would. */
-	c = s->o.dry_run ? outbox_peek(&s->ctx, j, &row) :
-	    outbox_claim(&s->ctx, j, &row);
+	return 1;
+}
+
+/*
+ * Act on the outbox row of J, claimed or, in a dry run, looked up: row
+ * ROW of RES. Returns 1 when J is to be sent, 0 when its result is
+ * written.
+ */
+static int
+check_claimed(struct sender *s, struct send_job *j, enum outbox_claim c,
+    const PGresult *res, int row)
+{
 	if (c == OUTBOX_DONE || c == OUTBOX_BUSY ||
 	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
-		report_claimed(s, j, c, row);
-		PQclear(row);
+		report_claimed(s, j, c, res, row);
 		return 0;
 	}
-	PQclear(row);
 	if (s->o.dry_run) {
 		dry_run(s, j);
 		return 0;
@@ -896,9 +898,96 @@ prepare(struct sender *s, struct send_job *j)
 	return 1;
 }
 
-/* Make a job of REC (consumed) and queue it when it is to be sent. */
+/*
+ * Look up the customers of the N JOBS, whose recipients are valid, in
+ * one statement, and drop the jobs of unknown ones. Returns the number
+ * of jobs left in JOBS.
+ */
+static int
+resolve_batch(struct sender *s, struct send_job **jobs, int n)
+{
+	int *found = xmalloc(n * sizeof(*found));
+	int i, m = 0;
+
+	outbox_resolve(&s->ctx, jobs, n, found);
+	for (i = 0; i < n; i++) {
+		struct send_job *j = jobs[i];
+		char message[256];
+
+		if (found[i]) {
+			jobs[m++] = j;
+			continue;
+		}
+		snprintf(message, sizeof(message), "no customer %s; the "
+		    "customer must write first", j->requested[0] ? j->requested :
+		    j->phone);
+		reject(s, j, "no_conversation", message);
+		free_job(j);
+	}
+	free(found);
+	return m;
+}
+
+/* Claim the outbox rows of the N JOBS and queue those to send. */
 static void
-handle(struct sender *s, jv rec, long long line)
+claim_batch(struct sender *s, struct send_job **jobs, int n)
+{
+	enum outbox_claim *claims = xmalloc(n * sizeof(*claims));
+	PGresult *res = NULL;
+	int i;
+
+	if (!s->o.dry_run)
+		res = outbox_claim(&s->ctx, jobs, n, claims);
+	for (i = 0; i < n; i++) {
+		/* A dry run reports what the outbox holds, as a run would. */
+		if (s->o.dry_run) {
+			PQclear(res);
+			claims[i] = outbox_peek(&s->ctx, jobs[i], &res);
+		}
+		if (check_claimed(s, jobs[i], claims[i], res,
+		    s->o.dry_run ? 0 : i))
+			push_pending(s, jobs[i]);
+		else
+			free_job(jobs[i]);
+	}
+	PQclear(res);
+	free(claims);
+}
+
+/*
+ * Check the N JOBS read together and store those to send in the outbox,
+ * in input order; the jobs to send join the pending ones.
+ */
+static void
+prepare_batch(struct sender *s, struct send_job **jobs, int n)
+{
+	char message[256];
+	const char *reason;
+	int i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		reason = recipient_of(s, jobs[i], message, sizeof(message));
+		if (reason == NULL) {
+			jobs[m++] = jobs[i];
+			continue;
+		}
+		reject(s, jobs[i], reason, message);
+		free_job(jobs[i]);
+	}
+	n = m > 0 ? resolve_batch(s, jobs, m) : 0;
+	for (i = m = 0; i < n; i++) {
+		if (check_found(s, jobs[i]))
+			jobs[m++] = jobs[i];
+		else
+			free_job(jobs[i]);
+	}
+	if (m > 0)
+		claim_batch(s, jobs, m);
+}
+
+/* A job of REC (consumed), read from input line LINE. */
+static struct send_job *
+new_job(jv rec, long long line)
 {
 	struct send_job *j = xmalloc(sizeof(*j));
 
@@ -908,15 +997,12 @@ handle(struct sender *s, jv rec, long long line)
 	j->body = jv_null();
 	j->media = jv_null();
 	j->local_minutes = -1;
-	if (prepare(s, j))
-		push_pending(s, j);
-	else
-		free_job(j);
+	return j;
 }
 
-/* Read and queue the next input record. Returns 0 at end of input. */
-static int
-read_record(struct sender *s)
+/* The job of the next input record to send, or NULL at end of input. */
+static struct send_job *
+read_job(struct sender *s)
 {
 	const char *line;
 	size_t len;
@@ -925,7 +1011,7 @@ read_record(struct sender *s)
 
 	for (;;) {
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
-			return 0;
+			return NULL;
 		progress_add(&s->progress, 0, len + 1);
 		if (len == 0 && !too_long)
 			continue;
@@ -944,8 +1030,32 @@ read_record(struct sender *s)
 			jv_free(rec);
 			continue;
 		}
-		handle(s, rec, s->input.lineno);
-		return 1;
+		return new_job(rec, s->input.lineno);
+	}
+}
+
+/*
+ * Read and prepare records, a batch at a time, until twice --parallel
+ * jobs wait or are in flight, or the input ends.
+ */
+static void
+fill(struct sender *s)
+{
+	struct send_job **batch, *j;
+	int n, room;
+
+	while (!s->input_done && (room = 2 * s->o.parallel - s->npending -
+	    twilio_in_flight(&s->twilio)) > 0) {
+		batch = xmalloc(room * sizeof(*batch));
+		for (n = 0; n < room; n++) {
+			if ((j = read_job(s)) == NULL) {
+				s->input_done = 1;
+				break;
+			}
+			batch[n] = j;
+		}
+		prepare_batch(s, batch, n);
+		free(batch);
 	}
 }
 
@@ -979,11 +1089,7 @@ run(struct sender *s)
 
 	for (;;) {
 		progress_add(&s->progress, 0, 0);
-		while (!s->input_done &&
-		    s->npending + twilio_in_flight(&s->twilio) <
-		    2 * s->o.parallel)
-			if (!read_record(s))
-				s->input_done = 1;
+		fill(s);
 		if (!s->o.dry_run)
 			start_ready(s);
 		if (s->npending == 0 && (s->o.dry_run ||
@@ -1299,7 +1405,9 @@ main(int argc, char **argv)
 	linereader_init(&s.input, STDIN_FILENO, CONVO_LINE_MAX);
 	progress_start(&s.progress, !s.o.quiet);
 	if (s.o.to != NULL || s.o.conversation != NULL) {
-		handle(&s, jv_object(), 0);
+		struct send_job *j = new_job(jv_object(), 0);
+
+		prepare_batch(&s, &j, 1);
 		s.input_done = 1;
 	} else {
 		progress_expect(&s.progress, STDIN_FILENO, NULL);

@@ -37,57 +37,66 @@ outbox_locked(struct send_ctx *ctx, const char *sql, int n,
 }
 
 static void
-copy_value(const PGresult *res, int col, char *out, size_t n)
+copy_value(const PGresult *res, int row, int col, char *out, size_t n)
 {
-	snprintf(out, n, "%s", PQgetisnull(res, 0, col) ? "" :
-	    PQgetvalue(res, 0, col));
+	snprintf(out, n, "%s", PQgetisnull(res, row, col) ? "" :
+	    PQgetvalue(res, row, col));
 }
 
-int
-outbox_resolve(struct send_ctx *ctx, struct send_job *j,
-    const char *conversation)
+/* Fill J from row ROW of the result of convo.send_recipients(). */
+static void
+resolved(struct send_job *j, const PGresult *res, int row)
 {
-	char quiet[8];
-	const char *params[6] = { ctx->account_id, j->phone, j->channel,
-	    conversation ? conversation + 2 : NULL, quiet, ctx->now };
-	PGresult *res;
-	int found;
+	copy_value(res, row, 1, j->profile_id, sizeof(j->profile_id));
+	copy_value(res, row, 2, j->phone, sizeof(j->phone));
+	copy_value(res, row, 3, j->channel, sizeof(j->channel));
+	if (!PQgetisnull(res, row, 4))
+		snprintf(j->conversation_id, sizeof(j->conversation_id),
+		    "c_%s", PQgetvalue(res, row, 4));
+	copy_value(res, row, 5, j->brand, sizeof(j->brand));
+	j->blocked = PQgetvalue(res, row, 6)[0] == 't';
+	copy_value(res, row, 7, j->consent, sizeof(j->consent));
+	copy_value(res, row, 8, j->zone_source, sizeof(j->zone_source));
+	copy_value(res, row, 9, j->zone, sizeof(j->zone));
+	j->local_minutes = PQgetisnull(res, row, 10) ? -1 :
+	    atoi(PQgetvalue(res, row, 10));
+}
 
-	snprintf(quiet, sizeof(quiet), "%d", ctx->quiet_start >= 0);
-	res = outbox_query(ctx, "SELECT p.profile_id, p.phone, "
-	    "coalesce(c.channel, $3), c.conversation_id, c.brand_address, "
-	    "coalesce(c.blocked, false), coalesce(s.status, 'never_subscribed'), "
-	    "z.source, z.zone, "
-	    "convo.local_minutes(coalesce($6::timestamptz, now()), z.zone) "
-	    "FROM convo.profiles p "
-	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
-	    "AND c.profile_id = p.profile_id AND (c.channel = $3 "
-	    "OR c.conversation_id = $4::bigint) "
-	    "LEFT JOIN convo.consent s ON s.account_id = p.account_id "
-	    "AND s.profile_id = p.profile_id "
-	    "AND s.channel = coalesce(c.channel, $3) "
-	    "LEFT JOIN LATERAL (SELECT * FROM convo.customer_zone(p.timezone, "
-	    "p.phone) WHERE $5::int = 1) z ON true "
-	    "WHERE p.account_id = $1 AND CASE WHEN $4::bigint IS NULL "
-	    "THEN p.phone = $2 ELSE c.conversation_id = $4::bigint END",
-	    6, params);
-	if ((found = PQntuples(res) == 1)) {
-		copy_value(res, 0, j->profile_id, sizeof(j->profile_id));
-		copy_value(res, 1, j->phone, sizeof(j->phone));
-		copy_value(res, 2, j->channel, sizeof(j->channel));
-		if (!PQgetisnull(res, 0, 3))
-			snprintf(j->conversation_id, sizeof(j->conversation_id),
-			    "c_%s", PQgetvalue(res, 0, 3));
-		copy_value(res, 4, j->brand, sizeof(j->brand));
-		j->blocked = PQgetvalue(res, 0, 5)[0] == 't';
-		copy_value(res, 6, j->consent, sizeof(j->consent));
-		copy_value(res, 7, j->zone_source, sizeof(j->zone_source));
-		copy_value(res, 8, j->zone, sizeof(j->zone));
-		j->local_minutes = PQgetisnull(res, 0, 9) ? -1 :
-		    atoi(PQgetvalue(res, 0, 9));
+void
+outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs, int n,
+    int *found)
+{
+	jv requests = jv_array(), text;
+	const char *params[4] = { ctx->account_id, NULL,
+	    ctx->quiet_start >= 0 ? "t" : "f", ctx->now };
+	PGresult *res;
+	int i, item;
+
+	for (i = 0; i < n; i++) {
+		const char *requested = jobs[i]->requested;
+		jv w = jv_object_set(jv_object(), jv_string("phone"),
+		    jv_string(jobs[i]->phone));
+
+		w = jv_object_set(w, jv_string("channel"),
+		    jv_string(jobs[i]->channel));
+		w = jv_object_set(w, jv_string("conversation"), requested[0] ?
+		    jv_string(requested + 2) : jv_null());
+		requests = jv_array_append(requests, w);
+		found[i] = 0;
+	}
+	text = jv_dump_string(requests, 0);
+	params[1] = jv_string_value(text);
+	res = outbox_query(ctx, "SELECT * FROM convo.send_recipients($1, "
+	    "$2, $3, $4)", 4, params);
+	jv_free(text);
+	for (i = 0; i < PQntuples(res); i++) {
+		item = atoi(PQgetvalue(res, i, 0)) - 1;
+		if (item < 0 || item >= n || found[item])
+			continue;
+		resolved(jobs[item], res, i);
+		found[item] = 1;
 	}
 	PQclear(res);
-	return found ? 0 : -1;
 }
 
 /* Load the account's time zones into CTX as a text[] literal. */
@@ -235,51 +244,71 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 	jv_free(media);
 }
 
-enum outbox_claim
-outbox_claim(struct send_ctx *ctx, struct send_job *j, PGresult **row)
+/* The claim of J as an item of convo.outbox_claim_batch(). */
+static jv
+claim_item(const struct send_job *j)
 {
-	char window[32], segs[16], units[16];
-	const char *params[15];
-	PGresult *res;
-	enum outbox_claim c;
-	const char *state;
-	jv media = jv_dump_string(jv_copy(j->media), 0);
 	int service = strncmp(j->brand, "MG", 2) == 0;
+	jv c = jv_object();
+
+	c = jv_object_set(c, jv_string("key"), jv_string(j->key));
+	c = jv_object_set(c, jv_string("profile"), jv_string(j->profile_id));
+	c = jv_object_set(c, jv_string("channel"), jv_string(j->channel));
+	c = jv_object_set(c, jv_string("conversation"),
+	    j->conversation_id[0] ? jv_string(j->conversation_id + 2) :
+	    jv_null());
+	c = jv_object_set(c, jv_string("to"), jv_string(j->phone));
+	c = jv_object_set(c, jv_string("from"), service ? jv_null() :
+	    jv_string(j->brand));
+	c = jv_object_set(c, jv_string("service"), service ?
+	    jv_string(j->brand) : jv_null());
+	/* The body up to its first NUL byte, as the request sends it. */
+	c = jv_object_set(c, jv_string("body"),
+	    jv_string(jv_string_value(j->body)));
+	c = jv_object_set(c, jv_string("media"), jv_copy(j->media));
+	c = jv_object_set(c, jv_string("origin"), jv_string(j->origin));
+	c = jv_object_set(c, jv_string("encoding"),
+	    jv_string(j->seg.encoding));
+	c = jv_object_set(c, jv_string("segments"),
+	    jv_number(j->seg.segments));
+	return jv_object_set(c, jv_string("units"), jv_number(j->seg.units));
+}
+
+PGresult *
+outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
+    enum outbox_claim *claims)
+{
+	char window[32];
+	const char *params[3] = { ctx->account_id, window, NULL };
+	jv items = jv_array(), text;
+	PGresult *res;
+	const char *state;
+	int i;
 
 	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
-	snprintf(segs, sizeof(segs), "%d", j->seg.segments);
-	snprintf(units, sizeof(units), "%d", j->seg.units);
-	params[0] = ctx->account_id;
-	params[1] = j->key;
-	params[2] = window;
-	params[3] = j->profile_id;
-	params[4] = j->channel;
-	params[5] = j->conversation_id[0] ? j->conversation_id + 2 : NULL;
-	params[6] = j->phone;
-	params[7] = service ? NULL : j->brand;
-	params[8] = service ? j->brand : NULL;
-	params[9] = jv_string_value(j->body);
-	params[10] = jv_string_value(media);
-	params[11] = j->origin;
-	params[12] = j->seg.encoding;
-	params[13] = segs;
-	params[14] = units;
-	res = outbox_query(ctx, "SELECT * FROM convo.outbox_claim($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", 15,
+	for (i = 0; i < n; i++)
+		items = jv_array_append(items, claim_item(jobs[i]));
+	text = jv_dump_string(items, 0);
+	params[2] = jv_string_value(text);
+	res = outbox_query(ctx, "SELECT outbox_id, state, provider_message_id, "
+	    "error_code, error_message, created, busy "
+	    "FROM convo.outbox_claim_batch($1, $2, $3) ORDER BY item", 3,
 	    params);
-	jv_free(media);
-	snprintf(j->outbox, sizeof(j->outbox), "%s", PQgetvalue(res, 0, 0));
-	if (PQgetvalue(res, 0, 5)[0] == 't') {
-		PQclear(res);
-		*row = NULL;
-		return OUTBOX_NEW;
+	jv_free(text);
+	if (PQntuples(res) != n)
+		errx(EX_SOFTWARE, "the outbox claimed %d of %d messages",
+		    PQntuples(res), n);
+	for (i = 0; i < n; i++) {
+		snprintf(jobs[i]->outbox, sizeof(jobs[i]->outbox), "%s",
+		    PQgetvalue(res, i, 0));
+		state = PQgetvalue(res, i, 1);
+		claims[i] = PQgetvalue(res, i, 5)[0] == 't' ? OUTBOX_NEW :
+		    PQgetvalue(res, i, 6)[0] == 't' ? OUTBOX_BUSY :
+		    strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
+		    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN :
+		    OUTBOX_DONE;
 	}
-	state = PQgetvalue(res, 0, 1);
-	c = PQgetvalue(res, 0, 6)[0] == 't' ? OUTBOX_BUSY :
-	    strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
-	    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN : OUTBOX_DONE;
-	*row = res;
-	return c;
+	return res;
 }
 
 enum outbox_claim

@@ -37,6 +37,7 @@ struct send_job {
 	char phone[PHONE_MAX];
 	char channel[40];
 	char profile_id[32];
+	char requested[32];	/* conversation id in the input, "" for a phone */
 	char conversation_id[32];	/* "" when none */
 	char brand[128];	/* sender: number, short code or MG id */
 	char consent[32];
@@ -83,13 +84,14 @@ void outbox_locked(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params);
 
 /*
- * Find the customer of J by conversation id CONVERSATION ("c_N"), or by
- * J->phone and J->channel, and fill the conversation, sender, consent and
- * block, and with --quiet-hours the time zone and local time. Returns 0,
- * or -1 when no customer matches.
+ * Find the customers of the N JOBS in one statement: by conversation id
+ * J->requested ("c_N"), or when it is "" by J->phone and J->channel. Fills
+ * the conversation, sender, consent and block of each job found, and
+ * with --quiet-hours the time zone and local time, and sets FOUND[i] to
+ * 1 for a job found, 0 for one without such a customer.
  */
-int outbox_resolve(struct send_ctx *ctx, struct send_job *j,
-    const char *conversation);
+void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
+    int n, int *found);
 
 /*
  * Return 1 when J is a keyword reply that carrier rules require: a
@@ -102,12 +104,14 @@ int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
 void outbox_derive_key(struct send_ctx *ctx, struct send_job *j);
 
 /*
- * Store J in the outbox as queued, or find the row stored with the same
- * key within the window. Fills J->outbox; for an earlier row, *ROW is
- * set to its state, sid and error, which the caller clears.
+ * Store each of the N JOBS in the outbox as queued, or find the row
+ * stored with the same key within the window, in one transaction. Fills
+ * J->outbox and CLAIMS[i]. Returns the result the caller clears: row i
+ * has the state, sid and error of the earlier row of job i, as
+ * outbox_peek() gives them.
  */
-enum outbox_claim outbox_claim(struct send_ctx *ctx, struct send_job *j,
-    PGresult **row);
+PGresult *outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs,
+    int n, enum outbox_claim *claims);
 
 /*
  * Look up the outbox row of J's key as outbox_claim() does, changing

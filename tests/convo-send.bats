@@ -756,6 +756,78 @@ receipt() {
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 20 ]
 }
 
+@test "records read together resolve each recipient in input order" {
+	start_fake
+	{
+		customer +12015550931 subscribed
+		customer +12015550932 subscribed
+	} | convo-ingest -q >/dev/null
+	conv=$(sql "SELECT 'c_' || c.conversation_id FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '+12015550931'")
+	rc=0
+	convo-send -q --rate 0 >out 2>err < <(printf '%s\n' \
+	    "{\"conversation_id\":\"$conv\",\"body\":\"A\"}" \
+	    '{"to":"+12015550939","body":"B"}' \
+	    '{"to":"+12015550932","body":"C"}' \
+	    '{"conversation_id":"c_999999999","body":"D"}') || rc=$?
+	[ "$rc" -eq 65 ] || fail "exit status $rc: $(cat err)"
+	run jq -sr 'sort_by(.input_line)[] | [.input_line, .status, .reason // "-",
+	    .to // "-"] | join(" ")' out
+	assert_output "1 sent - +12015550931
+2 rejected no_conversation +12015550939
+3 sent - +12015550932
+4 rejected no_conversation -"
+	run jq -r '[.form.To, .form.Body] | join(" ")' log.ndjson
+	assert_output --partial "+12015550931 A"
+	assert_output --partial "+12015550932 C"
+	run requests
+	assert_output "2"
+}
+
+@test "replies recorded together keep every summary exact" {
+	start_fake
+	for i in $(seq 6); do
+		customer "+1201555096$i" subscribed
+	done | convo-ingest -q >/dev/null
+	# Two replies to each customer, answered and recorded in groups.
+	run convo-send -q --rate 0 --parallel 8 < <(for i in $(seq 6); do
+		printf '{"to":"+1201555096%s","body":"first %s"}\n' "$i" "$i"
+		printf '{"to":"+1201555096%s","body":"second %s"}\n' "$i" "$i"
+	done)
+	assert_success
+	run jq -s 'map(select(.status == "sent")) | length' <<<"$output"
+	assert_output "12"
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE direction = 'outbound' AND origin_id LIKE 'o\_%'"
+	assert_output "12"
+	run sql "SELECT count(*) FROM convo.conversations c
+	    JOIN convo.messages m ON m.account_id = c.account_id
+	        AND m.message_id = c.last_message_id
+	    WHERE m.direction = 'outbound' AND c.last_body = m.body"
+	assert_output "6"
+	run convo-db -q verify
+	assert_success
+}
+
+@test "receipt stored before its reply applies when the reply is recorded" {
+	start_fake
+	customer +12015550971 subscribed | convo-ingest -q >/dev/null
+	# The fake names its first message SM and 32 hex digits of 1.
+	sid=SM$(printf '%032x' 1)
+	printf '{"type":"status","provider_message_id":"%s","status":"delivered","at":"2026-11-02T10:05:00Z"}\n' \
+	    "$sid" | convo-ingest -q >/dev/null
+	run convo-send -q --to +12015550971 --body "Shipped today"
+	assert_success
+	run jq -r .provider_message_id <<<"$output"
+	assert_output "$sid"
+	run sql "SELECT initial_status, status, status_at
+	    FROM convo.messages WHERE direction = 'outbound'"
+	assert_output "queued|delivered|2026-11-02 10:05:00+00"
+	run convo-db -q verify
+	assert_success
+}
+
 @test "missing credentials are a configuration error" {
 	unset TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN
 	run convo-send -q --to +12015550999 --body "Hello"
