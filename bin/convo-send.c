@@ -92,6 +92,8 @@ struct sender {
 	double hold_until;		/* start held jobs at this time */
 	struct sent_row *done;		/* sent, not yet recorded */
 	int ndone;
+	struct sent_row *recording;	/* sent, their record on its way */
+	int nrecording;
 };
 
 static void
@@ -581,20 +583,46 @@ array_item(struct buf *b, const char *item)
 	buf_addc(b, '"');
 }
 
+/* Report the requests of the group just recorded as sent. */
+static void
+sent_recorded(void *arg)
+{
+	struct sender *s = arg;
+	jv extra;
+	int i;
+
+	PQclear(outbox_result(&s->ctx));
+	for (i = 0; i < s->nrecording; i++) {
+		struct send_job *j = s->recording[i].job;
+
+		s->sent++;
+		extra = jv_object_set(jv_object(),
+		    jv_string("provider_message_id"),
+		    jv_string(s->recording[i].sid));
+		extra = jv_object_set(extra, jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox));
+		result(s, j, "sent", NULL, extra);
+		free_job(j);
+	}
+	s->nrecording = 0;
+}
+
 /*
  * Record the requests that succeeded since the last call, in one
- * statement, then report each one as sent.
+ * statement that the server runs while requests go on. They are
+ * reported as sent once it is done: see sent_recorded().
  */
 static void
 flush_sent(struct sender *s)
 {
 	struct buf ids = { 0 }, sids = { 0 }, states = { 0 };
+	struct sent_row *rows;
 	const char *params[4];
-	jv extra;
 	int i;
 
 	if (s->ndone == 0)
 		return;
+	outbox_settle(&s->ctx);
 	for (i = 0; i < s->ndone; i++) {
 		array_item(&ids, s->done[i].job->outbox);
 		array_item(&sids, s->done[i].sid);
@@ -608,23 +636,17 @@ flush_sent(struct sender *s)
 	params[2] = sids.data;
 	params[3] = states.data;
 	/* The function takes the account lock itself. */
-	PQclear(outbox_query(&s->ctx, "SELECT convo.outbox_sent_batch($1, "
-	    "$2::bigint[], $3::text[], $4::text[])", 4, params));
+	outbox_send(&s->ctx, "SELECT convo.outbox_sent_batch($1, "
+	    "$2::bigint[], $3::text[], $4::text[])", 4, params,
+	    sent_recorded, s);
 	buf_free(&ids);
 	buf_free(&sids);
 	buf_free(&states);
-	for (i = 0; i < s->ndone; i++) {
-		struct send_job *j = s->done[i].job;
-
-		s->sent++;
-		extra = jv_object_set(jv_object(),
-		    jv_string("provider_message_id"),
-		    jv_string(s->done[i].sid));
-		extra = jv_object_set(extra, jv_string("outbox_id"),
-		    jv_string_fmt("o_%s", j->outbox));
-		result(s, j, "sent", NULL, extra);
-		free_job(j);
-	}
+	/* The rows of the last group are reported, so their array is free. */
+	rows = s->recording;
+	s->recording = s->done;
+	s->nrecording = s->ndone;
+	s->done = rows;
 	s->ndone = 0;
 }
 
@@ -1106,6 +1128,7 @@ run(struct sender *s)
 			complete(s, call);
 		flush_sent(s);
 	}
+	outbox_settle(&s->ctx);
 }
 
 /* Read $CONVO_NOW, the time that tests use as now, into NOW. */
@@ -1426,6 +1449,7 @@ main(int argc, char **argv)
 	free(s.pending);
 	free(s.pacers);
 	free(s.done);
+	free(s.recording);
 	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);

@@ -10,13 +10,50 @@
 #include "db.h"
 #include "send.h"
 
+void
+outbox_settle(struct send_ctx *ctx)
+{
+	void (*settle)(void *) = ctx->settle;
+
+	if (settle != NULL) {
+		ctx->settle = NULL;
+		settle(ctx->settle_arg);
+	}
+}
+
+void
+outbox_send(struct send_ctx *ctx, const char *sql, int n,
+    const char *const *params, void (*settle)(void *), void *arg)
+{
+	outbox_settle(ctx);
+	if (!PQsendQueryParams(ctx->conn, sql, n, NULL, params, NULL, NULL,
+	    0))
+		exit(db_report(ctx->conn, NULL, "database statement failed"));
+	ctx->settle = settle;
+	ctx->settle_arg = arg;
+}
+
+PGresult *
+outbox_result(struct send_ctx *ctx)
+{
+	PGresult *res = PQgetResult(ctx->conn), *more;
+
+	if (res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK))
+		exit(db_report(ctx->conn, res, "database statement failed"));
+	while ((more = PQgetResult(ctx->conn)) != NULL)
+		PQclear(more);
+	return res;
+}
+
 PGresult *
 outbox_query(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params)
 {
-	PGresult *res = PQexecParams(ctx->conn, sql, n, NULL, params, NULL,
-	    NULL, 0);
+	PGresult *res;
 
+	outbox_settle(ctx);
+	res = PQexecParams(ctx->conn, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK)
 		exit(db_report(ctx->conn, res, "database statement failed"));

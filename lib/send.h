@@ -28,6 +28,12 @@ struct send_ctx {
 	int quiet_end;
 	const char *now;	/* $CONVO_NOW in UTC, or NULL for the clock */
 	char *account_zones;	/* text[] of convo.account_zones, owned */
+	/*
+	 * The reader of the result of a statement that outbox_send() sent,
+	 * or NULL: outbox_settle() calls it with SETTLE_ARG.
+	 */
+	void (*settle)(void *arg);
+	void *settle_arg;
 };
 
 /* One message to send, resolved against the database. */
@@ -70,9 +76,30 @@ enum outbox_claim {
 	OUTBOX_BUSY,		/* queued by another run that is still connected */
 };
 
-/* Run SQL with parameters; print a message and exit when it fails. */
+/*
+ * Run SQL with parameters; print a message and exit when it fails. The
+ * statement that outbox_send() sent is settled first.
+ */
 PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params);
+
+/*
+ * Send SQL with parameters without waiting for its result, so that the
+ * server runs it while the caller goes on. SETTLE(ARG) is to read the
+ * result with outbox_result(); outbox_settle() calls it, as the next
+ * statement on the connection does.
+ */
+void outbox_send(struct send_ctx *ctx, const char *sql, int n,
+    const char *const *params, void (*settle)(void *), void *arg);
+
+/* Wait for the statement that outbox_send() sent, if any, and settle it. */
+void outbox_settle(struct send_ctx *ctx);
+
+/*
+ * Return the result of the statement that outbox_send() sent; print a
+ * message and exit when it failed.
+ */
+PGresult *outbox_result(struct send_ctx *ctx);
 
 /*
  * Run SQL with parameters in a transaction that first takes the account

@@ -28,7 +28,10 @@ BEGIN
             provider_message_id = u.provider_message_id,
             error_code = NULL, error_message = NULL, updated_at = now()
         FROM u
-        WHERE x.account_id = p_account AND x.outbox_id = u.outbox_id
+        -- ANY keeps the rows read to those of the group whatever the
+        -- join the planner picks.
+        WHERE x.account_id = p_account AND x.outbox_id = ANY (p_ids)
+            AND x.outbox_id = u.outbox_id
         RETURNING x.*, u.status AS sent_status
     ), k AS (
         INSERT INTO convo.message_keys (account_id, provider,
@@ -120,8 +123,13 @@ BEGIN
             coalesce(c.channel, w.channel) AS channel, c.conversation_id,
             c.brand_address, coalesce(c.blocked, false) AS blocked
         FROM convo.profiles p
-        LEFT JOIN convo.conversations c ON c.account_id = p_account
-            AND c.profile_id = p.profile_id AND c.channel = w.channel
+        -- A subquery of its own, so that the lookup is by the whole key
+        -- even where the table's statistics are out of date.
+        LEFT JOIN LATERAL (SELECT *
+            FROM convo.conversations x
+            WHERE x.account_id = p_account AND x.profile_id = p.profile_id
+                AND x.channel = w.channel
+            LIMIT 1) c ON true
         WHERE w.conversation IS NULL AND p.account_id = p_account
             AND p.phone = w.phone
         UNION ALL
