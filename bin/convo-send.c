@@ -524,6 +524,11 @@ report_claimed(struct sender *s, const struct send_job *j,
 		    jv_string(PQgetvalue(res, row, 2)));
 	extra = jv_object_set(extra, jv_string("previous_state"),
 	    jv_string(PQgetvalue(res, row, 1)));
+	if (c == OUTBOX_REPEATED) {
+		s->duplicate++;
+		result(s, j, "duplicate", "repeated", extra);
+		return;
+	}
 	if (c == OUTBOX_BUSY) {
 		s->duplicate++;
 		warnx("%s: another convo-send run is sending this message; "
@@ -908,7 +913,7 @@ static int
 check_claimed(struct sender *s, struct send_job *j, enum outbox_claim c,
     const PGresult *res, int row)
 {
-	if (c == OUTBOX_DONE || c == OUTBOX_BUSY ||
+	if (c == OUTBOX_DONE || c == OUTBOX_BUSY || c == OUTBOX_REPEATED ||
 	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
 		report_claimed(s, j, c, res, row);
 		return 0;

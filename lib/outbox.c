@@ -316,7 +316,7 @@ outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
     enum outbox_claim *claims)
 {
 	char window[32];
-	const char *params[3] = { ctx->account_id, window, NULL };
+	const char *params[4] = { ctx->account_id, ctx->run, window, NULL };
 	jv items = jv_array(), text;
 	PGresult *res;
 	const char *state;
@@ -326,10 +326,13 @@ outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
 	for (i = 0; i < n; i++)
 		items = jv_array_append(items, claim_item(jobs[i]));
 	text = jv_dump_string(items, 0);
-	params[2] = jv_string_value(text);
+	if (ctx->run[0] == '\0')
+		for (i = 0; i < (int)sizeof(ctx->run) - 1; i++)
+			ctx->run[i] = "0123456789abcdef"[arc4random_uniform(16)];
+	params[3] = jv_string_value(text);
 	res = outbox_query(ctx, "SELECT outbox_id, state, provider_message_id, "
-	    "error_code, error_message, created, busy "
-	    "FROM convo.outbox_claim_batch($1, $2, $3) ORDER BY item", 3,
+	    "error_code, error_message, created, busy, repeated "
+	    "FROM convo.outbox_claim_batch($1, $2, $3, $4) ORDER BY item", 4,
 	    params);
 	jv_free(text);
 	if (PQntuples(res) != n)
@@ -340,6 +343,7 @@ outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
 		    PQgetvalue(res, i, 0));
 		state = PQgetvalue(res, i, 1);
 		claims[i] = PQgetvalue(res, i, 5)[0] == 't' ? OUTBOX_NEW :
+		    PQgetvalue(res, i, 7)[0] == 't' ? OUTBOX_REPEATED :
 		    PQgetvalue(res, i, 6)[0] == 't' ? OUTBOX_BUSY :
 		    strcmp(state, "queued") == 0 ? OUTBOX_RETRY :
 		    strcmp(state, "sending") == 0 ? OUTBOX_UNKNOWN :

@@ -28,6 +28,7 @@ struct send_ctx {
 	int quiet_end;
 	const char *now;	/* $CONVO_NOW in UTC, or NULL for the clock */
 	char *account_zones;	/* text[] of convo.account_zones, owned */
+	char run[33];		/* random id of this run's outbox claims */
 	/*
 	 * The reader of the result of a statement that outbox_send() sent,
 	 * or NULL: outbox_settle() calls it with SETTLE_ARG.
@@ -74,6 +75,7 @@ enum outbox_claim {
 	OUTBOX_DONE,		/* sent or failed earlier: a duplicate */
 	OUTBOX_UNKNOWN,		/* requested earlier with no known outcome */
 	OUTBOX_BUSY,		/* queued by another run that is still connected */
+	OUTBOX_REPEATED,	/* claimed earlier in this run: given twice */
 };
 
 /*
@@ -133,9 +135,10 @@ void outbox_derive_key(struct send_ctx *ctx, struct send_job *j);
 /*
  * Store each of the N JOBS in the outbox as queued, or find the row
  * stored with the same key within the window, in one transaction. Fills
- * J->outbox and CLAIMS[i]. Returns the result the caller clears: row i
- * has the state, sid and error of the earlier row of job i, as
- * outbox_peek() gives them.
+ * J->outbox and CLAIMS[i], which is OUTBOX_REPEATED for a key that this
+ * run (CTX->run, drawn on first use) claimed already. Returns the result
+ * the caller clears: row i has the state, sid and error of the earlier
+ * row of job i, as outbox_peek() gives them.
  */
 PGresult *outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs,
     int n, enum outbox_claim *claims);

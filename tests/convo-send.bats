@@ -742,6 +742,34 @@ receipt() {
 	assert_output "1"
 }
 
+@test "message given twice in one input is sent once" {
+	start_fake
+	{
+		customer +12015550951 subscribed
+		customer +12015550952 subscribed
+	} | convo-ingest -q >/dev/null
+	# The repeat comes in the same group and, after 40 other records,
+	# in a later one.
+	run convo-send -q --rate 0 < <(
+		echo '{"to":"+12015550951","body":"Shipped"}'
+		echo '{"to":"+12015550951","body":"Shipped"}'
+		for i in $(seq 40); do
+			printf '{"to":"+12015550952","body":"Note %s"}\n' "$i"
+		done
+		echo '{"to":"+12015550951","body":"Shipped"}')
+	assert_success
+	run jq -r 'select(.to == "+12015550951") | [.status, .reason // "-"]
+	    | join(" ")' <<<"$output"
+	run sort <<<"$output"
+	assert_output "duplicate repeated
+duplicate repeated
+sent -"
+	run jq -r 'select(.form.To == "+12015550951") | .form.Body' log.ndjson
+	assert_output "Shipped"
+	run requests
+	assert_output "41"
+}
+
 @test "parallel bulk send reaches everyone" {
 	start_fake
 	for i in $(seq 20); do

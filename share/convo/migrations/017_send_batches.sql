@@ -153,32 +153,98 @@ $$;
 ALTER FUNCTION convo.send_recipients(bigint, jsonb, boolean, timestamptz)
     SET plan_cache_mode = force_generic_plan;
 
--- Claim the outbox rows of a group of replies, as convo.outbox_claim
--- does for one, in one transaction. P_CLAIMS is a JSON array of
--- {"key", "profile", "channel", "conversation", "to", "from",
--- "service", "body", "media", "origin", "encoding", "segments",
--- "units"}, in the order of that function's parameters. Returns its
--- row for each item, after the item's position in the array (from 1).
-CREATE FUNCTION convo.outbox_claim_batch(p_account bigint,
+-- The run that claimed a row last, so that a run that finds its own
+-- row again, from the same message given twice, does not send it twice.
+ALTER TABLE convo.outbox ADD COLUMN claim_run text;
+
+-- Claim the outbox rows of a group of replies for run P_RUN, in one
+-- transaction. P_CLAIMS is a JSON array of {"key", "profile",
+-- "channel", "conversation", "to", "from", "service", "body", "media",
+-- "origin", "encoding", "segments", "units"}. For each item, after its
+-- position in the array (from 1): the row of its idempotency key within
+-- the window, stored now as queued when there is none (CREATED), with
+-- whether another run that is still connected has it queued (BUSY) or
+-- this run claimed it already (REPEATED). A row found still queued or
+-- sending takes the content of this run, which is what a retry sends.
+-- The keys are locked in one order, so that two runs claiming the same
+-- keys wait for each other instead of deadlocking.
+CREATE FUNCTION convo.outbox_claim_batch(p_account bigint, p_run text,
     p_window interval, p_claims jsonb)
 RETURNS TABLE (item integer, outbox_id bigint, state text,
     provider_message_id text, error_code text, error_message text,
-    created boolean, busy boolean)
+    created boolean, busy boolean, repeated boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     w record;
+    o convo.outbox;
 BEGIN
-    FOR w IN SELECT x.ordinality::integer AS item, x.value AS v
+    -- A row lost with this commit was never requested; see
+    -- convo.outbox_sending.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_advisory_xact_lock(k.hash)
+    FROM (SELECT DISTINCT hashtextextended(x.value->>'key', p_account)
+            AS hash
+        FROM jsonb_array_elements(p_claims) x
+        ORDER BY 1) k;
+    FOR w IN SELECT x.ordinality::integer AS n, x.value AS v
         FROM jsonb_array_elements(p_claims) WITH ORDINALITY x
     LOOP
-        RETURN QUERY
-        SELECT w.item, o.*
-        FROM convo.outbox_claim(p_account, w.v->>'key', p_window,
-            (w.v->>'profile')::bigint, w.v->>'channel',
-            (w.v->>'conversation')::bigint, w.v->>'to', w.v->>'from',
-            w.v->>'service', w.v->>'body', w.v->'media', w.v->>'origin',
-            w.v->>'encoding', (w.v->>'segments')::integer,
-            (w.v->>'units')::integer) o;
+        item := w.n;
+        SELECT * INTO o FROM convo.outbox x
+        WHERE x.account_id = p_account
+            AND x.idempotency_key = w.v->>'key'
+            AND x.created_at > now() - p_window
+        ORDER BY x.created_at DESC LIMIT 1;
+        IF NOT FOUND THEN
+            INSERT INTO convo.outbox AS x (account_id, idempotency_key,
+                profile_id, channel, conversation_id, to_address,
+                from_address, messaging_service_sid, body, media, origin,
+                provider, encoding, segments, units, claimed_by, claim_run)
+            VALUES (p_account, w.v->>'key', (w.v->>'profile')::bigint,
+                w.v->>'channel', (w.v->>'conversation')::bigint,
+                w.v->>'to', w.v->>'from', w.v->>'service', w.v->>'body',
+                w.v->'media', w.v->>'origin', 'twilio',
+                w.v->>'encoding', (w.v->>'segments')::integer,
+                (w.v->>'units')::integer, pg_backend_pid(), p_run)
+            RETURNING * INTO o;
+            outbox_id := o.outbox_id;
+            state := o.state;
+            provider_message_id := NULL;
+            error_code := NULL;
+            error_message := NULL;
+            created := true;
+            busy := false;
+            repeated := false;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        outbox_id := o.outbox_id;
+        state := o.state;
+        provider_message_id := o.provider_message_id;
+        error_code := o.error_code;
+        error_message := o.error_message;
+        created := false;
+        repeated := o.claim_run IS NOT DISTINCT FROM p_run;
+        -- A queued row of a run that is still connected is that run's to
+        -- send.
+        busy := NOT repeated AND convo.outbox_busy(o);
+        IF NOT repeated AND NOT busy AND o.state IN ('queued', 'sending')
+        THEN
+            UPDATE convo.outbox x SET from_address = w.v->>'from',
+                messaging_service_sid = w.v->>'service',
+                body = w.v->>'body', media = w.v->'media',
+                encoding = w.v->>'encoding',
+                segments = (w.v->>'segments')::integer,
+                units = (w.v->>'units')::integer,
+                claimed_by = pg_backend_pid(), claim_run = p_run,
+                updated_at = now()
+            WHERE x.account_id = p_account AND x.outbox_id = o.outbox_id;
+        END IF;
+        RETURN NEXT;
     END LOOP;
 END;
 $$;
+
+-- Replaced by convo.outbox_claim_batch.
+DROP FUNCTION convo.outbox_claim(bigint, text, interval, bigint, text,
+    bigint, text, text, text, text, jsonb, text, text, integer, integer);
