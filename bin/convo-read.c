@@ -48,7 +48,23 @@ struct thread {
 	char channel[40];
 	char conversation_id[32];	/* "" when the customer has none */
 	char *name;			/* NULL when the profile has none */
+	/*
+	 * The start of the UTC month before the conversation's last message
+	 * and the end of the month after it, or "" when unknown. The
+	 * thread's newest messages are in the partitions of those months.
+	 */
+	char since[40];
+	char until[40];
 };
+
+/*
+ * The start of the UTC month MONTHS after that of c.last_at, as a
+ * timestamptz literal.
+ */
+#define THREAD_MONTH(months) \
+	"to_char(date_trunc('month', c.last_at AT TIME ZONE 'UTC') " \
+	"+ interval '" months " month', 'YYYY-MM-DD \"00:00:00+00\"')"
+#define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
 
 /* The customer's name as conversation records carry it, or NULL. */
 #define THREAD_NAME \
@@ -105,6 +121,15 @@ query(struct reader *r, const char *sql, int n, const char **params)
 	return res;
 }
 
+/* Fill the months of T from columns COL and COL + 1 of RES. */
+static void
+thread_months(struct thread *t, const PGresult *res, int col)
+{
+	snprintf(t->since, sizeof(t->since), "%s", PQgetvalue(res, 0, col));
+	snprintf(t->until, sizeof(t->until), "%s",
+	    PQgetvalue(res, 0, col + 1));
+}
+
 static void
 thread_name(struct thread *t, const PGresult *res, int col)
 {
@@ -124,7 +149,8 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 	    strspn(id + 2, "0123456789") != strlen(id + 2))
 		return -1;
 	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
-	    "p.phone, " THREAD_NAME " FROM convo.conversations c "
+	    "p.phone, " THREAD_NAME ", " THREAD_MONTHS " "
+	    "FROM convo.conversations c "
 	    "JOIN convo.profiles p "
 	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
 	    "WHERE c.account_id = $1 AND c.conversation_id = $2", 2, params);
@@ -138,6 +164,7 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 		snprintf(t->phone, sizeof(t->phone), "%s",
 		    PQgetvalue(res, 0, 3));
 		thread_name(t, res, 4);
+		thread_months(t, res, 5);
 	}
 	PQclear(res);
 	return found ? 0 : -1;
@@ -161,7 +188,7 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	params[1] = phone;
 	params[2] = t->channel;
 	res = query(r, "SELECT p.profile_id, c.conversation_id, "
-	    THREAD_NAME " FROM convo.profiles p "
+	    THREAD_NAME ", " THREAD_MONTHS " FROM convo.profiles p "
 	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
 	    "AND c.profile_id = p.profile_id AND c.channel = $3 "
 	    "WHERE p.account_id = $1 AND p.phone = $2", 3, params);
@@ -174,36 +201,48 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 			    sizeof(t->conversation_id), "c_%s",
 			    PQgetvalue(res, 0, 1));
 		thread_name(t, res, 2);
+		thread_months(t, res, 3);
 	}
 	PQclear(res);
 	return found ? 0 : -1;
 }
 
 /*
- * Fetch the thread's newest messages (before the cursor) in time order,
- * together with the latest recording time of the thread's messages that
- * can be unread, which becomes the conversation's read mark. Only those
- * count as unread, and their partial index finds it in one probe.
+ * Fetch the thread's newest messages (before the cursor) in time order.
+ * With BOUNDED, only those sent in the months of T->since to T->until.
+ * With READ_MARK, each row also has the latest recording time of the
+ * thread's messages that can be unread, sent before T->until when
+ * BOUNDED, which becomes the conversation's read mark. Only those count
+ * as unread, and their partial index finds it in one probe.
  */
 static PGresult *
-fetch_messages(struct reader *r, const struct thread *t)
+fetch_messages(struct reader *r, const struct thread *t, int bounded,
+    int read_mark)
 {
 	char limit[32];
-	const char *params[5] = { r->account_id, t->profile_id, t->channel,
-	    limit, r->before ? r->before + 2 : NULL };
+	const char *params[6] = { r->account_id, t->profile_id, t->channel,
+	    limit, r->before ? r->before + 2 : t->since, t->until };
 	struct buf sql = { 0 };
 	PGresult *res;
+	int nparams;
 
 	/* One message more than shown tells whether older ones exist. */
 	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit + 1 :
 	    (long long)1 << 62);
 	buf_adds(&sql, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
-	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
-	    "(SELECT max(x.recorded_at) FROM convo.messages x "
-	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
-	    "AND x.channel = $3 AND x.direction = 'inbound' "
-	    "AND x.keyword_action IS NULL) AS read_mark "
-	    "FROM convo.messages m "
+	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us");
+	if (read_mark)
+		buf_adds(&sql, ", (SELECT max(x.recorded_at) "
+		    "FROM convo.messages x "
+		    "WHERE x.account_id = $1 AND x.profile_id = $2 "
+		    "AND x.channel = $3 AND x.direction = 'inbound' "
+		    "AND x.keyword_action IS NULL");
+	/* A message sent later came after the page: it stays unread. */
+	if (read_mark && bounded)
+		buf_adds(&sql, " AND x.sent_at < $6");
+	if (read_mark)
+		buf_adds(&sql, ") AS read_mark");
+	buf_adds(&sql, " FROM convo.messages m "
 	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 ");
 	/*
 	 * The cursor condition comes only with --before. Its plain bound on
@@ -219,11 +258,44 @@ fetch_messages(struct reader *r, const struct thread *t)
 		    "(SELECT b.sent_at, b.provider_message_id "
 		    "FROM convo.message_keys b "
 		    "WHERE b.account_id = $1 AND b.message_id = $5) ");
+	else if (bounded)
+		/* Constant bounds, so the plan leaves out other partitions. */
+		buf_adds(&sql, "AND m.sent_at >= $5 AND m.sent_at < $6 ");
 	buf_adds(&sql, "ORDER BY m.sent_at DESC, m.provider_message_id DESC "
 	    "LIMIT $4) t ORDER BY t.sent_us, t.provider_message_id");
-	res = query(r, sql.data, r->before != NULL ? 5 : 4, params);
+	nparams = 4;
+	if (bounded)
+		nparams = 6;
+	else if (r->before != NULL)
+		nparams = 5;
+	res = query(r, sql.data, nparams, params);
 	buf_free(&sql);
 	return res;
+}
+
+/*
+ * Fetch the messages to show of thread T, as fetch_messages() does, and
+ * set *BOUNDED when they come from the months around its last message.
+ * Planning a statement costs a little for each partition that it may
+ * read, so those months are tried first, and the whole thread only when
+ * their messages do not fill the page.
+ */
+static PGresult *
+fetch_page(struct reader *r, const struct thread *t, int read_mark,
+    int *bounded)
+{
+	PGresult *res;
+
+	*bounded = 0;
+	if (r->before != NULL || r->limit <= 0 || t->since[0] == '\0')
+		return fetch_messages(r, t, 0, read_mark);
+	res = fetch_messages(r, t, 1, read_mark);
+	if (PQntuples(res) > r->limit) {
+		*bounded = 1;
+		return res;
+	}
+	PQclear(res);
+	return fetch_messages(r, t, 0, read_mark);
 }
 
 /*
@@ -283,23 +355,47 @@ first_shown(const struct reader *r, const PGresult *res)
 }
 
 static PGresult *
-fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
+fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
+    int bounded)
 {
-	int col = PQfnumber(res, "sent_us");
-	const char *params[5] = { r->account_id, t->profile_id, t->channel,
-	    NULL, r->before ? r->before + 2 : NULL };
+	int col = PQfnumber(res, "sent_us"), n = 3;
+	const char *params[6] = { r->account_id, t->profile_id, t->channel };
+	struct buf sql = { 0 };
+	char number[16];
+	PGresult *changes;
 
-	if (first_shown(r, res) > 0)
-		params[3] = PQgetvalue(res, 1, col);
-	return query(r, "SELECT " VIEW_CONSENT_COLUMNS " "
+	buf_adds(&sql, "SELECT " VIEW_CONSENT_COLUMNS " "
 	    "FROM convo.consent_changes x "
-	    "WHERE x.account_id = $1 AND x.profile_id = $2 AND x.channel = $3 "
-	    "AND ($4::bigint IS NULL OR x.at >= "
-	    "to_timestamp($4::bigint / 1e6)) "
-	    "AND ($5::bigint IS NULL OR x.at < (SELECT b.sent_at "
-	    "FROM convo.message_keys b WHERE b.account_id = $1 "
-	    "AND b.message_id = $5)) "
-	    "ORDER BY x.at, x.change_id", 5, params);
+	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
+	    "AND x.channel = $3 ");
+	/* Each bound is a condition of its own, which pruning can use. */
+	if (first_shown(r, res) > 0) {
+		params[n++] = PQgetvalue(res, 1, col);
+		snprintf(number, sizeof(number), "$%d", n);
+		buf_adds(&sql, "AND x.at >= to_timestamp(");
+		buf_adds(&sql, number);
+		buf_adds(&sql, "::bigint / 1e6) ");
+	}
+	if (r->before != NULL) {
+		params[n++] = r->before + 2;
+		snprintf(number, sizeof(number), "$%d", n);
+		buf_adds(&sql, "AND x.at < (SELECT b.sent_at "
+		    "FROM convo.message_keys b WHERE b.account_id = $1 "
+		    "AND b.message_id = ");
+		buf_adds(&sql, number);
+		buf_adds(&sql, ") ");
+	}
+	if (bounded) {
+		params[n++] = t->until;
+		snprintf(number, sizeof(number), "$%d", n);
+		buf_adds(&sql, "AND x.at < ");
+		buf_adds(&sql, number);
+		buf_adds(&sql, "::timestamptz ");
+	}
+	buf_adds(&sql, "ORDER BY x.at, x.change_id");
+	changes = query(r, sql.data, n, params);
+	buf_free(&sql);
+	return changes;
 }
 
 /*
@@ -365,18 +461,20 @@ print_header(struct reader *r, const struct thread *t,
 static void
 print_thread(struct reader *r, const struct thread *t)
 {
-	PGresult *res = fetch_messages(r, t);
-	PGresult *consent = fetch_consent(r, t, res);
-	int n = PQntuples(res), col = PQfnumber(res, "read_mark");
 	const char *conversation = t->conversation_id[0] ?
 	    t->conversation_id : NULL;
+	int marks = r->mark_read && r->before == NULL && conversation != NULL;
+	int bounded;
+	PGresult *res = fetch_page(r, t, marks, &bounded);
+	PGresult *consent = fetch_consent(r, t, res, bounded);
+	int n = PQntuples(res), col = PQfnumber(res, "read_mark");
 	char *read_mark = NULL;
 
 	if (r->people && print_header(r, t, res, consent) != 0)
 		r->output_closed = 1;
 	print_merged(r, t, res, consent);
 	PQclear(consent);
-	if (n > 0 && !PQgetisnull(res, 0, col))
+	if (col >= 0 && n > 0 && !PQgetisnull(res, 0, col))
 		read_mark = xstrdup(PQgetvalue(res, 0, col));
 	PQclear(res);
 	if (!r->output_closed && (view_flush() != 0 || reader_gone()))

@@ -316,6 +316,55 @@ EOF
 	assert_line --index 49 SMlong00060
 }
 
+@test "page reaches past the last two months" {
+	# 45 messages in June, 4 in December, 3 in January: the newest 50
+	# start in June, before the months around the last message.
+	{
+		for i in $(seq 10 54); do
+			inbound +15005550142 "2025-06-01T10:00:${i}Z" \
+			    "SMjun$i" "june $i"
+		done
+		for i in 1 2 3 4; do
+			inbound +15005550142 "2025-12-0${i}T10:00:00Z" \
+			    "SMdec$i" "december $i"
+		done
+		for i in 1 2 3; do
+			inbound +15005550142 "2026-01-0${i}T10:00:00Z" \
+			    "SMjan$i" "january $i"
+		done
+	} | ingest -
+	run convo-read --no-mark-read +15005550142
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 50
+	assert_line --index 0 SMjun12
+	assert_line --index 42 SMjun54
+	assert_line --index 43 SMdec1
+	assert_line --index 49 SMjan3
+}
+
+@test "page of the last two months keeps their consent changes" {
+	# A STOP on January 1, then 60 texts and a START on January 2: the
+	# page holds the START's change, not the STOP's, which is older.
+	{
+		inbound +15005550143 2026-01-01T09:00:00Z SMstop "STOP"
+		for i in $(seq 10 69); do
+			inbound +15005550143 "2026-01-02T10:$i:00Z" \
+			    "SMtext$i" "text $i"
+		done | sed 's/T10:6\([0-9]\):/T11:0\1:/'
+		inbound +15005550143 2026-01-02T10:30:30Z SMstart "START"
+	} | ingest -
+	run convo-read --no-mark-read +15005550143
+	assert_success
+	local thread=$output
+	run jq -r 'select(.type == "consent_change") | .status' <<<"$thread"
+	assert_output "subscribed"
+	run jq -r 'select(.type == "message") | .provider_message_id' \
+	    <<<"$thread"
+	assert_equal "${#lines[@]}" 50
+	assert_line --index 0 SMtext21
+}
+
 @test "limit 0 prints every message" {
 	long_thread +15005550141 60 | ingest -
 	run convo-read --limit 0 +15005550141
