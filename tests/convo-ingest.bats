@@ -732,3 +732,31 @@ wait_for_lines() {
 	run convo-ingest -q <<<"{\"type\":\"message\",\"direction\":\"inbound\",\"from\":\"$example\",\"to\":\"+12025550140\",\"body\":\"hi\",\"provider_message_id\":\"SMex2\",\"sent_at\":\"2026-11-02T10:00:00Z\"}"
 	assert_success
 }
+
+@test "new account's repeated lines read only their own keys" {
+	# Messages of one account, analyzed, then a second account that the
+	# statistics have not seen records its lines twice.
+	lines() {
+		local account=$1 n=$2 i
+		for ((i = 1; i <= n; i++)); do
+			printf '{"type":"message","direction":"inbound","from":"+120155%05d","to":"+12025550140","body":"text %d","provider_message_id":"SM%s%06d","sent_at":"2026-11-02T10:00:00Z"}\n' \
+			    "$i" "$i" "$account" "$i"
+		done
+	}
+	lines a 3000 | convo-ingest -q >/dev/null
+	sql "ANALYZE"
+	convo-db -q account add second >/dev/null
+	lines b 1000 >second.ndjson
+	convo-ingest -q -a second second.ndjson >/dev/null
+	read_before=$(sql "SELECT idx_tup_read FROM pg_stat_user_indexes
+	    WHERE indexrelname = 'message_keys_account_id_message_id_key'")
+	run convo-ingest -q -a second second.ndjson
+	assert_success
+	run jq -r .result <<<"$output"
+	assert_output "$(yes duplicate | head -1000)"
+	read_after=$(sql "SELECT idx_tup_read FROM pg_stat_user_indexes
+	    WHERE indexrelname = 'message_keys_account_id_message_id_key'")
+	# A lookup by provider message id reads one key a line, or none here.
+	[ $((read_after - read_before)) -le 2000 ] ||
+	    fail "$((read_after - read_before)) keys read for 1000 lines"
+}
