@@ -1093,6 +1093,12 @@ idle_wait(const struct sender *s)
 	double now = now_seconds(), first = now + 1;
 	int i;
 
+	/*
+	 * While every slot is in flight no pending job can start, and
+	 * twilio_next() returns early when a request completes.
+	 */
+	if (twilio_in_flight(&s->twilio) >= s->o.parallel)
+		return 1000;
 	for (i = 0; i < s->npending; i++)
 		if (s->pending[i]->not_before < first)
 			first = s->pending[i]->not_before;

@@ -784,6 +784,23 @@ sent -"
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 20 ]
 }
 
+@test "waiting for slow answers takes little CPU" {
+	local TIMEFORMAT='%U %S'
+	start_fake 'always slow 1'
+	for i in 1 2 3 4; do
+		customer "+1201555096$i" subscribed
+	done | convo-ingest -q >/dev/null
+	# One request in flight and the next records waiting for its slot,
+	# for about four seconds.
+	{ time convo-send -q --rate 0 --parallel 1 --body "Hello" \
+	    < <(convo-list --limit 0) >out.ndjson 2>err.txt; } 2>time.txt
+	run jq -r .status out.ndjson
+	assert_output "$(printf 'sent\nsent\nsent\nsent')"
+	run awk '{ print ($1 + $2 < 1) ? "idle" : "busy: " $1 + $2 " s" }' \
+	    time.txt
+	assert_output "idle"
+}
+
 @test "records read together resolve each recipient in input order" {
 	start_fake
 	{
