@@ -94,6 +94,7 @@ struct sender {
 	int ndone;
 	struct sent_row *recording;	/* sent, their record on its way */
 	int nrecording;
+	jv dry_keys;	/* object of the keys a dry run would claim */
 };
 
 static void
@@ -516,14 +517,19 @@ static void
 report_claimed(struct sender *s, const struct send_job *j,
     enum outbox_claim c, const PGresult *res, int row)
 {
-	jv extra = jv_object_set(jv_object(), jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", j->outbox));
+	jv extra = jv_object();
 
-	if (!PQgetisnull(res, row, 2))
-		extra = jv_object_set(extra, jv_string("provider_message_id"),
-		    jv_string(PQgetvalue(res, row, 2)));
-	extra = jv_object_set(extra, jv_string("previous_state"),
-	    jv_string(PQgetvalue(res, row, 1)));
+	/* A message repeated in a dry run has no row when it is new. */
+	if (row < PQntuples(res)) {
+		extra = jv_object_set(extra, jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox));
+		if (!PQgetisnull(res, row, 2))
+			extra = jv_object_set(extra,
+			    jv_string("provider_message_id"),
+			    jv_string(PQgetvalue(res, row, 2)));
+		extra = jv_object_set(extra, jv_string("previous_state"),
+		    jv_string(PQgetvalue(res, row, 1)));
+	}
 	if (c == OUTBOX_REPEATED) {
 		s->duplicate++;
 		result(s, j, "duplicate", "repeated", extra);
@@ -955,6 +961,27 @@ resolve_batch(struct sender *s, struct send_job **jobs, int n)
 	return m;
 }
 
+/*
+ * Return OUTBOX_REPEATED when a dry run found J's key earlier in a row
+ * that a run would claim, else C, the state that outbox_peek() found. A
+ * run claims the key of a new, queued or sending row, so a later message
+ * with that key is repeated, as convo.outbox_claim_batch reports it.
+ */
+static enum outbox_claim
+dry_run_claim(struct sender *s, const struct send_job *j,
+    enum outbox_claim c)
+{
+	if (c == OUTBOX_DONE || c == OUTBOX_BUSY)
+		return c;
+	if (jv_get_kind(s->dry_keys) != JV_KIND_OBJECT)
+		s->dry_keys = jv_object();
+	if (jv_object_has(jv_copy(s->dry_keys), jv_string(j->key)))
+		return OUTBOX_REPEATED;
+	s->dry_keys = jv_object_set(s->dry_keys, jv_string(j->key),
+	    jv_true());
+	return c;
+}
+
 /* Claim the outbox rows of the N JOBS and queue those to send. */
 static void
 claim_batch(struct sender *s, struct send_job **jobs, int n)
@@ -969,7 +996,8 @@ claim_batch(struct sender *s, struct send_job **jobs, int n)
 		/* A dry run reports what the outbox holds, as a run would. */
 		if (s->o.dry_run) {
 			PQclear(res);
-			claims[i] = outbox_peek(&s->ctx, jobs[i], &res);
+			claims[i] = dry_run_claim(s, jobs[i],
+			    outbox_peek(&s->ctx, jobs[i], &res));
 		}
 		if (check_claimed(s, jobs[i], claims[i], res,
 		    s->o.dry_run ? 0 : i))
@@ -1093,6 +1121,12 @@ idle_wait(const struct sender *s)
 	double now = now_seconds(), first = now + 1;
 	int i;
 
+	/*
+	 * While every slot is in flight no pending job can start, and
+	 * twilio_next() returns early when a request completes.
+	 */
+	if (twilio_in_flight(&s->twilio) >= s->o.parallel)
+		return 1000;
 	for (i = 0; i < s->npending; i++)
 		if (s->pending[i]->not_before < first)
 			first = s->pending[i]->not_before;
@@ -1455,6 +1489,7 @@ main(int argc, char **argv)
 	free(s.pacers);
 	free(s.done);
 	free(s.recording);
+	jv_free(s.dry_keys);
 	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);

@@ -770,6 +770,43 @@ sent -"
 	assert_output "41"
 }
 
+@test "dry run counts a repeated message once" {
+	local dry
+	start_fake
+	{
+		customer +12015550953 subscribed
+		customer +12015550954 subscribed
+	} | convo-ingest -q >/dev/null
+	# Repeats by content and by key, in the same group and after 20
+	# other records in a later one.
+	{
+		echo '{"to":"+12015550953","body":"Shipped"}'
+		echo '{"to":"+12015550953","body":"Shipped"}'
+		echo '{"to":"+12015550954","body":"A","idempotency_key":"k1"}'
+		echo '{"to":"+12015550954","body":"B","idempotency_key":"k1"}'
+		for i in $(seq 20); do
+			printf '{"to":"+12015550954","body":"Note %s"}\n' "$i"
+		done
+		echo '{"to":"+12015550953","body":"Shipped"}'
+	} >in.ndjson
+	run --separate-stderr convo-send --dry-run --rate 0 <in.ndjson
+	assert_success
+	assert_equal "${stderr_lines[-1]}" "convo-send: 0 sent, 3 duplicate, 0 deferred, 0 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 22 dry run"
+	dry=$(jq -r '[.input_line, .status, .reason // "-"] | join(" ")' \
+	    <<<"$output" | sort -n)
+	run grep -v ' dry_run -$' <<<"$dry"
+	assert_output "$(printf '2 duplicate repeated\n4 duplicate repeated\n25 duplicate repeated')"
+
+	# A real run with the same input sends what the dry run showed.
+	run --separate-stderr convo-send -q --rate 0 <in.ndjson
+	assert_success
+	run jq -r '[.input_line, (if .status == "sent" then "dry_run"
+	    else .status end), .reason // "-"] | join(" ")' <<<"$output"
+	assert_equal "$(sort -n <<<"$output")" "$dry"
+	run requests
+	assert_output "22"
+}
+
 @test "parallel bulk send reaches everyone" {
 	start_fake
 	for i in $(seq 20); do
@@ -782,6 +819,23 @@ sent -"
 	assert_output "20"
 	run jq -r .form.To log.ndjson
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 20 ]
+}
+
+@test "waiting for slow answers takes little CPU" {
+	local TIMEFORMAT='%U %S'
+	start_fake 'always slow 1'
+	for i in 1 2 3 4; do
+		customer "+1201555096$i" subscribed
+	done | convo-ingest -q >/dev/null
+	# One request in flight and the next records waiting for its slot,
+	# for about four seconds.
+	{ time convo-send -q --rate 0 --parallel 1 --body "Hello" \
+	    < <(convo-list --limit 0) >out.ndjson 2>err.txt; } 2>time.txt
+	run jq -r .status out.ndjson
+	assert_output "$(printf 'sent\nsent\nsent\nsent')"
+	run awk '{ print ($1 + $2 < 1) ? "idle" : "busy: " $1 + $2 " s" }' \
+	    time.txt
+	assert_output "idle"
 }
 
 @test "records read together resolve each recipient in input order" {

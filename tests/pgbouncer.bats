@@ -146,12 +146,13 @@ direct_sql() {
 	psql -X -qAt -v ON_ERROR_STOP=1 "$DIRECT" -c "$1"
 }
 
-# Start the fake Twilio API on 127.0.0.1.
+# Start the fake Twilio API on 127.0.0.1, with one script rule per
+# argument.
 start_fake() {
 	local i
 
 	rm -f port log.ndjson
-	: >script
+	printf '%s\n' "$@" >script
 	"$FAKE" --port-file port --log log.ndjson --script script \
 	    >fake.out 2>fake.err 3>&- &
 	FAKE_PID=$!
@@ -283,6 +284,39 @@ EOF
 	run direct_sql "SELECT last_body, last_direction
 	    FROM convo.conversations WHERE conversation_id = 1"
 	assert_output "See you tomorrow|outbound"
+}
+
+@test "overlapping sends share the pool" {
+	local n first second
+
+	# Slow answers keep each run's claimed rows queued while the other
+	# run claims the same messages on the same server connections.
+	start_fake "always slow 1"
+	for n in $(seq 10 25); do
+		printf '{"type":"message","direction":"inbound","from":"+120155510%s","to":"+12025550140","body":"Hi","provider_message_id":"SMin%s","sent_at":"2026-11-02T10:00:00Z"}\n' \
+		    "$n" "$n"
+		printf '{"type":"consent","phone":"+120155510%s","status":"subscribed","at":"2026-11-01T00:00:00Z"}\n' \
+		    "$n"
+	done | convo-ingest -q >/dev/null
+	for n in $(seq 10 25); do
+		printf '{"to":"+120155510%s","body":"Your order shipped"}\n' "$n"
+	done >replies.ndjson
+	convo-send -q -P 2 --rate 0 <replies.ndjson >a.ndjson 2>a.err &
+	first=$!
+	sleep 0.5
+	convo-send -q -P 2 --rate 0 <replies.ndjson >b.ndjson 2>b.err &
+	second=$!
+	# Either run may find messages that the other has in flight, which
+	# it reports unknown with status 75.
+	wait "$first" || [ $? -eq 75 ]
+	wait "$second" || [ $? -eq 75 ]
+	run jq -r .form.To log.ndjson
+	assert_equal "$(sort <<<"$output" | uniq -d)" ""
+	assert_equal "${#lines[@]}" 16
+	run jq -r 'select(.status == "sent") | .to' a.ndjson b.ndjson
+	assert_equal "${#lines[@]}" 16
+	run direct_sql "SELECT state, count(*) FROM convo.outbox GROUP BY 1"
+	assert_output "sent|16"
 }
 
 @test "keywords change and reset" {

@@ -157,6 +157,26 @@ ALTER FUNCTION convo.send_recipients(bigint, jsonb, boolean, timestamptz)
 -- row again, from the same message given twice, does not send it twice.
 ALTER TABLE convo.outbox ADD COLUMN claim_run text;
 
+-- Whether queued row O belongs to another run that is still connected.
+-- Behind a pooler in transaction mode, runs share server processes, so
+-- a row that another run claimed can name this very process. A row
+-- with a claim run is therefore busy whichever live process claimed
+-- it, and the caller tells its own run's rows apart by the run. A row
+-- claimed before this version has no run and is left to the process
+-- check alone. The hour bounds the wait behind a pooler, whose server
+-- processes outlive the runs that used them.
+-- NOTE: without a pooler, a row of a run that died within the hour is
+-- reported busy when this run's server process got the dead one's pid.
+CREATE OR REPLACE FUNCTION convo.outbox_busy(o convo.outbox)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT o.state = 'queued'
+        AND (o.claim_run IS NOT NULL OR o.claimed_by <> pg_backend_pid())
+        AND o.updated_at > now() - interval '1 hour'
+        AND EXISTS (SELECT 1 FROM pg_stat_activity a
+            WHERE a.pid = o.claimed_by);
+$$;
+
 -- Claim the outbox rows of a group of replies for run P_RUN, in one
 -- transaction. P_CLAIMS is a JSON array of {"key", "profile",
 -- "channel", "conversation", "to", "from", "service", "body", "media",
@@ -225,8 +245,8 @@ BEGIN
         error_message := o.error_message;
         created := false;
         repeated := o.claim_run IS NOT DISTINCT FROM p_run;
-        -- A queued row of a run that is still connected is that run's to
-        -- send.
+        -- A queued row of another run that is still connected is that
+        -- run's to send.
         busy := NOT repeated AND convo.outbox_busy(o);
         IF NOT repeated AND NOT busy AND o.state IN ('queued', 'sending')
         THEN
