@@ -96,7 +96,7 @@ struct sender {
 	int nrecording;
 	/*
 	 * Object of the keys a dry run would claim.
-	 * NOTE: it grows with the input, about 150 bytes a message.
+	 * NOTE: it grows with the input, by one 66-character key a message.
 	 */
 	jv dry_keys;
 };
