@@ -25,26 +25,37 @@ ingest_all() {
 	done
 }
 
-# Ingest the account files two at a time, one process each.
+# Ingest the account files two at a time, one process each: two lanes
+# that take every other file in turn. Each lane is waited for by its
+# process id: with bash 5.2, "wait -n" returned 127 in some runs, as if
+# a run had been waited for already, and the count of runs went wrong.
 ingest_two() {
-	local f name running=0 rc=0
+	local files=("$DATA"/events-bench-*.ndjson) lane pid rc=0
+	local -a lanes=()
 
-	for f in "$DATA"/events-bench-*.ndjson; do
-		name=${f##*/events-}
-		name=${name%.ndjson}
-		if [ "$running" -ge 2 ]; then
-			wait -n || rc=1
-			running=$((running - 1))
-		fi
-		/usr/bin/time -f %M -a -o "$RSS_FILE" \
-		    convo-ingest -q -a "$name" "$f" >/dev/null &
-		running=$((running + 1))
+	for lane in 0 1; do
+		ingest_lane "$lane" "${files[@]}" &
+		lanes+=("$!")
 	done
-	while [ "$running" -gt 0 ]; do
-		wait -n || rc=1
-		running=$((running - 1))
+	for pid in "${lanes[@]}"; do
+		wait "$pid" || rc=1
 	done
 	return "$rc"
+}
+
+# Ingest files LANE, LANE + 2, LANE + 4 ... of the files given after it.
+ingest_lane() {
+	local lane=$1 i f name
+	shift
+	local -a files=("$@")
+
+	for ((i = lane; i < ${#files[@]}; i += 2)); do
+		f=${files[$i]}
+		name=${f##*/events-}
+		name=${name%.ndjson}
+		/usr/bin/time -f %M -a -o "$RSS_FILE" \
+		    convo-ingest -q -a "$name" "$f" >/dev/null || return
+	done
 }
 
 copy_rows() {
@@ -56,7 +67,7 @@ copy_rows() {
 insert_rows() {
 	sql bench_run -f "$DATA/inserts.sql"
 }
-export -f ingest_all ingest_two copy_rows insert_rows
+export -f ingest_all ingest_two ingest_lane copy_rows insert_rows
 
 # Print the rate of N rows in the median time of ID, rows per second.
 rate() {
