@@ -354,6 +354,23 @@ first_shown(const struct reader *r, const PGresult *res)
 	return r->limit > 0 && PQntuples(res) > r->limit ? 1 : 0;
 }
 
+/*
+ * Append to SQL the condition BEFORE $N AFTER, where $N is the next
+ * parameter of PARAMS, which becomes VALUE.
+ */
+static void
+add_condition(struct buf *sql, const char **params, int *n,
+    const char *value, const char *before, const char *after)
+{
+	char number[16];
+
+	params[(*n)++] = value;
+	snprintf(number, sizeof(number), "$%d", *n);
+	buf_adds(sql, before);
+	buf_adds(sql, number);
+	buf_adds(sql, after);
+}
+
 static PGresult *
 fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
     int bounded)
@@ -361,7 +378,6 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 	int col = PQfnumber(res, "sent_us"), n = 3;
 	const char *params[6] = { r->account_id, t->profile_id, t->channel };
 	struct buf sql = { 0 };
-	char number[16];
 	PGresult *changes;
 
 	buf_adds(&sql, "SELECT " VIEW_CONSENT_COLUMNS " "
@@ -369,29 +385,16 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
 	    "AND x.channel = $3 ");
 	/* Each bound is a condition of its own, which pruning can use. */
-	if (first_shown(r, res) > 0) {
-		params[n++] = PQgetvalue(res, 1, col);
-		snprintf(number, sizeof(number), "$%d", n);
-		buf_adds(&sql, "AND x.at >= to_timestamp(");
-		buf_adds(&sql, number);
-		buf_adds(&sql, "::bigint / 1e6) ");
-	}
-	if (r->before != NULL) {
-		params[n++] = r->before + 2;
-		snprintf(number, sizeof(number), "$%d", n);
-		buf_adds(&sql, "AND x.at < (SELECT b.sent_at "
-		    "FROM convo.message_keys b WHERE b.account_id = $1 "
-		    "AND b.message_id = ");
-		buf_adds(&sql, number);
-		buf_adds(&sql, ") ");
-	}
-	if (bounded) {
-		params[n++] = t->until;
-		snprintf(number, sizeof(number), "$%d", n);
-		buf_adds(&sql, "AND x.at < ");
-		buf_adds(&sql, number);
-		buf_adds(&sql, "::timestamptz ");
-	}
+	if (first_shown(r, res) > 0)
+		add_condition(&sql, params, &n, PQgetvalue(res, 1, col),
+		    "AND x.at >= to_timestamp(", "::bigint / 1e6) ");
+	if (r->before != NULL)
+		add_condition(&sql, params, &n, r->before + 2,
+		    "AND x.at < (SELECT b.sent_at FROM convo.message_keys b "
+		    "WHERE b.account_id = $1 AND b.message_id = ", ") ");
+	if (bounded)
+		add_condition(&sql, params, &n, t->until, "AND x.at < ",
+		    "::timestamptz ");
 	buf_adds(&sql, "ORDER BY x.at, x.change_id");
 	changes = query(r, sql.data, n, params);
 	buf_free(&sql);

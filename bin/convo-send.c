@@ -637,7 +637,6 @@ flush_sent(struct sender *s)
 
 	if (s->ndone == 0)
 		return;
-	outbox_settle(&s->ctx);
 	for (i = 0; i < s->ndone; i++) {
 		array_item(&ids, s->done[i].job->outbox);
 		array_item(&sids, s->done[i].sid);
@@ -871,7 +870,7 @@ complete(struct sender *s, struct twilio_call *call)
 }
 
 /*
- * The checks of J once its customer is known, up to its idempotency key.
+ * Run the checks of J once its customer is known, up to its idempotency key.
  * Returns 1 when J goes on to the outbox, 0 when its result is written.
  */
 static int
@@ -1044,7 +1043,7 @@ prepare_batch(struct sender *s, struct send_job **jobs, int n)
 		claim_batch(s, jobs, m);
 }
 
-/* A job of REC (consumed), read from input line LINE. */
+/* Return a new job of REC (consumed), read from input line LINE. */
 static struct send_job *
 new_job(jv rec, long long line)
 {
@@ -1059,7 +1058,7 @@ new_job(jv rec, long long line)
 	return j;
 }
 
-/* The job of the next input record to send, or NULL at end of input. */
+/* Return the job of the next input record to send, or NULL at its end. */
 static struct send_job *
 read_job(struct sender *s)
 {

@@ -281,7 +281,7 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 	jv_free(media);
 }
 
-/* The claim of J as an item of convo.outbox_claim_batch(). */
+/* Return the claim of J as an item of convo.outbox_claim_batch(). */
 static jv
 claim_item(const struct send_job *j)
 {
@@ -311,6 +311,17 @@ claim_item(const struct send_job *j)
 	return jv_object_set(c, jv_string("units"), jv_number(j->seg.units));
 }
 
+/* Fill RUN, of SIZE bytes, with random hexadecimal digits and a NUL. */
+static void
+draw_run(char *run, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size; i++)
+		run[i] = "0123456789abcdef"[arc4random_uniform(16)];
+	run[size - 1] = '\0';
+}
+
 PGresult *
 outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
     enum outbox_claim *claims)
@@ -327,8 +338,7 @@ outbox_claim(struct send_ctx *ctx, struct send_job *const *jobs, int n,
 		items = jv_array_append(items, claim_item(jobs[i]));
 	text = jv_dump_string(items, 0);
 	if (ctx->run[0] == '\0')
-		for (i = 0; i < (int)sizeof(ctx->run) - 1; i++)
-			ctx->run[i] = "0123456789abcdef"[arc4random_uniform(16)];
+		draw_run(ctx->run, sizeof(ctx->run));
 	params[3] = jv_string_value(text);
 	res = outbox_query(ctx, "SELECT outbox_id, state, provider_message_id, "
 	    "error_code, error_message, created, busy, repeated "

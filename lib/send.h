@@ -87,9 +87,9 @@ PGresult *outbox_query(struct send_ctx *ctx, const char *sql, int n,
 
 /*
  * Send SQL with parameters without waiting for its result, so that the
- * server runs it while the caller goes on. SETTLE(ARG) is to read the
- * result with outbox_result(); outbox_settle() calls it, as the next
- * statement on the connection does.
+ * server runs it while the caller goes on. SETTLE(ARG) reads the result
+ * with outbox_result(). outbox_settle() calls it, and so does the next
+ * statement on the connection.
  */
 void outbox_send(struct send_ctx *ctx, const char *sql, int n,
     const char *const *params, void (*settle)(void *), void *arg);
