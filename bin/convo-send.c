@@ -27,6 +27,7 @@
 #include "linereader.h"
 #include "phone.h"
 #include "progress.h"
+#include "recent.h"
 #include "record.h"
 #include "segments.h"
 #include "send.h"
@@ -34,6 +35,8 @@
 #include "twilio.h"
 #include "views.h"
 
+/* Keys a dry run remembers to find repeated messages: 4 MiB of tables. */
+#define DRY_KEYS 100000
 
 struct options {
 	const char *db;
@@ -94,11 +97,8 @@ struct sender {
 	int ndone;
 	struct sent_row *recording;	/* sent, their record on its way */
 	int nrecording;
-	/*
-	 * Object of the keys a dry run would claim.
-	 * NOTE: it grows with the input, by one 66-character key a message.
-	 */
-	jv dry_keys;
+	/* Keys a dry run would claim, the last DRY_KEYS of them. */
+	struct recent dry_keys;
 };
 
 static void
@@ -385,6 +385,31 @@ body_from_jq(struct sender *s, jv rec)
 }
 
 /*
+ * Return the reason code, and write its message to MESSAGE, when field
+ * NAME of REC is present, not null and not of kind WANT. Else NULL.
+ */
+static const char *
+wrong_kind(jv rec, const char *name, jv_kind want, char *message, size_t n)
+{
+	jv v = jv_object_get(jv_copy(rec), jv_string(name));
+	jv_kind kind = jv_get_kind(v);
+	jv text;
+
+	if (kind == JV_KIND_INVALID || kind == JV_KIND_NULL || kind == want) {
+		jv_free(v);
+		return NULL;
+	}
+	text = jv_dump_string(v, 0);
+	snprintf(message, n, "%s %.60s%s is %s %s, not %s %s", name,
+	    jv_string_value(text), jv_string_length_bytes(jv_copy(text)) > 60 ?
+	    "..." : "", kind == JV_KIND_ARRAY || kind == JV_KIND_OBJECT ?
+	    "an" : "a", jv_kind_name(kind), want == JV_KIND_ARRAY ? "an" : "a",
+	    jv_kind_name(want));
+	jv_free(text);
+	return want == JV_KIND_STRING ? "invalid_body" : "invalid_media_url";
+}
+
+/*
  * Fill the body and media of J from its record and the options: a send
  * record keeps its own text, then --body-jq, the record's body, --body.
  */
@@ -396,9 +421,17 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	jv media = jv_object_get(jv_copy(j->input), jv_string("media"));
 	int is_send = jv_is_valid(type) &&
 	    strcmp(jv_string_value(type), "send") == 0;
+	const char *wrong;
 	int i;
 
 	jv_free(type);
+	if ((wrong = wrong_kind(j->input, "body", JV_KIND_STRING, message,
+	    n)) != NULL || (wrong = wrong_kind(j->input, "media",
+	    JV_KIND_ARRAY, message, n)) != NULL) {
+		jv_free(body);
+		jv_free(media);
+		return wrong;
+	}
 	if (!(is_send && jv_is_valid(body)) && s->jq != NULL) {
 		jv_free(body);
 		body = body_from_jq(s, j->input);
@@ -968,7 +1001,8 @@ resolve_batch(struct sender *s, struct send_job **jobs, int n)
  * Return OUTBOX_REPEATED when a dry run found J's key earlier in a row
  * that a run would claim, else C, the state that outbox_peek() found. A
  * run claims the key of a new, queued or sending row, so a later message
- * with that key is repeated, as convo.outbox_claim_batch reports it.
+ * with that key is repeated, as convo.outbox_claim_batch reports it. A
+ * dry run remembers the keys of the last DRY_KEYS such rows only.
  */
 static enum outbox_claim
 dry_run_claim(struct sender *s, const struct send_job *j,
@@ -976,13 +1010,9 @@ dry_run_claim(struct sender *s, const struct send_job *j,
 {
 	if (c == OUTBOX_DONE || c == OUTBOX_BUSY)
 		return c;
-	if (jv_get_kind(s->dry_keys) != JV_KIND_OBJECT)
-		s->dry_keys = jv_object();
-	if (jv_object_has(jv_copy(s->dry_keys), jv_string(j->key)))
-		return OUTBOX_REPEATED;
-	s->dry_keys = jv_object_set(s->dry_keys, jv_string(j->key),
-	    jv_true());
-	return c;
+	if (s->dry_keys.now == NULL)
+		recent_init(&s->dry_keys, DRY_KEYS);
+	return recent_seen(&s->dry_keys, j->key) ? OUTBOX_REPEATED : c;
 }
 
 /* Claim the outbox rows of the N JOBS and queue those to send. */
@@ -1492,7 +1522,7 @@ main(int argc, char **argv)
 	free(s.pacers);
 	free(s.done);
 	free(s.recording);
-	jv_free(s.dry_keys);
+	recent_free(&s.dry_keys);
 	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);

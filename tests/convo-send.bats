@@ -13,8 +13,9 @@ start_fake() {
 
 	rm -f port log.ndjson
 	printf '%s\n' "$@" >script
-	"$FAKE" --port-file port --log log.ndjson --script script \
-	    >fake.out 2>fake.err 3>&- &
+	# FAKE_OPTIONS adds options of the fake, such as --unordered-sids.
+	"$FAKE" ${FAKE_OPTIONS:-} --port-file port --log log.ndjson \
+	    --script script >fake.out 2>fake.err 3>&- &
 	FAKE_PID=$!
 	for i in $(seq 50); do
 		[ -s port ] && break
@@ -730,6 +731,27 @@ receipt() {
 	assert_output "invalid_media_url"
 }
 
+@test "body or media of the wrong type is rejected, not replaced" {
+	start_fake
+	customer +12015550919 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --body "Default text" <<-'END'
+	{"to":"+12015550919","body":42}
+	{"to":"+12015550919","body":"Photo","media":"https://example.com/a.jpg"}
+	{"to":"+12015550919","body":null}
+	END
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[]
+	    | [.input_line, .status, .reason, .message] | join("|")' \
+	    <<<"$output"
+	assert_line --index 0 \
+	    "1|rejected|invalid_body|body 42 is a number, not a string"
+	assert_line --index 1 "2|rejected|invalid_media_url|media\
+ \"https://example.com/a.jpg\" is a string, not an array"
+	assert_line --index 2 "3|sent||"
+	run sql "SELECT body FROM convo.outbox"
+	assert_output "Default text"
+}
+
 @test "same idempotency key is sent once" {
 	start_fake
 	customer +12015550918 subscribed | convo-ingest -q >/dev/null
@@ -888,6 +910,27 @@ sent -"
 	        AND m.message_id = c.last_message_id
 	    WHERE m.direction = 'outbound' AND c.last_body = m.body"
 	assert_output "6"
+	run convo-db -q verify
+	assert_success
+}
+
+@test "replies to one customer keep the order of their answers" {
+	# Twilio's message SIDs do not sort in the order it creates them.
+	FAKE_OPTIONS=--unordered-sids start_fake
+	customer +12015550972 subscribed | convo-ingest -q >/dev/null
+	run convo-send -q --rate 0 --parallel 8 < <(for i in $(seq 8); do
+		printf '{"to":"+12015550972","body":"part %s"}\n' "$i"
+	done)
+	assert_success
+	answered=$(jq -r 'select(.status == "sent") | "part \(.input_line)"' \
+	    <<<"$output")
+	[ "$(wc -l <<<"$answered")" -eq 8 ]
+	run convo-read --no-mark-read +12015550972
+	assert_success
+	run jq -r 'select(.direction == "outbound") | .body' <<<"$output"
+	assert_output "$answered"
+	run sql "SELECT last_body FROM convo.conversations"
+	assert_output "$(tail -n 1 <<<"$answered")"
 	run convo-db -q verify
 	assert_success
 }

@@ -146,6 +146,7 @@ static int script_lineno;
 static int log_fd = -1;
 static const char *log_path;
 static unsigned long long messages_created;
+static int unordered_sids;
 static unsigned long long requests_logged;
 static struct conn *conns[CONN_MAX];
 static volatile sig_atomic_t stop_signal;
@@ -162,7 +163,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: fake-twilio --port-file FILE --log FILE "
 	    "[--script FILE]\n"
-	    "                   [--account-sid SID] [--auth-token TOKEN]\n");
+	    "                   [--account-sid SID] [--auth-token TOKEN]\n"
+	    "                   [--unordered-sids]\n");
 	exit(EX_USAGE);
 }
 
@@ -179,6 +181,9 @@ help(void)
 	    "                       " DEFAULT_SID "\n"
 	    "  --auth-token TOKEN   expected Basic auth password (default "
 	    DEFAULT_TOKEN ")\n"
+	    "  --unordered-sids     give message SIDs that do not sort in the "
+	    "order\n"
+	    "                       messages were created, as Twilio's do\n"
 	    "  --help               show this help\n\n"
 	    "Script lines: [always] [to=ADDRESS] ACTION, where ACTION is one "
 	    "of\n"
@@ -858,6 +863,21 @@ validate(struct reply *rp, const struct form *fm)
 }
 
 /*
+ * Map N to a number that does not sort like N. Each step can be undone,
+ * so distinct numbers stay distinct.
+ */
+static unsigned long long
+scramble(unsigned long long n)
+{
+	n ^= n >> 30;
+	n *= 0xbf58476d1ce4e5b9ULL;
+	n ^= n >> 27;
+	n *= 0x94d049bb133111ebULL;
+	n ^= n >> 31;
+	return n;
+}
+
+/*
  * Set a 201 reply with a new Message resource. A message sent through a
  * Messaging Service starts as "accepted" (Twilio's guide "Outbound Message
  * Status in Status Callbacks"), and its num_segments is "0" until the
@@ -873,7 +893,12 @@ create_message(struct reply *rp, const struct form *fm)
 	int service = !is_empty(form_get(fm, "MessagingServiceSid"));
 
 	messages_created++;
-	snprintf(rp->sid, sizeof(rp->sid), "SM%032llx", messages_created);
+	if (unordered_sids)
+		snprintf(rp->sid, sizeof(rp->sid), "SM%016llx%016llx",
+		    scramble(messages_created), messages_created);
+	else
+		snprintf(rp->sid, sizeof(rp->sid), "SM%032llx",
+		    messages_created);
 	format_time(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000");
 	rp->status = 201;
 	sb_printf(b, "{\"account_sid\":\"%s\",\"api_version\":\"2010-04-01\","
@@ -1636,6 +1661,7 @@ main(int argc, char *argv[])
 		{ "script", required_argument, NULL, 's' },
 		{ "account-sid", required_argument, NULL, 'a' },
 		{ "auth-token", required_argument, NULL, 't' },
+		{ "unordered-sids", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1659,6 +1685,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			auth_token = optarg;
+			break;
+		case 'u':
+			unordered_sids = 1;
 			break;
 		case 'h':
 			help();
