@@ -383,6 +383,31 @@ send_at() {
 	assert_output "1"
 }
 
+@test "message in flight in a live run is left to it" {
+	start_fake 'slow 3'
+	customer +12015550908 subscribed | convo-ingest -q >/dev/null
+	convo-send -q --to +12015550908 --body "Hello" >first.ndjson 2>&1 &
+	local pid=$!
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	run --separate-stderr convo-send -q --to +12015550908 --body "Hello"
+	assert_success
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "duplicate in_progress"
+	run --separate-stderr convo-send -q --retry-unknown \
+	    --to +12015550908 --body "Hello"
+	assert_success
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "duplicate in_progress"
+	wait "$pid"
+	run jq -r .status first.ndjson
+	assert_output "sent"
+	run requests
+	assert_output "1"
+}
+
 @test "timed-out request is not sent again" {
 	start_fake 'slow 5'
 	customer +12015550913 subscribed | convo-ingest -q >/dev/null
