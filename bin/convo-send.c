@@ -51,6 +51,7 @@ struct options {
 	const char *media[SEND_MEDIA_MAX];
 	int nmedia;
 	int new_conversation;
+	int queued;		/* send the outbox's queued rows */
 	int dry_run;
 	int retry_unknown;
 	int parallel;		/* requests in flight at most */
@@ -88,6 +89,10 @@ struct sender {
 	int npacers;
 	struct linereader input;
 	int input_done;
+	PGresult *queue;	/* page of queued outbox rows, with --queued */
+	int queue_row;		/* next row of QUEUE */
+	long long queue_read;	/* rows read, the last row's number */
+	char queue_after[32];	/* outbox id of the last row read */
 	int status;
 	long long sent, duplicate, deferred, rejected, failed, unknown;
 	long long queued, skipped, dry;
@@ -112,6 +117,7 @@ usage(void)
 	    "HH:MM-HH:MM] [--rate N]\n"
 	    "                  [--max-attempts N] [--retry-unknown] "
 	    "[--timeout SECONDS]\n"
+	    "       convo-send [-nqv] --queued [options]\n"
 	    "                  [--account NAME] [--db CONNINFO]\n");
 	exit(EX_USAGE);
 }
@@ -149,6 +155,8 @@ help(void)
 	    "4)\n"
 	    "      --retry-unknown       send again messages whose outcome is "
 	    "unknown\n"
+	    "      --queued              send the outbox's queued messages "
+	    "that no run holds\n"
 	    "      --timeout SECONDS     wait this long for each answer "
 	    "(default 30)\n"
 	    "  -n, --dry-run             check and show requests, send and "
@@ -242,14 +250,24 @@ static void
 reject(struct sender *s, const struct send_job *j, const char *reason,
     const char *message)
 {
+	jv extra = jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(message));
+
 	s->rejected++;
 	s->status = exit_merge(s->status, EX_DATAERR);
-	if (j->line > 0)
+	if (j->queued[0] != '\0') {
+		/* A row that fails its checks is not tried again. */
+		warnx("outbox row o_%s: not sent: %s", j->queued, message);
+		if (!s->o.dry_run)
+			outbox_reject_row(&s->ctx, j->queued, message);
+		extra = jv_object_set(extra, jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->queued));
+	} else if (j->line > 0) {
 		warnx("line %lld: not sent: %s", j->line, message);
-	else
+	} else {
 		warnx("not sent: %s", message);
-	result(s, j, "rejected", reason, jv_object_set(jv_object(),
-	    jv_string("message"), jv_string(message)));
+	}
+	result(s, j, "rejected", reason, extra);
 }
 
 
@@ -1088,6 +1106,48 @@ new_job(jv rec, long long line)
 	return j;
 }
 
+/*
+ * Return the job of the next queued outbox row that no live run holds,
+ * oldest first, or NULL when none is left. The job is the send record of
+ * the row, under the row's own key. Rows are read 100 at a time.
+ */
+static struct send_job *
+queued_job(struct sender *s)
+{
+	const char *params[3] = { s->ctx.account_id, s->queue_after, NULL };
+	char hours[32];
+	struct send_job *j;
+	jv rec;
+
+	if (s->queue == NULL || s->queue_row >= PQntuples(s->queue)) {
+		PQclear(s->queue);
+		snprintf(hours, sizeof(hours), "%ld hours", s->o.window_hours);
+		params[2] = hours;
+		s->queue = outbox_query(&s->ctx, "SELECT o.outbox_id, "
+		    "o.idempotency_key, json_build_object('type', 'send', "
+		    "'to', o.to_address, 'channel', o.channel, 'from', "
+		    "coalesce(o.from_address, o.messaging_service_sid), "
+		    "'body', o.body, 'media', o.media, 'origin', o.origin, "
+		    "'in_reply_to', o.reply_to) FROM convo.outbox o "
+		    "WHERE o.account_id = $1 AND o.state = 'queued' "
+		    "AND o.outbox_id > $2 AND o.created_at > now() - $3::interval "
+		    "AND NOT convo.outbox_busy(o) ORDER BY o.outbox_id "
+		    "LIMIT 100", 3, params);
+		s->queue_row = 0;
+		if (PQntuples(s->queue) == 0)
+			return NULL;
+	}
+	snprintf(s->queue_after, sizeof(s->queue_after), "%s",
+	    PQgetvalue(s->queue, s->queue_row, 0));
+	rec = jv_parse(PQgetvalue(s->queue, s->queue_row, 2));
+	j = new_job(rec, ++s->queue_read);
+	snprintf(j->key, sizeof(j->key), "%s",
+	    PQgetvalue(s->queue, s->queue_row, 1));
+	snprintf(j->queued, sizeof(j->queued), "%s", s->queue_after);
+	s->queue_row++;
+	return j;
+}
+
 /* Return the job of the next input record to send, or NULL at its end. */
 static struct send_job *
 read_job(struct sender *s)
@@ -1097,6 +1157,8 @@ read_job(struct sender *s)
 	int too_long;
 	jv rec;
 
+	if (s->o.queued)
+		return queued_job(s);
 	for (;;) {
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
 			return NULL;
@@ -1342,6 +1404,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "new", no_argument, NULL, 3 },
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "queued", no_argument, NULL, 8 },
 		{ "quiet-hours", required_argument, NULL, 4 },
 		{ "rate", required_argument, NULL, 5 },
 		{ "retry-unknown", no_argument, NULL, 6 },
@@ -1396,6 +1459,7 @@ parse_options(struct options *o, int argc, char **argv)
 			o->rate = rate_option(optarg);
 			break;
 		case 6: o->retry_unknown = 1; break;
+		case 8: o->queued = 1; break;
 		case 7:
 			o->timeout = (int)number_option(optarg, 1, 600,
 			    "timeout seconds");
@@ -1412,6 +1476,10 @@ parse_options(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage();
+	if (o->queued && (o->to || o->conversation || o->body || o->body_jq ||
+	    o->nmedia || o->idempotency_key))
+		errx(EX_USAGE, "--queued takes no recipient, body, media or "
+		    "idempotency key: each outbox row has its own");
 }
 
 static void
@@ -1483,7 +1551,7 @@ main(int argc, char **argv)
 	parse_options(&s.o, argc, argv);
 	s.o.account = convo_account(s.o.account);
 	s.ctx.now = fixed_now(now);
-	if (s.o.to == NULL && s.o.conversation == NULL &&
+	if (s.o.to == NULL && s.o.conversation == NULL && !s.o.queued &&
 	    isatty(STDIN_FILENO))
 		usage();
 	compile_jq(&s);
@@ -1493,6 +1561,7 @@ main(int argc, char **argv)
 	snprintf(s.ctx.account_id, sizeof(s.ctx.account_id), "%lld",
 	    db_account(s.ctx.conn, s.o.account, s.ctx.country));
 	s.ctx.idempotency_key = s.o.idempotency_key;
+	snprintf(s.queue_after, sizeof(s.queue_after), "0");
 	s.ctx.window_hours = s.o.window_hours;
 	s.ctx.new_conversation = s.o.new_conversation;
 	s.ctx.quiet_start = s.o.quiet_start;
@@ -1504,7 +1573,7 @@ main(int argc, char **argv)
 
 		prepare_batch(&s, &j, 1);
 		s.input_done = 1;
-	} else {
+	} else if (!s.o.queued) {
 		progress_expect(&s.progress, STDIN_FILENO, NULL);
 	}
 	run(&s);
@@ -1512,6 +1581,7 @@ main(int argc, char **argv)
 	cli_phase("send");
 	summary(&s);
 	linereader_free(&s.input);
+	PQclear(s.queue);
 	twilio_free(&s.twilio);
 	if (s.jq != NULL)
 		jq_teardown(&s.jq);

@@ -234,48 +234,66 @@ key_part(EVP_MD_CTX *sha, const char *s, int last)
 }
 
 /*
- * The key of J: "k:" and a hash of the given key with the recipient, or
- * "d:" and a hash of recipient, body, media and the message replied to.
- * Parts are joined with the unit separator (0x1f) before hashing.
+ * Keys are of three kinds. A keyword reply's is "r:" and the provider
+ * message id of its keyword message, the key that convo-ingest stores it
+ * under. With a caller's key, it is "k:" and a hash of that key with the
+ * recipient. Else it is "d:" and a hash of recipient, body, media and
+ * the message replied to. Parts are joined with the unit separator
+ * (0x1f) before hashing.
  */
-void
-outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
+
+/* Write to J's key the prefix "k:" or "d:" and the hash of PARTS. */
+static void
+hash_key(struct send_job *j, char prefix, const char *const *parts)
 {
-	jv given = jv_object_get(jv_copy(j->input),
-	    jv_string("idempotency_key"));
-	jv reply_to = jv_object_get(jv_copy(j->input),
-	    jv_string("in_reply_to"));
-	jv media = jv_dump_string(jv_copy(j->media), 0);
-	const char *key = NULL;
 	unsigned char md[32];
 	EVP_MD_CTX *sha = EVP_MD_CTX_new();
 	size_t i;
 
+	if (sha == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
+		errx(EX_SOFTWARE, "cannot start a SHA-256 digest");
+	for (i = 0; parts[i] != NULL; i++)
+		key_part(sha, parts[i], parts[i + 1] == NULL);
+	if (!EVP_DigestFinal_ex(sha, md, NULL))
+		errx(EX_SOFTWARE, "cannot finish a SHA-256 digest");
+	EVP_MD_CTX_free(sha);
+	j->key[0] = prefix;
+	j->key[1] = ':';
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(j->key + 2 + 2 * i, 3, "%02x", md[i]);
+}
+
+void
+outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
+{
+	jv given, reply_to, media;
+	const char *key = NULL, *replied = "";
+
+	/* A job read from an outbox row has the row's key. */
+	if (j->key[0] != '\0')
+		return;
+	given = jv_object_get(jv_copy(j->input), jv_string("idempotency_key"));
+	reply_to = jv_object_get(jv_copy(j->input), jv_string("in_reply_to"));
+	media = jv_dump_string(jv_copy(j->media), 0);
 	if (jv_get_kind(given) == JV_KIND_STRING)
 		key = jv_string_value(given);
 	else if (ctx->idempotency_key != NULL)
 		key = ctx->idempotency_key;
-	if (sha == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
-		errx(EX_SOFTWARE, "cannot start a SHA-256 digest");
-	if (key != NULL) {
-		key_part(sha, key, 0);
-		key_part(sha, j->phone, 0);
-		key_part(sha, j->channel, 1);
+	if (jv_get_kind(reply_to) == JV_KIND_STRING)
+		replied = jv_string_value(reply_to);
+	if (j->keyword_reply && *replied != '\0') {
+		snprintf(j->key, sizeof(j->key), "r:%s", replied);
+	} else if (key != NULL) {
+		const char *parts[] = { key, j->phone, j->channel, NULL };
+
+		hash_key(j, 'k', parts);
 	} else {
-		key_part(sha, j->phone, 0);
-		key_part(sha, j->channel, 0);
-		key_part(sha, jv_string_value(j->body), 0);
-		key_part(sha, jv_string_value(media), 0);
-		key_part(sha, jv_get_kind(reply_to) == JV_KIND_STRING ?
-		    jv_string_value(reply_to) : "", 1);
+		const char *parts[] = { j->phone, j->channel,
+		    jv_string_value(j->body), jv_string_value(media), replied,
+		    NULL };
+
+		hash_key(j, 'd', parts);
 	}
-	if (!EVP_DigestFinal_ex(sha, md, NULL))
-		errx(EX_SOFTWARE, "cannot finish a SHA-256 digest");
-	EVP_MD_CTX_free(sha);
-	j->key[0] = key != NULL ? 'k' : 'd';
-	j->key[1] = ':';
-	for (i = 0; i < sizeof(md); i++)
-		snprintf(j->key + 2 + 2 * i, 3, "%02x", md[i]);
 	jv_free(given);
 	jv_free(reply_to);
 	jv_free(media);
@@ -418,4 +436,15 @@ outbox_set_state(struct send_ctx *ctx, const char *outbox,
 	    "attempts = attempts + (CASE WHEN $3 = 'sending' THEN 1 ELSE 0 END), "
 	    "updated_at = now() WHERE account_id = $1 AND outbox_id = $2",
 	    3, params));
+}
+
+void
+outbox_reject_row(struct send_ctx *ctx, const char *outbox,
+    const char *message)
+{
+	const char *params[3] = { ctx->account_id, outbox, message };
+
+	PQclear(outbox_query(ctx, "UPDATE convo.outbox SET state = 'failed', "
+	    "error_message = $3, updated_at = now() WHERE account_id = $1 "
+	    "AND outbox_id = $2 AND state = 'queued'", 3, params));
 }

@@ -48,9 +48,10 @@ struct send_job {
 	char conversation_id[32];	/* "" when none */
 	char brand[128];	/* sender: number, short code or MG id */
 	char consent[32];
-	char key[80];		/* idempotency key */
+	char key[136];		/* idempotency key */
 	char origin[32];
 	char outbox[32];	/* outbox row id once stored */
+	char queued[32];	/* with --queued, the row the job came from */
 	int blocked;
 	int keyword_reply;	/* a verified keyword reply */
 	int local_minutes;	/* customer's local time, -1 when unknown */
@@ -129,7 +130,10 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
  */
 int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
 
-/* Fill J->key from the caller's key or from the message's content. */
+/*
+ * Fill J->key: a keyword reply's from its keyword message, another's from
+ * the caller's key or from the message's content. A key J has stays.
+ */
 void outbox_derive_key(struct send_ctx *ctx, struct send_job *j);
 
 /*
@@ -156,6 +160,13 @@ enum outbox_claim outbox_peek(struct send_ctx *ctx, struct send_job *j,
  */
 void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
     int n);
+
+/*
+ * Mark queued outbox row OUTBOX failed, with MESSAGE, the reason it did
+ * not pass its checks.
+ */
+void outbox_reject_row(struct send_ctx *ctx, const char *outbox,
+    const char *message);
 
 /* Set the state of outbox row OUTBOX ("sending" counts an attempt). */
 void outbox_set_state(struct send_ctx *ctx, const char *outbox,

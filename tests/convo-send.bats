@@ -75,6 +75,12 @@ customer() {
 	    "$phone" "$BRAND" "$id"
 }
 
+# Print an inbound STOP from PHONE with provider message id ID.
+stop_message() {
+	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"STOP","provider_message_id":"%s","sent_at":"2026-11-03T10:00:00Z"}\n' \
+	    "$1" "$BRAND" "$2"
+}
+
 requests() {
 	[ -f log.ndjson ] || { echo 0; return; }
 	wc -l <log.ndjson | tr -d ' '
@@ -669,6 +675,22 @@ receipt() {
 	assert_output "1"
 }
 
+@test "message left queued by server errors goes out with --queued" {
+	start_fake 'error 503 20503 Service Unavailable'
+	customer +12015550927 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 \
+	    --to +12015550927 --body "Your table is ready"
+	assert_failure 75
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .to, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent +12015550927 o_1"
+	run jq -r .form.Body log.ndjson
+	assert_line --index 1 "Your table is ready"
+	run sql "SELECT state, attempts FROM convo.outbox"
+	assert_output "sent|2"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
@@ -731,6 +753,90 @@ receipt() {
 	assert_output --partial "unsubscribed"
 	run cat err.txt
 	assert_output --partial "1 skipped"
+}
+
+@test "piped keyword reply sends its stored row" {
+	start_fake
+	customer +12015550922 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550922 SMstop2 | convo-ingest -q >replies.ndjson
+	run sql "SELECT idempotency_key, state, origin FROM convo.outbox"
+	assert_output "r:SMstop2|queued|keyword_reply"
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run sql "SELECT count(*), min(state) FROM convo.outbox"
+	assert_output "1|sent"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+	run convo-send -q --rate 0 <replies.ndjson
+	run jq -r '[.status, .previous_state] | join(" ")' <<<"$output"
+	assert_output "duplicate sent"
+	run requests
+	assert_output "1"
+}
+
+@test "keyword reply nobody sent goes out with --queued" {
+	start_fake
+	customer +12015550923 subscribed | convo-ingest -q >/dev/null
+	# The replies that convo-ingest prints are lost, as when the
+	# convo-send reading them fails.
+	stop_message +12015550923 SMstop3 | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .to, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent +12015550923 o_1"
+	run jq -r '[.form.To, .form.From] | join(" ")' log.ndjson
+	assert_output "+12015550923 +12025550140"
+	run jq -r .form.Body log.ndjson
+	assert_output --partial "unsubscribed"
+	run sql "SELECT state, encoding, segments FROM convo.outbox"
+	assert_output "sent|GSM-7|1"
+	run convo-send -q --rate 0 --queued
+	assert_output ""
+	run requests
+	assert_output "1"
+}
+
+@test "--queued skips rows past the window" {
+	start_fake
+	customer +12015550924 subscribed | convo-ingest -q >/dev/null
+	customer +12015550925 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550924 SMstop4 | convo-ingest -q >/dev/null
+	stop_message +12015550925 SMstop5 | convo-ingest -q >/dev/null
+	sql "UPDATE convo.outbox SET created_at = now() - interval '25 hours'
+	    WHERE idempotency_key = 'r:SMstop5'" >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
+	assert_success
+	run jq -r '[.status, .to] | join(" ")' <<<"$output"
+	assert_output "dry_run +12015550924"
+	run convo-send -q --queued --to +12015550924
+	assert_failure 64
+}
+
+@test "--queued row that fails its checks is not tried again" {
+	start_fake
+	customer +12015550926 subscribed | convo-ingest -q >/dev/null
+	convo-mark -q --block +12015550926
+	printf '{"type":"message","direction":"inbound","from":"+12015550926","to":"%s","body":"HELP","provider_message_id":"SMhelp6","sent_at":"2026-11-03T10:00:00Z"}\n' \
+	    "$BRAND" | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
+	assert_failure 65
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_failure 65
+	assert_equal "$stderr" "convo-send: outbox row o_1: not sent: conversation c_1 is blocked"
+	run jq -r '[.status, .reason, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "rejected blocked o_1"
+	run sql "SELECT state, error_message FROM convo.outbox"
+	assert_output "failed|conversation c_1 is blocked"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+	run requests
+	assert_output "0"
 }
 
 @test "dry run stores and sends nothing" {
