@@ -87,11 +87,13 @@ customer() {
 	    "$phone" "$BRAND" "$body" "${phone#+}"
 }
 
-@test "crontab has three jobs and no bare percent" {
+@test "crontab has four jobs and no bare percent" {
 	run cron_jobs "$EXAMPLES/crontab"
 	assert_success
-	[ "${#lines[@]}" -eq 3 ]
+	[ "${#lines[@]}" -eq 4 ]
 	run cron_schedule "$EXAMPLES/crontab" "convo-ingest -q --spool"
+	assert_output "* * * * *"
+	run cron_schedule "$EXAMPLES/crontab" "convo-send -q --queued"
 	assert_output "* * * * *"
 	run cron_schedule "$EXAMPLES/crontab" "mail -s"
 	assert_output "0 8 * * *"
@@ -122,6 +124,28 @@ customer() {
 	assert_line "args: -s convo: unread conversations ops@example.com"
 	assert_line --regexp $'^1\t\\+12015550172\tc_[0-9]+\tDo you ship to Canada\\?$'
 	assert_line --regexp $'^1\t\\+12015550171\tc_[0-9]+\tWhere is my parcel\\?$'
+}
+
+@test "crontab jobs answer a STOP from the spool" {
+	local ingest queued
+	start_fake
+	webhook_file a SMcron3 +12015550173 'STOP'
+	ingest=$(cron_jobs "$EXAMPLES/crontab" | grep -F 'convo-ingest')
+	queued=$(cron_jobs "$EXAMPLES/crontab" | grep -F -- '--queued')
+
+	run_job "$ingest"
+	assert_success
+	run_job "$queued"
+	assert_success
+	assert_output ""
+	run jq -r '[.form.To, .form.From] | join(" ")' requests.ndjson
+	assert_output "+12015550173 +12025550140"
+	run jq -r .form.Body requests.ndjson
+	assert_output --partial "unsubscribed"
+	run_job "$queued"
+	assert_success
+	run jq -s length requests.ndjson
+	assert_output "1"
 }
 
 @test "crontab maintain job moves a waiting month" {
