@@ -486,6 +486,30 @@ receipt() {
 	    || '#top' FROM convo.outbox")"
 }
 
+@test "error 21610 receipt of a killed send unsubscribes" {
+	start_fake 'slow 5'
+	export CONVO_STATUS_CALLBACK=https://hooks.example.com/status
+	customer +12015550929 subscribed | convo-ingest -q >/dev/null
+	kill_during_request +12015550929
+	local sid outbox
+	sid=$(jq -r .sid log.ndjson)
+	outbox=o_$(sql "SELECT outbox_id FROM convo.outbox")
+	# Twilio's receipt names the message and the row, not the recipient.
+	printf '{"type":"status","provider_message_id":"%s","status":"failed","error_code":21610,"at":"2026-11-03T10:00:05Z","outbox_id":"%s"}\n' \
+	    "$sid" "$outbox" | convo-ingest -q >/dev/null
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sent"
+	run sql "SELECT status, changed_at FROM convo.consent"
+	assert_output "unsubscribed|2026-11-03 10:00:05+00"
+	run sql "SELECT method, error_code, provider_message_id
+	    FROM convo.consent_changes WHERE status = 'unsubscribed'"
+	assert_output "provider_error|21610|$sid"
+	run --separate-stderr convo-send -q --to +12015550929 --body "Hello again"
+	assert_failure 65
+	run jq -r .reason <<<"$output"
+	assert_output "not_subscribed"
+}
+
 @test "receipt resolves a killed send" {
 	start_fake 'slow 5'
 	export CONVO_STATUS_CALLBACK=https://hooks.example.com/status
