@@ -660,6 +660,15 @@ keep_record(void *arg, jv record)
 	jv_free(type);
 }
 
+/* Return 1 when keyword replies go back to Twilio as TwiML. */
+static int
+twiml_replies(void)
+{
+	const char *mode = getenv("CONVO_WEBHOOK_REPLY");
+
+	return mode != NULL && strcmp(mode, "twiml") == 0;
+}
+
 /* Record LINE, one NDJSON record, and collect its result into O. */
 static void
 ingest_record(jv line, struct outcome *o)
@@ -674,6 +683,8 @@ ingest_record(jv line, struct outcome *o)
 
 	/* The log line has the error, so ingest prints none of its own. */
 	in.errors_shown = 1000000;
+	/* Twilio sends the reply in the response, so none is stored. */
+	in.replies_by_caller = twiml_replies();
 	in.conn = db_connect(NULL);
 	ingest_open(&in, convo_account(NULL));
 	ingest_line(&in, NULL, 1, jv_string_value(line),
@@ -723,14 +734,13 @@ add_xml_text(struct buf *b, const char *text)
 static void
 respond_recorded(jv reply)
 {
-	const char *mode = getenv("CONVO_WEBHOOK_REPLY");
 	jv body = jv_is_valid(reply) ?
 	    jv_object_get(jv_copy(reply), jv_string("body")) : jv_null();
 	struct buf twiml = { 0 };
 
 	if (jv_get_kind(body) != JV_KIND_STRING) {
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
-	} else if (mode == NULL || strcmp(mode, "twiml") != 0) {
+	} else if (!twiml_replies()) {
 		entry.reply = "not-sent";
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
 	} else {

@@ -562,7 +562,8 @@ receive_batch(struct ingest *in, struct batch *b, int receipts)
 static PGresult *
 run_staged(struct ingest *in, struct stage *st, struct batch *b)
 {
-	PGresult *res = stage_send(in->conn, in->account, st);
+	PGresult *res = stage_send(in->conn, in->account, st,
+	    !in->replies_by_caller);
 
 	if (res != NULL)
 		return res;
@@ -631,7 +632,8 @@ send_batch(struct ingest *in, struct batch *b)
 	if (b->staged == 0)
 		return;
 	b->has_receipts = stage_has_receipts(&in->stage);
-	b->failed = stage_send(in->conn, in->account, &in->stage);
+	b->failed = stage_send(in->conn, in->account, &in->stage,
+	    !in->replies_by_caller);
 	b->in_flight = b->failed == NULL;
 	stage_reset(&in->stage);
 }

@@ -57,6 +57,7 @@ struct ingest {
 	int batch_size;
 	int quiet;
 	int verbose;
+	int replies_by_caller;	/* the caller sends keyword replies itself */
 	int status;		/* exit status so far */
 	int output_failed;
 	long long errors_shown;

@@ -205,7 +205,8 @@ stage_free(struct stage *s)
 }
 
 PGresult *
-stage_send(PGconn *conn, long long account, struct stage *s)
+stage_send(PGconn *conn, long long account, struct stage *s,
+    int store_replies)
 {
 	char sql[256];
 	PGresult *res;
@@ -215,8 +216,10 @@ stage_send(PGconn *conn, long long account, struct stage *s)
 	 * session, because behind a pooler in transaction mode each
 	 * transaction may run on another server connection.
 	 */
-	res = PQexec(conn, "BEGIN; SELECT convo.ingest_prepare(), "
-	    "convo.outbox_receipts_prepare()");
+	res = PQexec(conn, store_replies ? "BEGIN; SELECT "
+	    "convo.ingest_prepare(), convo.outbox_receipts_prepare()" :
+	    "BEGIN; SET LOCAL convo.store_replies = off; SELECT "
+	    "convo.ingest_prepare(), convo.outbox_receipts_prepare()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	PQclear(res);

@@ -611,6 +611,9 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	[[ $stderr == *"reply=twiml"* ]]
 	run sql "SELECT status FROM convo.consent ORDER BY 1"
 	assert_output "$(printf 'unsubscribed\nunsubscribed')"
+	# Twilio sends the TwiML reply; only the other waits in the outbox.
+	run sql "SELECT idempotency_key, state FROM convo.outbox"
+	assert_output "r:SMw0019|queued"
 }
 
 @test "database down gets 503" {
