@@ -218,21 +218,6 @@ read_record(struct ingest *in, const char *line, size_t len,
 }
 
 /*
- * Return 1 when the provider marked the message as an opt-out keyword
- * (Twilio's OptOutType): the provider then sends its own reply.
- */
-static int
-provider_replied(jv rec)
-{
-	jv extra = jv_object_get(jv_copy(rec), jv_string("extra"));
-	int replied = jv_get_kind(extra) == JV_KIND_OBJECT &&
-	    jv_object_has(jv_copy(extra), jv_string("opt_out_type"));
-
-	jv_free(extra);
-	return replied;
-}
-
-/*
  * Stage REC (consumed), the record of slot S of B, and keep what its
  * keyword reply needs.
  */
@@ -243,7 +228,7 @@ stage_record(struct ingest *in, struct batch *b, struct slot *s, jv rec)
 
 	stage_add(&in->stage, s - b->slots, rec);
 	b->staged++;
-	s->provider_replied = provider_replied(rec);
+	s->provider_replied = record_provider_acted(rec);
 	if (jv_get_kind(pmid) == JV_KIND_STRING) {
 		buf_add(&b->inputs, jv_string_value(pmid),
 		    strlen(jv_string_value(pmid)) + 1);

@@ -839,6 +839,12 @@ provider_hint(jv rec)
 	return action;
 }
 
+int
+record_provider_acted(jv rec)
+{
+	return provider_hint(rec) != KEYWORD_NONE;
+}
+
 jv
 record_match_keywords(jv rec, const struct keyword_set *set)
 {

@@ -585,6 +585,20 @@ EOF
 	assert_output "0"
 }
 
+@test "opt_out_type without provider action keeps reply" {
+	local base='"type":"message","direction":"inbound","to":"+12025550140","sent_at":"2026-11-05T10:00:00Z"'
+	{
+		echo "{$base,\"from\":\"+12015550808\",\"body\":\"STOP\",\"provider_message_id\":\"SMh3\",\"opt_out_type\":null}"
+		echo "{$base,\"from\":\"+12015550809\",\"body\":\"HELP\",\"provider_message_id\":\"SMh4\",\"opt_out_type\":\"NONE\"}"
+	} >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -r 'select(.type == "send") | [.in_reply_to, .keyword]
+	    | join(" ")' <<<"$output"
+	assert_line --index 0 "SMh3 stop"
+	assert_line --index 1 "SMh4 help"
+}
+
 # Print the input line numbers of the output records and warnings in
 # $output, in their order: a result as N, a warning about line N as wN,
 # a keyword reply as send.
