@@ -78,7 +78,8 @@ quote(const char *s, char out[80])
 
 	for (i = 0; s[i] != '\0' && n < 60; i++)
 		out[n++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
-	while (n > 0 && s[i] != '\0' && ((unsigned char)out[n] & 0xc0) == 0x80)
+	/* N equals I, so S[N] is the first byte left out. */
+	while (n > 0 && s[i] != '\0' && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
 	if (s[i] != '\0')
 		out[n++] = '.', out[n++] = '.', out[n++] = '.';

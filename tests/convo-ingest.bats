@@ -332,6 +332,17 @@ EOF
 	assert_output "pending outbox row o_12 not found in this account; receipt not linked to it"
 }
 
+@test "quoted long id is cut between characters" {
+	local id
+	id="$(printf 'P%.0s' $(seq 59))$(printf 'é%.0s' $(seq 40))"
+	inbound +12015550406 "hello" 2026-11-04T10:00:05Z "$id" >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: \
+provider_message_id \"$(printf 'P%.0s' $(seq 59))...\" is longer than \
+128 bytes"
+}
+
 @test "error 21610 unsubscribes the recipient" {
 	echo '{"type":"consent","phone":"+12015550405","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
 	    >input.ndjson
