@@ -332,6 +332,36 @@ EOF
 	assert_output "pending outbox row o_12 not found in this account; receipt not linked to it"
 }
 
+@test "invalid error_code is rejected with value" {
+	local code
+	for code in true '{"code":21610}' '[21610]' -1 1.5 1e300 \
+	    '"12345678901234567"'; do
+		status_record SMst8 failed "$code" 2026-11-04T10:00:05Z
+	done >input.ndjson
+	status_record SMst8 failed 30003 2026-11-04T10:00:05Z >>input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	[[ $stderr == *'line 1: invalid error_code true: expected'* ]] ||
+	    fail "no error for line 1: $stderr"
+	[[ $stderr == *'line 2: invalid error_code {"code":21610}: expected'* ]] ||
+	    fail "no error for line 2: $stderr"
+	[[ $stderr == *'line 3: invalid error_code [21610]: expected'* ]] ||
+	    fail "no error for line 3: $stderr"
+	[[ $stderr == *'line 4: invalid error_code -1: expected'* ]] ||
+	    fail "no error for line 4: $stderr"
+	[[ $stderr == *'line 5: invalid error_code 1.5: expected'* ]] ||
+	    fail "no error for line 5: $stderr"
+	[[ $stderr == *'line 6: invalid error_code 1e+300: expected'* ]] ||
+	    fail "no error for line 6: $stderr"
+	[[ $stderr == *'line 7: invalid error_code "12345678901234567": expected'* ]] ||
+	    fail "no error for line 7: $stderr"
+	run jq -r '.result' <<<"$output"
+	assert_line --index 7 "pending"
+	run sql "SELECT string_agg(coalesce(error_code, 'null'), ',')
+	    FROM convo.status_events"
+	assert_output "30003"
+}
+
 @test "quoted long id is cut between characters" {
 	local id
 	id="$(printf 'P%.0s' $(seq 59))$(printf 'é%.0s' $(seq 40))"
