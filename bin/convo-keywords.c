@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
+#include "json.h"
 #include "keyword.h"
 #include "keywordtest.h"
 #include "linereader.h"
@@ -510,6 +511,7 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 {
 	const char *nul = memchr(line, '\0', len);
 	jv msg;
+	const char *reason;
 
 	*rec = jv_invalid();
 	if (nul != NULL) {
@@ -524,9 +526,10 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 	*rec = jv_parse_sized(line, (int)len);
 	if (!jv_is_valid(*rec)) {
 		msg = jv_invalid_get_msg(*rec);
-		snprintf(why, whysz, "invalid JSON: %s",
-		    jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error");
+		reason = jv_get_kind(msg) == JV_KIND_STRING ?
+		    jv_string_value(msg) : "parse error";
+		snprintf(why, whysz, "invalid JSON: %.*s",
+		    json_parse_error_length(reason), reason);
 		jv_free(msg);
 		*rec = jv_invalid();
 		return -1;

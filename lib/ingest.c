@@ -11,6 +11,7 @@
 #include "db.h"
 #include "form.h"
 #include "ingest.h"
+#include "json.h"
 #include "linereader.h"
 #include "record.h"
 #include "timeutil.h"
@@ -204,9 +205,13 @@ read_record(struct ingest *in, const char *line, size_t len,
 		if (!jv_is_valid(rec)) {
 			jv msg = jv_invalid_get_msg(rec);
 
+			const char *reason = jv_get_kind(msg) ==
+			    JV_KIND_STRING ? jv_string_value(msg) :
+			    "parse error";
+
 			rec = jv_invalid_with_msg(jv_string_fmt("invalid "
-			    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
-			    jv_string_value(msg) : "parse error"));
+			    "JSON: %.*s", json_parse_error_length(reason),
+			    reason));
 			jv_free(msg);
 		}
 	}

@@ -185,10 +185,25 @@ assert_state_matches() {
 	run --separate-stderr convo-ingest -q input.ndjson
 	assert_failure 65
 	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
-JSON: Expected separator between values at line 1, column 25 (while \
-parsing '{\"type\":\"profile\" \"phone\":\"+12015550106\"}')"
+JSON: Expected separator between values at line 1, column 25"
 	run sql "SELECT count(*) FROM convo.profiles"
 	assert_output 0
+}
+
+@test "invalid JSON error leaves out the line" {
+	printf '{"type":"profile","phone":"%s"\n' \
+	    "$(head -c 200000 /dev/zero | tr '\0' 1)" >input.ndjson
+	run --separate-stderr convo-ingest -q --rejects rejects.ndjson \
+	    input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
+JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.error' <<<"$output"
+	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.error' rejects.ndjson
+	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.input | length' rejects.ndjson
+	assert_output 200028
 }
 
 @test "rejected lines are reported in the output" {
