@@ -314,6 +314,7 @@ static char *
 normal_argument(const char *text)
 {
 	char *word;
+	size_t n;
 
 	if (!utf8_valid(text, strlen(text)))
 		errx(EX_USAGE, "keyword \"%s\" is not valid UTF-8", text);
@@ -322,6 +323,13 @@ normal_argument(const char *text)
 		free(word);
 		errx(EX_USAGE, "keyword \"%s\" has no letters or digits; a "
 		    "keyword needs at least one", text);
+	}
+	if ((n = strlen(word)) > KEYWORD_TEXT_MAX) {
+		free(word);
+		errx(EX_USAGE, "keyword \"%.*s...\" is %zu bytes in normal "
+		    "form, longer than the %d bytes of text that convo-ingest "
+		    "compares with keywords", quote_length(text), text, n,
+		    KEYWORD_TEXT_MAX);
 	}
 	return word;
 }
@@ -613,6 +621,14 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 		snprintf(why, whysz, "word \"%.*s\" has no letters or digits",
 		    quote_length(jv_string_value(*word)),
 		    jv_string_value(*word));
+		return -1;
+	}
+	if (strlen(k->word) > KEYWORD_TEXT_MAX) {
+		snprintf(why, whysz, "word \"%.*s...\" is %zu bytes in "
+		    "normal form, longer than the %d bytes of text that "
+		    "convo-ingest compares with keywords",
+		    quote_length(jv_string_value(*word)),
+		    jv_string_value(*word), strlen(k->word), KEYWORD_TEXT_MAX);
 		return -1;
 	}
 	if (optional_string(rec, "action", action) != 0 ||
