@@ -206,6 +206,22 @@ JSON: Unfinished JSON term at EOF at line 1, column 200028"
 	assert_output 200028
 }
 
+@test "rejects file that is an input fails" {
+	echo '{"type":"invoice"}' >input.ndjson
+	run convo-ingest -q --rejects input.ndjson input.ndjson
+	assert_failure 64
+	assert_output --partial 'rejects file "input.ndjson" is also input file "input.ndjson"'
+	run convo-ingest -q --rejects ./input.ndjson - <input.ndjson
+	assert_failure 64
+	assert_output --partial 'rejects file "./input.ndjson" is also input file "-"'
+	run convo-ingest -q --rejects input.ndjson <input.ndjson
+	assert_failure 64
+	run wc -l <input.ndjson
+	assert_output 1
+	run convo-ingest -q --rejects /dev/null </dev/null
+	assert_success
+}
+
 @test "rejected lines are reported in the output" {
 	printf '{"type":"profile"}\n' >input.ndjson
 	run convo-ingest input.ndjson
