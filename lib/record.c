@@ -166,12 +166,17 @@ need_string(jv rec, const char *name, jv *holder, jv *err)
 static jv
 check_time(const char *name, const char *value)
 {
-	char q[80];
+	char q[80], out[TIME_MAX];
 
-	if (time_is_rfc3339(value))
-		return jv_true();
-	return fail("invalid time \"%s\" in field \"%s\": expected RFC 3339 "
-	    "such as 2026-12-04T15:04:05Z", quote(value, q), name);
+	if (!time_is_rfc3339(value))
+		return fail("invalid time \"%s\" in field \"%s\": expected "
+		    "RFC 3339 such as 2026-12-04T15:04:05Z", quote(value, q),
+		    name);
+	if (time_to_utc(value, out) != 0)
+		return fail("invalid time \"%s\" in field \"%s\": it is "
+		    "outside the years 0001 to 9999 in UTC", quote(value, q),
+		    name);
+	return jv_true();
 }
 
 /* The checked RFC 3339 time S in UTC, as a string. */

@@ -222,6 +222,29 @@ JSON: Unfinished JSON term at EOF at line 1, column 200028"
 	assert_success
 }
 
+@test "times beyond year 9999 in UTC are rejected" {
+	{
+		inbound +12015550107 "late" 9999-12-31T23:59:59-01:00 SMy1
+		inbound +12015550108 "early" 0001-01-01T00:00:00+01:00 SMy2
+		inbound +12015550109 "last" 9999-12-31T23:59:59+01:00 SMy3
+	} >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
+time \"9999-12-31T23:59:59-01:00\" in field \"sent_at\": it is outside \
+the years 0001 to 9999 in UTC
+convo-ingest: input.ndjson: line 2: invalid time \
+\"0001-01-01T00:00:00+01:00\" in field \"sent_at\": it is outside the \
+years 0001 to 9999 in UTC"
+	run convo-list -n 1
+	assert_success
+	run jq -r '.last_message.at' <<<"$output"
+	assert_output "9999-12-31T22:59:59Z"
+	run convo-list --before "$(convo-list -n 1 | jq -r .cursor)"
+	assert_success
+	assert_output ""
+}
+
 @test "rejected lines are reported in the output" {
 	printf '{"type":"profile"}\n' >input.ndjson
 	run convo-ingest input.ndjson
