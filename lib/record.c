@@ -246,8 +246,8 @@ check_word(const char *name, const char *value, size_t max)
 			break;
 	if (n == 0 || n > max || i < n)
 		return fail("invalid value \"%s\" in field \"%s\": expected "
-		    "lower-case letters, digits, '_' or '-'", quote(value, q),
-		    name);
+		    "1 to %zu lower-case letters, digits, '_' or '-'",
+		    quote(value, q), name, max);
 	return jv_true();
 }
 

@@ -245,6 +245,15 @@ years 0001 to 9999 in UTC"
 	assert_output ""
 }
 
+@test "word field error states its length" {
+	printf '{"type":"consent","phone":"+12015550110","status":"subscribed","at":"2026-11-01T10:00:00Z","method":"%s"}\n' \
+	    "$(printf 'a%.0s' $(seq 33))" >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	[[ $stderr == *"in field \"method\": expected 1 to 32 lower-case letters, digits, '_' or '-'" ]] ||
+	    fail "no length in: $stderr"
+}
+
 @test "rejected lines are reported in the output" {
 	printf '{"type":"profile"}\n' >input.ndjson
 	run convo-ingest input.ndjson
