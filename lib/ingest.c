@@ -191,11 +191,13 @@ read_record(struct ingest *in, const char *line, size_t len,
     const char *received)
 {
 	jv rec;
+	size_t invalid_at;
 
 	if (received != NULL) {
 		rec = twilio_form_to_record(form_decode(line, len), received);
-	} else if (!utf8_valid(line, len)) {
-		return jv_invalid_with_msg(jv_string("invalid UTF-8"));
+	} else if ((invalid_at = utf8_invalid_offset(line, len)) < len) {
+		return jv_invalid_with_msg(jv_string_fmt("invalid UTF-8 at "
+		    "column %zu", invalid_at + 1));
 	} else {
 		/*
 		 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as

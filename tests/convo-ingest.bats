@@ -161,7 +161,7 @@ assert_state_matches() {
 	run convo-ingest --rejects rejects.ndjson input.ndjson
 	assert_failure 65
 	assert_line --partial 'line 2: invalid JSON'
-	assert_line --partial 'line 3: invalid UTF-8'
+	assert_line --partial 'line 3: invalid UTF-8 at column 30'
 	assert_line --partial 'line 4: NUL byte at column'
 	assert_line --partial 'line 5: missing field "from"'
 	assert_line --partial 'line 6: unknown record type "invoice"'
