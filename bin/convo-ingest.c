@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,9 @@ complete_value(int option, int argc, char **argv)
 	return NULL;
 }
 
+/* Path of the rejects file that --rejects names, for error messages. */
+static const char *rejects_path;
+
 static void
 parse_options(struct ingest *in, int argc, char **argv, const char **db,
     const char **account, const char **spool)
@@ -219,6 +223,7 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 				    "auto, ndjson or twilio", optarg);
 			break;
 		case 'r':
+			rejects_path = optarg;
 			in->rejects = fopen(optarg, "a");
 			if (in->rejects == NULL)
 				err(EX_CANTCREAT, "cannot open rejects file "
@@ -227,6 +232,36 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		default:
 			usage();
 		}
+	}
+}
+
+/*
+ * Exit when the rejects file is a regular file that is also one of the
+ * ARGC input files of ARGV, or standard input when there are none. Its
+ * rejects would be read again as input lines and rejected again, so the
+ * file would grow without end. A device such as /dev/null may be both.
+ */
+static void
+check_rejects_apart(const struct ingest *in, int argc, char **argv)
+{
+	struct stat rejects, input;
+	const char *path;
+	int i, rc;
+
+	if (in->rejects == NULL || fstat(fileno(in->rejects), &rejects) != 0 ||
+	    !S_ISREG(rejects.st_mode))
+		return;
+	for (i = 0; i < (argc > 0 ? argc : 1); i++) {
+		path = argc > 0 ? argv[i] : "-";
+		if (strcmp(path, "-") == 0)
+			rc = fstat(STDIN_FILENO, &input);
+		else
+			rc = stat(path, &input);
+		if (rc == 0 && input.st_dev == rejects.st_dev &&
+		    input.st_ino == rejects.st_ino)
+			errx(EX_USAGE, "rejects file \"%s\" is also input file "
+			    "\"%s\"; name another file with --rejects",
+			    rejects_path, path);
 	}
 }
 
@@ -263,6 +298,8 @@ main(int argc, char **argv)
 	account = convo_account(account);
 	if (spool_dir != NULL)
 		open_spool(&spool, spool_dir, &in, argc);
+	else
+		check_rejects_apart(&in, argc, argv);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	in.conn = db_connect(db);
 	ingest_open(&in, account);

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
+#include "json.h"
 #include "keyword.h"
 #include "keywordtest.h"
 #include "linereader.h"
@@ -313,6 +314,7 @@ static char *
 normal_argument(const char *text)
 {
 	char *word;
+	size_t n;
 
 	if (!utf8_valid(text, strlen(text)))
 		errx(EX_USAGE, "keyword \"%s\" is not valid UTF-8", text);
@@ -321,6 +323,13 @@ normal_argument(const char *text)
 		free(word);
 		errx(EX_USAGE, "keyword \"%s\" has no letters or digits; a "
 		    "keyword needs at least one", text);
+	}
+	if ((n = strlen(word)) > KEYWORD_TEXT_MAX) {
+		free(word);
+		errx(EX_USAGE, "keyword \"%.*s...\" is %zu bytes in normal "
+		    "form, longer than the %d bytes of text that convo-ingest "
+		    "compares with keywords", quote_length(text), text, n,
+		    KEYWORD_TEXT_MAX);
 	}
 	return word;
 }
@@ -510,6 +519,7 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 {
 	const char *nul = memchr(line, '\0', len);
 	jv msg;
+	const char *reason;
 
 	*rec = jv_invalid();
 	if (nul != NULL) {
@@ -524,9 +534,10 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 	*rec = jv_parse_sized(line, (int)len);
 	if (!jv_is_valid(*rec)) {
 		msg = jv_invalid_get_msg(*rec);
-		snprintf(why, whysz, "invalid JSON: %s",
-		    jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error");
+		reason = jv_get_kind(msg) == JV_KIND_STRING ?
+		    jv_string_value(msg) : "parse error";
+		snprintf(why, whysz, "invalid JSON: %.*s",
+		    json_parse_error_length(reason), reason);
 		jv_free(msg);
 		*rec = jv_invalid();
 		return -1;
@@ -610,6 +621,14 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 		snprintf(why, whysz, "word \"%.*s\" has no letters or digits",
 		    quote_length(jv_string_value(*word)),
 		    jv_string_value(*word));
+		return -1;
+	}
+	if (strlen(k->word) > KEYWORD_TEXT_MAX) {
+		snprintf(why, whysz, "word \"%.*s...\" is %zu bytes in "
+		    "normal form, longer than the %d bytes of text that "
+		    "convo-ingest compares with keywords",
+		    quote_length(jv_string_value(*word)),
+		    jv_string_value(*word), strlen(k->word), KEYWORD_TEXT_MAX);
 		return -1;
 	}
 	if (optional_string(rec, "action", action) != 0 ||

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
+#include "phone.h"
 #include "timeutil.h"
 #include "views.h"
 
@@ -44,6 +45,7 @@ struct options {
 	const char *search;
 	const char *since;
 	const char *assigned;
+	const char *country;
 	long long limit;
 	int unread;
 	int flagged;
@@ -187,9 +189,10 @@ parse_cursor(const char *cursor, char *at, size_t atsz, char *id,
  * "Search: no plan under 5 ms found").
  */
 static void
-add_search(struct query *q, const char *search)
+add_search(struct query *q, const char *search, const char *country)
 {
-	char *pattern;
+	char *pattern, e164[PHONE_MAX];
+	const char *why;
 
 	pattern = search_pattern(search, 0);
 	where(q, " AND (c.search_text LIKE lower($%d)", param(q, pattern));
@@ -198,6 +201,17 @@ add_search(struct query *q, const char *search)
 		pattern = search_pattern(search, 1);
 		where(q, " OR c.search_text LIKE $%d", param(q, pattern));
 		free(pattern);
+		/*
+		 * A whole national number, such as "020 7946 0018" in GB,
+		 * has a trunk prefix that its E.164 form lacks.
+		 */
+		if (phone_normalize(search, country, e164, sizeof(e164),
+		    &why) == 0) {
+			pattern = search_pattern(e164, 0);
+			where(q, " OR c.search_text LIKE $%d", param(q,
+			    pattern));
+			free(pattern);
+		}
 	}
 	buf_adds(&q->sql, ")");
 }
@@ -232,7 +246,7 @@ add_filters(struct query *q, const struct options *o)
 	else if (strcmp(o->status, "closed") == 0)
 		buf_adds(&q->sql, " AND c.status = 'closed'");
 	if (o->search != NULL)
-		add_search(q, o->search);
+		add_search(q, o->search, o->country);
 	if (o->since != NULL) {
 		if (time_since(o->since, since) != 0)
 			errx(EX_USAGE, "invalid time \"%s\": expected RFC 3339 "
@@ -467,6 +481,7 @@ main(int argc, char **argv)
 	parse_options(&o, argc, argv);
 	o.account = convo_account(o.account);
 	conn = db_connect_account(o.db, o.account, &account, country);
+	o.country = country;
 	if (o.counts)
 		build_counts(&q, &o, account);
 	else

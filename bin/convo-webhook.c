@@ -29,6 +29,7 @@
 #include "db.h"
 #include "form.h"
 #include "ingest.h"
+#include "json.h"
 #include "secret.h"
 #include "signature.h"
 #include "timeutil.h"
@@ -569,13 +570,16 @@ static jv
 json_params(const struct request *rq)
 {
 	jv json, params;
+	const char *reason;
 
 	if (!utf8_valid(rq->body, rq->len))
 		fail(400, NULL, "invalid UTF-8 in the JSON body");
 	json = jv_parse_sized(rq->body, (int)rq->len);
-	if (!jv_is_valid(json))
-		fail(400, NULL, "invalid JSON body: %s",
-		    invalid_message(json, "parse error"));
+	if (!jv_is_valid(json)) {
+		reason = invalid_message(json, "parse error");
+		fail(400, NULL, "invalid JSON body: %.*s",
+		    json_parse_error_length(reason), reason);
+	}
 	params = form_from_json(json);
 	if (!jv_is_valid(params))
 		fail(422, NULL, "JSON body is not a Twilio webhook: %s",

@@ -141,8 +141,8 @@ buf_base64(struct buf *b, const void *p, size_t n)
 	}
 }
 
-int
-utf8_valid(const char *text, size_t n)
+size_t
+utf8_invalid_offset(const char *text, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0, len, k;
@@ -160,19 +160,25 @@ utf8_valid(const char *text, size_t n)
 		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
 			len = 4, cp = s[i] & 0x07;
 		else
-			return 0;
+			return i;
 		if (i + len > n)
-			return 0;
+			return i;
 		for (k = 1; k < len; k++) {
 			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
+				return i;
 			cp = cp << 6 | (s[i + k] & 0x3f);
 		}
 		/* Overlong forms, surrogates and code points past U+10FFFF. */
 		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
+			return i;
 		i += len;
 	}
-	return 1;
+	return n;
+}
+
+int
+utf8_valid(const char *text, size_t n)
+{
+	return utf8_invalid_offset(text, n) == n;
 }

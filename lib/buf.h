@@ -31,6 +31,12 @@ void buf_base64(struct buf *b, const void *p, size_t n);
 /* Return 1 when the N bytes at S are valid UTF-8 (RFC 3629). */
 int utf8_valid(const char *s, size_t n);
 
+/*
+ * Return the offset of the first byte of the N bytes at S that starts
+ * no valid UTF-8 sequence (RFC 3629), or N when all of them are valid.
+ */
+size_t utf8_invalid_offset(const char *s, size_t n);
+
 /* Exit with a message when memory runs out; never returns NULL. */
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);

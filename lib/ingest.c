@@ -11,6 +11,7 @@
 #include "db.h"
 #include "form.h"
 #include "ingest.h"
+#include "json.h"
 #include "linereader.h"
 #include "record.h"
 #include "timeutil.h"
@@ -190,11 +191,13 @@ read_record(struct ingest *in, const char *line, size_t len,
     const char *received)
 {
 	jv rec;
+	size_t invalid_at;
 
 	if (received != NULL) {
 		rec = twilio_form_to_record(form_decode(line, len), received);
-	} else if (!utf8_valid(line, len)) {
-		return jv_invalid_with_msg(jv_string("invalid UTF-8"));
+	} else if ((invalid_at = utf8_invalid_offset(line, len)) < len) {
+		return jv_invalid_with_msg(jv_string_fmt("invalid UTF-8 at "
+		    "column %zu", invalid_at + 1));
 	} else {
 		/*
 		 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as
@@ -204,9 +207,13 @@ read_record(struct ingest *in, const char *line, size_t len,
 		if (!jv_is_valid(rec)) {
 			jv msg = jv_invalid_get_msg(rec);
 
+			const char *reason = jv_get_kind(msg) ==
+			    JV_KIND_STRING ? jv_string_value(msg) :
+			    "parse error";
+
 			rec = jv_invalid_with_msg(jv_string_fmt("invalid "
-			    "JSON: %s", jv_get_kind(msg) == JV_KIND_STRING ?
-			    jv_string_value(msg) : "parse error"));
+			    "JSON: %.*s", json_parse_error_length(reason),
+			    reason));
 			jv_free(msg);
 		}
 	}
@@ -215,21 +222,6 @@ read_record(struct ingest *in, const char *line, size_t len,
 	if (jv_is_valid(rec))
 		rec = record_match_keywords(rec, &in->keywords);
 	return rec;
-}
-
-/*
- * Return 1 when the provider marked the message as an opt-out keyword
- * (Twilio's OptOutType): the provider then sends its own reply.
- */
-static int
-provider_replied(jv rec)
-{
-	jv extra = jv_object_get(jv_copy(rec), jv_string("extra"));
-	int replied = jv_get_kind(extra) == JV_KIND_OBJECT &&
-	    jv_object_has(jv_copy(extra), jv_string("opt_out_type"));
-
-	jv_free(extra);
-	return replied;
 }
 
 /*
@@ -243,7 +235,7 @@ stage_record(struct ingest *in, struct batch *b, struct slot *s, jv rec)
 
 	stage_add(&in->stage, s - b->slots, rec);
 	b->staged++;
-	s->provider_replied = provider_replied(rec);
+	s->provider_replied = record_provider_acted(rec);
 	if (jv_get_kind(pmid) == JV_KIND_STRING) {
 		buf_add(&b->inputs, jv_string_value(pmid),
 		    strlen(jv_string_value(pmid)) + 1);

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "json.h"
 
@@ -102,4 +103,12 @@ json_append(struct buf *b, jv v)
 		break;
 	}
 	jv_free(v);
+}
+
+int
+json_parse_error_length(const char *msg)
+{
+	const char *suffix = strstr(msg, " (while parsing '");
+
+	return suffix != NULL ? (int)(suffix - msg) : (int)strlen(msg);
 }

@@ -16,4 +16,11 @@
  */
 void json_append(struct buf *b, jv v);
 
+/*
+ * Return the length of the parse error MSG of libjq without the
+ * " (while parsing '...')" that libjq 1.6 appends, which repeats the
+ * whole input and so can be as long as the longest line.
+ */
+int json_parse_error_length(const char *msg);
+
 #endif

@@ -21,6 +21,10 @@ static const char *const statuses[] = {
 /* Digits of an outbox row id: a positive PostgreSQL bigint. */
 #define OUTBOX_ID_DIGITS_MAX 18
 
+/* Limits of a receipt's error code, a number or a string (convo(5)). */
+#define ERROR_CODE_MAX 1000000000
+#define ERROR_CODE_BYTES_MAX 16
+
 static const char *const origins[] = {
 	"conversation", "campaign", "flow", "keyword_reply", "api", NULL,
 };
@@ -78,7 +82,8 @@ quote(const char *s, char out[80])
 
 	for (i = 0; s[i] != '\0' && n < 60; i++)
 		out[n++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
-	while (n > 0 && s[i] != '\0' && ((unsigned char)out[n] & 0xc0) == 0x80)
+	/* N equals I, so S[N] is the first byte left out. */
+	while (n > 0 && s[i] != '\0' && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
 	if (s[i] != '\0')
 		out[n++] = '.', out[n++] = '.', out[n++] = '.';
@@ -161,12 +166,17 @@ need_string(jv rec, const char *name, jv *holder, jv *err)
 static jv
 check_time(const char *name, const char *value)
 {
-	char q[80];
+	char q[80], out[TIME_MAX];
 
-	if (time_is_rfc3339(value))
-		return jv_true();
-	return fail("invalid time \"%s\" in field \"%s\": expected RFC 3339 "
-	    "such as 2026-12-04T15:04:05Z", quote(value, q), name);
+	if (!time_is_rfc3339(value))
+		return fail("invalid time \"%s\" in field \"%s\": expected "
+		    "RFC 3339 such as 2026-12-04T15:04:05Z", quote(value, q),
+		    name);
+	if (time_to_utc(value, out) != 0)
+		return fail("invalid time \"%s\" in field \"%s\": it is "
+		    "outside the years 0001 to 9999 in UTC", quote(value, q),
+		    name);
+	return jv_true();
 }
 
 /* The checked RFC 3339 time S in UTC, as a string. */
@@ -236,8 +246,8 @@ check_word(const char *name, const char *value, size_t max)
 			break;
 	if (n == 0 || n > max || i < n)
 		return fail("invalid value \"%s\" in field \"%s\": expected "
-		    "lower-case letters, digits, '_' or '-'", quote(value, q),
-		    name);
+		    "1 to %zu lower-case letters, digits, '_' or '-'",
+		    quote(value, q), name, max);
 	return jv_true();
 }
 
@@ -592,12 +602,54 @@ outbox_field(jv rec, jv out)
 	return out;
 }
 
+/*
+ * Return the record's "error_code" as a string, or null when it is
+ * absent, null or empty. Reject any other value with its JSON text.
+ */
+static jv
+error_code_field(jv rec)
+{
+	jv code = jv_object_get(jv_copy(rec), jv_string("error_code")), text;
+	jv_kind kind = jv_get_kind(code);
+	char q[80], num[32];
+	double d;
+
+	if (kind == JV_KIND_NULL || kind == JV_KIND_INVALID) {
+		jv_free(code);
+		return jv_null();
+	}
+	if (kind == JV_KIND_NUMBER) {
+		d = jv_number_value(code);
+		/* The range check comes first: a cast out of range is undefined. */
+		if (d >= 0 && d <= ERROR_CODE_MAX && d == (long long)d) {
+			jv_free(code);
+			snprintf(num, sizeof(num), "%lld", (long long)d);
+			return jv_string(num);
+		}
+	} else if (kind == JV_KIND_STRING) {
+		if (jv_string_length_bytes(jv_copy(code)) == 0) {
+			jv_free(code);
+			return jv_null();
+		}
+		if (jv_string_length_bytes(jv_copy(code)) <=
+		    ERROR_CODE_BYTES_MAX && !has_nul(code))
+			return code;
+	}
+	text = jv_dump_string(code, 0);
+	code = fail("invalid error_code %s: expected a non-negative integer "
+	    "up to %d or a string of at most %d bytes",
+	    quote(jv_string_value(text), q), ERROR_CODE_MAX,
+	    ERROR_CODE_BYTES_MAX);
+	jv_free(text);
+	return code;
+}
+
 static jv
 normalize_status(jv rec, const char *country)
 {
 	jv h[4], err = jv_null(), out, code, check;
 	const char *pmid, *status, *at, *chan = NULL;
-	char phone[PHONE_MAX], q[80], num[32];
+	char phone[PHONE_MAX], q[80];
 	int i, rc;
 
 	for (i = 0; i < 4; i++)
@@ -617,31 +669,10 @@ normalize_status(jv rec, const char *country)
 		err = check;
 		goto done;
 	}
-	code = jv_object_get(jv_copy(rec), jv_string("error_code"));
-	if (jv_get_kind(code) == JV_KIND_NUMBER) {
-		double d = jv_number_value(code);
-
-		jv_free(code);
-		if (d != (long long)d || d < 0 || d > 1e9) {
-			err = fail("invalid error_code: expected an integer");
-			goto done;
-		}
-		snprintf(num, sizeof(num), "%lld", (long long)d);
-		code = jv_string(num);
-	} else if (jv_get_kind(code) == JV_KIND_STRING) {
-		if (jv_string_length_bytes(jv_copy(code)) == 0) {
-			jv_free(code);
-			code = jv_null();
-		} else if (jv_string_length_bytes(jv_copy(code)) > 16 ||
-		    has_nul(code)) {
-			err = fail("invalid error_code \"%s\"",
-			    quote(jv_string_value(code), q));
-			jv_free(code);
-			goto done;
-		}
-	} else {
-		jv_free(code);
-		code = jv_null();
+	code = error_code_field(rec);
+	if (!jv_is_valid(code)) {
+		err = code;
+		goto done;
 	}
 	out = jv_object_set(jv_object(), jv_string("type"),
 	    jv_string("status"));
@@ -837,6 +868,12 @@ provider_hint(jv rec)
 	}
 	jv_free(hint);
 	return action;
+}
+
+int
+record_provider_acted(jv rec)
+{
+	return provider_hint(rec) != KEYWORD_NONE;
 }
 
 jv

@@ -53,6 +53,13 @@ struct keyword_set;
 jv record_match_keywords(jv rec, const struct keyword_set *set);
 
 /*
+ * Return 1 when the message normal form REC (borrowed) has an
+ * opt_out_type of STOP, START or HELP, in any case, so that the provider
+ * acted on it and sent its own reply. Other values and null return 0.
+ */
+int record_provider_acted(jv rec);
+
+/*
  * Return the thread that REC (borrowed) names, a string the caller
  * owns: its conversation id (a conversation record's "id" too), else the
  * customer's phone from "profile.phone" or "phone", else the sender of

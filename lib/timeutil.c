@@ -78,6 +78,14 @@ time_is_rfc3339(const char *s)
 	return offset_valid(p);
 }
 
+/*
+ * Seconds since the epoch of 0001-01-01T00:00:00Z and
+ * 9999-12-31T23:59:59Z. RFC 3339 writes years with four digits, so an
+ * offset must not move a time past either in UTC.
+ */
+#define UTC_SECONDS_MIN -62135596800LL
+#define UTC_SECONDS_MAX 253402300799LL
+
 static void
 format_utc(long long sec, long usec, char out[TIME_MAX])
 {
@@ -141,6 +149,8 @@ time_to_utc(const char *s, char out[TIME_MAX])
 		offset = (atoi(p + 1) * 3600LL + atoi(p + 4) * 60LL) *
 		    (*p == '-' ? -1 : 1);
 	sec = (long long)timegm(&tm) - offset;
+	if (sec < UTC_SECONDS_MIN || sec > UTC_SECONDS_MAX)
+		return -1;
 	format_utc(sec, frac != NULL ? atol(digits) : -1, out);
 	return 0;
 }

@@ -19,7 +19,8 @@ int time_is_rfc3339(const char *s);
 /*
  * Write the RFC 3339 time S in UTC ("Z") to OUT, keeping up to six
  * digits of fractional seconds; PostgreSQL rejects offsets past 15:59,
- * which RFC 3339 allows. Returns 0, or -1 when S is not RFC 3339.
+ * which RFC 3339 allows. Returns 0, or -1 when S is not RFC 3339 or
+ * its UTC time is outside the years 0001 to 9999.
  */
 int time_to_utc(const char *s, char out[TIME_MAX]);
 

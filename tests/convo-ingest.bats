@@ -161,7 +161,7 @@ assert_state_matches() {
 	run convo-ingest --rejects rejects.ndjson input.ndjson
 	assert_failure 65
 	assert_line --partial 'line 2: invalid JSON'
-	assert_line --partial 'line 3: invalid UTF-8'
+	assert_line --partial 'line 3: invalid UTF-8 at column 30'
 	assert_line --partial 'line 4: NUL byte at column'
 	assert_line --partial 'line 5: missing field "from"'
 	assert_line --partial 'line 6: unknown record type "invoice"'
@@ -185,10 +185,73 @@ assert_state_matches() {
 	run --separate-stderr convo-ingest -q input.ndjson
 	assert_failure 65
 	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
-JSON: Expected separator between values at line 1, column 25 (while \
-parsing '{\"type\":\"profile\" \"phone\":\"+12015550106\"}')"
+JSON: Expected separator between values at line 1, column 25"
 	run sql "SELECT count(*) FROM convo.profiles"
 	assert_output 0
+}
+
+@test "invalid JSON error leaves out the line" {
+	printf '{"type":"profile","phone":"%s"\n' \
+	    "$(head -c 200000 /dev/zero | tr '\0' 1)" >input.ndjson
+	run --separate-stderr convo-ingest -q --rejects rejects.ndjson \
+	    input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
+JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.error' <<<"$output"
+	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.error' rejects.ndjson
+	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	run jq -r '.input | length' rejects.ndjson
+	assert_output 200028
+}
+
+@test "rejects file that is an input fails" {
+	echo '{"type":"invoice"}' >input.ndjson
+	run convo-ingest -q --rejects input.ndjson input.ndjson
+	assert_failure 64
+	assert_output --partial 'rejects file "input.ndjson" is also input file "input.ndjson"'
+	run convo-ingest -q --rejects ./input.ndjson - <input.ndjson
+	assert_failure 64
+	assert_output --partial 'rejects file "./input.ndjson" is also input file "-"'
+	run convo-ingest -q --rejects input.ndjson <input.ndjson
+	assert_failure 64
+	run wc -l <input.ndjson
+	assert_output 1
+	run convo-ingest -q --rejects /dev/null </dev/null
+	assert_success
+}
+
+@test "times beyond year 9999 in UTC are rejected" {
+	{
+		inbound +12015550107 "late" 9999-12-31T23:59:59-01:00 SMy1
+		inbound +12015550108 "early" 0001-01-01T00:00:00+01:00 SMy2
+		inbound +12015550109 "last" 9999-12-31T23:59:59+01:00 SMy3
+	} >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
+time \"9999-12-31T23:59:59-01:00\" in field \"sent_at\": it is outside \
+the years 0001 to 9999 in UTC
+convo-ingest: input.ndjson: line 2: invalid time \
+\"0001-01-01T00:00:00+01:00\" in field \"sent_at\": it is outside the \
+years 0001 to 9999 in UTC"
+	run convo-list -n 1
+	assert_success
+	run jq -r '.last_message.at' <<<"$output"
+	assert_output "9999-12-31T22:59:59Z"
+	run convo-list --before "$(convo-list -n 1 | jq -r .cursor)"
+	assert_success
+	assert_output ""
+}
+
+@test "word field error states its length" {
+	printf '{"type":"consent","phone":"+12015550110","status":"subscribed","at":"2026-11-01T10:00:00Z","method":"%s"}\n' \
+	    "$(printf 'a%.0s' $(seq 33))" >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	[[ $stderr == *"in field \"method\": expected 1 to 32 lower-case letters, digits, '_' or '-'" ]] ||
+	    fail "no length in: $stderr"
 }
 
 @test "rejected lines are reported in the output" {
@@ -330,6 +393,47 @@ EOF
 	run jq -r 'select(.input_line == 1) | [.result, .note] | join(" ")' \
 	    <<<"$output"
 	assert_output "pending outbox row o_12 not found in this account; receipt not linked to it"
+}
+
+@test "invalid error_code is rejected with value" {
+	local code
+	for code in true '{"code":21610}' '[21610]' -1 1.5 1e300 \
+	    '"12345678901234567"'; do
+		status_record SMst8 failed "$code" 2026-11-04T10:00:05Z
+	done >input.ndjson
+	status_record SMst8 failed 30003 2026-11-04T10:00:05Z >>input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	[[ $stderr == *'line 1: invalid error_code true: expected'* ]] ||
+	    fail "no error for line 1: $stderr"
+	[[ $stderr == *'line 2: invalid error_code {"code":21610}: expected'* ]] ||
+	    fail "no error for line 2: $stderr"
+	[[ $stderr == *'line 3: invalid error_code [21610]: expected'* ]] ||
+	    fail "no error for line 3: $stderr"
+	[[ $stderr == *'line 4: invalid error_code -1: expected'* ]] ||
+	    fail "no error for line 4: $stderr"
+	[[ $stderr == *'line 5: invalid error_code 1.5: expected'* ]] ||
+	    fail "no error for line 5: $stderr"
+	[[ $stderr == *'line 6: invalid error_code 1e+300: expected'* ]] ||
+	    fail "no error for line 6: $stderr"
+	[[ $stderr == *'line 7: invalid error_code "12345678901234567": expected'* ]] ||
+	    fail "no error for line 7: $stderr"
+	run jq -r '.result' <<<"$output"
+	assert_line --index 7 "pending"
+	run sql "SELECT string_agg(coalesce(error_code, 'null'), ',')
+	    FROM convo.status_events"
+	assert_output "30003"
+}
+
+@test "quoted long id is cut between characters" {
+	local id
+	id="$(printf 'P%.0s' $(seq 59))$(printf 'é%.0s' $(seq 40))"
+	inbound +12015550406 "hello" 2026-11-04T10:00:05Z "$id" >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: \
+provider_message_id \"$(printf 'P%.0s' $(seq 59))...\" is longer than \
+128 bytes"
 }
 
 @test "error 21610 unsubscribes the recipient" {
@@ -583,6 +687,20 @@ EOF
 	assert_output "stop"
 	run jq -s 'map(select(.type == "send")) | length' <<<"$results"
 	assert_output "0"
+}
+
+@test "opt_out_type without provider action keeps reply" {
+	local base='"type":"message","direction":"inbound","to":"+12025550140","sent_at":"2026-11-05T10:00:00Z"'
+	{
+		echo "{$base,\"from\":\"+12015550808\",\"body\":\"STOP\",\"provider_message_id\":\"SMh3\",\"opt_out_type\":null}"
+		echo "{$base,\"from\":\"+12015550809\",\"body\":\"HELP\",\"provider_message_id\":\"SMh4\",\"opt_out_type\":\"NONE\"}"
+	} >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run jq -r 'select(.type == "send") | [.in_reply_to, .keyword]
+	    | join(" ")' <<<"$output"
+	assert_line --index 0 "SMh3 stop"
+	assert_line --index 1 "SMh4 help"
 }
 
 # Print the input line numbers of the output records and warnings in

@@ -84,6 +84,23 @@ keyword_field() {
 	assert_output --partial 'keyword "?!" has no letters or digits'
 }
 
+@test "keyword longer than compared texts rejected" {
+	local long
+	long=$(printf 'ab %.0s' $(seq 86))
+	run convo-keywords add "$long" --action custom
+	assert_failure 64
+	assert_output --partial 'keyword "ab ab ab'
+	assert_output --partial 'is 257 bytes in normal form, longer than the 256 bytes'
+	jq -nc --arg w "$long" '{word: $w, action: "custom"}' >input.ndjson
+	echo '{"word":"hours","action":"custom"}' >>input.ndjson
+	run convo-keywords import input.ndjson
+	assert_failure 65
+	assert_line --partial 'line 1: word "ab ab ab'
+	assert_line --partial 'keywords stored: 1, lines rejected: 1'
+	run convo-keywords list
+	refute_output --partial '"word":"ab ab'
+}
+
 @test "add needs an action" {
 	run convo-keywords add hours
 	assert_failure 64

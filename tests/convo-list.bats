@@ -317,6 +317,19 @@ EOF
 	assert_output "+15005550102"
 }
 
+@test "search matches national number with trunk prefix" {
+	convo-keywords settings --country GB >/dev/null
+	printf '%s\n' '{"type":"message","direction":"inbound","from":"020 7946 0018","to":"+12025550140","body":"hello from London","provider_message_id":"SMgb1","sent_at":"2026-11-10T10:00:00Z"}' \
+	    >input.ndjson
+	ingest input.ndjson
+	run list_phones --search "020 7946 0018"
+	assert_success
+	assert_output "+442079460018"
+	run list_phones --search "020 7946 0019"
+	assert_success
+	assert_output ""
+}
+
 @test "search matches last message body" {
 	ingest "$THREADS"
 	run list_phones --search "THANKS A"
