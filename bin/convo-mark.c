@@ -431,30 +431,38 @@ read_stdin(struct marker *m)
 	linereader_free(&lr);
 }
 
-/* Read a duration such as "30m" into SECONDS. Returns 0 or -1. */
-static int
+/*
+ * Read a duration such as "30m" into SECONDS. Returns NULL, or what is
+ * wrong with ARG.
+ */
+static const char *
 parse_duration(const char *arg, char seconds[24])
 {
+	static const char *form = "expected a whole number and a unit, such "
+	    "as 30m, 3h or 2d";
 	long long n, unit;
 	char *end;
 
 	errno = 0;
 	n = strtoll(arg, &end, 10);
-	if (end == arg || errno != 0 || n <= 0 ||
-	    !isdigit((unsigned char)*arg))
-		return -1;
+	if (end == arg || !isdigit((unsigned char)*arg))
+		return form;
 	switch (*end) {
 	case 's': unit = 1; break;
 	case 'm': unit = 60; break;
 	case 'h': unit = 3600; break;
 	case 'd': unit = 86400; break;
 	case 'w': unit = 7 * 86400; break;
-	default: return -1;
+	default: return form;
 	}
-	if (end[1] != '\0' || n > 100LL * 366 * 86400 / unit)
-		return -1;
+	if (end[1] != '\0')
+		return form;
+	if (n == 0)
+		return "a snooze must last more than 0";
+	if (errno != 0 || n > 100LL * 366 * 86400 / unit)
+		return "a snooze lasts at most 100 years";
 	snprintf(seconds, 24, "%lld", n * unit);
-	return 0;
+	return NULL;
 }
 
 /*
@@ -521,6 +529,8 @@ set_group(struct actions *a, enum group g, const char *name)
 static int
 parse_action(struct actions *a, int c, const char *name, const char *arg)
 {
+	const char *problem;
+
 	switch (c) {
 	case OPT_BLOCK: case OPT_UNBLOCK:
 		set_group(a, G_BLOCK, name);
@@ -531,9 +541,8 @@ parse_action(struct actions *a, int c, const char *name, const char *arg)
 		a->status = "snoozed";
 		a->snooze = SNOOZE_FOR;
 		a->snooze_text = arg;
-		if (parse_duration(arg, a->snooze_seconds) != 0)
-			errx(EX_USAGE, "invalid duration \"%s\": expected a "
-			    "number and a unit, such as 30m, 3h or 2d", arg);
+		if ((problem = parse_duration(arg, a->snooze_seconds)) != NULL)
+			errx(EX_USAGE, "invalid duration \"%s\": %s", arg, problem);
 		break;
 	case OPT_SNOOZE_UNTIL:
 		set_group(a, G_STATUS, name);

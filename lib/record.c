@@ -658,6 +658,12 @@ normalize_status(jv rec, const char *country)
 	    == NULL || (status = need_string(rec, "status", &h[1], &err))
 	    == NULL || (at = need_string(rec, "at", &h[2], &err)) == NULL)
 		goto done;
+	/* No message can have a longer id, so the receipt would wait forever. */
+	if (strlen(pmid) > 128) {
+		err = fail("provider_message_id \"%s\" is longer than 128 bytes",
+		    quote(pmid, q));
+		goto done;
+	}
 	if (!record_status_known(status)) {
 		err = fail("unknown status \"%s\": expected queued, sending, "
 		    "sent, delivered, undelivered, failed, canceled, read or "

@@ -687,6 +687,8 @@ provider_message_id \"$(printf 'P%.0s' $(seq 59))...\" is longer than \
 	assert_output "stop"
 	run jq -s 'map(select(.type == "send")) | length' <<<"$results"
 	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
 }
 
 @test "opt_out_type without provider action keeps reply" {
@@ -701,6 +703,8 @@ provider_message_id \"$(printf 'P%.0s' $(seq 59))...\" is longer than \
 	    | join(" ")' <<<"$output"
 	assert_line --index 0 "SMh3 stop"
 	assert_line --index 1 "SMh4 help"
+	run sql "SELECT idempotency_key FROM convo.outbox ORDER BY 1"
+	assert_output "$(printf 'r:SMh3\nr:SMh4')"
 }
 
 # Print the input line numbers of the output records and warnings in

@@ -489,6 +489,28 @@ unsubscribed|operator
 EOF
 }
 
+@test "START older than a confirmed opt-out gets no reply" {
+	ingest - <<EOF
+{"type":"consent","phone":"$ADA","status":"subscribed","at":"2026-11-01T00:00:00Z"}
+EOF
+	inbound $ADA 2026-11-12T09:00:00Z SMada001 "please remove me" | ingest -
+	CONVO_NOW=2026-11-12T12:00:00Z convo-mark -q --operator ana \
+	    --confirm-opt-out $ADA >/dev/null
+	# The START was sent before the operator's opt-out, which stays in
+	# force, so "you are subscribed" would be untrue.
+	inbound $ADA 2026-11-12T11:00:00Z SMada002 "START" |
+	    convo-ingest -q >out.ndjson
+	run jq -r 'select(.type == "ingest_result") | .keyword.action' \
+	    out.ndjson
+	assert_output "opt_in"
+	run jq -s 'map(select(.type == "send")) | length' out.ndjson
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+	run sql "SELECT status FROM convo.consent"
+	assert_output "unsubscribed"
+}
+
 @test "confirm opt-out without a flag" {
 	two_customers
 	run mark --confirm-opt-out $ADA
@@ -668,10 +690,13 @@ EOF
 @test "invalid snooze argument exits 64" {
 	run convo-mark --snooze 0m c_1
 	assert_failure 64
-	assert_output --partial 'invalid duration "0m"'
+	assert_output 'convo-mark: invalid duration "0m": a snooze must last more than 0'
+	run convo-mark --snooze 5300w c_1
+	assert_failure 64
+	assert_output 'convo-mark: invalid duration "5300w": a snooze lasts at most 100 years'
 	run convo-mark --snooze 3x c_1
 	assert_failure 64
-	assert_output --partial 'invalid duration "3x"'
+	assert_output --partial 'invalid duration "3x": expected a whole number'
 	run convo-mark --snooze-until 'next week' c_1
 	assert_failure 64
 	assert_output --partial 'invalid time "next week"'

@@ -57,6 +57,12 @@ static const struct rejected_case rejected[] = {
 	{ "{\"type\":\"status\",\"provider_message_id\":\"SM1\","
 	  "\"status\":\"lost\",\"at\":\"2026-10-03T14:02:11Z\"}",
 	  "unknown status \"lost\"" },
+	{ "{\"type\":\"status\",\"provider_message_id\":\"SM"
+	  "000000000000000000000000000000000000000000000"
+	  "000000000000000000000000000000000000000000000"
+	  "0000000000000000000000000000000000000000\","
+	  "\"status\":\"delivered\",\"at\":\"2026-10-03T14:02:11Z\"}",
+	  "provider_message_id \"SM000" },
 	{ "{\"type\":\"status\",\"provider_message_id\":\"SM1\","
 	  "\"status\":\"sent\",\"at\":\"2026-10-03T14:02:11Z\","
 	  "\"error_code\":1.5}",
