@@ -542,7 +542,8 @@ parse_action(struct actions *a, int c, const char *name, const char *arg)
 		a->snooze = SNOOZE_FOR;
 		a->snooze_text = arg;
 		if ((problem = parse_duration(arg, a->snooze_seconds)) != NULL)
-			errx(EX_USAGE, "invalid duration \"%s\": %s", arg, problem);
+			errx(EX_USAGE, "invalid duration \"%s\": %s", arg,
+			    problem);
 		break;
 	case OPT_SNOOZE_UNTIL:
 		set_group(a, G_STATUS, name);

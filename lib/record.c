@@ -658,10 +658,10 @@ normalize_status(jv rec, const char *country)
 	    == NULL || (status = need_string(rec, "status", &h[1], &err))
 	    == NULL || (at = need_string(rec, "at", &h[2], &err)) == NULL)
 		goto done;
-	/* No message can have a longer id, so the receipt would wait forever. */
+	/* No message has a longer id, so the receipt would wait forever. */
 	if (strlen(pmid) > 128) {
-		err = fail("provider_message_id \"%s\" is longer than 128 bytes",
-		    quote(pmid, q));
+		err = fail("provider_message_id \"%s\" is longer than 128 "
+		    "bytes", quote(pmid, q));
 		goto done;
 	}
 	if (!record_status_known(status)) {
