@@ -449,6 +449,69 @@ provider_message_id \"$(printf 'P%.0s' $(seq 59))...\" is longer than \
 	assert_output "provider_error|21610"
 }
 
+@test "receipt given twice keeps its earliest time in any order" {
+	{
+		campaign +12015550406 2026-11-04T10:00:00Z SMst6
+		campaign +12015550407 2026-11-04T10:00:00Z SMst7
+		campaign +12015550410 2026-11-04T10:00:00Z SMst10
+		status_record SMst6 delivered null 2026-11-04T10:00:05Z
+		status_record SMst7 delivered null 2026-11-04T10:09:00Z
+		status_record SMst10 delivered null 2026-11-04T10:09:00Z
+		# Copies that a batch reads with times of their own.
+		status_record SMst6 delivered null 2026-11-04T10:07:00Z
+		status_record SMst10 delivered null 2026-11-04T10:00:05Z
+	} | convo-ingest -q >/dev/null
+	status_record SMst7 delivered null 2026-11-04T10:00:05Z |
+	    convo-ingest -q >/dev/null
+	run sql "SELECT provider_message_id, status_at FROM convo.messages
+	    ORDER BY 1"
+	assert_output - <<'END'
+SMst10|2026-11-04 10:00:05+00
+SMst6|2026-11-04 10:00:05+00
+SMst7|2026-11-04 10:00:05+00
+END
+	run sql "SELECT provider_message_id, at FROM convo.status_events
+	    ORDER BY 1"
+	assert_output - <<'END'
+SMst10|2026-11-04 10:00:05+00
+SMst6|2026-11-04 10:00:05+00
+SMst7|2026-11-04 10:00:05+00
+END
+}
+
+@test "error 21610 receipt given twice unsubscribes at its earliest time" {
+	local p
+	# Each customer resubscribed after the first copy of the receipt;
+	# the copies reach the first in time order, the second in reverse.
+	for p in 08 09; do
+		printf '{"type":"consent","phone":"+120155504%s","status":"subscribed","at":"2026-11-01T12:00:00Z"}\n' \
+		    "$p"
+	done | convo-ingest -q >/dev/null
+	receipt_21610() {
+		printf '{"type":"status","provider_message_id":"SMst%s","status":"failed","error_code":21610,"to":"+120155504%s","at":"%s"}\n' \
+		    "$1" "$1" "$2"
+	}
+	receipt_21610 08 2026-11-01T10:00:00Z | convo-ingest -q >/dev/null
+	receipt_21610 08 2026-11-02T10:00:00Z | convo-ingest -q >/dev/null
+	receipt_21610 09 2026-11-02T10:00:00Z | convo-ingest -q >/dev/null
+	receipt_21610 09 2026-11-01T10:00:00Z | convo-ingest -q >/dev/null
+	run consent_of +12015550408
+	assert_output "subscribed"
+	run consent_of +12015550409
+	assert_output "subscribed"
+	run sql "SELECT p.phone, c.status, c.at FROM convo.consent_changes c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    ORDER BY 1, 3"
+	assert_output - <<'END'
++12015550408|unsubscribed|2026-11-01 10:00:00+00
++12015550408|subscribed|2026-11-01 12:00:00+00
++12015550409|unsubscribed|2026-11-01 10:00:00+00
++12015550409|subscribed|2026-11-01 12:00:00+00
+END
+	run convo-db -q verify
+	assert_success
+}
+
 @test "summary is the latest message by time" {
 	{
 		inbound +12015550501 "newest" 2026-11-05T12:00:00Z SMo3
