@@ -355,28 +355,73 @@ string_field(jv rec, const char *name)
 	return jv_invalid();
 }
 
-/* Run the --body-jq filter on REC; returns a string or an invalid jv. */
+static void compile_jq(struct sender *);
+
+/*
+ * Return the message of the halted --body-jq filter and compile it
+ * again. libjq 1.6 frees a halted state's message at each later
+ * jq_start() and at jq_teardown() but keeps the pointer, so a state
+ * that halted must not be started again.
+ */
+static jv
+restart_halted_jq(struct sender *s)
+{
+	jv msg = jq_get_error_message(s->jq), text, dump;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		text = jv_string_fmt("halted: %s", jv_string_value(msg));
+	} else if (jv_is_valid(msg) && jv_get_kind(msg) != JV_KIND_NULL) {
+		dump = jv_dump_string(jv_copy(msg), 0);
+		text = jv_string_fmt("halted: %s", jv_string_value(dump));
+		jv_free(dump);
+	} else {
+		text = jv_string("halted");
+	}
+	jv_free(msg);
+	jq_teardown(&s->jq);
+	compile_jq(s);
+	return text;
+}
+
+/*
+ * Run the --body-jq filter on REC. Returns a string, or an invalid jv
+ * whose message gives the reason: the filter failed or halted, or gave
+ * no output or more than one.
+ */
 static jv
 body_from_jq(struct sender *s, jv rec)
 {
 	jv out, next;
+	int outputs = 0;
 
 	jq_start(s->jq, jv_copy(rec), 0);
 	out = jq_next(s->jq);
-	if (!jv_is_valid(out))
-		return jv_invalid_with_msg(jv_invalid_has_msg(jv_copy(out)) ?
-		    jv_invalid_get_msg(out) : jv_string("no output"));
+	next = jv_is_valid(out) ? jq_next(s->jq) : jv_copy(out);
 	/* Drain the filter; a second output is an error. */
-	next = jq_next(s->jq);
-	if (jv_is_valid(next)) {
+	while (jv_is_valid(next)) {
+		outputs++;
 		jv_free(next);
-		while (jv_is_valid(next = jq_next(s->jq)))
-			jv_free(next);
+		next = jq_next(s->jq);
+	}
+	if (jq_halted(s->jq)) {
+		jv_free(out);
 		jv_free(next);
+		return jv_invalid_with_msg(restart_halted_jq(s));
+	}
+	if (jv_invalid_has_msg(jv_copy(next))) {
+		/* An error after the first output fails the filter too. */
+		jv_free(out);
+		return jv_invalid_with_msg(jv_invalid_get_msg(next));
+	}
+	jv_free(next);
+	if (!jv_is_valid(out)) {
+		jv_free(out);
+		return jv_invalid_with_msg(jv_string("no output"));
+	}
+	if (outputs > 0) {
 		jv_free(out);
 		return jv_invalid_with_msg(jv_string("more than one output"));
 	}
-	jv_free(next);
 	if (jv_get_kind(out) != JV_KIND_STRING) {
 		jv_free(out);
 		return jv_invalid_with_msg(jv_string("output is not a string"));

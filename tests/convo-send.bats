@@ -720,6 +720,44 @@ receipt() {
 	assert_line "Hi there, your order shipped"
 }
 
+@test "body-jq halt_error rejects only its record" {
+	start_fake
+	customer +12015550931 subscribed | convo-ingest -q >/dev/null
+	# libjq 1.6 frees the message of a filter that halted again at each
+	# later start, here the input record, so the state must not run on.
+	run --separate-stderr convo-send -q --rate 0 \
+	    --body-jq 'if .name == "Ann" then halt_error else "Hi \(.name)" end' \
+	    <<-'END'
+	{"to":"+12015550931","name":"Ann"}
+	{"to":"+12015550931","name":"Bob"}
+	{"to":"+12015550931","name":"Cy"}
+	{"to":"+12015550931","name":"Di"}
+	END
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[]
+	    | [.input_line, .status, .reason // "-", .message // "-"]
+	    | join("|")' <<<"$output"
+	assert_line --index 0 "1|rejected|body_jq_error|--body-jq failed:\
+ halted: {\"to\":\"+12015550931\",\"name\":\"Ann\"}"
+	assert_line --index 1 "2|sent|-|-"
+	assert_line --index 2 "3|sent|-|-"
+	assert_line --index 3 "4|sent|-|-"
+	run jq -r .form.Body log.ndjson
+	assert_output "$(printf 'Hi Bob\nHi Cy\nHi Di')"
+}
+
+@test "body-jq error after an output rejects the record" {
+	start_fake
+	customer +12015550932 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q \
+	    --body-jq '"Hi", error("no name")' <<<'{"to":"+12015550932"}'
+	assert_failure 65
+	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
+	assert_output "rejected|body_jq_error|--body-jq failed: no name"
+	run requests
+	assert_output "0"
+}
+
 @test "ingest keyword replies are sent" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
