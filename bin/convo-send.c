@@ -912,6 +912,7 @@ complete(struct sender *s, struct twilio_call *call)
 	} else if (res->maybe_sent) {
 		/* Twilio takes no idempotency key: sending again could
 		 * send twice, so the row stays sending. */
+		outbox_release(&s->ctx, j->outbox, NULL);
 		s->unknown++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		warnx("%s: the request may have been sent but no answer came "
@@ -924,8 +925,8 @@ complete(struct sender *s, struct twilio_call *call)
 	} else if (!twilio_retryable(res)) {
 		record_failed(s, j, res);
 	} else {
-		outbox_set_state(&s->ctx, j->outbox, "queued");
 		if (j->attempts < s->o.max_attempts) {
+			outbox_set_state(&s->ctx, j->outbox, "queued");
 			j->not_before = now_seconds() + backoff(res,
 			    j->attempts);
 			push_pending(s, j);
@@ -933,6 +934,7 @@ complete(struct sender *s, struct twilio_call *call)
 			free(call);
 			return;
 		}
+		outbox_release(&s->ctx, j->outbox, "queued");
 		s->queued++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		warnx("%s: still queued after %d attempts: %s", j->phone,
@@ -1002,6 +1004,9 @@ check_claimed(struct sender *s, struct send_job *j, enum outbox_claim c,
 {
 	if (c == OUTBOX_DONE || c == OUTBOX_BUSY || c == OUTBOX_REPEATED ||
 	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
+		/* The claim took over the row of an ended run: give it back. */
+		if (c == OUTBOX_UNKNOWN && !s->o.dry_run)
+			outbox_release(&s->ctx, j->outbox, NULL);
 		report_claimed(s, j, c, res, row);
 		return 0;
 	}
