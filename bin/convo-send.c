@@ -233,7 +233,8 @@ result(struct sender *s, const struct send_job *j, const char *status,
 			r = jv_object_set(r, key, value);
 	}
 	jv_free(extra);
-	if (view_print(r) != 0)
+	/* Each result is written at once, so a killed run keeps its own. */
+	if (view_print(r) != 0 || view_flush() != 0)
 		s->status = exit_merge(s->status, EX_IOERR);
 	progress_add(&s->progress, 1, 0);
 }

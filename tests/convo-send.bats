@@ -490,6 +490,30 @@ send_at() {
 	assert_line "+12015550924 unknown"
 }
 
+@test "killed run keeps the results it wrote" {
+	local i pid
+	start_fake 'slow 1' 'slow 5'
+	customer +12015550926 subscribed | convo-ingest -q >/dev/null
+	customer +12015550927 subscribed | convo-ingest -q >/dev/null
+	printf '%s\n' '{"to":"+12015550926","body":"Hello"}' \
+	    '{"to":"+12015550927","body":"Hello"}' >in.ndjson
+	convo-send -q --parallel 1 <in.ndjson >results.ndjson 2>/dev/null &
+	pid=$!
+	# The second request starts once the first answer is recorded.
+	for i in $(seq 50); do
+		[ "$(requests)" = 2 ] && break
+		sleep 0.1
+	done
+	run requests
+	assert_output "2"
+	kill -TERM "$pid"
+	wait "$pid" || true
+	run sql "SELECT to_address, state FROM convo.outbox ORDER BY 1"
+	assert_output "$(printf '+12015550926|sent\n+12015550927|sending')"
+	run jq -r '[.to, .status] | join(" ")' results.ndjson
+	assert_output "+12015550926 sent"
+}
+
 @test "timed-out request is not sent again" {
 	start_fake 'slow 5'
 	customer +12015550913 subscribed | convo-ingest -q >/dev/null
