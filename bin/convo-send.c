@@ -241,7 +241,8 @@ result(struct sender *s, const struct send_job *j, const char *status,
 			r = jv_object_set(r, key, value);
 	}
 	jv_free(extra);
-	if (view_print(r) != 0)
+	/* Each result is written at once, so a killed run keeps its own. */
+	if (view_print(r) != 0 || view_flush() != 0)
 		s->status = exit_merge(s->status, EX_IOERR);
 	progress_add(&s->progress, 1, 0);
 }
@@ -373,28 +374,73 @@ string_field(jv rec, const char *name)
 	return jv_invalid();
 }
 
-/* Run the --body-jq filter on REC; returns a string or an invalid jv. */
+static void compile_jq(struct sender *);
+
+/*
+ * Return the message of the halted --body-jq filter and compile it
+ * again. libjq 1.6 frees a halted state's message at each later
+ * jq_start() and at jq_teardown() but keeps the pointer, so a state
+ * that halted must not be started again.
+ */
+static jv
+restart_halted_jq(struct sender *s)
+{
+	jv msg = jq_get_error_message(s->jq), text, dump;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		text = jv_string_fmt("halted: %s", jv_string_value(msg));
+	} else if (jv_is_valid(msg) && jv_get_kind(msg) != JV_KIND_NULL) {
+		dump = jv_dump_string(jv_copy(msg), 0);
+		text = jv_string_fmt("halted: %s", jv_string_value(dump));
+		jv_free(dump);
+	} else {
+		text = jv_string("halted");
+	}
+	jv_free(msg);
+	jq_teardown(&s->jq);
+	compile_jq(s);
+	return text;
+}
+
+/*
+ * Run the --body-jq filter on REC. Returns a string, or an invalid jv
+ * whose message gives the reason: the filter failed or halted, or gave
+ * no output or more than one.
+ */
 static jv
 body_from_jq(struct sender *s, jv rec)
 {
 	jv out, next;
+	int outputs = 0;
 
 	jq_start(s->jq, jv_copy(rec), 0);
 	out = jq_next(s->jq);
-	if (!jv_is_valid(out))
-		return jv_invalid_with_msg(jv_invalid_has_msg(jv_copy(out)) ?
-		    jv_invalid_get_msg(out) : jv_string("no output"));
+	next = jv_is_valid(out) ? jq_next(s->jq) : jv_copy(out);
 	/* Drain the filter; a second output is an error. */
-	next = jq_next(s->jq);
-	if (jv_is_valid(next)) {
+	while (jv_is_valid(next)) {
+		outputs++;
 		jv_free(next);
-		while (jv_is_valid(next = jq_next(s->jq)))
-			jv_free(next);
+		next = jq_next(s->jq);
+	}
+	if (jq_halted(s->jq)) {
+		jv_free(out);
 		jv_free(next);
+		return jv_invalid_with_msg(restart_halted_jq(s));
+	}
+	if (jv_invalid_has_msg(jv_copy(next))) {
+		/* An error after the first output fails the filter too. */
+		jv_free(out);
+		return jv_invalid_with_msg(jv_invalid_get_msg(next));
+	}
+	jv_free(next);
+	if (!jv_is_valid(out)) {
+		jv_free(out);
+		return jv_invalid_with_msg(jv_string("no output"));
+	}
+	if (outputs > 0) {
 		jv_free(out);
 		return jv_invalid_with_msg(jv_string("more than one output"));
 	}
-	jv_free(next);
 	if (jv_get_kind(out) != JV_KIND_STRING) {
 		jv_free(out);
 		return jv_invalid_with_msg(jv_string("output is not a string"));
@@ -885,6 +931,7 @@ complete(struct sender *s, struct twilio_call *call)
 	} else if (res->maybe_sent) {
 		/* Twilio takes no idempotency key: sending again could
 		 * send twice, so the row stays sending. */
+		outbox_release(&s->ctx, j->outbox, NULL);
 		s->unknown++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		warnx("%s: the request may have been sent but no answer came "
@@ -897,8 +944,8 @@ complete(struct sender *s, struct twilio_call *call)
 	} else if (!twilio_retryable(res)) {
 		record_failed(s, j, res);
 	} else {
-		outbox_set_state(&s->ctx, j->outbox, "queued");
 		if (j->attempts < s->o.max_attempts) {
+			outbox_set_state(&s->ctx, j->outbox, "queued");
 			j->not_before = now_seconds() + backoff(res,
 			    j->attempts);
 			push_pending(s, j);
@@ -906,6 +953,7 @@ complete(struct sender *s, struct twilio_call *call)
 			free(call);
 			return;
 		}
+		outbox_release(&s->ctx, j->outbox, "queued");
 		s->queued++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		warnx("%s: still queued after %d attempts: %s", j->phone,
@@ -975,6 +1023,9 @@ check_claimed(struct sender *s, struct send_job *j, enum outbox_claim c,
 {
 	if (c == OUTBOX_DONE || c == OUTBOX_BUSY || c == OUTBOX_REPEATED ||
 	    (c == OUTBOX_UNKNOWN && !s->o.retry_unknown)) {
+		/* The claim took over the row of an ended run: give it back. */
+		if (c == OUTBOX_UNKNOWN && !s->o.dry_run)
+			outbox_release(&s->ctx, j->outbox, NULL);
 		report_claimed(s, j, c, res, row);
 		return 0;
 	}

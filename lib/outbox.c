@@ -448,3 +448,15 @@ outbox_reject_row(struct send_ctx *ctx, const char *outbox,
 	    "error_message = $3, updated_at = now() WHERE account_id = $1 "
 	    "AND outbox_id = $2 AND state = 'queued'", 3, params));
 }
+
+void
+outbox_release(struct send_ctx *ctx, const char *outbox, const char *state)
+{
+	const char *params[4] = { ctx->account_id, outbox, state, ctx->run };
+
+	PQclear(outbox_query(ctx, "UPDATE convo.outbox SET "
+	    "state = coalesce($3, state), claimed_by = NULL, "
+	    "updated_at = now() "
+	    "WHERE account_id = $1 AND outbox_id = $2 AND claim_run = $4",
+	    4, params));
+}

@@ -173,6 +173,17 @@ void outbox_set_state(struct send_ctx *ctx, const char *outbox,
     const char *state);
 
 /*
+ * Release outbox row OUTBOX, which this run makes no further request
+ * for, and set its state to STATE unless STATE is NULL. Another run
+ * then treats the row as that of a run that has ended, so it sends a
+ * queued row and reports a sending one unknown, or with --retry-unknown
+ * sends it again. The row keeps this run's claim_run, so this run still
+ * reports the same message given again as repeated.
+ */
+void outbox_release(struct send_ctx *ctx, const char *outbox,
+    const char *state);
+
+/*
  * Return 1 when J is to be deferred for the quiet hours. A customer of
  * known time zone is checked in that zone. A customer of unknown zone is
  * checked in every zone of convo.account_zones, which CTX keeps from the

@@ -365,6 +365,28 @@ EOF
 	assert_line --index 0 SMtext21
 }
 
+@test "full page of whole thread keeps earlier changes" {
+	# Two messages after a STOP and a START: a page of exactly two
+	# messages is the whole thread, so both changes belong to it.
+	{
+		inbound +15005550144 2026-01-01T09:00:00Z SMstop2 "STOP"
+		inbound +15005550144 2026-01-01T09:30:00Z SMstart2 "START"
+		inbound +15005550144 2026-01-02T10:00:00Z SMfull1 "one"
+		inbound +15005550144 2026-01-02T11:00:00Z SMfull2 "two"
+	} | ingest -
+	run convo-read --no-mark-read --limit 4 +15005550144
+	assert_success
+	run jq -r '[.type, .body // .status] | join(" ")' <<<"$output"
+	assert_output - <<'EOF2'
+message STOP
+consent_change unsubscribed
+message START
+consent_change subscribed
+message one
+message two
+EOF2
+}
+
 @test "limit 0 prints every message" {
 	long_thread +15005550141 60 | ingest -
 	run convo-read --limit 0 +15005550141
