@@ -102,6 +102,7 @@ struct sender {
 	int ndone;
 	struct sent_row *recording;	/* sent, their record on its way */
 	int nrecording;
+	int refused;		/* Twilio refused the credentials */
 	/* Keys a dry run would claim, the last DRY_KEYS of them. */
 	struct recent dry_keys;
 };
@@ -866,6 +867,31 @@ start_job(struct sender *s, struct send_job *j)
 }
 
 /*
+ * Leave J queued in the outbox, because Twilio refused the credentials,
+ * which RES shows, or refused them for an earlier request (RES NULL).
+ * No request is made after that: every one would be refused too.
+ */
+static void
+hold_for_credentials(struct sender *s, struct send_job *j,
+    const struct twilio_response *res)
+{
+	outbox_release(&s->ctx, j->outbox, "queued");
+	if (!s->refused && res != NULL)
+		warnx("Twilio refused the credentials (HTTP %ld, error %s: "
+		    "%s); no more requests are made, and the messages stay "
+		    "queued for a later run", res->http_status,
+		    res->error_code[0] ? res->error_code : "-",
+		    res->error_message);
+	s->refused = 1;
+	s->queued++;
+	s->status = exit_merge(s->status, EX_CONFIG);
+	result(s, j, "queued", "credentials_refused",
+	    jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
  * Start pending jobs in order while there is room in flight. The jobs
  * that start together are marked sending in one durable commit first.
  */
@@ -876,6 +902,12 @@ start_ready(struct sender *s)
 	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
 	struct send_job **batch;
 
+	if (s->refused) {
+		while (s->npending > 0)
+			hold_for_credentials(s, s->pending[--s->npending],
+			    NULL);
+		return;
+	}
 	if (room <= 0 || s->npending == 0)
 		return;
 	/*
@@ -941,6 +973,12 @@ complete(struct sender *s, struct twilio_call *call)
 		result(s, j, "unknown", "outcome_unknown",
 		    jv_object_set(jv_object(), jv_string("outbox_id"),
 		    jv_string_fmt("o_%s", j->outbox)));
+	} else if (res->http_status == 401 ||
+	    strcmp(res->error_code, "20003") == 0) {
+		hold_for_credentials(s, j, res);
+		twilio_call_free(call);
+		free(call);
+		return;
 	} else if (!twilio_retryable(res)) {
 		record_failed(s, j, res);
 	} else {

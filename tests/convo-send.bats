@@ -350,6 +350,33 @@ send_at() {
 	assert_output "1"
 }
 
+@test "refused credentials leave messages queued for a later run" {
+	start_fake 'error 401 20003 Authenticate'
+	customer +12015550932 subscribed | convo-ingest -q >/dev/null
+	customer +12015550933 subscribed | convo-ingest -q >/dev/null
+	printf '{"to":"+1201555093%s","body":"Your order shipped"}\n' 2 3 \
+	    >replies.ndjson
+	run --separate-stderr convo-send -q --rate 0 -P 1 <replies.ndjson
+	assert_failure 78
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output - <<'END'
+queued credentials_refused
+queued credentials_refused
+END
+	[[ $stderr == *"Twilio refused the credentials (HTTP 401, error 20003"* ]]
+	run requests
+	assert_output "1"
+	run sql "SELECT state FROM convo.outbox ORDER BY outbox_id"
+	assert_output "$(printf 'queued\nqueued')"
+	# With the credentials accepted, the same input sends both.
+	run --separate-stderr convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "$(printf 'sent\nsent')"
+	run requests
+	assert_output "3"
+}
+
 @test "server errors exhausted leave it queued" {
 	start_fake 'error 500 20500 Internal Server Error' \
 	    'error 500 20500 Internal Server Error'
@@ -1341,8 +1368,8 @@ sent -"
 	customer +12015550932 subscribed | convo-ingest -q >/dev/null
 	export TWILIO_AUTH_TOKEN=wrong-secret-3f9a
 	run convo-send --to +12015550932 --body "Hello"
-	assert_failure
-	assert_output --partial '"status":"failed"'
+	assert_failure 78
+	assert_output --partial '"reason":"credentials_refused"'
 	refute_output --partial wrong-secret-3f9a
 	run jq -r .authorized log.ndjson
 	assert_output "false"
