@@ -200,21 +200,29 @@ outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
 	jv origin = jv_object_get(jv_copy(j->input), jv_string("origin"));
 	jv reply_to = jv_object_get(jv_copy(j->input),
 	    jv_string("in_reply_to"));
-	const char *params[3] = { ctx->account_id, j->profile_id, NULL };
+	const char *params[4] = { ctx->account_id, j->profile_id, NULL,
+	    NULL };
+	char window[32];
 	PGresult *res;
 	int ok = 0;
 
+	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
+	params[3] = window;
 	if (jv_get_kind(type) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(type), "send") == 0 &&
 	    jv_get_kind(origin) == JV_KIND_STRING &&
 	    strcmp(jv_string_value(origin), "keyword_reply") == 0 &&
 	    jv_get_kind(reply_to) == JV_KIND_STRING) {
 		params[2] = jv_string_value(reply_to);
+		/*
+		 * Within the window, the reply's key lets one reply through;
+		 * after it, a saved reply sent again needs consent.
+		 */
 		res = outbox_query(ctx, "SELECT 1 FROM convo.messages "
 		    "WHERE account_id = $1 AND profile_id = $2 "
 		    "AND provider_message_id = $3 AND direction = 'inbound' "
-		    "AND keyword_action IN ('opt_out', 'help', 'opt_in')", 3,
-		    params);
+		    "AND keyword_action IN ('opt_out', 'help', 'opt_in') "
+		    "AND recorded_at > now() - $4::interval", 4, params);
 		ok = PQntuples(res) > 0;
 		PQclear(res);
 	}

@@ -126,7 +126,7 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
 /*
  * Return 1 when J is a keyword reply that carrier rules require: a
  * "send" record whose in_reply_to names a keyword message from this
- * customer.
+ * customer, recorded within the idempotency window.
  */
 int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
 

@@ -972,6 +972,30 @@ receipt() {
 	assert_output "1"
 }
 
+@test "keyword reply gets one message, and consent after the window" {
+	start_fake
+	customer +12015550934 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550934 SMstop9 | convo-ingest -q >replies.ndjson
+	convo-send -q --rate 0 <replies.ndjson >/dev/null
+	# Another text as a reply to the same STOP is the same message.
+	jq -c '.body = "Big sale today"' replies.ndjson >promo.ndjson
+	run --separate-stderr convo-send -q --rate 0 <promo.ndjson
+	assert_success
+	run jq -r '[.status, .previous_state] | join(" ")' <<<"$output"
+	assert_output "duplicate sent"
+	sql "UPDATE convo.messages SET recorded_at = recorded_at
+	    - interval '25 hours' WHERE provider_message_id = 'SMstop9'" \
+	    >/dev/null
+	sql "UPDATE convo.outbox SET created_at = created_at
+	    - interval '25 hours'" >/dev/null
+	run --separate-stderr convo-send -q --rate 0 <replies.ndjson
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected not_subscribed"
+	run requests
+	assert_output "1"
+}
+
 @test "keyword reply nobody sent goes out with --queued" {
 	start_fake
 	customer +12015550923 subscribed | convo-ingest -q >/dev/null
