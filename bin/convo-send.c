@@ -148,7 +148,7 @@ help(void)
 	    "sent once\n"
 	    "      --quiet-hours RANGE   defer in the customer's local hours, "
 	    "e.g. 21:00-08:00\n"
-	    "      --rate N              messages per second per sender "
+	    "      --rate N              segments per second per sender "
 	    "(default 1, 0 = no limit)\n"
 	    "      --max-attempts N      tries for throttled or failed "
 	    "requests (default 4)\n"
@@ -450,11 +450,12 @@ body_from_jq(struct sender *s, jv rec)
 }
 
 /*
- * Return the reason code, and write its message to MESSAGE, when field
- * NAME of REC is present, not null and not of kind WANT. Else NULL.
+ * Return REASON, and write its message to MESSAGE, when field NAME of REC
+ * is present, not null and not of kind WANT. Else NULL.
  */
 static const char *
-wrong_kind(jv rec, const char *name, jv_kind want, char *message, size_t n)
+wrong_kind(jv rec, const char *name, jv_kind want, const char *reason,
+    char *message, size_t n)
 {
 	jv v = jv_object_get(jv_copy(rec), jv_string(name));
 	jv_kind kind = jv_get_kind(v);
@@ -471,7 +472,7 @@ wrong_kind(jv rec, const char *name, jv_kind want, char *message, size_t n)
 	    "an" : "a", jv_kind_name(kind), want == JV_KIND_ARRAY ? "an" : "a",
 	    jv_kind_name(want));
 	jv_free(text);
-	return want == JV_KIND_STRING ? "invalid_body" : "invalid_media_url";
+	return reason;
 }
 
 /*
@@ -490,9 +491,12 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	int i;
 
 	jv_free(type);
-	if ((wrong = wrong_kind(j->input, "body", JV_KIND_STRING, message,
-	    n)) != NULL || (wrong = wrong_kind(j->input, "media",
-	    JV_KIND_ARRAY, message, n)) != NULL) {
+	if ((wrong = wrong_kind(j->input, "body", JV_KIND_STRING,
+	    "invalid_body", message, n)) != NULL ||
+	    (wrong = wrong_kind(j->input, "media", JV_KIND_ARRAY,
+	    "invalid_media_url", message, n)) != NULL ||
+	    (wrong = wrong_kind(j->input, "idempotency_key", JV_KIND_STRING,
+	    "invalid_idempotency_key", message, n)) != NULL) {
 		jv_free(body);
 		jv_free(media);
 		return wrong;
@@ -960,16 +964,23 @@ complete(struct sender *s, struct twilio_call *call)
 		twilio_call_free(call);
 		free(call);
 		return;
-	} else if (res->maybe_sent) {
+	} else if (res->maybe_sent || (res->http_status >= 200 &&
+	    res->http_status < 300)) {
 		/* Twilio takes no idempotency key: sending again could
 		 * send twice, so the row stays sending. */
 		outbox_release(&s->ctx, j->outbox, NULL);
 		s->unknown++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
-		warnx("%s: the request may have been sent but no answer came "
-		    "(%s); not sent again (see --retry-unknown)", j->phone,
-		    res->transport_error[0] ? res->transport_error :
-		    res->error_message);
+		if (!res->maybe_sent)
+			warnx("%s: HTTP %ld answer names no message SID; not "
+			    "sent again (see --retry-unknown)", j->phone,
+			    res->http_status);
+		else
+			warnx("%s: the request may have been sent but no "
+			    "answer came (%s); not sent again (see "
+			    "--retry-unknown)", j->phone,
+			    res->transport_error[0] ? res->transport_error :
+			    res->error_message);
 		result(s, j, "unknown", "outcome_unknown",
 		    jv_object_set(jv_object(), jv_string("outbox_id"),
 		    jv_string_fmt("o_%s", j->outbox)));
@@ -1455,7 +1466,7 @@ rate_option(const char *arg)
 	rate = strtod(arg, &end);
 	if (end == arg || *end != '\0' || errno != 0 || rate < 0 ||
 	    rate > 1000)
-		errx(EX_USAGE, "invalid rate \"%s\": expected messages per "
+		errx(EX_USAGE, "invalid rate \"%s\": expected segments per "
 		    "second from 0 (no limit) to 1000", arg);
 	return rate;
 }

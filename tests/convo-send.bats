@@ -572,6 +572,18 @@ END
 	assert_output "sent"
 }
 
+@test "success without a message SID is an unknown outcome" {
+	start_fake 'no-sid'
+	customer +12015550935 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --to +12015550935 --body "Hello"
+	assert_failure 75
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "unknown outcome_unknown"
+	assert_equal "$stderr" "convo-send: +12015550935: HTTP 201 answer names no message SID; not sent again (see --retry-unknown)"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sending"
+}
+
 @test "dropped connection is not sent again" {
 	start_fake 'drop'
 	customer +12015550914 subscribed | convo-ingest -q >/dev/null
@@ -1081,13 +1093,14 @@ receipt() {
 	assert_output "invalid_media_url"
 }
 
-@test "body or media of the wrong type is rejected, not replaced" {
+@test "body, media or key of the wrong type is rejected" {
 	start_fake
 	customer +12015550919 subscribed | convo-ingest -q >/dev/null
 	run --separate-stderr convo-send -q --body "Default text" <<-'END'
 	{"to":"+12015550919","body":42}
 	{"to":"+12015550919","body":"Photo","media":"https://example.com/a.jpg"}
 	{"to":"+12015550919","body":null}
+	{"to":"+12015550919","body":"Hi","idempotency_key":42}
 	END
 	assert_failure 65
 	run jq -sr 'sort_by(.input_line)[]
@@ -1098,6 +1111,8 @@ receipt() {
 	assert_line --index 1 "2|rejected|invalid_media_url|media\
  \"https://example.com/a.jpg\" is a string, not an array"
 	assert_line --index 2 "3|sent||"
+	assert_line --index 3 "4|rejected|invalid_idempotency_key|idempotency_key\
+ 42 is a number, not a string"
 	run sql "SELECT body FROM convo.outbox"
 	assert_output "Default text"
 }

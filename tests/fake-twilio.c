@@ -62,7 +62,8 @@ enum action {
 	ACTION_DROP,
 	ACTION_SLOW,
 	ACTION_STATUS,
-	ACTION_ERROR
+	ACTION_ERROR,
+	ACTION_NO_SID
 };
 
 /* A parsed script line. */
@@ -187,7 +188,8 @@ help(void)
 	    "  --help               show this help\n\n"
 	    "Script lines: [always] [to=ADDRESS] ACTION, where ACTION is one "
 	    "of\n"
-	    "  ok | drop | slow SECONDS | status HTTP [retry-after SECONDS]\n"
+	    "  ok | drop | no-sid | slow SECONDS | status HTTP [retry-after "
+	    "SECONDS]\n"
 	    "  | error HTTP CODE MESSAGE\n"
 	    "A valid message request takes the first unused rule that "
 	    "matches its To.\n"
@@ -456,6 +458,8 @@ parse_action(struct rule *r, const char *name, char **p)
 		r->action = ACTION_OK;
 	else if (strcmp(name, "drop") == 0)
 		r->action = ACTION_DROP;
+	else if (strcmp(name, "no-sid") == 0)
+		r->action = ACTION_NO_SID;
 	else if (strcmp(name, "slow") == 0) {
 		r->action = ACTION_SLOW;
 		r->seconds = script_number(next_word(p), "slow seconds", 0,
@@ -931,6 +935,11 @@ apply_rule(struct reply *rp, const struct form *fm, const struct rule *r)
 	case ACTION_SLOW:
 		create_message(rp, fm);
 		rp->delay = r->seconds;
+		break;
+	case ACTION_NO_SID:
+		/* A success that names no message, as a wrong server might. */
+		rp->status = 201;
+		sb_str(&rp->body, "{\"status\":\"queued\"}");
 		break;
 	case ACTION_DROP:
 		rp->drop = 1;
