@@ -29,6 +29,8 @@
 #include "match.h"
 #include "phone.h"
 #include "record.h"
+#include "segments.h"
+#include "send.h"
 #include "views.h"
 
 /* Options that only some commands take; their values are bit numbers. */
@@ -1256,6 +1258,7 @@ lint_keyword(struct lint *l, const char *word, const char *action,
     const char *reply)
 {
 	char *normal;
+	int chars;
 
 	if (strcmp(action, "custom") == 0)
 		return;
@@ -1263,6 +1266,10 @@ lint_keyword(struct lint *l, const char *word, const char *action,
 		problem(l, word, action, "no reply");
 		return;
 	}
+	chars = segments_characters(reply, strlen(reply));
+	if (chars > SEND_BODY_MAX || chars < 0)
+		problem(l, word, action, "reply is longer than %d characters, "
+		    "so convo-send rejects it", SEND_BODY_MAX);
 	normal = normalize(reply, strlen(reply));
 	if (!says(normal, l->brand))
 		problem(l, word, action, "reply does not name the brand "

@@ -449,6 +449,15 @@ same_output_both_paths() {
 	[ "$(wc -l <<<"$output")" -eq 8 ]
 }
 
+@test "lint reports a reply too long to send" {
+	convo-keywords settings --help-contact support@example.com \
+	    --brand "$(printf 'Acme%.0s' $(seq 400))" >/dev/null
+	run jq -r 'select(.word == "stop") | .problem' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_output \
+	    "reply is longer than 1600 characters, so convo-send rejects it"
+}
+
 @test "lint needs opt-out and help keywords" {
 	convo-keywords remove stop stopall 'stop all' unsubscribe cancel end \
 	    quit revoke optout 'opt out' help info >/dev/null
