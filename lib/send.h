@@ -54,6 +54,11 @@ struct send_job {
 	char queued[32];	/* with --queued, the row the job came from */
 	int blocked;
 	int keyword_reply;	/* a verified keyword reply */
+	/*
+	 * A reply to a keyword message of this customer, of any action,
+	 * which convo-ingest stored under the key "r:" and its id.
+	 */
+	int replies_to_keyword;
 	int local_minutes;	/* customer's local time, -1 when unknown */
 	/*
 	 * With --quiet-hours, where the customer's time zone comes from:
@@ -125,10 +130,12 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
 
 /*
  * Return 1 when J is a keyword reply that carrier rules require: a
- * "send" record whose in_reply_to names a keyword message from this
- * customer, recorded within the idempotency window.
+ * "send" record whose in_reply_to names an opt-out, opt-in or help
+ * message from this customer, recorded within the idempotency window.
+ * Set J->replies_to_keyword when it names a keyword message of any action
+ * there, such as a custom keyword.
  */
-int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
+int outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 
 /*
  * Fill J->key: a keyword reply's from its keyword message, another's from

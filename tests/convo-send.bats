@@ -984,6 +984,25 @@ receipt() {
 	assert_output "1"
 }
 
+@test "piped custom keyword reply sends its stored row" {
+	start_fake
+	customer +12015550935 subscribed | convo-ingest -q >/dev/null
+	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550935","to":"%s","body":"HOURS","provider_message_id":"SMhours1","sent_at":"2026-11-03T10:00:00Z"}\n' \
+	    "$BRAND" | convo-ingest -q >replies.ndjson
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run sql "SELECT idempotency_key, state FROM convo.outbox"
+	assert_output "r:SMhours1|sent"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+	run requests
+	assert_output "1"
+}
+
 @test "keyword reply gets one message, and consent after the window" {
 	start_fake
 	customer +12015550934 subscribed | convo-ingest -q >/dev/null
