@@ -604,7 +604,11 @@ sendable(jv rec)
 	return ok;
 }
 
-/* A keyword reply goes from the number the keyword was sent to. */
+/*
+ * A keyword reply goes from the number the keyword was sent to, and an
+ * outbox row from the sender it was stored with: the "from" of J's
+ * record.
+ */
 static void
 reply_sender(struct send_job *j)
 {
@@ -1039,9 +1043,10 @@ check_found(struct sender *s, struct send_job *j)
 	j->keyword_reply = outbox_keyword_reply(&s->ctx, j);
 	snprintf(j->origin, sizeof(j->origin), "%s", j->keyword_reply ?
 	    "keyword_reply" : "conversation");
+	/* An outbox row keeps the sender it was stored with. */
 	if (s->o.from != NULL)
 		snprintf(j->brand, sizeof(j->brand), "%s", s->o.from);
-	else if (j->keyword_reply)
+	else if (j->keyword_reply || j->queued[0] != '\0')
 		reply_sender(j);
 	if (s->o.from == NULL && j->brand[0] == '\0' &&
 	    getenv("CONVO_FROM") != NULL)

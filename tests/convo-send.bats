@@ -860,6 +860,22 @@ receipt() {
 	assert_output "sent|2"
 }
 
+@test "--queued sends a row from its own sender" {
+	start_fake 'error 503 20503 Service Unavailable'
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 \
+	    --to +12015550936 --from +12025550199 --body "Your table is ready"
+	assert_failure 75
+	run sql "SELECT state, from_address FROM convo.outbox"
+	assert_output "queued|+12025550199"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run jq -r .form.From log.ndjson
+	assert_output "$(printf '+12025550199\n+12025550199')"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
