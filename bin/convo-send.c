@@ -1233,7 +1233,9 @@ queued_job(struct sender *s)
 		    "'to', o.to_address, 'channel', o.channel, 'from', "
 		    "coalesce(o.from_address, o.messaging_service_sid), "
 		    "'body', o.body, 'media', o.media, 'origin', o.origin, "
-		    "'in_reply_to', o.reply_to) FROM convo.outbox o "
+		    "'in_reply_to', o.reply_to), "
+		    "o.conversation_id IS NULL AND o.origin <> 'keyword_reply' "
+		    "FROM convo.outbox o "
 		    "WHERE o.account_id = $1 AND o.state = 'queued' "
 		    "AND o.outbox_id > $2 AND o.created_at > now() - $3::interval "
 		    "AND NOT convo.outbox_busy(o) ORDER BY o.outbox_id "
@@ -1249,6 +1251,8 @@ queued_job(struct sender *s)
 	snprintf(j->key, sizeof(j->key), "%s",
 	    PQgetvalue(s->queue, s->queue_row, 1));
 	snprintf(j->queued, sizeof(j->queued), "%s", s->queue_after);
+	/* A row stored without a conversation had passed the checks of --new. */
+	j->stored_new = PQgetvalue(s->queue, s->queue_row, 3)[0] == 't';
 	s->queue_row++;
 	return j;
 }

@@ -53,6 +53,11 @@ struct send_job {
 	char outbox[32];	/* outbox row id once stored */
 	char queued[32];	/* with --queued, the row the job came from */
 	int blocked;
+	/*
+	 * With --queued, an outbox row stored without a conversation by a
+	 * run with --new, which the checks allow as --new does.
+	 */
+	int stored_new;
 	int keyword_reply;	/* a verified keyword reply */
 	/*
 	 * A reply to a keyword message of this customer, of any action,

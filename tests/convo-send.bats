@@ -876,6 +876,23 @@ receipt() {
 	assert_output "$(printf '+12025550199\n+12025550199')"
 }
 
+@test "--queued sends a row stored with --new" {
+	start_fake 'error 503 20503 Service Unavailable'
+	echo '{"type":"consent","phone":"+12015550937","status":"subscribed","at":"2026-11-01T00:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 --new \
+	    --to +12015550937 --from "$BRAND" --body "Welcome aboard"
+	assert_failure 75
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sent"
+	run requests
+	assert_output "2"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
