@@ -900,6 +900,22 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 }
 
 /*
+ * Report J, whose outbox row another run took over while J waited for
+ * its turn, as that run's to send.
+ */
+static void
+taken_over(struct sender *s, struct send_job *j)
+{
+	s->duplicate++;
+	warnx("%s: another convo-send run took over this message; not sent "
+	    "here", j->phone);
+	result(s, j, "duplicate", "in_progress",
+	    jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
  * Start pending jobs in order while there is room in flight. The jobs
  * that start together are marked sending in one durable commit first.
  */
@@ -909,6 +925,7 @@ start_ready(struct sender *s)
 	double now = now_seconds();
 	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
 	struct send_job **batch;
+	int *held;
 
 	if (s->refused) {
 		while (s->npending > 0)
@@ -930,6 +947,7 @@ start_ready(struct sender *s)
 	}
 	s->hold_until = 0;
 	batch = xmalloc(room * sizeof(*batch));
+	held = xmalloc(room * sizeof(*held));
 	while (i < s->npending && n < room) {
 		struct send_job *j = s->pending[i];
 
@@ -943,9 +961,14 @@ start_ready(struct sender *s)
 		batch[n++] = j;
 	}
 	if (n > 0)
-		outbox_set_sending(&s->ctx, batch, n);
-	for (i = 0; i < n; i++)
-		start_job(s, batch[i]);
+		outbox_set_sending(&s->ctx, batch, n, held);
+	for (i = 0; i < n; i++) {
+		if (held[i])
+			start_job(s, batch[i]);
+		else
+			taken_over(s, batch[i]);
+	}
+	free(held);
 	free(batch);
 }
 

@@ -421,11 +421,12 @@ outbox_peek(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 
 void
 outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
-    int n)
+    int n, int *held)
 {
 	struct buf ids = { 0 };
-	const char *params[2] = { ctx->account_id, NULL };
-	int i;
+	const char *params[3] = { ctx->account_id, ctx->run, NULL };
+	PGresult *res;
+	int i, row;
 
 	buf_addc(&ids, '{');
 	for (i = 0; i < n; i++) {
@@ -434,9 +435,16 @@ outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
 		buf_adds(&ids, jobs[i]->outbox);
 	}
 	buf_addc(&ids, '}');
-	params[1] = ids.data;
-	PQclear(outbox_query(ctx, "SELECT convo.outbox_sending($1, $2)", 2,
-	    params));
+	params[2] = ids.data;
+	res = outbox_query(ctx, "SELECT convo.outbox_sending_held($1, $2, $3)",
+	    3, params);
+	for (i = 0; i < n; i++) {
+		held[i] = 0;
+		for (row = 0; row < PQntuples(res) && !held[i]; row++)
+			held[i] = strcmp(PQgetvalue(res, row, 0),
+			    jobs[i]->outbox) == 0;
+	}
+	PQclear(res);
 	buf_free(&ids);
 }
 

@@ -893,6 +893,38 @@ receipt() {
 	assert_output "2"
 }
 
+@test "row taken over by --queued is not sent twice" {
+	start_fake
+	customer +12015550938 subscribed | convo-ingest -q >/dev/null
+	customer +12015550939 subscribed | convo-ingest -q >/dev/null
+	printf '{"to":"%s","body":"Table ready"}\n' +12015550938 \
+	    +12015550939 >input.ndjson
+	# At 0.1 messages per second, the second message waits 10 seconds
+	# for its turn, claimed by the run.
+	convo-send -q --rate 0.1 <input.ndjson >slow.ndjson 2>slow.err &
+	local pid=$! i
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	run sql "SELECT state FROM convo.outbox WHERE outbox_id = 2"
+	assert_output "queued"
+	# A claim older than an hour counts as abandoned: --queued takes
+	# the row over and sends it.
+	sql "UPDATE convo.outbox SET updated_at = now() - interval '61 minutes'
+	    WHERE outbox_id = 2" >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_2"
+	wait "$pid"
+	run jq -r '[.status, .reason // "-", .outbox_id] | join(" ")' \
+	    slow.ndjson
+	assert_line --index 1 "duplicate in_progress o_2"
+	run jq -r .form.To log.ndjson
+	assert_output "$(printf '+12015550938\n+12015550939')"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
