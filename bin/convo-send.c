@@ -604,7 +604,11 @@ sendable(jv rec)
 	return ok;
 }
 
-/* A keyword reply goes from the number the keyword was sent to. */
+/*
+ * A keyword reply goes from the number the keyword was sent to, and an
+ * outbox row from the sender it was stored with: the "from" of J's
+ * record.
+ */
 static void
 reply_sender(struct send_job *j)
 {
@@ -896,6 +900,22 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 }
 
 /*
+ * Report J, whose outbox row another run took over while J waited for
+ * its turn, as that run's to send.
+ */
+static void
+taken_over(struct sender *s, struct send_job *j)
+{
+	s->duplicate++;
+	warnx("%s: another convo-send run took over this message; not sent "
+	    "here", j->phone);
+	result(s, j, "duplicate", "in_progress",
+	    jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
  * Start pending jobs in order while there is room in flight. The jobs
  * that start together are marked sending in one durable commit first.
  */
@@ -905,6 +925,7 @@ start_ready(struct sender *s)
 	double now = now_seconds();
 	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
 	struct send_job **batch;
+	int *held;
 
 	if (s->refused) {
 		while (s->npending > 0)
@@ -926,6 +947,7 @@ start_ready(struct sender *s)
 	}
 	s->hold_until = 0;
 	batch = xmalloc(room * sizeof(*batch));
+	held = xmalloc(room * sizeof(*held));
 	while (i < s->npending && n < room) {
 		struct send_job *j = s->pending[i];
 
@@ -939,9 +961,14 @@ start_ready(struct sender *s)
 		batch[n++] = j;
 	}
 	if (n > 0)
-		outbox_set_sending(&s->ctx, batch, n);
-	for (i = 0; i < n; i++)
-		start_job(s, batch[i]);
+		outbox_set_sending(&s->ctx, batch, n, held);
+	for (i = 0; i < n; i++) {
+		if (held[i])
+			start_job(s, batch[i]);
+		else
+			taken_over(s, batch[i]);
+	}
+	free(held);
 	free(batch);
 }
 
@@ -1039,9 +1066,10 @@ check_found(struct sender *s, struct send_job *j)
 	j->keyword_reply = outbox_keyword_reply(&s->ctx, j);
 	snprintf(j->origin, sizeof(j->origin), "%s", j->keyword_reply ?
 	    "keyword_reply" : "conversation");
+	/* An outbox row keeps the sender it was stored with. */
 	if (s->o.from != NULL)
 		snprintf(j->brand, sizeof(j->brand), "%s", s->o.from);
-	else if (j->keyword_reply)
+	else if (j->keyword_reply || j->queued[0] != '\0')
 		reply_sender(j);
 	if (s->o.from == NULL && j->brand[0] == '\0' &&
 	    getenv("CONVO_FROM") != NULL)
@@ -1228,7 +1256,9 @@ queued_job(struct sender *s)
 		    "'to', o.to_address, 'channel', o.channel, 'from', "
 		    "coalesce(o.from_address, o.messaging_service_sid), "
 		    "'body', o.body, 'media', o.media, 'origin', o.origin, "
-		    "'in_reply_to', o.reply_to) FROM convo.outbox o "
+		    "'in_reply_to', o.reply_to), "
+		    "o.conversation_id IS NULL AND o.origin <> 'keyword_reply' "
+		    "FROM convo.outbox o "
 		    "WHERE o.account_id = $1 AND o.state = 'queued' "
 		    "AND o.outbox_id > $2 AND o.created_at > now() - $3::interval "
 		    "AND NOT convo.outbox_busy(o) ORDER BY o.outbox_id "
@@ -1244,6 +1274,8 @@ queued_job(struct sender *s)
 	snprintf(j->key, sizeof(j->key), "%s",
 	    PQgetvalue(s->queue, s->queue_row, 1));
 	snprintf(j->queued, sizeof(j->queued), "%s", s->queue_after);
+	/* A row stored without a conversation had passed the checks of --new. */
+	j->stored_new = PQgetvalue(s->queue, s->queue_row, 3)[0] == 't';
 	s->queue_row++;
 	return j;
 }

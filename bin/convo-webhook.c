@@ -687,7 +687,10 @@ ingest_record(jv line, struct outcome *o)
 
 	/* The log line has the error, so ingest prints none of its own. */
 	in.errors_shown = 1000000;
-	/* Twilio sends the reply in the response, so none is stored. */
+	/*
+	 * Twilio sends an opt-out, opt-in or help reply in the response, so
+	 * none is stored. A custom keyword's reply is stored all the same.
+	 */
 	in.replies_by_caller = twiml_replies();
 	in.conn = db_connect(NULL);
 	ingest_open(&in, convo_account(NULL));
@@ -734,6 +737,25 @@ add_xml_text(struct buf *b, const char *text)
 	}
 }
 
+/*
+ * Return 1 when REPLY is the reply to an opt-out, opt-in or help keyword,
+ * which carrier rules require whatever the consent. The reply to a
+ * custom keyword needs consent, so it waits in the outbox for convo-send
+ * --queued, which checks it.
+ */
+static int
+required_reply(jv reply)
+{
+	jv action = jv_object_get(jv_copy(reply), jv_string("action"));
+	const char *name = jv_get_kind(action) == JV_KIND_STRING ?
+	    jv_string_value(action) : "";
+	int required = strcmp(name, "opt_out") == 0 ||
+	    strcmp(name, "opt_in") == 0 || strcmp(name, "help") == 0;
+
+	jv_free(action);
+	return required;
+}
+
 /* Respond 200 with the keyword reply REPLY as TwiML, or with no message. */
 static void
 respond_recorded(jv reply)
@@ -744,7 +766,7 @@ respond_recorded(jv reply)
 
 	if (jv_get_kind(body) != JV_KIND_STRING) {
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
-	} else if (!twiml_replies()) {
+	} else if (!twiml_replies() || !required_reply(reply)) {
 		entry.reply = "not-sent";
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
 	} else {

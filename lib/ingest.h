@@ -57,7 +57,8 @@ struct ingest {
 	int batch_size;
 	int quiet;
 	int verbose;
-	int replies_by_caller;	/* the caller sends keyword replies itself */
+	/* the caller sends opt-out, opt-in and help replies itself */
+	int replies_by_caller;
 	int status;		/* exit status so far */
 	int output_failed;
 	long long errors_shown;

@@ -194,7 +194,7 @@ outbox_ctx_free(struct send_ctx *ctx)
 }
 
 int
-outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
+outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 {
 	jv type = jv_object_get(jv_copy(j->input), jv_string("type"));
 	jv origin = jv_object_get(jv_copy(j->input), jv_string("origin"));
@@ -218,12 +218,14 @@ outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j)
 		 * Within the window, the reply's key lets one reply through;
 		 * after it, a saved reply sent again needs consent.
 		 */
-		res = outbox_query(ctx, "SELECT 1 FROM convo.messages "
+		res = outbox_query(ctx, "SELECT keyword_action IN ('opt_out', "
+		    "'help', 'opt_in') FROM convo.messages "
 		    "WHERE account_id = $1 AND profile_id = $2 "
 		    "AND provider_message_id = $3 AND direction = 'inbound' "
-		    "AND keyword_action IN ('opt_out', 'help', 'opt_in') "
+		    "AND keyword_action IS NOT NULL "
 		    "AND recorded_at > now() - $4::interval", 4, params);
-		ok = PQntuples(res) > 0;
+		j->replies_to_keyword = PQntuples(res) > 0;
+		ok = j->replies_to_keyword && PQgetvalue(res, 0, 0)[0] == 't';
 		PQclear(res);
 	}
 	jv_free(type);
@@ -242,12 +244,12 @@ key_part(EVP_MD_CTX *sha, const char *s, int last)
 }
 
 /*
- * Keys are of three kinds. A keyword reply's is "r:" and the provider
- * message id of its keyword message, the key that convo-ingest stores it
- * under. With a caller's key, it is "k:" and a hash of that key with the
- * recipient. Else it is "d:" and a hash of recipient, body, media and
- * the message replied to. Parts are joined with the unit separator
- * (0x1f) before hashing.
+ * Keys are of three kinds. A keyword reply's, whatever the keyword's
+ * action, is "r:" and the provider message id of its keyword message,
+ * the key that convo-ingest stores it under. With a caller's key, it is
+ * "k:" and a hash of that key with the recipient. Else it is "d:" and a
+ * hash of recipient, body, media and the message replied to. Parts are
+ * joined with the unit separator (0x1f) before hashing.
  */
 
 /* Write to J's key the prefix "k:" or "d:" and the hash of PARTS. */
@@ -289,7 +291,11 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 		key = ctx->idempotency_key;
 	if (jv_get_kind(reply_to) == JV_KIND_STRING)
 		replied = jv_string_value(reply_to);
-	if (j->keyword_reply && *replied != '\0') {
+	/*
+	 * A custom keyword's reply needs consent, but it has the key that
+	 * convo-ingest stored it under too, so that it is sent once.
+	 */
+	if (j->replies_to_keyword && *replied != '\0') {
 		snprintf(j->key, sizeof(j->key), "r:%s", replied);
 	} else if (key != NULL) {
 		const char *parts[] = { key, j->phone, j->channel, NULL };
@@ -415,11 +421,12 @@ outbox_peek(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 
 void
 outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
-    int n)
+    int n, int *held)
 {
 	struct buf ids = { 0 };
-	const char *params[2] = { ctx->account_id, NULL };
-	int i;
+	const char *params[3] = { ctx->account_id, ctx->run, NULL };
+	PGresult *res;
+	int i, row;
 
 	buf_addc(&ids, '{');
 	for (i = 0; i < n; i++) {
@@ -428,9 +435,16 @@ outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
 		buf_adds(&ids, jobs[i]->outbox);
 	}
 	buf_addc(&ids, '}');
-	params[1] = ids.data;
-	PQclear(outbox_query(ctx, "SELECT convo.outbox_sending($1, $2)", 2,
-	    params));
+	params[2] = ids.data;
+	res = outbox_query(ctx, "SELECT convo.outbox_sending_held($1, $2, $3)",
+	    3, params);
+	for (i = 0; i < n; i++) {
+		held[i] = 0;
+		for (row = 0; row < PQntuples(res) && !held[i]; row++)
+			held[i] = strcmp(PQgetvalue(res, row, 0),
+			    jobs[i]->outbox) == 0;
+	}
+	PQclear(res);
 	buf_free(&ids);
 }
 

@@ -53,7 +53,17 @@ struct send_job {
 	char outbox[32];	/* outbox row id once stored */
 	char queued[32];	/* with --queued, the row the job came from */
 	int blocked;
+	/*
+	 * With --queued, an outbox row stored without a conversation by a
+	 * run with --new, which the checks allow as --new does.
+	 */
+	int stored_new;
 	int keyword_reply;	/* a verified keyword reply */
+	/*
+	 * A reply to a keyword message of this customer, of any action,
+	 * which convo-ingest stored under the key "r:" and its id.
+	 */
+	int replies_to_keyword;
 	int local_minutes;	/* customer's local time, -1 when unknown */
 	/*
 	 * With --quiet-hours, where the customer's time zone comes from:
@@ -125,10 +135,12 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
 
 /*
  * Return 1 when J is a keyword reply that carrier rules require: a
- * "send" record whose in_reply_to names a keyword message from this
- * customer, recorded within the idempotency window.
+ * "send" record whose in_reply_to names an opt-out, opt-in or help
+ * message from this customer, recorded within the idempotency window.
+ * Set J->replies_to_keyword when it names a keyword message of any action
+ * there, such as a custom keyword.
  */
-int outbox_keyword_reply(struct send_ctx *ctx, const struct send_job *j);
+int outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 
 /*
  * Fill J->key: a keyword reply's from its keyword message, another's from
@@ -156,10 +168,12 @@ enum outbox_claim outbox_peek(struct send_ctx *ctx, struct send_job *j,
 
 /*
  * Mark the outbox rows of the N JOBS as sending, counting an attempt, in
- * one transaction that waits for the disk.
+ * one transaction that waits for the disk. Only the rows that this run
+ * still holds are marked, and HELD[i] is set to 1 for those, 0 for a row
+ * that another run took over.
  */
 void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
-    int n);
+    int n, int *held);
 
 /*
  * Mark queued outbox row OUTBOX failed, with MESSAGE, the reason it did

@@ -64,7 +64,7 @@ send_check_recipient(const struct send_ctx *ctx,
     const struct send_job *j, char *message, size_t n)
 {
 	if (!j->keyword_reply && j->conversation_id[0] == '\0' &&
-	    !ctx->new_conversation) {
+	    !ctx->new_conversation && !j->stored_new) {
 		snprintf(message, n, "%s has no conversation: the customer "
 		    "has not written (use --new to start one)", j->phone);
 		return "no_conversation";

@@ -38,8 +38,9 @@ PGresult *stage_copy(PGconn *conn, struct stage *s);
 /*
  * Begin a transaction, copy the rows of S into the staging tables and
  * send the statements that record them for ACCOUNT and commit, without
- * waiting for their results. With STORE_REPLIES unset, the keyword
- * replies are not stored in the outbox. Returns NULL once they are sent,
+ * waiting for their results. With STORE_REPLIES unset, the replies to
+ * opt-out, opt-in and help keywords are not stored in the outbox, but a
+ * custom keyword's reply is. Returns NULL once they are sent,
  * else the failed result, after rolling back, which the caller clears.
  */
 PGresult *stage_send(PGconn *conn, long long account, struct stage *s,

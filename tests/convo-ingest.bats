@@ -660,6 +660,24 @@ END
 	assert_output '"SMr2"'
 }
 
+@test "STOP older than a later opt-in gets no reply" {
+	echo '{"type":"consent","phone":"+12015550410","status":"subscribed","at":"2026-11-05T00:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	# The STOP arrives late: the subscription after it stays in force,
+	# so "you are unsubscribed" would be untrue.
+	inbound +12015550410 STOP 2026-11-03T10:00:00Z SMlate1 |
+	    convo-ingest -q >out.ndjson
+	run jq -r 'select(.type == "ingest_result") | .keyword.action' \
+	    out.ndjson
+	assert_output "opt_out"
+	run jq -s 'map(select(.type == "send")) | length' out.ndjson
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+	run consent_of +12015550410
+	assert_output "subscribed"
+}
+
 @test "HELP from unsubscribed customer gets help" {
 	echo '{"type":"consent","phone":"+12015550803","status":"unsubscribed","at":"2026-11-01T00:00:00Z"}' \
 	    >input.ndjson

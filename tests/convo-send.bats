@@ -860,6 +860,71 @@ receipt() {
 	assert_output "sent|2"
 }
 
+@test "--queued sends a row from its own sender" {
+	start_fake 'error 503 20503 Service Unavailable'
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 \
+	    --to +12015550936 --from +12025550199 --body "Your table is ready"
+	assert_failure 75
+	run sql "SELECT state, from_address FROM convo.outbox"
+	assert_output "queued|+12025550199"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run jq -r .form.From log.ndjson
+	assert_output "$(printf '+12025550199\n+12025550199')"
+}
+
+@test "--queued sends a row stored with --new" {
+	start_fake 'error 503 20503 Service Unavailable'
+	echo '{"type":"consent","phone":"+12015550937","status":"subscribed","at":"2026-11-01T00:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 --new \
+	    --to +12015550937 --from "$BRAND" --body "Welcome aboard"
+	assert_failure 75
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sent"
+	run requests
+	assert_output "2"
+}
+
+@test "row taken over by --queued is not sent twice" {
+	start_fake
+	customer +12015550938 subscribed | convo-ingest -q >/dev/null
+	customer +12015550939 subscribed | convo-ingest -q >/dev/null
+	printf '{"to":"%s","body":"Table ready"}\n' +12015550938 \
+	    +12015550939 >input.ndjson
+	# At 0.1 messages per second, the second message waits 10 seconds
+	# for its turn, claimed by the run.
+	convo-send -q --rate 0.1 <input.ndjson >slow.ndjson 2>slow.err &
+	local pid=$! i
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	run sql "SELECT state FROM convo.outbox WHERE outbox_id = 2"
+	assert_output "queued"
+	# A claim older than an hour counts as abandoned: --queued takes
+	# the row over and sends it.
+	sql "UPDATE convo.outbox SET updated_at = now() - interval '61 minutes'
+	    WHERE outbox_id = 2" >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_2"
+	wait "$pid"
+	run jq -r '[.status, .reason // "-", .outbox_id] | join(" ")' \
+	    slow.ndjson
+	assert_line --index 1 "duplicate in_progress o_2"
+	run jq -r .form.To log.ndjson
+	assert_output "$(printf '+12015550938\n+12015550939')"
+}
+
 @test "refused connection stays queued" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
@@ -980,6 +1045,25 @@ receipt() {
 	run convo-send -q --rate 0 <replies.ndjson
 	run jq -r '[.status, .previous_state] | join(" ")' <<<"$output"
 	assert_output "duplicate sent"
+	run requests
+	assert_output "1"
+}
+
+@test "piped custom keyword reply sends its stored row" {
+	start_fake
+	customer +12015550935 subscribed | convo-ingest -q >/dev/null
+	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550935","to":"%s","body":"HOURS","provider_message_id":"SMhours1","sent_at":"2026-11-03T10:00:00Z"}\n' \
+	    "$BRAND" | convo-ingest -q >replies.ndjson
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run sql "SELECT idempotency_key, state FROM convo.outbox"
+	assert_output "r:SMhours1|sent"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
 	run requests
 	assert_output "1"
 }

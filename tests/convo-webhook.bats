@@ -616,6 +616,24 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	assert_output "r:SMw0019|queued"
 }
 
+@test "custom keyword reply waits for consent checks" {
+	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
+	inbound +12015550125 "STOP" SMw0025
+	run cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Message>'
+	# The custom reply would reach a customer who is unsubscribed, so
+	# it waits in the outbox for the checks of convo-send --queued.
+	inbound +12015550125 "HOURS" SMw0026
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Response/>'
+	refute_output --partial 'Open 9-5'
+	[[ $stderr == *"reply=not-sent"* ]]
+	run sql "SELECT idempotency_key, state, body FROM convo.outbox"
+	assert_output "r:SMw0026|queued|Open 9-5"
+}
+
 @test "database down gets 503" {
 	inbound +12015550121 "hello" SMw0021
 	run --separate-stderr cgi \
