@@ -773,7 +773,9 @@ END
 }
 
 @test "opt_out_type without provider action keeps reply" {
-	local base='"type":"message","direction":"inbound","to":"+12025550140","sent_at":"2026-11-05T10:00:00Z"'
+	# Sent a minute ago: only a recent keyword message's reply is stored.
+	local base='"type":"message","direction":"inbound","to":"+12025550140"'
+	base+=",\"sent_at\":\"$(date -u -d '1 minute ago' +%Y-%m-%dT%H:%M:%SZ)\""
 	{
 		echo "{$base,\"from\":\"+12015550808\",\"body\":\"STOP\",\"provider_message_id\":\"SMh3\",\"opt_out_type\":null}"
 		echo "{$base,\"from\":\"+12015550809\",\"body\":\"HELP\",\"provider_message_id\":\"SMh4\",\"opt_out_type\":\"NONE\"}"

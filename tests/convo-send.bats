@@ -75,10 +75,17 @@ customer() {
 	    "$phone" "$BRAND" "$id"
 }
 
-# Print an inbound STOP from PHONE with provider message id ID.
+# Print the time a minute ago: convo-ingest stores the replies of recent
+# keyword messages only.
+recent() {
+	date -u -d '1 minute ago' +%Y-%m-%dT%H:%M:%SZ
+}
+
+# Print an inbound STOP from PHONE with provider message id ID, sent a
+# minute ago.
 stop_message() {
-	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"STOP","provider_message_id":"%s","sent_at":"2026-11-03T10:00:00Z"}\n' \
-	    "$1" "$BRAND" "$2"
+	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"STOP","provider_message_id":"%s","sent_at":"%s"}\n' \
+	    "$1" "$BRAND" "$2" "$(recent)"
 }
 
 requests() {
@@ -1053,8 +1060,8 @@ receipt() {
 	start_fake
 	customer +12015550935 subscribed | convo-ingest -q >/dev/null
 	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
-	printf '{"type":"message","direction":"inbound","from":"+12015550935","to":"%s","body":"HOURS","provider_message_id":"SMhours1","sent_at":"2026-11-03T10:00:00Z"}\n' \
-	    "$BRAND" | convo-ingest -q >replies.ndjson
+	printf '{"type":"message","direction":"inbound","from":"+12015550935","to":"%s","body":"HOURS","provider_message_id":"SMhours1","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >replies.ndjson
 	run convo-send -q --rate 0 <replies.ndjson
 	assert_success
 	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
@@ -1090,6 +1097,24 @@ receipt() {
 	assert_output "rejected not_subscribed"
 	run requests
 	assert_output "1"
+}
+
+@test "recorded history queues no old keyword replies" {
+	start_fake
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	# A STOP from last month, recorded today with the account's history.
+	printf '{"type":"message","direction":"inbound","from":"+12015550936","to":"%s","body":"STOP","provider_message_id":"SMold1","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '30 days ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >replies.ndjson
+	run jq -r 'select(.type == "send") | .in_reply_to' replies.ndjson
+	assert_output "SMold1"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+	run requests
+	assert_output "0"
 }
 
 @test "keyword reply nobody sent goes out with --queued" {
@@ -1134,8 +1159,8 @@ receipt() {
 	start_fake
 	customer +12015550926 subscribed | convo-ingest -q >/dev/null
 	convo-mark -q --block +12015550926
-	printf '{"type":"message","direction":"inbound","from":"+12015550926","to":"%s","body":"HELP","provider_message_id":"SMhelp6","sent_at":"2026-11-03T10:00:00Z"}\n' \
-	    "$BRAND" | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550926","to":"%s","body":"HELP","provider_message_id":"SMhelp6","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >/dev/null
 	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
 	assert_failure 65
 	run sql "SELECT state FROM convo.outbox"
