@@ -925,7 +925,7 @@ start_ready(struct sender *s)
 	double now = now_seconds();
 	int i = 0, n = 0, room = s->o.parallel - twilio_in_flight(&s->twilio);
 	struct send_job **batch;
-	int *held;
+	int *claimed;
 
 	if (s->refused) {
 		while (s->npending > 0)
@@ -947,7 +947,7 @@ start_ready(struct sender *s)
 	}
 	s->hold_until = 0;
 	batch = xmalloc(room * sizeof(*batch));
-	held = xmalloc(room * sizeof(*held));
+	claimed = xmalloc(room * sizeof(*claimed));
 	while (i < s->npending && n < room) {
 		struct send_job *j = s->pending[i];
 
@@ -961,14 +961,14 @@ start_ready(struct sender *s)
 		batch[n++] = j;
 	}
 	if (n > 0)
-		outbox_set_sending(&s->ctx, batch, n, held);
+		outbox_set_sending(&s->ctx, batch, n, claimed);
 	for (i = 0; i < n; i++) {
-		if (held[i])
+		if (claimed[i])
 			start_job(s, batch[i]);
 		else
 			taken_over(s, batch[i]);
 	}
-	free(held);
+	free(claimed);
 	free(batch);
 }
 

@@ -276,17 +276,18 @@ hash_key(struct send_job *j, char prefix, const char *const *parts)
 void
 outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 {
-	jv given, reply_to, media;
+	jv caller_key, reply_to, media;
 	const char *key = NULL, *replied = "";
 
 	/* A job read from an outbox row has the row's key. */
 	if (j->key[0] != '\0')
 		return;
-	given = jv_object_get(jv_copy(j->input), jv_string("idempotency_key"));
+	caller_key = jv_object_get(jv_copy(j->input),
+	    jv_string("idempotency_key"));
 	reply_to = jv_object_get(jv_copy(j->input), jv_string("in_reply_to"));
 	media = jv_dump_string(jv_copy(j->media), 0);
-	if (jv_get_kind(given) == JV_KIND_STRING)
-		key = jv_string_value(given);
+	if (jv_get_kind(caller_key) == JV_KIND_STRING)
+		key = jv_string_value(caller_key);
 	else if (ctx->idempotency_key != NULL)
 		key = ctx->idempotency_key;
 	if (jv_get_kind(reply_to) == JV_KIND_STRING)
@@ -308,7 +309,7 @@ outbox_derive_key(struct send_ctx *ctx, struct send_job *j)
 
 		hash_key(j, 'd', parts);
 	}
-	jv_free(given);
+	jv_free(caller_key);
 	jv_free(reply_to);
 	jv_free(media);
 }
@@ -421,7 +422,7 @@ outbox_peek(struct send_ctx *ctx, struct send_job *j, PGresult **row)
 
 void
 outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
-    int n, int *held)
+    int n, int *claimed)
 {
 	struct buf ids = { 0 };
 	const char *params[3] = { ctx->account_id, ctx->run, NULL };
@@ -439,9 +440,9 @@ outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
 	res = outbox_query(ctx, "SELECT convo.outbox_sending_held($1, $2, $3)",
 	    3, params);
 	for (i = 0; i < n; i++) {
-		held[i] = 0;
-		for (row = 0; row < PQntuples(res) && !held[i]; row++)
-			held[i] = strcmp(PQgetvalue(res, row, 0),
+		claimed[i] = 0;
+		for (row = 0; row < PQntuples(res) && !claimed[i]; row++)
+			claimed[i] = strcmp(PQgetvalue(res, row, 0),
 			    jobs[i]->outbox) == 0;
 	}
 	PQclear(res);

@@ -169,11 +169,11 @@ enum outbox_claim outbox_peek(struct send_ctx *ctx, struct send_job *j,
 /*
  * Mark the outbox rows of the N JOBS as sending, counting an attempt, in
  * one transaction that waits for the disk. Only the rows that this run
- * still holds are marked, and HELD[i] is set to 1 for those, 0 for a row
- * that another run took over.
+ * still has claimed are marked, and CLAIMED[i] is set to 1 for those, 0
+ * for a row that another run took over.
  */
 void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
-    int n, int *held);
+    int n, int *claimed);
 
 /*
  * Mark queued outbox row OUTBOX failed, with MESSAGE, the reason it did
