@@ -64,7 +64,7 @@ help(void)
 	    "  -r, --rejects FILE    append rejected lines to FILE as "
 	    "NDJSON\n"
 	    "  -b, --batch-size N    records per transaction (default "
-	    "10000)\n"
+	    "20000)\n"
 	    "  -s, --spool DIR       record the files in DIR/new and move "
 	    "them to DIR/cur,\n"
 	    "                        or to DIR/failed when rejected\n"
@@ -285,7 +285,7 @@ open_spool(struct spool *sp, const char *dir, const struct ingest *in,
 int
 main(int argc, char **argv)
 {
-	struct ingest in = { .batch_size = 10000 };
+	struct ingest in = { .batch_size = 20000 };
 	const char *db = NULL, *account = NULL, *spool_dir = NULL;
 	struct spool spool;
 	struct timespec t0, t1;

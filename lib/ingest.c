@@ -39,17 +39,18 @@ struct slot {
 	long long line;
 	const char *file;	/* NULL for standard input */
 	char *error;		/* why the line was rejected, or NULL */
-	size_t input;		/* offset of the line in the batch's inputs */
+	size_t input;		/* offset of the line in the batch's lines */
 	size_t input_len;	/* bytes stored: the head of an over-long line */
 	size_t input_bytes;	/* bytes of the whole line */
+	size_t extra;		/* offset of what follows in the extras */
 	int row;		/* its row of the batch's rows, or -1 */
 	int receipt;		/* its row of the batch's receipts, or -1 */
 	/*
-	 * A Twilio webhook body: the time it was read follows the input in
-	 * the batch's inputs, NUL-terminated.
+	 * A Twilio webhook body: the time it was read is in the batch's
+	 * extras, NUL-terminated.
 	 */
 	unsigned form : 1;
-	/* provider_message_id follows them, NUL-terminated */
+	/* provider_message_id follows in the extras, NUL-terminated */
 	unsigned has_pmid : 1;
 	/* the provider sends its own opt-out reply (Twilio's OptOutType) */
 	unsigned provider_replied : 1;
@@ -84,9 +85,10 @@ emit(struct ingest *in, jv record)
 
 /* Write the rejected line of slot S of batch B to the rejects file. */
 static void
-write_reject(struct ingest *in, const struct batch *b, const struct slot *s)
+write_reject(struct ingest *in, struct batch *b, const struct slot *s)
 {
-	const char *line = b->inputs.data + s->input;
+	const char *line = linestore_get(&b->lines, s->input, s->input_len,
+	    &in->line);
 	struct buf b64 = { 0 };
 	jv rec;
 
@@ -149,10 +151,10 @@ new_slot(struct batch *b, const char *file, long long line,
 	s->file = file;
 	s->row = -1;
 	s->receipt = -1;
-	s->input = b->inputs.len;
+	s->input = linestore_add(&b->lines, bytes, stored);
 	s->input_len = stored;
 	s->input_bytes = len;
-	buf_add(&b->inputs, bytes, stored);
+	s->extra = b->extras.len;
 	return s;
 }
 
@@ -160,14 +162,14 @@ new_slot(struct batch *b, const char *file, long long line,
 static const char *
 slot_received(const struct batch *b, const struct slot *s)
 {
-	return b->inputs.data + s->input + s->input_len;
+	return b->extras.data + s->extra;
 }
 
 /* Return the provider_message_id of slot S, which has one. */
 static const char *
 slot_pmid(const struct batch *b, const struct slot *s)
 {
-	const char *p = b->inputs.data + s->input + s->input_len;
+	const char *p = b->extras.data + s->extra;
 
 	return s->form ? p + strlen(p) + 1 : p;
 }
@@ -237,7 +239,7 @@ stage_record(struct ingest *in, struct batch *b, struct slot *s, jv rec)
 	b->staged++;
 	s->provider_replied = record_provider_acted(rec);
 	if (jv_get_kind(pmid) == JV_KIND_STRING) {
-		buf_add(&b->inputs, jv_string_value(pmid),
+		buf_add(&b->extras, jv_string_value(pmid),
 		    strlen(jv_string_value(pmid)) + 1);
 		s->has_pmid = 1;
 	}
@@ -259,7 +261,7 @@ parse_line(struct ingest *in, struct batch *b, struct slot *s,
 		    "%d", (int)(nul - line) + 1));
 	} else if (is_form(in, line, len)) {
 		time_now_increasing(received);
-		buf_add(&b->inputs, received, strlen(received) + 1);
+		buf_add(&b->extras, received, strlen(received) + 1);
 		s->form = 1;
 		rec = read_record(in, line, len, received);
 	} else {
@@ -321,10 +323,12 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
  * line.
  */
 static void
-restage(struct ingest *in, const struct batch *b, const struct slot *s,
+restage(struct ingest *in, struct batch *b, const struct slot *s,
     struct stage *st)
 {
-	jv rec = read_record(in, b->inputs.data + s->input, s->input_len,
+	const char *line = linestore_get(&b->lines, s->input, s->input_len,
+	    &in->line);
+	jv rec = read_record(in, line, s->input_len,
 	    s->form ? slot_received(b, s) : NULL);
 
 	if (!jv_is_valid(rec))
@@ -743,7 +747,8 @@ clear_batch(struct batch *b)
 	b->nslots = 0;
 	b->reported = 0;
 	b->bytes = 0;
-	buf_reset(&b->inputs);
+	linestore_reset(&b->lines);
+	buf_reset(&b->extras);
 	b->staged = 0;
 	PQclear(b->failed);
 	PQclear(b->rows);
@@ -799,7 +804,8 @@ ingest_close(struct ingest *in)
 	for (i = 0; i < 2; i++) {
 		clear_batch(&in->batches[i]);
 		free(in->batches[i].slots);
-		buf_free(&in->batches[i].inputs);
+		linestore_free(&in->batches[i].lines);
+		buf_free(&in->batches[i].extras);
 	}
 	memset(in->batches, 0, sizeof(in->batches));
 	in->sent = NULL;

@@ -13,6 +13,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "linestore.h"
 #include "match.h"
 #include "stage.h"
 
@@ -32,14 +33,15 @@ struct slot;
 /*
  * Lines read together and recorded in one transaction. The input lines
  * are kept until the results are written, for retries and the rejects
- * file.
+ * file, in a temporary file when one can be made.
  */
 struct batch {
 	struct slot *slots;	/* one per line, in input order */
 	int nslots, cap;
 	int reported;		/* slots whose rejects were reported */
 	size_t bytes;		/* input bytes, for INGEST_BATCH_BYTES_MAX */
-	struct buf inputs;	/* the lines, and their provider ids */
+	struct linestore lines;	/* the input lines */
+	struct buf extras;	/* their provider ids and times read */
 	int staged;		/* lines staged for the database */
 	int has_receipts;	/* its statements run convo.outbox_receipts */
 	int in_flight;		/* the server runs its statements now */
@@ -68,6 +70,7 @@ struct ingest {
 	struct stage stage;	/* the records of the batch being read */
 	struct stage retry;	/* the records of a batch being retried */
 	struct keyword_set keywords;
+	struct buf line;	/* a line read back from a batch's lines */
 	/* Results by kind of outcome, for the summary line. */
 	long long records, inserted, updated, duplicate, conflict, pending;
 	long long rejected, replies;

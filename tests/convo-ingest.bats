@@ -895,6 +895,48 @@ wait_for_lines() {
 	assert_output "t"
 }
 
+# Print N inbound messages of 200-character bodies, a batch of lines too
+# large to be held in memory before they go to the temporary file.
+long_lines() {
+	local i pad
+	pad=$(printf '%0200d' 0)
+	for i in $(seq "$1"); do
+		printf '{"type":"message","direction":"inbound",'
+		printf '"from":"+1201555%04d","to":"+12025550140",' "$i"
+		printf '"body":"%s","provider_message_id":"SMl%d",' "$pad" "$i"
+		printf '"sent_at":"2026-11-02T12:00:00Z"}\n'
+	done
+}
+
+# Ingest a webhook body, a poisoned message and a line that is not JSON
+# ahead of 600 long lines, in one batch, and check what landed.
+check_lines_read_back() {
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		echo 'MessageSid=SMq1&SmsStatus=received&Body=hello&NumMedia=0&From=%2B12015550921&To=%2B12025550140'
+		inbound +12015550922 "poison" 2026-11-02T11:00:00Z SMq2
+		echo '{"type":"message",'
+		long_lines 600
+	} >input.txt
+	run convo-ingest -q --rejects rejects.ndjson input.txt
+	assert_failure 65
+	run jq -s -r 'sort_by(.input_line)[].input' rejects.ndjson
+	assert_output "$(sed -n 2,3p input.txt)"
+	run sql "SELECT count(*), count(*) FILTER (WHERE body = 'hello'),
+	    count(DISTINCT body) FROM convo.messages"
+	assert_output "601|1|2"
+}
+
+@test "lines of a large batch are read back for retries and rejects" {
+	check_lines_read_back
+}
+
+@test "lines are kept in memory where no temporary file can be made" {
+	TMPDIR=$BATS_TEST_TMPDIR/missing check_lines_read_back
+}
+
 @test "serialization failure retries the batch" {
 	sql "CREATE SEQUENCE public.attempts"
 	# Sequences ignore rollbacks, so only the first attempt fails.
