@@ -232,6 +232,14 @@ apply_setting(const char *path, int lineno, char *line)
 		    lineno);
 	*eq = '\0';
 	name = trim(line);
+	/*
+	 * Shell lines, such as those that convo-db env prints, start with
+	 * export. NOTE: a value with a single quote, which convo-db env
+	 * writes as '\'', keeps that escape.
+	 */
+	if (strncmp(name, "export", 6) == 0 &&
+	    isspace((unsigned char)name[6]))
+		name = trim(name + 6);
 	value = trim(eq + 1);
 	n = strlen(value);
 	if (n >= 2 && (value[0] == '"' || value[0] == '\'') &&

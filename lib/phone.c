@@ -359,6 +359,34 @@ is_separator(int c)
 	return c != '\0' && strchr(" \t.-/()", c) != NULL;
 }
 
+/*
+ * Return the byte length of the Unicode separator that starts the UTF-8
+ * text P, or 0. Spreadsheets and phones write numbers with Unicode spaces
+ * (U+00A0, U+2000 to U+200A, U+202F, U+205F, U+3000) and dashes (U+2010
+ * to U+2015, U+2212). A copied contact also carries invisible direction
+ * marks and joiners (U+200B to U+200F, U+202A to U+202E, U+2060, U+2066
+ * to U+2069, U+FEFF).
+ */
+static size_t
+unicode_separator_len(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && p[1] == 0xa0)
+		return 2;
+	if (p[0] == 0xe2 && p[1] == 0x80 &&
+	    ((p[2] >= 0x80 && p[2] <= 0x95) || (p[2] >= 0xaa && p[2] <= 0xaf)))
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x81 &&
+	    (p[2] == 0x9f || p[2] == 0xa0 || (p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x88 && p[2] == 0x92)
+		return 3;
+	if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80)
+		return 3;
+	if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		return 3;
+	return 0;
+}
+
 static int
 is_ascii_letter(int c)
 {
@@ -374,6 +402,7 @@ static const char *
 scan_text(const char *text, struct scan *s)
 {
 	const char	*p;
+	size_t		 skip;
 	int		 c;
 
 	s->len = 0;
@@ -392,6 +421,9 @@ scan_text(const char *text, struct scan *s)
 			s->plus = 1;
 		} else if (is_ascii_letter(c))
 			return "contains letters";
+		else if ((skip = unicode_separator_len(
+		    (const unsigned char *)p)) > 0)
+			p += skip - 1;
 		else if (!is_separator(c))
 			return "unexpected character";
 	}

@@ -980,6 +980,36 @@ check_lines_read_back() {
 	assert_success
 }
 
+@test "phones with Unicode spaces and dashes" {
+	# Numbers as spreadsheets and phone contacts write them: no-break
+	# and narrow no-break spaces, en dashes and non-breaking hyphens,
+	# and the direction marks around a copied contact.
+	{
+		echo '{"type":"profile","phone":"201\u00a0555\u00a00181","first_name":"Nbsp"}'
+		echo '{"type":"profile","phone":"201\u2013555\u20130182","first_name":"Dash"}'
+		echo '{"type":"profile","phone":"+1\u00a0(201)\u00a0555\u20110183","first_name":"Contact"}'
+		echo '{"type":"profile","phone":"\u202d+1 201 555 0184\u202c","first_name":"Marks"}'
+		echo '{"type":"profile","phone":"+44\u202f20\u202f7946\u202f0185","first_name":"Narrow"}'
+		echo '{"type":"profile","phone":"201\u00a0555\u00a00181x","first_name":"Letter"}'
+	} >phones.ndjson
+	run --separate-stderr convo-ingest -q phones.ndjson
+	assert_failure 65
+	run jq -c '[.input_line, .result]' <<<"$output"
+	assert_line --index 0 '[1,"inserted"]'
+	assert_line --index 1 '[2,"inserted"]'
+	assert_line --index 2 '[3,"inserted"]'
+	assert_line --index 3 '[4,"inserted"]'
+	assert_line --index 4 '[5,"inserted"]'
+	assert_line --index 5 '[6,"rejected"]'
+	run sql "SELECT first_name || ' ' || phone FROM convo.profiles
+	    ORDER BY first_name"
+	assert_output "Contact +12015550183
+Dash +12015550182
+Marks +12015550184
+Narrow +442079460185
+Nbsp +12015550181"
+}
+
 @test "new account's repeated lines read only their own keys" {
 	# Messages of one account, analyzed, then a second account that the
 	# statistics have not seen records its lines twice.

@@ -664,6 +664,26 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	assert_output 0
 }
 
+@test "config file takes convo-db env lines" {
+	inbound +12015550125 "hello" SMw0025
+	local host user database
+	host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$CONVO_DB")
+	user=$(sed -n 's/.*user=\([^ ]*\).*/\1/p' <<<"$CONVO_DB")
+	database=$(sed -n 's/.*dbname=\([^ ]*\).*/\1/p' <<<"$CONVO_DB")
+	# The lines that convo-db env prints, as a user appends them.
+	{
+		echo "CONVO_WEBHOOK_URL=$PUBLIC_URL"
+		echo "CONVO_TWILIO_AUTH_TOKEN_FILE=$BATS_TEST_TMPDIR/token"
+		echo "export PGHOST='$host'"
+		echo "export PGUSER='$user'"
+		echo "export PGDATABASE='$database'"
+	} >webhook.conf
+	run --separate-stderr cgi CONVO_DB=
+	[ "$(cgi_status)" = 200 ] || fail "unexpected response: $stderr"
+	run messages
+	assert_output 1
+}
+
 @test "environment without config file" {
 	inbound +12015550123 "hello" SMw0023
 	run cgi CONVO_WEBHOOK_CONFIG= CONVO_WEBHOOK_URL=$PUBLIC_URL \

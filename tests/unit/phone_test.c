@@ -56,6 +56,20 @@ static const struct normalize_case accepted[] = {
 	{ "0712 345678", "KE", "+254712345678", NULL },
 	{ "000 44 20 7946 0958", "KE", "+442079460958", NULL },
 	{ "+7 912 345 67 89", "GB", "+79123456789", NULL },
+	/* NO-BREAK SPACE */
+	{ "201\xc2\xa0" "555 0123", "US", "+12015550123", NULL },
+	/* NON-BREAKING HYPHEN and EN DASH */
+	{ "201\xe2\x80\x91" "555\xe2\x80\x93" "0123", "US", "+12015550123",
+	    NULL },
+	/* LEFT-TO-RIGHT OVERRIDE and POP DIRECTIONAL FORMATTING */
+	{ "\xe2\x80\xad" "+1 201 555 0123\xe2\x80\xac", "US",
+	    "+12015550123", NULL },
+	/* NARROW NO-BREAK SPACE, MINUS SIGN and IDEOGRAPHIC SPACE */
+	{ "020\xe2\x80\xaf" "7946\xe2\x88\x92" "0958\xe3\x80\x80", "GB",
+	    "+442079460958", NULL },
+	/* ZERO WIDTH NO-BREAK SPACE and WORD JOINER */
+	{ "\xef\xbb\xbf" "201\xe2\x81\xa0" "5550123", "US",
+	    "+12015550123", NULL },
 	{ "+86 138 0013 8000", "US", "+8613800138000", NULL },
 	{ "+852 2123 4567", "US", "+85221234567", NULL },
 	{ "+881 6 1234 5678", "US", "+881612345678", NULL },
@@ -82,8 +96,10 @@ static const struct normalize_case rejected[] = {
 	    "unexpected character" },
 	/* ARABIC-INDIC DIGIT ONE */
 	{ "+1 201 555 012\xd9\xa1", "US", NULL, "unexpected character" },
-	/* NO-BREAK SPACE */
-	{ "201\xc2\xa0" "555 0123", "US", NULL, "unexpected character" },
+	/* DOUBLE VERTICAL LINE (U+2016), just past the dashes */
+	{ "201\xe2\x80\x96" "555 0123", "US", NULL, "unexpected character" },
+	/* A lead byte of U+00A0 without its second byte */
+	{ "201 555 0123\xc2", "US", NULL, "unexpected character" },
 	{ "555 0123", "US", NULL, "too few digits" },
 	{ "+1 201 555 012", "US", NULL, "too few digits" },
 	{ "201 555 01234", "US", NULL, "too many digits" },
