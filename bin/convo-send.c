@@ -1487,7 +1487,10 @@ sender_option(const char *arg)
 	return phone;
 }
 
-/* A rate in messages per second, such as 1, 0.5 or 30; 0 is no limit. */
+/*
+ * Parse a rate in segments per second, such as 1, 0.5 or 30; 0 is no
+ * limit. The range test is written so that NaN fails it too.
+ */
 static double
 rate_option(const char *arg)
 {
@@ -1496,8 +1499,8 @@ rate_option(const char *arg)
 
 	errno = 0;
 	rate = strtod(arg, &end);
-	if (end == arg || *end != '\0' || errno != 0 || rate < 0 ||
-	    rate > 1000)
+	if (end == arg || *end != '\0' || errno != 0 ||
+	    !(rate >= 0 && rate <= 1000))
 		errx(EX_USAGE, "invalid rate \"%s\": expected segments per "
 		    "second from 0 (no limit) to 1000", arg);
 	return rate;

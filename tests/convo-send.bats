@@ -290,6 +290,17 @@ send_at() {
 	assert_output --partial 'invalid CONVO_NOW "tonight"'
 }
 
+@test "rate that is not a number exits 64" {
+	local rate
+	for rate in nan NaN -nan inf "" 1, -1 1001; do
+		run --separate-stderr convo-send -q --dry-run --rate "$rate" \
+		    --to +12125550317 --body "Hello"
+		[ "$status" -eq 64 ] || fail "--rate '$rate' exits $status"
+		[[ $stderr == *"invalid rate \"$rate\""* ]] ||
+		    fail "--rate '$rate' wrote: $stderr"
+	done
+}
+
 @test "area code zones are valid IANA names" {
 	run sql "SELECT area_code || ' ' || zone FROM convo.area_code_zones
 	    WHERE zone NOT IN (SELECT name FROM pg_timezone_names)
