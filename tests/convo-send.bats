@@ -290,6 +290,20 @@ send_at() {
 	assert_output --partial 'invalid CONVO_NOW "tonight"'
 }
 
+@test "malformed recipients get their reason codes" {
+	printf '%s\n' '{"conversation_id":"c_x"}' '{"conversation_id":"C_1"}' \
+	    '{"to":"555"}' '{}' '{"type":"send","body":"hi"}' >records
+	run --separate-stderr convo-send -q --dry-run --body "Hello" <records
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[] | [.input_line, .reason] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "1 invalid_recipient"
+	assert_line --index 1 "2 invalid_recipient"
+	assert_line --index 2 "3 invalid_recipient"
+	assert_line --index 3 "4 no_recipient"
+	assert_line --index 4 "5 no_recipient"
+}
+
 @test "rate that is not a number exits 64" {
 	local rate
 	for rate in nan NaN -nan inf "" 1, -1 1001; do
