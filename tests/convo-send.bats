@@ -1180,6 +1180,28 @@ receipt() {
 	assert_failure 64
 }
 
+@test "--queued results name the outbox row, not a line" {
+	start_fake
+	customer +12015550927 subscribed | convo-ingest -q >/dev/null
+	customer +12015550928 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550927 SMstop7 | convo-ingest -q >/dev/null
+	stop_message +12015550928 SMstop8 | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
+	assert_success
+	run jq -sr 'sort_by(.to)[]
+	    | [.status, .to, .outbox_id, .input_line // "-"] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "dry_run +12015550927 o_1 -"
+	assert_line --index 1 "dry_run +12015550928 o_2 -"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -sr 'sort_by(.to)[]
+	    | [.status, .to, .outbox_id, .input_line // "-"] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "sent +12015550927 o_1 -"
+	assert_line --index 1 "sent +12015550928 o_2 -"
+}
+
 @test "--queued row that fails its checks is not tried again" {
 	start_fake
 	customer +12015550926 subscribed | convo-ingest -q >/dev/null
