@@ -16,6 +16,7 @@
 #include <jv.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
@@ -438,6 +439,11 @@ parse_account_add(int argc, char **argv, char *country, const char **brand)
 		warnx("account add takes one account name");
 		usage();
 	}
+	/* Keyword replies start with the brand name, as convo-keywords checks. */
+	if (*brand != NULL && **brand == '\0')
+		errx(EX_USAGE, "--brand needs a name: replies start with it");
+	if (*brand != NULL && !utf8_valid(*brand, strlen(*brand)))
+		errx(EX_USAGE, "--brand is not valid UTF-8 text");
 	country[0] = '\0';
 	if (cc != NULL) {
 		if (!phone_country_known(cc))

@@ -441,8 +441,11 @@ print_header(struct reader *r, const struct thread *t,
 {
 	const char *conversation = t->conversation_id[0] ?
 	    t->conversation_id : NULL;
-	char note[160], name[80];
+	char note[256], name[80], account[80] = "";
 
+	/* Name the account unless the command would select it by default. */
+	if (strcmp(r->account, convo_account(NULL)) != 0)
+		snprintf(account, sizeof(account), "-a %s ", r->account);
 	if (conversation != NULL)
 		snprintf(name, sizeof(name), "%s", conversation);
 	else if (strcmp(t->channel, "sms") == 0)
@@ -451,7 +454,7 @@ print_header(struct reader *r, const struct thread *t,
 		snprintf(name, sizeof(name), "%s:%s", t->channel, t->phone);
 	if (first_shown(r, messages) > 0)
 		snprintf(note, sizeof(note), "older messages: convo-read "
-		    "--before m_%s %s", PQgetvalue(messages, 1,
+		    "%s--before m_%s %s", account, PQgetvalue(messages, 1,
 		    PQfnumber(messages, "message_id")), name);
 	else if (PQntuples(messages) == 0 && PQntuples(consent) == 0)
 		snprintf(note, sizeof(note), "no messages");

@@ -91,7 +91,6 @@ struct sender {
 	int input_done;
 	PGresult *queue;	/* page of queued outbox rows, with --queued */
 	int queue_row;		/* next row of QUEUE */
-	long long queue_read;	/* rows read, the last row's number */
 	char queue_after[32];	/* outbox id of the last row read */
 	int status;
 	long long sent, duplicate, deferred, rejected, failed, unknown;
@@ -229,6 +228,10 @@ result(struct sender *s, const struct send_job *j, const char *status,
 	if (j->line > 0)
 		r = jv_object_set(r, jv_string("input_line"),
 		    jv_number(j->line));
+	/* A row of --queued has no input line, so its id names it. */
+	if (j->queued[0] != '\0')
+		r = jv_object_set(r, jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->queued));
 	if (jv_get_kind(j->input) == JV_KIND_OBJECT) {
 		jv id = jv_object_get(jv_copy(j->input), jv_string("id"));
 
@@ -1270,7 +1273,7 @@ queued_job(struct sender *s)
 	snprintf(s->queue_after, sizeof(s->queue_after), "%s",
 	    PQgetvalue(s->queue, s->queue_row, 0));
 	rec = jv_parse(PQgetvalue(s->queue, s->queue_row, 2));
-	j = new_job(rec, ++s->queue_read);
+	j = new_job(rec, 0);
 	snprintf(j->key, sizeof(j->key), "%s",
 	    PQgetvalue(s->queue, s->queue_row, 1));
 	snprintf(j->queued, sizeof(j->queued), "%s", s->queue_after);
@@ -1487,7 +1490,10 @@ sender_option(const char *arg)
 	return phone;
 }
 
-/* A rate in messages per second, such as 1, 0.5 or 30; 0 is no limit. */
+/*
+ * Parse a rate in segments per second, such as 1, 0.5 or 30; 0 is no
+ * limit. The range test is written so that NaN fails it too.
+ */
 static double
 rate_option(const char *arg)
 {
@@ -1496,8 +1502,8 @@ rate_option(const char *arg)
 
 	errno = 0;
 	rate = strtod(arg, &end);
-	if (end == arg || *end != '\0' || errno != 0 || rate < 0 ||
-	    rate > 1000)
+	if (end == arg || *end != '\0' || errno != 0 ||
+	    !(rate >= 0 && rate <= 1000))
 		errx(EX_USAGE, "invalid rate \"%s\": expected segments per "
 		    "second from 0 (no limit) to 1000", arg);
 	return rate;

@@ -1,3 +1,4 @@
+#include <err.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sysexits.h>
@@ -26,7 +27,14 @@ convo_account(const char *option)
 {
 	const char *env = getenv("CONVO_ACCOUNT");
 
-	if (option != NULL && *option != '\0')
+	/*
+	 * "--account $BRAND" with BRAND unset must not act on the account
+	 * of CONVO_ACCOUNT or on "default".
+	 */
+	if (option != NULL && *option == '\0')
+		errx(EX_USAGE, "--account needs a name: leave it out to use "
+		    "CONVO_ACCOUNT or \"default\"");
+	if (option != NULL)
 		return option;
 	if (env != NULL && *env != '\0')
 		return env;

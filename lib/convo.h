@@ -31,7 +31,8 @@ int exit_merge(int current, int next);
 
 /*
  * Return the account to work on: OPTION (from --account) when given,
- * else $CONVO_ACCOUNT, else "default".
+ * else $CONVO_ACCOUNT, else "default". An empty OPTION is a usage error
+ * that exits.
  */
 const char *convo_account(const char *option);
 

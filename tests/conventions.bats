@@ -98,6 +98,21 @@ run_ok() {
 	done
 }
 
+@test "empty account name is a usage error" {
+	local p
+	# An unset variable in "--account $BRAND" must not pick an account.
+	for p in convo-ingest convo-keywords convo-list convo-mark convo-read \
+	    convo-send; do
+		for opt in --account -a; do
+			run --separate-stderr run_ok "$p" "$opt" ''
+			[ "$status" -eq 64 ] || fail "$p $opt '' exits $status"
+			[[ $stderr == *"$p: --account needs a name"* ]] ||
+			    fail "$p $opt '' wrote: $stderr"
+			[ -z "$output" ] || fail "$p $opt '' printed: $output"
+		done
+	done
+}
+
 @test "quiet runs print nothing on stderr" {
 	local p
 	for p in $PROGRAMS; do

@@ -191,6 +191,18 @@ convo_db() {
 	assert_output --partial 'account "acme" already exists'
 }
 
+@test "account add rejects empty or invalid brand" {
+	local brand
+	# Keyword replies start with the brand name.
+	for brand in "" $'\xff'; do
+		run convo_db account add acme --brand "$brand"
+		[ "$status" -eq 64 ] || fail "--brand '$brand' exits $status"
+		[[ $output == *"--brand"* ]] || fail "--brand '$brand' wrote: $output"
+	done
+	run convo_db account list
+	refute_output --partial '"acme"'
+}
+
 @test "account add rejects unknown country" {
 	run convo_db account add acme --country ZZ
 	assert_failure 64

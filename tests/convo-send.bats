@@ -290,6 +290,31 @@ send_at() {
 	assert_output --partial 'invalid CONVO_NOW "tonight"'
 }
 
+@test "malformed recipients get their reason codes" {
+	printf '%s\n' '{"conversation_id":"c_x"}' '{"conversation_id":"C_1"}' \
+	    '{"to":"555"}' '{}' '{"type":"send","body":"hi"}' >records
+	run --separate-stderr convo-send -q --dry-run --body "Hello" <records
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[] | [.input_line, .reason] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "1 invalid_recipient"
+	assert_line --index 1 "2 invalid_recipient"
+	assert_line --index 2 "3 invalid_recipient"
+	assert_line --index 3 "4 no_recipient"
+	assert_line --index 4 "5 no_recipient"
+}
+
+@test "rate that is not a number exits 64" {
+	local rate
+	for rate in nan NaN -nan inf "" 1, -1 1001; do
+		run --separate-stderr convo-send -q --dry-run --rate "$rate" \
+		    --to +12125550317 --body "Hello"
+		[ "$status" -eq 64 ] || fail "--rate '$rate' exits $status"
+		[[ $stderr == *"invalid rate \"$rate\""* ]] ||
+		    fail "--rate '$rate' wrote: $stderr"
+	done
+}
+
 @test "area code zones are valid IANA names" {
 	run sql "SELECT area_code || ' ' || zone FROM convo.area_code_zones
 	    WHERE zone NOT IN (SELECT name FROM pg_timezone_names)
@@ -1153,6 +1178,28 @@ receipt() {
 	assert_output "dry_run +12015550924"
 	run convo-send -q --queued --to +12015550924
 	assert_failure 64
+}
+
+@test "--queued results name the outbox row, not a line" {
+	start_fake
+	customer +12015550927 subscribed | convo-ingest -q >/dev/null
+	customer +12015550928 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550927 SMstop7 | convo-ingest -q >/dev/null
+	stop_message +12015550928 SMstop8 | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
+	assert_success
+	run jq -sr 'sort_by(.to)[]
+	    | [.status, .to, .outbox_id, .input_line // "-"] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "dry_run +12015550927 o_1 -"
+	assert_line --index 1 "dry_run +12015550928 o_2 -"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_success
+	run jq -sr 'sort_by(.to)[]
+	    | [.status, .to, .outbox_id, .input_line // "-"] | join(" ")' \
+	    <<<"$output"
+	assert_line --index 0 "sent +12015550927 o_1 -"
+	assert_line --index 1 "sent +12015550928 o_2 -"
 }
 
 @test "--queued row that fails its checks is not tried again" {

@@ -253,6 +253,23 @@ EOF
 	assert_line --index 1 "older messages: convo-read --before $cursor $id"
 }
 
+@test "older messages note names the account" {
+	sql "SELECT convo.account_create('acme')" >/dev/null
+	ingest --account acme "$THREAD"
+	export NO_COLOR=1
+	cursor=$(convo-read -N -n 2 --account acme $RAE |
+	    jq -r 'select(.type == "message") | .cursor' | head -n 1)
+	id=$(convo-list --account acme --search $RAE | jq -r .id)
+	run on_tty "convo-read -N -n 2 --account acme $RAE"
+	assert_success
+	assert_line --index 1 \
+	    "older messages: convo-read -a acme --before $cursor $id"
+	# The command in the note prints the older messages.
+	run convo-read -a acme --before "$cursor" "$id"
+	assert_success
+	assert_output --partial '"type":"message"'
+}
+
 @test "read separates threads" {
 	ingest "$THREAD"
 	export NO_COLOR=1
