@@ -282,8 +282,9 @@ build_query(struct query *q, const struct options *o, long long account)
 		snprintf(num, sizeof(num), "%lld", o->limit);
 		where(q, " LIMIT $%d", param(q, num));
 	}
-	buf_adds(&q->sql, ") c" VIEW_CONVERSATION_JOINS
-	    " ORDER BY c.last_at DESC, c.conversation_id DESC");
+	buf_adds(&q->sql, o->limit > 0 ? ") c" VIEW_CONVERSATION_PAGE_JOINS :
+	    ") c" VIEW_CONVERSATION_JOINS);
+	buf_adds(&q->sql, " ORDER BY c.last_at DESC, c.conversation_id DESC");
 }
 
 /*

@@ -58,6 +58,20 @@
 	"LEFT JOIN convo.consent s ON s.account_id = c.account_id " \
 	"AND s.profile_id = c.profile_id AND s.channel = c.channel"
 
+/*
+ * The same joins for a page of conversations: one index probe each for
+ * the page's rows. Left to itself, the planner reads every profile of a
+ * small account to hash them for a page of 50.
+ */
+#define VIEW_CONVERSATION_PAGE_JOINS \
+	" CROSS JOIN LATERAL (SELECT p.* FROM convo.profiles p " \
+	"WHERE p.account_id = c.account_id " \
+	"AND p.profile_id = c.profile_id OFFSET 0) p " \
+	"LEFT JOIN LATERAL (SELECT s.* FROM convo.consent s " \
+	"WHERE s.account_id = c.account_id " \
+	"AND s.profile_id = c.profile_id AND s.channel = c.channel " \
+	"OFFSET 0) s ON true"
+
 #define VIEW_CONVERSATION_SELECT \
 	VIEW_CONVERSATION_COLUMNS "FROM convo.conversations c" \
 	VIEW_CONVERSATION_JOINS
