@@ -1620,6 +1620,18 @@ parse_options(struct options *o, int argc, char **argv)
 		    "idempotency key: each outbox row has its own");
 }
 
+/*
+ * Give --body-jq no input beyond its record. jq's `inputs` stops at the
+ * error "No more inputs", so `input` fails with it and `inputs` is empty.
+ */
+static jv
+no_more_input(jq_state *jq, void *arg)
+{
+	(void)jq;
+	(void)arg;
+	return jv_invalid_with_msg(jv_string("No more inputs"));
+}
+
 static void
 compile_jq(struct sender *s)
 {
@@ -1630,6 +1642,7 @@ compile_jq(struct sender *s)
 	/* jq_compile returns non-zero on success. */
 	if (!jq_compile(s->jq, s->o.body_jq))
 		errx(EX_USAGE, "invalid --body-jq filter \"%s\"", s->o.body_jq);
+	jq_set_input_cb(s->jq, no_more_input, NULL);
 }
 
 static void

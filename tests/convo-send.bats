@@ -1046,6 +1046,18 @@ receipt() {
 	assert_output "0"
 }
 
+@test "body-jq input says no more inputs" {
+	start_fake
+	customer +12015550933 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --body-jq 'input' \
+	    <<<'{"to":"+12015550933"}'
+	assert_failure 65
+	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
+	assert_output "rejected|body_jq_error|--body-jq failed: No more inputs"
+	run requests
+	assert_output "0"
+}
+
 @test "ingest keyword replies are sent" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
