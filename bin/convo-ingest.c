@@ -204,7 +204,7 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'b':
-			in->batch_size = strtonum(optarg, 1, INGEST_BATCH_MAX,
+			in->batch_size = cli_number(optarg, 1, INGEST_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(EX_USAGE, "batch size \"%s\" is %s: "

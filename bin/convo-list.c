@@ -399,7 +399,7 @@ parse_options(struct options *o, int argc, char **argv)
 			break;
 		case 'V': db_print_version(); break;
 		case 'n':
-			o->limit = strtonum(optarg, 0, 1000000000, &errstr);
+			o->limit = cli_number(optarg, 0, 1000000000, &errstr);
 			if (errstr != NULL)
 				errx(EX_USAGE, "limit \"%s\" is %s: expected a "
 				    "number of records, 0 for all", optarg,

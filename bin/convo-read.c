@@ -613,7 +613,7 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 			r->before = optarg;
 			break;
 		case 'n':
-			r->limit = strtonum(optarg, 0, 1000000000, &errstr);
+			r->limit = cli_number(optarg, 0, 1000000000, &errstr);
 			if (errstr != NULL)
 				errx(EX_USAGE, "limit \"%s\" is %s: expected a "
 				    "number of messages, 0 for all", optarg,

@@ -3,6 +3,7 @@
  * who wrote first and are subscribed, through a stored outbox so that a
  * re-run never sends a message twice.
  */
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1414,19 +1415,43 @@ fixed_now(char now[TIME_MAX])
 	return now;
 }
 
+/*
+ * Parse a time of day, H:MM or HH:MM, at *P into minutes after midnight
+ * and move *P past it. Returns -1 when it is not one.
+ */
+static int
+parse_clock(const char **p)
+{
+	const char *s = *p;
+	int hour = 0, digits = 0;
+
+	while (digits < 2 && isdigit((unsigned char)*s)) {
+		hour = hour * 10 + (*s++ - '0');
+		digits++;
+	}
+	if (digits == 0 || s[0] != ':' || !isdigit((unsigned char)s[1]) ||
+	    !isdigit((unsigned char)s[2]))
+		return -1;
+	*p = s + 3;
+	if (hour > 23 || (s[1] - '0') > 5)
+		return -1;
+	return hour * 60 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
 /* Parse "21:00-08:00" into minutes after midnight. */
 static void
 parse_quiet_hours(struct options *o, const char *arg)
 {
-	int h1, m1, h2, m2, n = 0;
+	const char *p = arg;
 
-	if (sscanf(arg, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &n) != 4 ||
-	    arg[n] != '\0' || h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 ||
-	    h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0)
+	o->quiet_start = parse_clock(&p);
+	if (o->quiet_start >= 0 && *p++ == '-')
+		o->quiet_end = parse_clock(&p);
+	else
+		o->quiet_end = -1;
+	if (o->quiet_start < 0 || o->quiet_end < 0 || *p != '\0')
 		errx(EX_USAGE, "invalid quiet hours \"%s\": expected "
 		    "HH:MM-HH:MM such as 21:00-08:00", arg);
-	o->quiet_start = h1 * 60 + m1;
-	o->quiet_end = h2 * 60 + m2;
 }
 
 static char *
@@ -1463,7 +1488,7 @@ static long
 number_option(const char *arg, long min, long max, const char *what)
 {
 	const char *errstr;
-	long n = strtonum(arg, min, max, &errstr);
+	long n = cli_number(arg, min, max, &errstr);
 
 	if (errstr != NULL)
 		errx(EX_USAGE, "%s \"%s\" is %s: expected %ld to %ld", what,
@@ -1497,12 +1522,16 @@ sender_option(const char *arg)
 static double
 rate_option(const char *arg)
 {
-	char *end;
-	double rate;
+	char *end = NULL;
+	double rate = -1;
 
-	errno = 0;
-	rate = strtod(arg, &end);
-	if (end == arg || *end != '\0' || errno != 0 ||
+	/* Plain decimals only: no sign, exponent, hexadecimal or spaces. */
+	if (arg[strspn(arg, "0123456789.")] == '\0' &&
+	    strchr(arg, '.') == strrchr(arg, '.')) {
+		errno = 0;
+		rate = strtod(arg, &end);
+	}
+	if (end == NULL || end == arg || *end != '\0' || errno != 0 ||
 	    !(rate >= 0 && rate <= 1000))
 		errx(EX_USAGE, "invalid rate \"%s\": expected segments per "
 		    "second from 0 (no limit) to 1000", arg);
@@ -1621,8 +1650,9 @@ parse_options(struct options *o, int argc, char **argv)
 }
 
 /*
- * Give --body-jq no input beyond its record. jq's `inputs` stops at the
- * error "No more inputs", so `input` fails with it and `inputs` is empty.
+ * Give --body-jq no input beyond its record, so that `input` fails with
+ * jq's own "No more inputs", where libjq 1.6 without a callback says
+ * "break".
  */
 static jv
 no_more_input(jq_state *jq, void *arg)

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <err.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -295,4 +296,17 @@ cli_complete(const struct cli_program *prog, const char *what, int argc,
 	if (fflush(stdout) != 0 || ferror(stdout))
 		exit(EX_IOERR);
 	exit(0);
+}
+
+long long
+cli_number(const char *arg, long long min, long long max,
+    const char **errstr)
+{
+	const char *digits = arg[0] == '-' ? arg + 1 : arg;
+
+	if (!isdigit((unsigned char)digits[0])) {
+		*errstr = "invalid";
+		return 0;
+	}
+	return strtonum(arg, min, max, errstr);
 }

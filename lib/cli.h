@@ -12,6 +12,14 @@
 enum { CLI_QUIET = -1, CLI_NORMAL = 0, CLI_VERBOSE = 1 };
 extern int cli_verbosity;
 
+/*
+ * Parse ARG as a decimal integer from MIN to MAX, as strtonum() does, but
+ * without the leading spaces and plus sign that it lets through. Sets
+ * *ERRSTR to "invalid", "too small" or "too large", or to NULL.
+ */
+long long cli_number(const char *arg, long long min, long long max,
+    const char **errstr);
+
 /* Print "PROGNAME: message" on standard error unless -q was given. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

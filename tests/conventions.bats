@@ -113,6 +113,20 @@ run_ok() {
 	done
 }
 
+@test "counts with spaces or signs are usage errors" {
+	local n args
+	# strtonum() alone takes leading spaces and a plus sign.
+	for args in "convo-ingest --batch-size" "convo-list -n" \
+	    "convo-read -n" "convo-send --parallel"; do
+		for n in " 5" "+5" "5 " ""; do
+			run --separate-stderr run_ok $args "$n"
+			[ "$status" -eq 64 ] || fail "$args '$n' exits $status"
+			[[ $stderr == *"\"$n\" is "* ]] ||
+			    fail "$args '$n' wrote: $stderr"
+		done
+	done
+}
+
 @test "quiet runs print nothing on stderr" {
 	local p
 	for p in $PROGRAMS; do

@@ -306,12 +306,25 @@ send_at() {
 
 @test "rate that is not a number exits 64" {
 	local rate
-	for rate in nan NaN -nan inf "" 1, -1 1001; do
+	for rate in nan NaN -nan inf "" 1, -1 1001 0x10 1e2 " 5" +5 1.2.3; do
 		run --separate-stderr convo-send -q --dry-run --rate "$rate" \
 		    --to +12125550317 --body "Hello"
 		[ "$status" -eq 64 ] || fail "--rate '$rate' exits $status"
 		[[ $stderr == *"invalid rate \"$rate\""* ]] ||
 		    fail "--rate '$rate' wrote: $stderr"
+	done
+}
+
+@test "quiet hours in another form exit 64" {
+	local hours
+	for hours in " 21:00-08:00" "+9:00-08:00" "21:00-08:00 " 2100-0800 \
+	    21:0-08:00 24:00-08:00 21:00-08:60 21:00; do
+		run --separate-stderr convo-send -q --dry-run \
+		    --quiet-hours "$hours" --to +12125550317 --body "Hello"
+		[ "$status" -eq 64 ] ||
+		    fail "--quiet-hours '$hours' exits $status"
+		[[ $stderr == *"invalid quiet hours \"$hours\""* ]] ||
+		    fail "--quiet-hours '$hours' wrote: $stderr"
 	done
 }
 
