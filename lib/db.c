@@ -349,8 +349,10 @@ status_for_sqlstate(const char *state)
 
 	if (state == NULL)
 		return EX_UNAVAILABLE;
-	/* The role lacks a privilege or hit row-level security. */
-	if (strcmp(state, "42501") == 0)
+	/* The role lacks a privilege or hit row-level security, or the
+	 * schema was migrated past this program while it ran (CV001, raised
+	 * by convo.check_client_schema). */
+	if (strcmp(state, "42501") == 0 || strcmp(state, "CV001") == 0)
 		return EX_CONFIG;
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
 	    strcmp(state, "25006") == 0 || strncmp(state, "53", 2) == 0)

@@ -118,11 +118,16 @@ free_names(char **names, int n)
 int
 migrate_latest(void)
 {
+	static int latest = -1;
 	char **names;
-	int n = migration_files(&names), latest = 0;
+	int n;
 
-	if (n > 0)
-		latest = migration_number(names[n - 1]);
+	/* The files read at the first call stay the program's schema, even
+	 * when an upgrade replaces them while it runs. */
+	if (latest >= 0)
+		return latest;
+	n = migration_files(&names);
+	latest = n > 0 ? migration_number(names[n - 1]) : 0;
 	free_names(names, n > 0 ? n : 0);
 	return latest;
 }

@@ -15,7 +15,10 @@
  */
 const char *share_dir(void);
 
-/* Return the highest migration number shipped in share_dir(). */
+/*
+ * Return the highest migration number shipped in share_dir(), as read at
+ * the first call.
+ */
 int migrate_latest(void);
 
 /* Return the schema version of the database, 0 when none, -1 on error. */

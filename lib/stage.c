@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "migrate.h"
 #include "stage.h"
 
 /* Bytes of COPY data passed to libpq at a time. */
@@ -214,12 +215,16 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	/*
 	 * The staging tables are created in every transaction, not once per
 	 * session, because behind a pooler in transaction mode each
-	 * transaction may run on another server connection.
+	 * transaction may run on another server connection. For the same
+	 * reason the settings are local. convo.client_schema makes
+	 * convo.ingest_batch fail when the schema was migrated past this
+	 * program's migrations after it started.
 	 */
-	res = PQexec(conn, store_replies ? "BEGIN; SELECT "
-	    "convo.ingest_prepare(), convo.outbox_receipts_prepare()" :
-	    "BEGIN; SET LOCAL convo.store_replies = off; SELECT "
-	    "convo.ingest_prepare(), convo.outbox_receipts_prepare()");
+	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL convo.client_schema = %d; "
+	    "%sSELECT convo.ingest_prepare(), convo.outbox_receipts_prepare()",
+	    migrate_latest(),
+	    store_replies ? "" : "SET LOCAL convo.store_replies = off; ");
+	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	PQclear(res);

@@ -587,6 +587,8 @@ conversation_of() {
 	assert_success
 	run psql -X -qAt -v ON_ERROR_STOP=1 "$ANA_DB" <<EOF
 BEGIN;
+SELECT set_config('convo.client_schema', max(version)::text, true)
+FROM convo.schema_version;
 SELECT convo.ingest_prepare();
 INSERT INTO pg_temp.ingest_consents (line, phone, channel, status, method,
     at)

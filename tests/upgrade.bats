@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# Programs that are running while the schema is migrated under them.
+
+load helper
+
+BRAND=+12025550140
+
+# Print a STOP message from PHONE, sent now, as an NDJSON line.
+stop_line() {
+	printf '{"type":"message","direction":"inbound","from":"%s",' "$1"
+	printf '"to":"%s","body":"STOP","provider_message_id":"%s",' \
+	    "$BRAND" "$2"
+	printf '"sent_at":"%s"}\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+@test "batch of a program older than the schema fails" {
+	# A convo-ingest built before the schema's latest migration sets no
+	# convo.client_schema, as this session does not.
+	run psql -X -qAt -v ON_ERROR_STOP=1 "$CONVO_DB" <<EOF
+BEGIN;
+SELECT convo.ingest_prepare(), convo.outbox_receipts_prepare();
+INSERT INTO pg_temp.ingest_messages (line, provider, provider_message_id,
+    direction, channel, phone, from_address, to_address, body, media,
+    sent_at, keyword, keyword_action, keyword_conditional,
+    possible_opt_out)
+VALUES (1, 'twilio', 'SMold1', 'inbound', 'sms', '+12015550123',
+    '+12015550123', '$BRAND', 'STOP', '[]', now(), 'stop', 'opt_out',
+    false, false);
+SELECT convo.lock_account(1);
+SELECT count(*) FROM convo.ingest_batch(1);
+COMMIT;
+EOF
+	assert_failure
+	assert_output --partial "database schema migrated to version"
+	assert_output --partial "run the upgraded program"
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 0
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output 0
+}
+
+@test "ingest running across a migration stops" {
+	local latest
+
+	latest=$(sql "SELECT max(version) FROM convo.schema_version")
+	mkfifo input
+	convo-ingest -q <input >out 2>err &
+	local pid=$!
+	exec 7>input
+	stop_line +12015550123 SMrun1 >&7
+	local i
+	for i in $(seq 50); do
+		[ "$(sql "SELECT count(*) FROM convo.messages")" = 1 ] && break
+		sleep 0.1
+	done
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 1
+	# What convo-db migrate of a later convo records.
+	sql "INSERT INTO convo.schema_version (version, name)
+	    VALUES ($latest + 1, 'later.sql')"
+	stop_line +12015550124 SMrun2 >&7
+	exec 7>&-
+	local status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 78
+	run cat err
+	assert_output --partial "database schema migrated to version $((latest + 1)) after this program started"
+	run sql "SELECT provider_message_id FROM convo.messages"
+	assert_output SMrun1
+	run sql "SELECT reply_to FROM convo.outbox"
+	assert_output SMrun1
+}
+
+@test "ingest records batches at the current schema" {
+	stop_line +12015550123 SMnow1 >in.ndjson
+	run convo-ingest -q in.ndjson
+	assert_success
+	run sql "SELECT reply_to, state FROM convo.outbox"
+	assert_output "SMnow1|queued"
+}
