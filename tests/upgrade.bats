@@ -78,3 +78,60 @@ EOF
 	run sql "SELECT reply_to, state FROM convo.outbox"
 	assert_output "SMnow1|queued"
 }
+
+@test "migration unsubscribes on receipts recorded before" {
+	local db="${TEST_DB}_old" share=$BATS_TEST_TMPDIR/share
+	local old="$CONVO_TEST_SERVER dbname=$db"
+
+	# The schema before receipts that resolve an outbox row applied
+	# error 21610.
+	mkdir -p "$share/migrations"
+	cp "$CONVO_SOURCE"/share/convo/migrations/0[01]*.sql \
+	    "$CONVO_SOURCE"/share/convo/migrations/02[01]_*.sql \
+	    "$share/migrations/"
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "CREATE DATABASE $db" >/dev/null
+	CONVO_SHARE=$share CONVO_DB=$old convo-db -q migrate
+	# Ada's reply was resolved by a receipt with error 21610 that left
+	# her subscribed. Ben's receipt named him, so his opt-out is
+	# recorded already.
+	psql -X -qAt -v ON_ERROR_STOP=1 "$old" <<'SQL'
+INSERT INTO convo.profiles (account_id, profile_id, phone)
+VALUES (1, 1, '+12015550123'), (1, 2, '+12015550124');
+INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+    status, method, at, provider_message_id, error_code)
+VALUES (1, 1, 'sms', 'subscribed', 'import', '2026-11-01Z', NULL, NULL),
+    (1, 2, 'sms', 'unsubscribed', 'provider_error',
+        '2026-11-02T10:00:05Z', 'SMben', '21610');
+INSERT INTO convo.consent (account_id, profile_id, channel, status,
+    changed_at, change_id)
+SELECT account_id, profile_id, channel, status, at, change_id
+FROM convo.consent_changes;
+INSERT INTO convo.outbox (account_id, idempotency_key, profile_id,
+    channel, to_address, body, origin, state, provider,
+    provider_message_id)
+VALUES (1, 'k1', 1, 'sms', '+12015550123', 'Thanks', 'conversation',
+        'sent', 'twilio', 'SMada'),
+    (1, 'k2', 2, 'sms', '+12015550124', 'Thanks', 'conversation',
+        'sent', 'twilio', 'SMben');
+INSERT INTO convo.status_events (account_id, provider,
+    provider_message_id, status, error_code, at)
+VALUES (1, 'twilio', 'SMada', 'undelivered', '21610',
+        '2026-11-02T10:00:00Z'),
+    (1, 'twilio', 'SMben', 'undelivered', '21610',
+        '2026-11-02T10:00:05Z');
+SQL
+	CONVO_DB=$old convo-db -q migrate
+	run psql -X -qAt "$old" -c "SELECT p.phone, s.status,
+	    convo.rfc3339(s.changed_at) FROM convo.consent s
+	    JOIN convo.profiles p USING (account_id, profile_id) ORDER BY 1"
+	assert_line --index 0 "+12015550123|unsubscribed|2026-11-02T10:00:00Z"
+	assert_line --index 1 "+12015550124|unsubscribed|2026-11-02T10:00:05Z"
+	run psql -X -qAt "$old" -c "SELECT count(*) FROM convo.consent_changes
+	    WHERE method = 'provider_error'"
+	assert_output 2
+	run env CONVO_DB="$old" convo-db verify
+	assert_success
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+}
