@@ -937,6 +937,36 @@ check_lines_read_back() {
 	TMPDIR=$BATS_TEST_TMPDIR/missing check_lines_read_back
 }
 
+# Run convo-ingest with files limited to 64 KiB, as on a full file
+# system: writing past the limit fails with EFBIG instead of a signal.
+convo-ingest-64k() {
+	(
+		trap '' XFSZ
+		ulimit -f 64
+		convo-ingest "$@"
+	)
+}
+
+@test "lines move to memory when the temporary file fills up" {
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		long_lines 300
+		inbound +12015550922 "poison" 2026-11-02T11:00:00Z SMq2
+		echo '{"type":"message",'
+		long_lines 300 | sed 's/SMl/SMm/; s/+1201555/+1201556/'
+	} >input.txt
+	run convo-ingest-64k --rejects rejects.ndjson input.txt
+	assert_failure 65
+	assert_line --partial "in memory"
+	run jq -s -r 'sort_by(.input_line)[].input' rejects.ndjson
+	assert_output "$(sed -n 301,302p input.txt)"
+	run sql "SELECT count(*), count(DISTINCT provider_message_id)
+	    FROM convo.messages"
+	assert_output "600|600"
+}
+
 @test "serialization failure retries the batch" {
 	sql "CREATE SEQUENCE public.attempts"
 	# Sequences ignore rollbacks, so only the first attempt fails.
