@@ -811,5 +811,6 @@ ingest_close(struct ingest *in)
 	in->sent = NULL;
 	stage_free(&in->stage);
 	stage_free(&in->retry);
+	buf_free(&in->line);
 	keyword_set_free(&in->keywords);
 }
