@@ -832,6 +832,28 @@ message_trigger() {
 	assert_output "5"
 }
 
+@test "rejects stay in line order after retries" {
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		inbound +12015550941 "one" 2026-11-02T10:01:00Z SMr1
+		inbound +12015550942 "poison" 2026-11-02T10:02:00Z SMr2
+		echo '{"type":"message",'
+		inbound +12015550944 "four" 2026-11-02T10:04:00Z SMr4
+		inbound +12015550945 "poison" 2026-11-02T10:05:00Z SMr5
+		echo '{"type":"profile"}'
+	} >input.ndjson
+	run convo-ingest -q --batch-size 3 --rejects rejects.ndjson \
+	    input.ndjson
+	assert_failure 65
+	assert_equal "$(report_order)" "w2 w3 1 2 3 w5 w6 4 5 6"
+	run jq -s -c 'map(.input_line)' rejects.ndjson
+	assert_output "[2,3,5,6]"
+	run sql "SELECT string_agg(body, ',' ORDER BY body) FROM convo.messages"
+	assert_output "four,one"
+}
+
 # Wait up to 10 s for file $1 to have $2 lines, then print its count.
 wait_for_lines() {
 	local i
