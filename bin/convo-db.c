@@ -440,7 +440,8 @@ parse_account_add(int argc, char **argv, char *country, const char **brand)
 		usage();
 	}
 	/* Keyword replies start with the brand name, as convo-keywords checks. */
-	if (*brand != NULL && **brand == '\0')
+	if (*brand != NULL && (*brand)[strspn(*brand, " \t\n\v\f\r")] ==
+	    '\0')
 		errx(EX_USAGE, "--brand needs a name: replies start with it");
 	if (*brand != NULL && !utf8_valid(*brand, strlen(*brand)))
 		errx(EX_USAGE, "--brand is not valid UTF-8 text");

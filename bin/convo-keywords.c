@@ -1039,7 +1039,9 @@ check_settings_text(const struct context *c)
 		if (texts[i] != NULL && !utf8_valid(texts[i], strlen(texts[i])))
 			errx(EX_USAGE, "setting \"%s\" is not valid UTF-8",
 			    texts[i]);
-	if (c->brand != NULL && *c->brand == '\0')
+	/* A brand of white space alone reads as none at the reply's start. */
+	if (c->brand != NULL && c->brand[strspn(c->brand, " \t\n\v\f\r")] ==
+	    '\0')
 		errx(EX_USAGE, "--brand needs a name: replies start with it");
 }
 

@@ -119,7 +119,11 @@ write_reject(struct ingest *in, struct batch *b, const struct slot *s)
 	jv_free(rec);
 }
 
-/* Report the lines of B rejected since the last report. */
+/*
+ * Report the lines of B rejected since the last report. A batch's
+ * rejects wait until the database has rejected its records too, so that
+ * reports stay in line order.
+ */
 static void
 report_rejects(struct ingest *in, struct batch *b)
 {
@@ -310,12 +314,6 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	} else {
 		parse_line(in, b, s, line, len);
 	}
-	/*
-	 * While the results of a batch in flight wait to be written, its
-	 * successor's rejects wait too, so that reports stay in line order.
-	 */
-	if (in->sent == NULL)
-		report_rejects(in, b);
 }
 
 /*
@@ -612,8 +610,6 @@ run_one_by_one(struct ingest *in, struct batch *b)
 			continue;
 		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		s->error = xstrdup(msg ? msg : "rejected by the database");
-		line_warning(in, s);
-		write_reject(in, b, s);
 		PQclear(res);
 	}
 }
@@ -672,6 +668,7 @@ finish_batch(struct ingest *in, struct batch *b)
 	}
 	if (res != NULL)
 		retry_batch(in, b, res);
+	report_rejects(in, b);
 	if (in->verbose) {
 		snprintf(phase, sizeof(phase), "recorded a batch of %d lines",
 		    b->nslots);
@@ -773,7 +770,6 @@ ingest_send(struct ingest *in)
 		write_results(in, prev);
 		clear_batch(prev);
 	}
-	report_rejects(in, b);
 }
 
 void

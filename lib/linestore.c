@@ -42,7 +42,56 @@ open_tmp(void)
 	return fd;
 }
 
-/* Write the bytes gathered in memory to the file. */
+/* Read the N bytes at offset OFF of the file into P. */
+static void
+read_file(struct linestore *ls, char *p, size_t off, size_t n)
+{
+	size_t done = 0;
+	ssize_t got;
+
+	while (done < n) {
+		got = pread(ls->fd, p + done, n - done, (off_t)(off + done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			err(EX_IOERR, "cannot read input lines back from a "
+			    "temporary file in %s", tmp_dir());
+		done += (size_t)got;
+	}
+}
+
+/*
+ * Move the lines written to the file into memory, ahead of the tail,
+ * because writing failed with ERROR, as on a full file system. Later
+ * lines stay in memory too.
+ */
+static void
+move_to_memory(struct linestore *ls, int error)
+{
+	struct buf all = { 0 };
+
+	warnx("cannot keep input lines in a temporary file in %s: %s; "
+	    "keeping them in memory", tmp_dir(), strerror(error));
+	if (ls->written > 0) {
+		all.data = xmalloc(ls->written + ls->tail.len + 1);
+		all.cap = ls->written + ls->tail.len + 1;
+		read_file(ls, all.data, 0, ls->written);
+		all.len = ls->written;
+	}
+	if (ls->tail.len > 0)
+		buf_add(&all, ls->tail.data, ls->tail.len);
+	buf_free(&ls->tail);
+	ls->tail = all;
+	close(ls->fd);
+	ls->fd = -1;
+	ls->written = 0;
+	ls->where = LINESTORE_MEMORY;
+}
+
+/*
+ * Write the bytes gathered in memory to the file, or move every line to
+ * memory when that fails.
+ */
 static void
 write_tail(struct linestore *ls)
 {
@@ -54,9 +103,10 @@ write_tail(struct linestore *ls)
 		    (off_t)(ls->written + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			err(EX_IOERR, "cannot keep input lines in a temporary "
-			    "file in %s", tmp_dir());
+		if (n <= 0) {
+			move_to_memory(ls, n < 0 ? errno : ENOSPC);
+			return;
+		}
 		done += (size_t)n;
 	}
 	ls->written += done;
@@ -82,25 +132,13 @@ linestore_add(struct linestore *ls, const char *p, size_t n)
 const char *
 linestore_get(struct linestore *ls, size_t off, size_t n, struct buf *out)
 {
-	size_t done = 0;
-	ssize_t got;
-
 	if (off >= ls->written)
 		return ls->tail.data + (off - ls->written);
 	if (out->cap < n + 1) {
 		out->data = xrealloc(out->data, n + 1);
 		out->cap = n + 1;
 	}
-	while (done < n) {
-		got = pread(ls->fd, out->data + done, n - done,
-		    (off_t)(off + done));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			err(EX_IOERR, "cannot read input lines back from a "
-			    "temporary file in %s", tmp_dir());
-		done += (size_t)got;
-	}
+	read_file(ls, out->data, off, n);
 	out->len = n;
 	out->data[n] = '\0';
 	return out->data;

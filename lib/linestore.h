@@ -2,8 +2,8 @@
  * A store of the input lines of a batch, kept until its results are
  * written. They go to an unlinked temporary file under $TMPDIR (or /tmp),
  * so that memory does not grow with the batch size. Where no such file
- * can be made, they stay in memory. Lines are read back only for retries
- * and rejects, which are rare.
+ * can be made, or writing to it fails, they stay in memory. Lines are
+ * read back only for retries and rejects, which are rare.
  */
 #ifndef CONVO_LINESTORE_H
 #define CONVO_LINESTORE_H
@@ -20,7 +20,11 @@ struct linestore {
 	struct buf tail;	/* bytes not yet written to the file */
 };
 
-/* Add N bytes at P and return their offset. Exits when writing fails. */
+/*
+ * Add N bytes at P and return their offset. When writing to the file
+ * fails, every line moves to memory with a warning. Exits when the lines
+ * already written cannot be read back.
+ */
 size_t linestore_add(struct linestore *ls, const char *p, size_t n);
 
 /*

@@ -364,13 +364,15 @@ is_separator(int c)
  * text P, or 0. Spreadsheets and phones write numbers with Unicode spaces
  * (U+00A0, U+2000 to U+200A, U+202F, U+205F, U+3000) and dashes (U+2010
  * to U+2015, U+2212). A copied contact also carries invisible direction
- * marks and joiners (U+200B to U+200F, U+202A to U+202E, U+2060, U+2066
- * to U+2069, U+FEFF).
+ * marks, joiners and soft hyphens (U+00AD, U+061C, U+200B to U+200F,
+ * U+202A to U+202E, U+2060, U+2066 to U+2069, U+FEFF).
  */
 static size_t
 unicode_separator_len(const unsigned char *p)
 {
-	if (p[0] == 0xc2 && p[1] == 0xa0)
+	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0xad))
+		return 2;
+	if (p[0] == 0xd8 && p[1] == 0x9c)
 		return 2;
 	if (p[0] == 0xe2 && p[1] == 0x80 &&
 	    ((p[2] >= 0x80 && p[2] <= 0x95) || (p[2] >= 0xaa && p[2] <= 0xaf)))

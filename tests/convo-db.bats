@@ -194,7 +194,7 @@ convo_db() {
 @test "account add rejects empty or invalid brand" {
 	local brand
 	# Keyword replies start with the brand name.
-	for brand in "" $'\xff'; do
+	for brand in "" "   " $'\t' $'\xff'; do
 		run convo_db account add acme --brand "$brand"
 		[ "$status" -eq 64 ] || fail "--brand '$brand' exits $status"
 		[[ $output == *"--brand"* ]] || fail "--brand '$brand' wrote: $output"

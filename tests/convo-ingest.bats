@@ -832,6 +832,28 @@ message_trigger() {
 	assert_output "5"
 }
 
+@test "rejects stay in line order after retries" {
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		inbound +12015550941 "one" 2026-11-02T10:01:00Z SMr1
+		inbound +12015550942 "poison" 2026-11-02T10:02:00Z SMr2
+		echo '{"type":"message",'
+		inbound +12015550944 "four" 2026-11-02T10:04:00Z SMr4
+		inbound +12015550945 "poison" 2026-11-02T10:05:00Z SMr5
+		echo '{"type":"profile"}'
+	} >input.ndjson
+	run convo-ingest -q --batch-size 3 --rejects rejects.ndjson \
+	    input.ndjson
+	assert_failure 65
+	assert_equal "$(report_order)" "w2 w3 1 2 3 w5 w6 4 5 6"
+	run jq -s -c 'map(.input_line)' rejects.ndjson
+	assert_output "[2,3,5,6]"
+	run sql "SELECT string_agg(body, ',' ORDER BY body) FROM convo.messages"
+	assert_output "four,one"
+}
+
 # Wait up to 10 s for file $1 to have $2 lines, then print its count.
 wait_for_lines() {
 	local i
@@ -935,6 +957,36 @@ check_lines_read_back() {
 
 @test "lines are kept in memory where no temporary file can be made" {
 	TMPDIR=$BATS_TEST_TMPDIR/missing check_lines_read_back
+}
+
+# Run convo-ingest with files limited to 64 KiB, as on a full file
+# system: writing past the limit fails with EFBIG instead of a signal.
+convo-ingest-64k() {
+	(
+		trap '' XFSZ
+		ulimit -f 64
+		convo-ingest "$@"
+	)
+}
+
+@test "lines move to memory when the temporary file fills up" {
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	{
+		long_lines 300
+		inbound +12015550922 "poison" 2026-11-02T11:00:00Z SMq2
+		echo '{"type":"message",'
+		long_lines 300 | sed 's/SMl/SMm/; s/+1201555/+1201556/'
+	} >input.txt
+	run convo-ingest-64k --rejects rejects.ndjson input.txt
+	assert_failure 65
+	assert_line --partial "in memory"
+	run jq -s -r 'sort_by(.input_line)[].input' rejects.ndjson
+	assert_output "$(sed -n 301,302p input.txt)"
+	run sql "SELECT count(*), count(DISTINCT provider_message_id)
+	    FROM convo.messages"
+	assert_output "600|600"
 }
 
 @test "serialization failure retries the batch" {

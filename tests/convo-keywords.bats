@@ -411,6 +411,19 @@ same_output_both_paths() {
 	assert_output --partial 'expected whole or contains'
 }
 
+@test "settings rejects blank brand" {
+	local brand
+	# Keyword replies start with the brand name.
+	for brand in "" "   " $'\t'; do
+		run convo-keywords settings --brand "$brand"
+		[ "$status" -eq 64 ] || fail "--brand '$brand' exits $status"
+		[[ $output == *"--brand needs a name"* ]] ||
+		    fail "--brand '$brand' wrote: $output"
+	done
+	run sql "SELECT brand_name FROM convo.accounts WHERE name = 'default'"
+	assert_output "convo"
+}
+
 @test "lint reports missing help contact" {
 	run convo-keywords lint
 	assert_failure 65

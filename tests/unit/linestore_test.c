@@ -1,11 +1,13 @@
 /*
  * Tests of the store of a batch's input lines. Every line must come back
  * byte for byte, from the temporary file and from memory, after a reset,
- * and where no temporary file can be made.
+ * where no temporary file can be made, and where the file stops growing.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "linestore.h"
@@ -60,6 +62,7 @@ int
 main(void)
 {
 	struct linestore ls = { 0 };
+	struct rlimit limit, saved;
 	char dir[] = "/tmp/linestore-test-XXXXXX", missing[64];
 
 	unit_check(mkdtemp(dir) != NULL, "temporary directory made");
@@ -69,6 +72,20 @@ main(void)
 	unit_check(ls.tail.cap < 512 * 1024, "memory held stays small");
 	linestore_reset(&ls);
 	unit_check(round_trip(&ls), "lines read back after a reset");
+	linestore_free(&ls);
+
+	/*
+	 * A file size limit of 100 KiB makes writing fail with EFBIG, as a
+	 * full file system makes it fail with ENOSPC.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &limit);
+	saved = limit;
+	limit.rlim_cur = 100 * 1024;
+	setrlimit(RLIMIT_FSIZE, &limit);
+	unit_check(round_trip(&ls), "lines read back after the file filled");
+	unit_check(ls.where == LINESTORE_MEMORY, "lines moved to memory");
+	setrlimit(RLIMIT_FSIZE, &saved);
 	linestore_free(&ls);
 
 	snprintf(missing, sizeof(missing), "%s/missing", dir);

@@ -70,6 +70,11 @@ static const struct normalize_case accepted[] = {
 	/* ZERO WIDTH NO-BREAK SPACE and WORD JOINER */
 	{ "\xef\xbb\xbf" "201\xe2\x81\xa0" "5550123", "US",
 	    "+12015550123", NULL },
+	/* ARABIC LETTER MARK around the number */
+	{ "\xd8\x9c" "+1 201 555 0123\xd8\x9c", "US", "+12015550123",
+	    NULL },
+	/* SOFT HYPHEN, as text copied from a web page may carry */
+	{ "201\xc2\xad" "555\xc2\xad" "0123", "US", "+12015550123", NULL },
 	{ "+86 138 0013 8000", "US", "+8613800138000", NULL },
 	{ "+852 2123 4567", "US", "+85221234567", NULL },
 	{ "+881 6 1234 5678", "US", "+881612345678", NULL },
