@@ -589,27 +589,44 @@ retry_deadlocks(struct ingest *in, struct stage *st, struct batch *b,
 	return res;
 }
 
-/* Retry a batch that failed on some record's data one record at a time. */
+/*
+ * Retry lines FROM to TO (exclusive) of B, which failed together on some
+ * record's data, in two halves, each in its own transaction. A half that
+ * fails again is split in turn, and a single line that fails is rejected.
+ * One bad record among N costs about 2 log2(N) transactions, not N.
+ */
 static void
-run_one_by_one(struct ingest *in, struct batch *b)
+run_split(struct ingest *in, struct batch *b, int from, int to)
 {
+	int half = from + (to - from) / 2, part[2][2] = {
+		{ from, half }, { half, to } };
 	PGresult *res;
 	const char *msg;
-	struct slot *s;
-	int i;
+	int i, k, staged, last = -1;
 
-	for (i = 0; i < b->nslots; i++) {
-		s = &b->slots[i];
-		if (s->error != NULL)
-			continue;
+	for (k = 0; k < 2; k++) {
 		stage_reset(&in->retry);
-		restage(in, b, s, &in->retry);
+		staged = 0;
+		for (i = part[k][0]; i < part[k][1]; i++) {
+			if (b->slots[i].error != NULL)
+				continue;
+			restage(in, b, &b->slots[i], &in->retry);
+			staged++;
+			last = i;
+		}
+		if (staged == 0)
+			continue;
 		res = retry_deadlocks(in, &in->retry, b,
 		    run_staged(in, &in->retry, b));
 		if (res == NULL)
 			continue;
-		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		s->error = xstrdup(msg ? msg : "rejected by the database");
+		if (staged == 1) {
+			msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+			b->slots[last].error = xstrdup(msg ? msg :
+			    "rejected by the database");
+		} else {
+			run_split(in, b, part[k][0], part[k][1]);
+		}
 		PQclear(res);
 	}
 }
@@ -632,7 +649,7 @@ send_batch(struct ingest *in, struct batch *b)
 
 /*
  * Retry B after RES, the failure of its first attempt: the whole batch
- * after deadlocks, then one record at a time after a data error.
+ * after deadlocks, then in ever smaller parts after a data error.
  */
 static void
 retry_batch(struct ingest *in, struct batch *b, PGresult *res)
@@ -647,7 +664,7 @@ retry_batch(struct ingest *in, struct batch *b, PGresult *res)
 	}
 	if ((res = retry_deadlocks(in, &in->retry, b, res)) != NULL) {
 		PQclear(res);
-		run_one_by_one(in, b);
+		run_split(in, b, 0, b->nslots);
 	}
 	/* Retries are rare, so their stage is freed at once. */
 	stage_free(&in->retry);

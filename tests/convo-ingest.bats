@@ -989,6 +989,37 @@ convo-ingest-64k() {
 	assert_output "600|600"
 }
 
+@test "one bad record retries in few transactions" {
+	local i
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	# Each attempt inserts its messages in one statement.
+	sql "CREATE SEQUENCE public.inserts;
+	    CREATE FUNCTION public.count_insert() RETURNS trigger
+	    LANGUAGE plpgsql AS \$\$ BEGIN PERFORM nextval('public.inserts');
+	    RETURN NULL; END \$\$;
+	    CREATE TRIGGER count_insert AFTER INSERT ON convo.messages
+	    FOR EACH STATEMENT EXECUTE FUNCTION public.count_insert()"
+	for i in $(seq 1000); do
+		if [ "$i" -eq 700 ]; then
+			inbound +12015550999 poison 2026-11-02T12:00:00Z SMb$i
+		else
+			printf '{"type":"message","direction":"inbound",'
+			printf '"from":"+1201555%04d","to":"+12025550140",' "$i"
+			printf '"body":"hi","provider_message_id":"SMb%d",' "$i"
+			printf '"sent_at":"2026-11-02T12:00:00Z"}\n'
+		fi
+	done >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_failure 65
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 999
+	# The batch, then two halves at each of 10 levels.
+	run sql "SELECT last_value <= 21 FROM public.inserts"
+	assert_output t
+}
+
 @test "serialization failure retries the batch" {
 	sql "CREATE SEQUENCE public.attempts"
 	# Sequences ignore rollbacks, so only the first attempt fails.
