@@ -336,6 +336,21 @@ EOF
 	assert_output "1"
 }
 
+@test "known phones use up profile ids" {
+	inbound +12015550311 hi 2026-11-03T10:00:00Z SMq1 >first.ndjson
+	convo-ingest -q first.ndjson >/dev/null
+	{
+		inbound +12015550311 again 2026-11-03T11:00:00Z SMq2
+		inbound +12015550312 hello 2026-11-03T11:00:00Z SMq3
+	} >second.ndjson
+	convo-ingest -q second.ndjson >/dev/null
+	# The second batch takes one id for each of its phones, in phone
+	# order, whether the phone is new or not.
+	run sql "SELECT phone, profile_id - min(profile_id) OVER ()
+	    FROM convo.profiles ORDER BY phone"
+	assert_output "$(printf '+12015550311|0\n+12015550312|2')"
+}
+
 @test "status only moves forward" {
 	{
 		campaign +12015550401 2026-11-04T10:00:00Z SMst1
