@@ -118,12 +118,16 @@ linestore_add(struct linestore *ls, const char *p, size_t n)
 {
 	size_t off;
 
-	if (ls->where == LINESTORE_NEW) {
-		ls->fd = open_tmp();
-		ls->where = ls->fd >= 0 ? LINESTORE_FILE : LINESTORE_MEMORY;
+	/* Small batches, such as a webhook's, never make the file. */
+	if (ls->tail.len > 0 && ls->tail.len + n > TAIL_MAX) {
+		if (ls->where == LINESTORE_NEW) {
+			ls->fd = open_tmp();
+			ls->where = ls->fd >= 0 ? LINESTORE_FILE :
+			    LINESTORE_MEMORY;
+		}
+		if (ls->where == LINESTORE_FILE)
+			write_tail(ls);
 	}
-	if (ls->where == LINESTORE_FILE && ls->tail.len > 0 && ls->tail.len + n > TAIL_MAX)
-		write_tail(ls);
 	off = ls->written + ls->tail.len;
 	buf_add(&ls->tail, p, n);
 	return off;

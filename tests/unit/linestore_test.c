@@ -67,6 +67,11 @@ main(void)
 
 	unit_check(mkdtemp(dir) != NULL, "temporary directory made");
 	setenv("TMPDIR", dir, 1);
+	linestore_add(&ls, "one line", 8);
+	unit_check(ls.where == LINESTORE_NEW, "a small batch makes no file");
+	unit_check(memcmp(linestore_get(&ls, 0, 8, NULL), "one line", 8) ==
+	    0, "a small batch reads back from memory");
+	linestore_free(&ls);
 	unit_check(round_trip(&ls), "lines read back from the file");
 	unit_check(ls.where == LINESTORE_FILE, "lines kept in a file");
 	unit_check(ls.tail.cap < 512 * 1024, "memory held stays small");
