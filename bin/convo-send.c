@@ -82,6 +82,7 @@ struct sender {
 	struct options o;
 	struct send_ctx ctx;
 	jq_state *jq;
+	int jq_read_past_end;	/* the filter asked for a second input */
 	struct twilio twilio;
 	struct send_job **pending;	/* waiting for their turn */
 	int npending;
@@ -408,6 +409,23 @@ restart_halted_jq(struct sender *s)
 }
 
 /*
+ * Return the message MSG (consumed) of a failed --body-jq filter.
+ * libjq 1.6 ends input with the error "break", which its `inputs`
+ * catches. When the filter asked for input beyond its record, that
+ * error is shown as "No more inputs".
+ */
+static jv
+jq_error_text(const struct sender *s, jv msg)
+{
+	if (s->jq_read_past_end && jv_get_kind(msg) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(msg), "break") == 0) {
+		jv_free(msg);
+		return jv_string("No more inputs");
+	}
+	return msg;
+}
+
+/*
  * Run the --body-jq filter on REC. Returns a string, or an invalid jv
  * whose message gives the reason: the filter failed or halted, or gave
  * no output or more than one.
@@ -418,6 +436,7 @@ body_from_jq(struct sender *s, jv rec)
 	jv out, next;
 	int outputs = 0;
 
+	s->jq_read_past_end = 0;
 	jq_start(s->jq, jv_copy(rec), 0);
 	out = jq_next(s->jq);
 	next = jv_is_valid(out) ? jq_next(s->jq) : jv_copy(out);
@@ -435,7 +454,8 @@ body_from_jq(struct sender *s, jv rec)
 	if (jv_invalid_has_msg(jv_copy(next))) {
 		/* An error after the first output fails the filter too. */
 		jv_free(out);
-		return jv_invalid_with_msg(jv_invalid_get_msg(next));
+		return jv_invalid_with_msg(jq_error_text(s,
+		    jv_invalid_get_msg(next)));
 	}
 	jv_free(next);
 	if (!jv_is_valid(out)) {
@@ -1650,16 +1670,18 @@ parse_options(struct options *o, int argc, char **argv)
 }
 
 /*
- * Give --body-jq no input beyond its record, so that `input` fails with
- * jq's own "No more inputs", where libjq 1.6 without a callback says
- * "break".
+ * Give --body-jq no input beyond its record. The invalid value without a
+ * message makes libjq raise its own end-of-input error, which its
+ * `inputs` catches, so that `input` fails and `inputs` is empty.
  */
 static jv
 no_more_input(jq_state *jq, void *arg)
 {
+	struct sender *s = arg;
+
 	(void)jq;
-	(void)arg;
-	return jv_invalid_with_msg(jv_string("No more inputs"));
+	s->jq_read_past_end = 1;
+	return jv_invalid();
 }
 
 static void
@@ -1672,7 +1694,7 @@ compile_jq(struct sender *s)
 	/* jq_compile returns non-zero on success. */
 	if (!jq_compile(s->jq, s->o.body_jq))
 		errx(EX_USAGE, "invalid --body-jq filter \"%s\"", s->o.body_jq);
-	jq_set_input_cb(s->jq, no_more_input, NULL);
+	jq_set_input_cb(s->jq, no_more_input, s);
 }
 
 static void

@@ -1071,6 +1071,22 @@ receipt() {
 	assert_output "0"
 }
 
+@test "body-jq inputs is empty" {
+	start_fake
+	customer +12015550934 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --dry-run \
+	    --body-jq '[inputs] | length | tostring' <<<'{"to":"+12015550934"}'
+	assert_success
+	run jq -r '[.status, .request] | join("|")' <<<"$output"
+	assert_output --partial "dry_run|"
+	assert_output --partial "&Body=0"
+	run --separate-stderr convo-send -q --dry-run \
+	    --body-jq 'first(inputs) // "none"' <<<'{"to":"+12015550934"}'
+	assert_success
+	run jq -r '.request' <<<"$output"
+	assert_output --partial "&Body=none"
+}
+
 @test "ingest keyword replies are sent" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
