@@ -20,6 +20,12 @@
 /* Errors printed before the rest are only counted. */
 #define ERRORS_SHOWN_MAX 100
 
+/*
+ * Lines of a failed batch retried one by one rather than in halves, which
+ * would take about twice as many transactions where most lines are bad.
+ */
+#define SPLIT_MIN 16
+
 /* Deadlocks and serialization failures are retried this many times. */
 #define RETRY_MAX 5
 
@@ -591,9 +597,39 @@ retry_deadlocks(struct ingest *in, struct stage *st, struct batch *b,
 
 /*
  * Retry lines FROM to TO (exclusive) of B, which failed together on some
+ * record's data, each in its own transaction. A line that fails is
+ * rejected.
+ */
+static void
+run_each(struct ingest *in, struct batch *b, int from, int to)
+{
+	PGresult *res;
+	const char *msg;
+	struct slot *s;
+	int i;
+
+	for (i = from; i < to; i++) {
+		s = &b->slots[i];
+		if (s->error != NULL)
+			continue;
+		stage_reset(&in->retry);
+		restage(in, b, s, &in->retry);
+		res = retry_deadlocks(in, &in->retry, b,
+		    run_staged(in, &in->retry, b));
+		if (res == NULL)
+			continue;
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		s->error = xstrdup(msg ? msg : "rejected by the database");
+		PQclear(res);
+	}
+}
+
+/*
+ * Retry lines FROM to TO (exclusive) of B, which failed together on some
  * record's data, in two halves, each in its own transaction. A half that
- * fails again is split in turn, and a single line that fails is rejected.
- * One bad record among N costs about 2 log2(N) transactions, not N.
+ * fails again is split in turn, and one of SPLIT_MIN lines or fewer is
+ * retried line by line. One bad record among N costs about 2 log2(N)
+ * transactions, and a batch of bad records about 1.1 N.
  */
 static void
 run_split(struct ingest *in, struct batch *b, int from, int to)
@@ -601,9 +637,12 @@ run_split(struct ingest *in, struct batch *b, int from, int to)
 	int half = from + (to - from) / 2, part[2][2] = {
 		{ from, half }, { half, to } };
 	PGresult *res;
-	const char *msg;
-	int i, k, staged, last = -1;
+	int i, k, staged;
 
+	if (to - from <= SPLIT_MIN) {
+		run_each(in, b, from, to);
+		return;
+	}
 	for (k = 0; k < 2; k++) {
 		stage_reset(&in->retry);
 		staged = 0;
@@ -612,7 +651,6 @@ run_split(struct ingest *in, struct batch *b, int from, int to)
 				continue;
 			restage(in, b, &b->slots[i], &in->retry);
 			staged++;
-			last = i;
 		}
 		if (staged == 0)
 			continue;
@@ -620,14 +658,8 @@ run_split(struct ingest *in, struct batch *b, int from, int to)
 		    run_staged(in, &in->retry, b));
 		if (res == NULL)
 			continue;
-		if (staged == 1) {
-			msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-			b->slots[last].error = xstrdup(msg ? msg :
-			    "rejected by the database");
-		} else {
-			run_split(in, b, part[k][0], part[k][1]);
-		}
 		PQclear(res);
+		run_split(in, b, part[k][0], part[k][1]);
 	}
 }
 

@@ -1009,12 +1009,13 @@ convo-ingest-64k() {
 	message_trigger poison "IF NEW.body = 'poison' THEN
 	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
 	    END IF;"
-	# Each attempt inserts its messages in one statement.
+	# Each attempt inserts its messages in one statement, and the
+	# sequence counts failed attempts too.
 	sql "CREATE SEQUENCE public.inserts;
 	    CREATE FUNCTION public.count_insert() RETURNS trigger
 	    LANGUAGE plpgsql AS \$\$ BEGIN PERFORM nextval('public.inserts');
 	    RETURN NULL; END \$\$;
-	    CREATE TRIGGER count_insert AFTER INSERT ON convo.messages
+	    CREATE TRIGGER count_insert BEFORE INSERT ON convo.messages
 	    FOR EACH STATEMENT EXECUTE FUNCTION public.count_insert()"
 	for i in $(seq 1000); do
 		if [ "$i" -eq 700 ]; then
@@ -1030,9 +1031,33 @@ convo-ingest-64k() {
 	assert_failure 65
 	run sql "SELECT count(*) FROM convo.messages"
 	assert_output 999
-	# The batch, then two halves at each of 10 levels.
-	run sql "SELECT last_value <= 21 FROM public.inserts"
-	assert_output t
+	# The batch, two halves at each of 6 levels down to 15 lines, and
+	# those 15 one by one.
+	run sql "SELECT last_value FROM public.inserts"
+	assert_output 28
+}
+
+@test "batch of bad records retries about once each" {
+	local i
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	sql "CREATE SEQUENCE public.inserts;
+	    CREATE FUNCTION public.count_insert() RETURNS trigger
+	    LANGUAGE plpgsql AS \$\$ BEGIN PERFORM nextval('public.inserts');
+	    RETURN NULL; END \$\$;
+	    CREATE TRIGGER count_insert BEFORE INSERT ON convo.messages
+	    FOR EACH STATEMENT EXECUTE FUNCTION public.count_insert()"
+	for i in $(seq 100); do
+		inbound "+1201555$((1000 + i))" poison 2026-11-02T12:00:00Z SMa$i
+	done >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_failure 65
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 0
+	# Halves down to 16 lines take 15 transactions, then 100 alone.
+	run sql "SELECT last_value FROM public.inserts"
+	assert_output 115
 }
 
 @test "serialization failure retries the batch" {
