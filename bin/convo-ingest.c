@@ -136,11 +136,12 @@ summary(struct ingest *in, double seconds)
 {
 	if (in->quiet)
 		return;
-	fprintf(stderr, "convo-ingest: %lld records in %.1f s: %lld inserted, "
+	fprintf(stderr, "convo-ingest: %lld %s in %.1f s: %lld inserted, "
 	    "%lld updated, %lld duplicate, %lld conflict, %lld pending, "
-	    "%lld rejected; %lld keyword replies\n", in->records, seconds,
-	    in->inserted, in->updated, in->duplicate, in->conflict,
-	    in->pending, in->rejected, in->replies);
+	    "%lld rejected; %lld keyword %s\n", in->records,
+	    in->records == 1 ? "record" : "records", seconds, in->inserted,
+	    in->updated, in->duplicate, in->conflict, in->pending,
+	    in->rejected, in->replies, in->replies == 1 ? "reply" : "replies");
 }
 
 /* Values of option arguments and operands for the shell completions. */

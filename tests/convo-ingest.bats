@@ -1060,6 +1060,14 @@ convo-ingest-64k() {
 	assert_output 115
 }
 
+@test "summary of one record is singular" {
+	inbound +12015550941 "STOP" 2026-11-02T12:00:00Z SMone1 >in.ndjson
+	run --separate-stderr convo-ingest in.ndjson
+	assert_success
+	[[ $stderr == "convo-ingest: 1 record in "*"; 1 keyword reply" ]] ||
+	    fail "summary: $stderr"
+}
+
 @test "serialization failure retries the batch" {
 	sql "CREATE SEQUENCE public.attempts"
 	# Sequences ignore rollbacks, so only the first attempt fails.
