@@ -21,8 +21,8 @@
 #define ERRORS_SHOWN_MAX 100
 
 /*
- * Lines of a failed batch retried one by one rather than in halves, which
- * would take about twice as many transactions where most lines are bad.
+ * Size of a part of a failed batch that is retried line by line, because
+ * halving it takes about twice as many transactions when most lines are bad.
  */
 #define SPLIT_MIN 16
 

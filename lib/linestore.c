@@ -152,7 +152,8 @@ void
 linestore_reset(struct linestore *ls)
 {
 	buf_reset(&ls->tail);
-	if (ls->where == LINESTORE_FILE && ls->written > 0 && ftruncate(ls->fd, 0) != 0)
+	if (ls->where == LINESTORE_FILE && ls->written > 0 &&
+	    ftruncate(ls->fd, 0) != 0)
 		err(EX_IOERR, "cannot empty a temporary file in %s",
 		    tmp_dir());
 	ls->written = 0;

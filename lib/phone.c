@@ -455,11 +455,7 @@ internationalize(const struct scan *s, const char *iso, char *intl,
 	if ((skip = prefix_match(s->digits, country->intl)) > 0) {
 		n = snprintf(intl, intlsz, "%s", s->digits + skip);
 	} else {
-		/*
-		 * TODO: digits that start with the calling code but no '+'
-		 * (447700900123 in GB) are read as national, giving a wrong
-		 * number; telling them apart needs national number lengths.
-		 */
+		/* TODO: 447700900123 (GB, no '+') is read as national. */
 		skip = prefix_match(s->digits, country->trunk);
 		n = snprintf(intl, intlsz, "%s%s", country->code,
 		    s->digits + skip);

@@ -1004,19 +1004,24 @@ convo-ingest-64k() {
 	assert_output "600|600"
 }
 
-@test "one bad record retries in few transactions" {
-	local i
-	message_trigger poison "IF NEW.body = 'poison' THEN
-	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
-	    END IF;"
-	# Each attempt inserts its messages in one statement, and the
-	# sequence counts failed attempts too.
+# Count in the sequence public.inserts each attempt to record a batch:
+# it inserts its messages in one statement, and the sequence keeps
+# counting when the attempt fails.
+count_attempts() {
 	sql "CREATE SEQUENCE public.inserts;
 	    CREATE FUNCTION public.count_insert() RETURNS trigger
 	    LANGUAGE plpgsql AS \$\$ BEGIN PERFORM nextval('public.inserts');
 	    RETURN NULL; END \$\$;
 	    CREATE TRIGGER count_insert BEFORE INSERT ON convo.messages
 	    FOR EACH STATEMENT EXECUTE FUNCTION public.count_insert()"
+}
+
+@test "one bad record retries in few transactions" {
+	local i
+	message_trigger poison "IF NEW.body = 'poison' THEN
+	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
+	    END IF;"
+	count_attempts
 	for i in $(seq 1000); do
 		if [ "$i" -eq 700 ]; then
 			inbound +12015550999 poison 2026-11-02T12:00:00Z SMb$i
@@ -1042,12 +1047,7 @@ convo-ingest-64k() {
 	message_trigger poison "IF NEW.body = 'poison' THEN
 	    RAISE EXCEPTION 'poisoned message' USING ERRCODE = '22023';
 	    END IF;"
-	sql "CREATE SEQUENCE public.inserts;
-	    CREATE FUNCTION public.count_insert() RETURNS trigger
-	    LANGUAGE plpgsql AS \$\$ BEGIN PERFORM nextval('public.inserts');
-	    RETURN NULL; END \$\$;
-	    CREATE TRIGGER count_insert BEFORE INSERT ON convo.messages
-	    FOR EACH STATEMENT EXECUTE FUNCTION public.count_insert()"
+	count_attempts
 	for i in $(seq 100); do
 		inbound "+1201555$((1000 + i))" poison 2026-11-02T12:00:00Z SMa$i
 	done >input.ndjson
