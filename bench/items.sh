@@ -371,6 +371,102 @@ plan_rows() {
 		END { flush() }' "$2"
 }
 
+# list_times PREFIX: time each of the commands of item_list with
+# hyperfine into PREFIX-NAME.times, on the database of CONVO_DB and the
+# psql peer on PGHOST and PGPORT.
+list_times() {
+	local -a args=()
+	local i
+	for i in "${!names[@]}"; do
+		args+=(-n "${names[$i]}" "${commands[$i]}")
+	done
+	PGDATABASE=bench_scale hyperfine -N --style basic --warmup 3 \
+	    --runs "$LIST_RUNS" --export-json "$RESULTS/$1.json" "${args[@]}" \
+	    >"$RESULTS/$1.hyperfine" 2>&1
+	for i in "${!names[@]}"; do
+		jq -r --arg n "${names[$i]}" \
+		    '.results[] | select(.command == $n) | .times[]' \
+		    "$RESULTS/$1.json" >"$RESULTS/$1-${names[$i]}.times"
+		echo ok >"$RESULTS/$1-${names[$i]}.status"
+	done
+}
+
+# Start PgBouncer in transaction pooling mode on a unix socket beside the
+# server's, with two server connections. Returns 1 when it is missing.
+pooler_start() {
+	local bin dir=$WORK/pooler i
+
+	bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+	if [ ! -x "$bin" ]; then
+		log "list: pgbouncer not found; the pooled times are skipped"
+		return 1
+	fi
+	POOLER_VERSION=$("$bin" --version | head -n 1)
+	mkdir -p "$dir"
+	cat >"$dir/pgbouncer.ini" <<-EOF
+	[databases]
+	* = host=$WORK
+
+	[pgbouncer]
+	listen_addr =
+	listen_port = $POOLER_PORT
+	unix_socket_dir = $WORK
+	auth_type = trust
+	auth_file = $dir/users.txt
+	pool_mode = transaction
+	default_pool_size = 2
+	max_client_conn = 20
+	logfile = $dir/pgbouncer.log
+	pidfile = $dir/pgbouncer.pid
+	EOF
+	printf '"%s" ""\n' "$PG_USER" >"$dir/users.txt"
+	[ "$(id -u)" -ne 0 ] || chown -R postgres "$dir"
+	if ! as_server "$bin" -d "$dir/pgbouncer.ini" 3>&-; then
+		log "list: pgbouncer did not start; the pooled times are skipped"
+		return 1
+	fi
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$WORK/.s.PGSQL.$POOLER_PORT" ] && return 0
+		sleep 0.1
+	done
+	log "list: pgbouncer did not open its socket; the pooled times are" \
+	    "skipped"
+	pooler_stop
+	return 1
+}
+
+pooler_stop() {
+	local pid
+
+	pid=$(cat "$WORK/pooler/pgbouncer.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	rm -f "$WORK/pooler/pgbouncer.pid"
+}
+
+# Report the times through PgBouncer, if any, as ratios to psql through
+# PgBouncer and to $1, the median of psql connecting directly.
+pool_table() {
+	local i m peer
+
+	[ -s "$RESULTS/pool-psql.times" ] || return 0
+	peer=$(stat pool-psql median)
+	out ""
+	out "The same commands through $POOLER_VERSION (transaction pooling," \
+	    "two server connections, unix socket), so that each run finds" \
+	    "a server process that has run the statements before. The" \
+	    "peers are psql -X -c 'select 1' through the pooler and" \
+	    "directly."
+	out ""
+	out "| command | median | min | max | runs | / psql pooled |" \
+	    "/ psql direct |"
+	out "|---|---|---|---|---|---|---|"
+	for i in "${!names[@]}"; do
+		m=$(stat "pool-${names[$i]}" median)
+		out "$(time_row "pool-${names[$i]}" "\`${commands[$i]}\`")" \
+		    "$(ratio "$m" "$peer") | $(ratio "$m" "$1") |"
+	done
+}
+
 item_list() {
 	local account cursor deep_rank conversations messages
 
@@ -400,20 +496,14 @@ item_list() {
 		"convo-read --no-mark-read --limit 50 $thread"
 		"$PGBIN/psql -X -c 'select 1'"
 	)
-	local -a args=()
-	local i
-	for i in "${!names[@]}"; do
-		args+=(-n "${names[$i]}" "${commands[$i]}")
-	done
-	PGDATABASE=bench_scale hyperfine -N --style basic --warmup 3 \
-	    --runs "$LIST_RUNS" --export-json "$RESULTS/list.json" "${args[@]}" \
-	    >"$RESULTS/list.hyperfine" 2>&1
-	for i in "${!names[@]}"; do
-		jq -r --arg n "${names[$i]}" \
-		    '.results[] | select(.command == $n) | .times[]' \
-		    "$RESULTS/list.json" >"$RESULTS/list-${names[$i]}.times"
-		echo ok >"$RESULTS/list-${names[$i]}.status"
-	done
+	local i pooled_db
+	list_times list
+	if pooler_start; then
+		pooled_db="host=$WORK port=$POOLER_PORT user=$PG_USER"
+		CONVO_DB="$pooled_db dbname=bench_scale" PGPORT=$POOLER_PORT \
+		    list_times pool
+		pooler_stop
+	fi
 
 	explain_command first-page convo-list
 	explain_command deep-page convo-list --before "$cursor"
@@ -450,6 +540,7 @@ item_list() {
 		    "$r | $(verdict "$(awk -v r="$r" \
 		    'BEGIN { print (r != "-" && r <= 1) }')") |"
 	done
+	pool_table "$psql_median"
 	out ""
 	out "Statements of one run of each command, from auto_explain" \
 	    "(log_analyze, log_buffers; execution time without planning)." \
