@@ -392,7 +392,7 @@ list_times() {
 }
 
 # Start PgBouncer in transaction pooling mode on a unix socket beside the
-# server's, with two server connections. Returns 1 when it is missing.
+# server's, with two server connections. Return 1 when it cannot start.
 pooler_start() {
 	local bin dir=$WORK/pooler i
 
