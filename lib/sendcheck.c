@@ -70,8 +70,9 @@ send_check_recipient(const struct send_ctx *ctx,
 		return "no_conversation";
 	}
 	if (!j->keyword_reply && strcmp(j->consent, "subscribed") != 0) {
-		snprintf(message, n, "%s is %s, not subscribed", j->phone,
-		    j->consent);
+		snprintf(message, n, "%s is %s, not subscribed%s", j->phone,
+		    j->consent, j->replies_to_keyword ? " (only the stored "
+		    "text of a keyword reply is sent without consent)" : "");
 		return "not_subscribed";
 	}
 	if (j->blocked) {

@@ -1146,12 +1146,12 @@ receipt() {
 	customer +12015550934 subscribed | convo-ingest -q >/dev/null
 	stop_message +12015550934 SMstop9 | convo-ingest -q >replies.ndjson
 	convo-send -q --rate 0 <replies.ndjson >/dev/null
-	# Another text as a reply to the same STOP is the same message.
+	# Another text as a reply to the same STOP needs consent.
 	jq -c '.body = "Big sale today"' replies.ndjson >promo.ndjson
 	run --separate-stderr convo-send -q --rate 0 <promo.ndjson
-	assert_success
-	run jq -r '[.status, .previous_state] | join(" ")' <<<"$output"
-	assert_output "duplicate sent"
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected not_subscribed"
 	sql "UPDATE convo.messages SET recorded_at = recorded_at
 	    - interval '25 hours' WHERE provider_message_id = 'SMstop9'" \
 	    >/dev/null
@@ -1163,6 +1163,27 @@ receipt() {
 	assert_output "rejected not_subscribed"
 	run requests
 	assert_output "1"
+}
+
+@test "keyword reply with another text needs consent" {
+	start_fake
+	customer +12015550937 subscribed | convo-ingest -q >/dev/null
+	stop_message +12015550937 SMstop10 | convo-ingest -q >replies.ndjson
+	jq -c '.body = "Flash promo: 70% off today only"' replies.ndjson \
+	    >promo.ndjson
+	run --separate-stderr convo-send -q --rate 0 <promo.ndjson
+	assert_failure 65
+	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
+	assert_output "rejected|not_subscribed|+12015550937 is unsubscribed, not subscribed (only the stored text of a keyword reply is sent without consent)"
+	run requests
+	assert_output "0"
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "sent"
+	run jq -r .form.Body log.ndjson
+	assert_output --partial "unsubscribed"
+	refute_output --partial "promo"
 }
 
 @test "recorded history queues no old keyword replies" {
