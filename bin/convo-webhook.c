@@ -69,6 +69,7 @@ struct request {
 struct outcome {
 	jv result;
 	jv reply;
+	int blocked;	/* the reply's conversation is blocked */
 };
 
 static struct log_entry entry;
@@ -681,6 +682,44 @@ twiml_replies(void)
 	return mode != NULL && strcmp(mode, "twiml") == 0;
 }
 
+/*
+ * Return 1 when the conversation of REPLY is blocked: convo-send sends
+ * a blocked conversation no keyword reply, and neither does the webhook.
+ */
+static int
+reply_blocked(const struct ingest *in, jv reply)
+{
+	jv id = jv_is_valid(reply) ? jv_object_get(jv_copy(reply),
+	    jv_string("conversation_id")) : jv_null();
+	char account[32];
+	const char *params[2] = { account, NULL };
+	PGresult *res;
+	int blocked = 0;
+
+	if (jv_get_kind(id) == JV_KIND_STRING &&
+	    strncmp(jv_string_value(id), "c_", 2) == 0) {
+		snprintf(account, sizeof(account), "%lld", in->account);
+		params[1] = jv_string_value(id) + 2;
+		res = PQexecParams(in->conn, "SELECT blocked FROM "
+		    "convo.conversations WHERE account_id = $1 "
+		    "AND conversation_id = $2", 2, NULL, params, NULL, NULL,
+		    0);
+		/* The record is stored: if the query fails, send no reply. */
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(entry.error, sizeof(entry.error), "reply not "
+			    "sent: cannot read whether conversation %s is "
+			    "blocked: %s", jv_string_value(id),
+			    PQresultErrorMessage(res));
+			blocked = 1;
+		} else
+			blocked = PQntuples(res) > 0 &&
+			    PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+	}
+	jv_free(id);
+	return blocked;
+}
+
 /* Record LINE, one NDJSON record, and collect its result into O. */
 static void
 ingest_record(jv line, struct outcome *o)
@@ -705,6 +744,7 @@ ingest_record(jv line, struct outcome *o)
 	ingest_line(&in, NULL, 1, jv_string_value(line),
 	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);
 	ingest_flush(&in);
+	o->blocked = reply_blocked(&in, o->reply);
 	PQfinish(in.conn);
 	ingest_close(&in);
 }
@@ -764,9 +804,12 @@ required_reply(jv reply)
 	return required;
 }
 
-/* Respond 200 with the keyword reply REPLY as TwiML, or with no message. */
+/*
+ * Respond 200 with the keyword reply REPLY as TwiML, or with no message
+ * when BLOCKED.
+ */
 static void
-respond_recorded(jv reply)
+respond_recorded(jv reply, int blocked)
 {
 	jv body = jv_is_valid(reply) ?
 	    jv_object_get(jv_copy(reply), jv_string("body")) : jv_null();
@@ -774,7 +817,7 @@ respond_recorded(jv reply)
 
 	if (jv_get_kind(body) != JV_KIND_STRING) {
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
-	} else if (!twiml_replies() || !required_reply(reply)) {
+	} else if (!twiml_replies() || !required_reply(reply) || blocked) {
 		entry.reply = "not-sent";
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
 	} else {
@@ -793,7 +836,7 @@ respond_recorded(jv reply)
 static void
 record_request(const struct request *rq)
 {
-	struct outcome o = { jv_invalid(), jv_invalid() };
+	struct outcome o = { jv_invalid(), jv_invalid(), 0 };
 	jv line = body_record(rq);
 	const char *error;
 
@@ -807,7 +850,7 @@ record_request(const struct request *rq)
 		error = field(o.result, "error");
 		fail(400, NULL, "%s", error != NULL ? error : "rejected");
 	}
-	respond_recorded(o.reply);
+	respond_recorded(o.reply, o.blocked);
 	jv_free(o.result);
 	jv_free(o.reply);
 }

@@ -616,6 +616,20 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	assert_output "r:SMw0019|queued"
 }
 
+@test "blocked conversation gets no TwiML reply" {
+	inbound +12015550127 "Where is my order?" SMw0027
+	run cgi
+	[ "$(cgi_status)" = 200 ]
+	convo-mark -q --block +12015550127 >/dev/null
+	# convo-send sends a blocked conversation no keyword reply, so the
+	# TwiML response must not carry one either.
+	inbound +12015550127 "HELP" SMw0028
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Response/>'
+	refute_output --partial '<Message>'
+}
+
 @test "custom keyword reply waits for consent checks" {
 	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
 	inbound +12015550125 "STOP" SMw0025
