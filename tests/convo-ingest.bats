@@ -1141,6 +1141,22 @@ Narrow +442079460185
 Nbsp +12015550181"
 }
 
+@test "international phone without plus" {
+	# The default account reads national numbers as United States ones,
+	# which have 10 digits, so 12 digits starting with 44 are British.
+	{
+		inbound 447700900123 "hello from London" \
+		    2026-11-02T10:00:00Z SMintl1
+		inbound 2015550191 "hello from New Jersey" \
+		    2026-11-02T10:01:00Z SMintl2
+	} >messages.ndjson
+	run convo-ingest -q messages.ndjson
+	assert_success
+	run sql "SELECT phone FROM convo.profiles ORDER BY phone"
+	assert_output "+12015550191
++447700900123"
+}
+
 @test "new account's repeated lines read only their own keys" {
 	# Messages of one account, analyzed, then a second account that the
 	# statistics have not seen records its lines twice.

@@ -79,6 +79,31 @@ static const struct normalize_case accepted[] = {
 	{ "+852 2123 4567", "US", "+85221234567", NULL },
 	{ "+881 6 1234 5678", "US", "+881612345678", NULL },
 	{ "+683 4002", "US", "+6834002", NULL },
+	/*
+	 * International numbers without their '+' that cannot be national
+	 * numbers of the default country, because of their length.
+	 */
+	{ "447700900123", "US", "+447700900123", NULL },
+	{ "44 7700 900123", "CA", "+447700900123", NULL },
+	{ "33 6 12 34 56 78", "US", "+33612345678", NULL },
+	{ "8613800138000", "US", "+8613800138000", NULL },
+	{ "5511912345678", "US", "+5511912345678", NULL },
+	{ "12015550123", "GB", "+12015550123", NULL },
+	{ "447700900123", "GB", "+447700900123", NULL },
+	{ "393471234567", "IT", "+393471234567", NULL },
+	{ "79123456789", "RU", "+79123456789", NULL },
+	/* Japan's 81 starts with Russia's trunk prefix 8. */
+	{ "819012345678", "RU", "+819012345678", NULL },
+	/*
+	 * An 11-digit number is not North American, but 9 digits after +20
+	 * is a valid length in Egypt.
+	 */
+	{ "201 555 01234", "US", "+20155501234", NULL },
+	/* Lengths that fit the default country keep the national reading. */
+	{ "4477009001", "US", "+14477009001", NULL },
+	{ "14477009001", "US", "+14477009001", NULL },
+	{ "4915112345678", "DE", "+494915112345678", NULL },
+	{ "3361234567", "GB", "+443361234567", NULL },
 };
 
 static const struct normalize_case rejected[] = {
@@ -107,7 +132,14 @@ static const struct normalize_case rejected[] = {
 	{ "201 555 0123\xc2", "US", NULL, "unexpected character" },
 	{ "555 0123", "US", NULL, "too few digits" },
 	{ "+1 201 555 012", "US", NULL, "too few digits" },
-	{ "201 555 01234", "US", NULL, "too many digits" },
+	{ "212 555 01234", "US", NULL, "too many digits" },
+	/*
+	 * Too long for North America, and no calling code that they start
+	 * with is followed by a length that its country uses.
+	 */
+	{ "4477009001234", "US", NULL, "too many digits" },
+	{ "1 447 700 900 123", "US", NULL, "too many digits" },
+	{ "999 1234 5678", "US", NULL, "too many digits" },
 	{ "+1 234 567 8901 2", "US", NULL, "too many digits" },
 	{ "+1", "US", NULL, "too few digits" },
 	{ "+4", "US", NULL, "too few digits" },
