@@ -412,6 +412,45 @@ is_ascii_letter(int c)
 }
 
 /*
+ * Return the ASCII character that the UTF-8 text P starts with, and store
+ * its byte length in *LEN. The fullwidth forms of ASCII (U+FF01 to
+ * U+FF5E) that East Asian input methods type count as ASCII, and so do
+ * the Arabic-Indic (U+0660 to U+0669) and Extended Arabic-Indic (U+06F0
+ * to U+06F9) digits. Any other byte is returned as it is, with length 1.
+ */
+static int
+fold_char(const unsigned char *p, size_t *len)
+{
+	*len = 2;
+	if (p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9)
+		return '0' + (p[1] - 0xa0);
+	if (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9)
+		return '0' + (p[1] - 0xb0);
+	*len = 3;
+	if (p[0] == 0xef && p[1] == 0xbc && p[2] >= 0x81 && p[2] <= 0xbf)
+		return '!' + (p[2] - 0x81);
+	if (p[0] == 0xef && p[1] == 0xbd && p[2] >= 0x80 && p[2] <= 0x9e)
+		return '`' + (p[2] - 0x80);
+	*len = 1;
+	return p[0];
+}
+
+/* Return the byte length of a "(0)" that starts P, in any width, or 0. */
+static size_t
+optional_zero_len(const unsigned char *p)
+{
+	const char	*expected = "(0)";
+	size_t		 total = 0, len, i;
+
+	for (i = 0; expected[i] != '\0'; i++) {
+		if (fold_char(p + total, &len) != expected[i])
+			return 0;
+		total += len;
+	}
+	return total;
+}
+
+/*
  * Collect the digits of TEXT into S. A '+' may come only before the
  * first digit. "(0)" after a digit is the optional trunk prefix of
  * "+44 (0)20 ..." and is skipped.
@@ -419,16 +458,17 @@ is_ascii_letter(int c)
 static const char *
 scan_text(const char *text, struct scan *s)
 {
-	const char	*p;
-	size_t		 skip;
-	int		 c;
+	const unsigned char	*p;
+	size_t			 len, skip;
+	int			 c;
 
 	s->len = 0;
 	s->plus = 0;
-	for (p = text == NULL ? "" : text; *p != '\0'; p++) {
-		c = (unsigned char)*p;
-		if (s->len > 0 && strncmp(p, "(0)", 3) == 0)
-			p += 2;
+	p = (const unsigned char *)(text == NULL ? "" : text);
+	for (; *p != '\0'; p += len) {
+		c = fold_char(p, &len);
+		if (s->len > 0 && (skip = optional_zero_len(p)) > 0)
+			len = skip;
 		else if (c >= '0' && c <= '9') {
 			if (s->len == SCAN_DIGITS_MAX)
 				return "too many digits";
@@ -439,9 +479,8 @@ scan_text(const char *text, struct scan *s)
 			s->plus = 1;
 		} else if (is_ascii_letter(c))
 			return "contains letters";
-		else if ((skip = unicode_separator_len(
-		    (const unsigned char *)p)) > 0)
-			p += skip - 1;
+		else if ((skip = unicode_separator_len(p)) > 0)
+			len = skip;
 		else if (!is_separator(c))
 			return "unexpected character";
 	}

@@ -99,6 +99,38 @@ static const struct normalize_case accepted[] = {
 	 * is a valid length in Egypt.
 	 */
 	{ "201 555 01234", "US", "+20155501234", NULL },
+	/* FULLWIDTH DIGIT ONE to THREE */
+	{ "+1 201 555 0\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93", "US",
+	    "+12015550123", NULL },
+	/* FULLWIDTH PLUS SIGN, digits and HYPHEN-MINUS: "+81 90-1234-5678" */
+	{ "\xef\xbc\x8b\xef\xbc\x98\xef\xbc\x91 "
+	    "\xef\xbc\x99\xef\xbc\x90\xef\xbc\x8d"
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x8d"
+	    "\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98", "US",
+	    "+819012345678", NULL },
+	/* Fullwidth digits and brackets: "090(1234)5678" */
+	{ "\xef\xbc\x90\xef\xbc\x99\xef\xbc\x90\xef\xbc\x88"
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x89"
+	    "\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98", "JP",
+	    "+819012345678", NULL },
+	/* A fullwidth "+44(0)20" before ASCII digits */
+	{ "\xef\xbc\x8b\xef\xbc\x94\xef\xbc\x94"
+	    "\xef\xbc\x88\xef\xbc\x90\xef\xbc\x89"
+	    "\xef\xbc\x92\xef\xbc\x90 7946 0958", "US", "+442079460958",
+	    NULL },
+	/* ARABIC-INDIC DIGIT ONE after ASCII digits */
+	{ "+1 201 555 012\xd9\xa1", "US", "+12015550121", NULL },
+	/* ARABIC-INDIC DIGITS: "050 123 4567" */
+	{ "\xd9\xa0\xd9\xa5\xd9\xa0 \xd9\xa1\xd9\xa2\xd9\xa3 "
+	    "\xd9\xa4\xd9\xa5\xd9\xa6\xd9\xa7", "SA", "+966501234567", NULL },
+	/* EXTENDED ARABIC-INDIC DIGITS, as Urdu writes them: "0300 1234567" */
+	{ "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0 "
+	    "\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7", "PK",
+	    "+923001234567", NULL },
+	/* EXTENDED ARABIC-INDIC DIGITS after an ASCII plus: "+92 300 1234567" */
+	{ "+\xdb\xb9\xdb\xb2 \xdb\xb3\xdb\xb0\xdb\xb0 "
+	    "\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7", "US",
+	    "+923001234567", NULL },
 	/* Lengths that fit the default country keep the national reading. */
 	{ "4477009001", "US", "+14477009001", NULL },
 	{ "14477009001", "US", "+14477009001", NULL },
@@ -121,11 +153,23 @@ static const struct normalize_case rejected[] = {
 	{ "O2O 7946 O958", "GB", NULL, "contains letters" },
 	{ "201 555 0123#", "US", NULL, "unexpected character" },
 	{ "201,555,0123", "US", NULL, "unexpected character" },
-	/* FULLWIDTH DIGIT ONE to THREE */
-	{ "+1 201 555 0\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93", "US", NULL,
-	    "unexpected character" },
-	/* ARABIC-INDIC DIGIT ONE */
-	{ "+1 201 555 012\xd9\xa1", "US", NULL, "unexpected character" },
+	/* FULLWIDTH NUMBER SIGN */
+	{ "201 555 0123\xef\xbc\x83", "US", NULL, "unexpected character" },
+	/* FULLWIDTH LEFT WHITE PARENTHESIS, just past the fullwidth forms */
+	{ "201\xef\xbd\x9f" "555 0123", "US", NULL, "unexpected character" },
+	/* ARABIC PERCENT SIGN, just past the Arabic-Indic digits */
+	{ "201 555 012\xd9\xaa", "US", NULL, "unexpected character" },
+	/* EXTENDED ARABIC-INDIC DIGIT NINE, then U+06FA just past it */
+	{ "201 555 012\xdb\xb9\xdb\xba", "US", NULL, "unexpected character" },
+	/* DEVANAGARI DIGIT ONE */
+	{ "+1 201 555 012\xe0\xa5\xa7", "US", NULL, "unexpected character" },
+	/* A fullwidth digit without its last byte */
+	{ "201 555 0123\xef\xbc", "US", NULL, "unexpected character" },
+	/* FULLWIDTH LATIN CAPITAL LETTER O in place of a zero */
+	{ "\xef\xbc\x90\xef\xbc\x92\xef\xbc\x90 7946 \xef\xbc\xaf" "958",
+	    "GB", NULL, "contains letters" },
+	/* FULLWIDTH PLUS SIGN between digits */
+	{ "201\xef\xbc\x8b" "555 0123", "US", NULL, "plus sign not at start" },
 	/* DOUBLE VERTICAL LINE (U+2016), just past the dashes */
 	{ "201\xe2\x80\x96" "555 0123", "US", NULL, "unexpected character" },
 	/* A lead byte of U+00A0 without its second byte */
