@@ -28,12 +28,16 @@
  * A default country. TRUNK and INTL list alternatives separated by
  * commas, and an 'X' in INTL matches any digit, because Brazil and
  * Colombia dial a carrier code between "00" and the calling code.
+ * NSN_MIN and NSN_MAX bound the length of the country's national
+ * significant numbers, the digits after the calling code in E.164.
  */
 struct country {
 	const char	*iso;		/* ISO 3166-1 alpha-2 code */
 	const char	*code;		/* country calling code */
 	const char	*trunk;		/* national (trunk) prefixes */
 	const char	*intl;		/* international call prefixes */
+	unsigned char	 nsn_min;	/* minimum national number digits */
+	unsigned char	 nsn_max;	/* maximum national number digits */
 };
 
 struct scan {
@@ -88,152 +92,164 @@ static const unsigned short calling_codes[] = {
  * national numbers never start with 0 may list "0" without harm. Italy,
  * San Marino and Vatican City keep their leading 0 in E.164, and Spain,
  * Poland and others have no trunk prefix at all.
+ *
+ * The national number lengths cover the fixed, mobile and
+ * non-geographic numbers of each national numbering plan, and countries
+ * that share a calling code share the range. One range covers all of a
+ * country's numbers, so a 9-digit number after +20 counts as Egyptian
+ * although Egyptian mobile numbers, which start with 1, have 10 digits.
+ * NOTE: the ranges are not compared with the latest plans that the
+ * countries notified to the ITU, so a country that has lengthened its
+ * numbers since may need a larger maximum.
  */
 static const struct country countries[] = {
 	/* North American Numbering Plan */
-	{ "US", "1", "1", "011" },
-	{ "CA", "1", "1", "011" },
-	{ "PR", "1", "1", "011" },
-	{ "VI", "1", "1", "011" },
-	{ "GU", "1", "1", "011" },
-	{ "AS", "1", "1", "011" },
-	{ "MP", "1", "1", "011" },
-	{ "AG", "1", "1", "011" },
-	{ "AI", "1", "1", "011" },
-	{ "BB", "1", "1", "011" },
-	{ "BM", "1", "1", "011" },
-	{ "BS", "1", "1", "011" },
-	{ "DM", "1", "1", "011" },
-	{ "DO", "1", "1", "011" },
-	{ "GD", "1", "1", "011" },
-	{ "JM", "1", "1", "011" },
-	{ "KN", "1", "1", "011" },
-	{ "KY", "1", "1", "011" },
-	{ "LC", "1", "1", "011" },
-	{ "MS", "1", "1", "011" },
-	{ "SX", "1", "1", "011" },
-	{ "TC", "1", "1", "011" },
-	{ "TT", "1", "1", "011" },
-	{ "VC", "1", "1", "011" },
-	{ "VG", "1", "1", "011" },
+	{ "US", "1", "1", "011", 10, 10 },
+	{ "CA", "1", "1", "011", 10, 10 },
+	{ "PR", "1", "1", "011", 10, 10 },
+	{ "VI", "1", "1", "011", 10, 10 },
+	{ "GU", "1", "1", "011", 10, 10 },
+	{ "AS", "1", "1", "011", 10, 10 },
+	{ "MP", "1", "1", "011", 10, 10 },
+	{ "AG", "1", "1", "011", 10, 10 },
+	{ "AI", "1", "1", "011", 10, 10 },
+	{ "BB", "1", "1", "011", 10, 10 },
+	{ "BM", "1", "1", "011", 10, 10 },
+	{ "BS", "1", "1", "011", 10, 10 },
+	{ "DM", "1", "1", "011", 10, 10 },
+	{ "DO", "1", "1", "011", 10, 10 },
+	{ "GD", "1", "1", "011", 10, 10 },
+	{ "JM", "1", "1", "011", 10, 10 },
+	{ "KN", "1", "1", "011", 10, 10 },
+	{ "KY", "1", "1", "011", 10, 10 },
+	{ "LC", "1", "1", "011", 10, 10 },
+	{ "MS", "1", "1", "011", 10, 10 },
+	{ "SX", "1", "1", "011", 10, 10 },
+	{ "TC", "1", "1", "011", 10, 10 },
+	{ "TT", "1", "1", "011", 10, 10 },
+	{ "VC", "1", "1", "011", 10, 10 },
+	{ "VG", "1", "1", "011", 10, 10 },
 
 	/* European Union and European Economic Area */
-	{ "AT", "43", "0", "00" },
-	{ "BE", "32", "0", "00" },
-	{ "BG", "359", "0", "00" },
-	{ "CY", "357", "", "00" },
-	{ "CZ", "420", "", "00" },
-	{ "DE", "49", "0", "00" },
-	{ "DK", "45", "", "00" },
-	{ "EE", "372", "", "00" },
-	{ "ES", "34", "", "00" },
-	{ "FI", "358", "0", "00" },
-	{ "FR", "33", "0", "00" },
-	{ "GR", "30", "", "00" },
-	{ "HR", "385", "0", "00" },
-	{ "HU", "36", "06", "00" },
-	{ "IE", "353", "0", "00" },
-	{ "IS", "354", "", "00" },
-	{ "IT", "39", "", "00" },
-	{ "LI", "423", "", "00" },
+	{ "AT", "43", "0", "00", 4, 13 },
+	{ "BE", "32", "0", "00", 8, 9 },
+	{ "BG", "359", "0", "00", 6, 9 },
+	{ "CY", "357", "", "00", 8, 8 },
+	{ "CZ", "420", "", "00", 9, 9 },
+	{ "DE", "49", "0", "00", 5, 13 },
+	{ "DK", "45", "", "00", 8, 8 },
+	{ "EE", "372", "", "00", 7, 8 },
+	{ "ES", "34", "", "00", 9, 9 },
+	{ "FI", "358", "0", "00", 5, 12 },
+	{ "FR", "33", "0", "00", 9, 9 },
+	{ "GR", "30", "", "00", 10, 10 },
+	{ "HR", "385", "0", "00", 8, 9 },
+	{ "HU", "36", "06", "00", 8, 9 },
+	{ "IE", "353", "0", "00", 7, 9 },
+	{ "IS", "354", "", "00", 7, 9 },
+	{ "IT", "39", "", "00", 6, 11 },
+	{ "LI", "423", "", "00", 7, 9 },
 	/* Lithuania is replacing trunk prefix 8 with 0, so both are read. */
-	{ "LT", "370", "8,0", "00" },
-	{ "LU", "352", "", "00" },
-	{ "LV", "371", "", "00" },
-	{ "MT", "356", "", "00" },
-	{ "NL", "31", "0", "00" },
-	{ "NO", "47", "", "00" },
-	{ "PL", "48", "", "00" },
-	{ "PT", "351", "", "00" },
-	{ "RO", "40", "0", "00" },
-	{ "SE", "46", "0", "00" },
-	{ "SI", "386", "0", "00" },
-	{ "SK", "421", "0", "00" },
+	{ "LT", "370", "8,0", "00", 8, 8 },
+	{ "LU", "352", "", "00", 4, 11 },
+	{ "LV", "371", "", "00", 8, 8 },
+	{ "MT", "356", "", "00", 8, 8 },
+	{ "NL", "31", "0", "00", 9, 9 },
+	{ "NO", "47", "", "00", 8, 8 },
+	{ "PL", "48", "", "00", 9, 9 },
+	{ "PT", "351", "", "00", 9, 9 },
+	{ "RO", "40", "0", "00", 9, 9 },
+	{ "SE", "46", "0", "00", 6, 9 },
+	{ "SI", "386", "0", "00", 8, 8 },
+	{ "SK", "421", "0", "00", 9, 9 },
 
 	/* Rest of Europe */
-	{ "AD", "376", "", "00" },
-	{ "AL", "355", "0", "00" },
-	{ "BA", "387", "0", "00" },
-	{ "CH", "41", "0", "00" },
-	{ "GB", "44", "0", "00" },
-	{ "GG", "44", "0", "00" },
-	{ "GI", "350", "", "00" },
-	{ "IM", "44", "0", "00" },
-	{ "JE", "44", "0", "00" },
-	{ "MC", "377", "", "00" },
-	{ "MD", "373", "0", "00" },
-	{ "ME", "382", "0", "00" },
-	{ "MK", "389", "0", "00" },
-	{ "RS", "381", "0", "00" },
-	{ "RU", "7", "8", "810" },
-	{ "SM", "378", "", "00" },
-	{ "TR", "90", "0", "00" },
-	{ "UA", "380", "0", "00" },
-	{ "VA", "39", "", "00" },
+	{ "AD", "376", "", "00", 6, 9 },
+	{ "AL", "355", "0", "00", 6, 9 },
+	{ "BA", "387", "0", "00", 8, 9 },
+	{ "CH", "41", "0", "00", 9, 9 },
+	{ "GB", "44", "0", "00", 9, 10 },
+	{ "GG", "44", "0", "00", 9, 10 },
+	{ "GI", "350", "", "00", 8, 8 },
+	{ "IM", "44", "0", "00", 9, 10 },
+	{ "JE", "44", "0", "00", 9, 10 },
+	{ "MC", "377", "", "00", 8, 9 },
+	{ "MD", "373", "0", "00", 8, 8 },
+	{ "ME", "382", "0", "00", 8, 8 },
+	{ "MK", "389", "0", "00", 8, 8 },
+	{ "RS", "381", "0", "00", 6, 10 },
+	{ "RU", "7", "8", "810", 10, 10 },
+	{ "SM", "378", "", "00", 6, 10 },
+	{ "TR", "90", "0", "00", 10, 10 },
+	{ "UA", "380", "0", "00", 9, 9 },
+	{ "VA", "39", "", "00", 6, 11 },
 
 	/* Asia and Oceania */
-	{ "AU", "61", "0", "0011" },
-	{ "BD", "880", "0", "00" },
-	{ "CN", "86", "0", "00" },
-	{ "HK", "852", "", "001" },
-	{ "ID", "62", "0", "001,007,008,009" },
-	{ "IN", "91", "0", "00" },
-	{ "JP", "81", "0", "010" },
-	{ "KR", "82", "0", "001,002,00700" },
-	{ "KZ", "7", "8", "810" },
-	{ "LK", "94", "0", "00" },
-	{ "MO", "853", "", "00" },
-	{ "MY", "60", "0", "00" },
-	{ "NZ", "64", "0", "00" },
-	{ "PH", "63", "0", "00" },
-	{ "PK", "92", "0", "00" },
-	{ "SG", "65", "", "001,002" },
-	{ "TH", "66", "0", "001" },
-	{ "TW", "886", "0", "002" },
-	{ "VN", "84", "0", "00" },
+	{ "AU", "61", "0", "0011", 9, 9 },
+	{ "BD", "880", "0", "00", 8, 10 },
+	{ "CN", "86", "0", "00", 9, 11 },
+	{ "HK", "852", "", "001", 8, 8 },
+	{ "ID", "62", "0", "001,007,008,009", 7, 12 },
+	{ "IN", "91", "0", "00", 10, 10 },
+	{ "JP", "81", "0", "010", 9, 10 },
+	{ "KR", "82", "0", "001,002,00700", 8, 10 },
+	{ "KZ", "7", "8", "810", 10, 10 },
+	{ "LK", "94", "0", "00", 9, 9 },
+	{ "MO", "853", "", "00", 8, 8 },
+	{ "MY", "60", "0", "00", 8, 10 },
+	{ "NZ", "64", "0", "00", 8, 10 },
+	{ "PH", "63", "0", "00", 8, 10 },
+	{ "PK", "92", "0", "00", 9, 10 },
+	{ "SG", "65", "", "001,002", 8, 8 },
+	{ "TH", "66", "0", "001", 8, 9 },
+	{ "TW", "886", "0", "002", 8, 9 },
+	{ "VN", "84", "0", "00", 9, 10 },
 
 	/* Middle East */
-	{ "AE", "971", "0", "00" },
-	{ "BH", "973", "", "00" },
-	{ "IL", "972", "0", "00" },
-	{ "JO", "962", "0", "00" },
-	{ "KW", "965", "", "00" },
-	{ "LB", "961", "0", "00" },
-	{ "OM", "968", "", "00" },
-	{ "QA", "974", "", "00" },
-	{ "SA", "966", "0", "00" },
+	{ "AE", "971", "0", "00", 8, 9 },
+	{ "BH", "973", "", "00", 8, 8 },
+	{ "IL", "972", "0", "00", 8, 9 },
+	{ "JO", "962", "0", "00", 8, 9 },
+	{ "KW", "965", "", "00", 8, 8 },
+	{ "LB", "961", "0", "00", 7, 8 },
+	{ "OM", "968", "", "00", 8, 8 },
+	{ "QA", "974", "", "00", 7, 8 },
+	{ "SA", "966", "0", "00", 8, 9 },
 
 	/* Africa */
-	{ "DZ", "213", "0", "00" },
-	{ "EG", "20", "0", "00" },
-	{ "GH", "233", "0", "00" },
-	{ "KE", "254", "0", "000" },
-	{ "MA", "212", "0", "00" },
-	{ "NG", "234", "0", "009" },
-	{ "TN", "216", "", "00" },
-	{ "TZ", "255", "0", "000" },
-	{ "UG", "256", "0", "000" },
-	{ "ZA", "27", "0", "00" },
+	{ "DZ", "213", "0", "00", 8, 9 },
+	{ "EG", "20", "0", "00", 8, 10 },
+	{ "GH", "233", "0", "00", 9, 9 },
+	{ "KE", "254", "0", "000", 8, 10 },
+	{ "MA", "212", "0", "00", 9, 9 },
+	{ "NG", "234", "0", "009", 7, 10 },
+	{ "TN", "216", "", "00", 8, 8 },
+	{ "TZ", "255", "0", "000", 9, 9 },
+	{ "UG", "256", "0", "000", 9, 9 },
+	{ "ZA", "27", "0", "00", 9, 9 },
 
 	/*
 	 * Latin America. NOTE: Argentine mobile numbers written nationally
 	 * with "15" come out without the 9 that E.164 puts after +54.
 	 */
-	{ "AR", "54", "0", "00" },
-	{ "BR", "55", "0", "00XX" },
-	{ "CL", "56", "0", "00" },
-	{ "CO", "57", "0", "00X" },
-	{ "CR", "506", "", "00" },
-	{ "EC", "593", "0", "00" },
-	{ "GT", "502", "", "00" },
-	{ "HN", "504", "", "00" },
-	/* Mexico dropped these prefixes in 2019, but old records keep them. */
-	{ "MX", "52", "01,044,045", "00" },
-	{ "PA", "507", "", "00" },
-	{ "PE", "51", "0", "00" },
-	{ "SV", "503", "", "00" },
-	{ "UY", "598", "0", "00" },
-	{ "VE", "58", "0", "00" },
+	{ "AR", "54", "0", "00", 10, 11 },
+	{ "BR", "55", "0", "00XX", 10, 11 },
+	{ "CL", "56", "0", "00", 9, 9 },
+	{ "CO", "57", "0", "00X", 8, 10 },
+	{ "CR", "506", "", "00", 8, 8 },
+	{ "EC", "593", "0", "00", 8, 9 },
+	{ "GT", "502", "", "00", 8, 8 },
+	{ "HN", "504", "", "00", 8, 8 },
+	/*
+	 * Mexico dropped these prefixes in 2019, but old records keep them,
+	 * and the 1 that mobile numbers had after +52 makes 11 digits.
+	 */
+	{ "MX", "52", "01,044,045", "00", 10, 11 },
+	{ "PA", "507", "", "00", 7, 8 },
+	{ "PE", "51", "0", "00", 8, 9 },
+	{ "SV", "503", "", "00", 8, 8 },
+	{ "UY", "598", "0", "00", 8, 8 },
+	{ "VE", "58", "0", "00", 10, 10 },
 };
 
 /*
@@ -396,6 +412,45 @@ is_ascii_letter(int c)
 }
 
 /*
+ * Return the ASCII character that the UTF-8 text P starts with, and store
+ * its byte length in *LEN. The fullwidth forms of ASCII (U+FF01 to
+ * U+FF5E) that East Asian input methods type count as ASCII, and so do
+ * the Arabic-Indic (U+0660 to U+0669) and Extended Arabic-Indic (U+06F0
+ * to U+06F9) digits. Any other byte is returned as it is, with length 1.
+ */
+static int
+fold_char(const unsigned char *p, size_t *len)
+{
+	*len = 2;
+	if (p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9)
+		return '0' + (p[1] - 0xa0);
+	if (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9)
+		return '0' + (p[1] - 0xb0);
+	*len = 3;
+	if (p[0] == 0xef && p[1] == 0xbc && p[2] >= 0x81 && p[2] <= 0xbf)
+		return '!' + (p[2] - 0x81);
+	if (p[0] == 0xef && p[1] == 0xbd && p[2] >= 0x80 && p[2] <= 0x9e)
+		return '`' + (p[2] - 0x80);
+	*len = 1;
+	return p[0];
+}
+
+/* Return the byte length of a "(0)" that starts P, in any width, or 0. */
+static size_t
+optional_zero_len(const unsigned char *p)
+{
+	const char	*expected = "(0)";
+	size_t		 total = 0, len, i;
+
+	for (i = 0; expected[i] != '\0'; i++) {
+		if (fold_char(p + total, &len) != expected[i])
+			return 0;
+		total += len;
+	}
+	return total;
+}
+
+/*
  * Collect the digits of TEXT into S. A '+' may come only before the
  * first digit. "(0)" after a digit is the optional trunk prefix of
  * "+44 (0)20 ..." and is skipped.
@@ -403,16 +458,17 @@ is_ascii_letter(int c)
 static const char *
 scan_text(const char *text, struct scan *s)
 {
-	const char	*p;
-	size_t		 skip;
-	int		 c;
+	const unsigned char	*p;
+	size_t			 len, skip;
+	int			 c;
 
 	s->len = 0;
 	s->plus = 0;
-	for (p = text == NULL ? "" : text; *p != '\0'; p++) {
-		c = (unsigned char)*p;
-		if (s->len > 0 && strncmp(p, "(0)", 3) == 0)
-			p += 2;
+	p = (const unsigned char *)(text == NULL ? "" : text);
+	for (; *p != '\0'; p += len) {
+		c = fold_char(p, &len);
+		if (s->len > 0 && (skip = optional_zero_len(p)) > 0)
+			len = skip;
 		else if (c >= '0' && c <= '9') {
 			if (s->len == SCAN_DIGITS_MAX)
 				return "too many digits";
@@ -423,9 +479,8 @@ scan_text(const char *text, struct scan *s)
 			s->plus = 1;
 		} else if (is_ascii_letter(c))
 			return "contains letters";
-		else if ((skip = unicode_separator_len(
-		    (const unsigned char *)p)) > 0)
-			p += skip - 1;
+		else if ((skip = unicode_separator_len(p)) > 0)
+			len = skip;
 		else if (!is_separator(c))
 			return "unexpected character";
 	}
@@ -433,10 +488,40 @@ scan_text(const char *text, struct scan *s)
 	return s->len == 0 ? "no digits" : NULL;
 }
 
+static int
+national_len_fits(const struct country *country, size_t len)
+{
+	return len >= country->nsn_min && len <= country->nsn_max;
+}
+
+/*
+ * Return 1 when DIGITS are a calling code of the country table followed
+ * by a national number of a length that the country uses. Calling codes
+ * of countries outside the table never match.
+ */
+static int
+international_len_fits(const char *digits)
+{
+	size_t	code_len, i;
+
+	if ((code_len = calling_code_len(digits)) == 0)
+		return 0;
+	for (i = 0; i < nitems(countries); i++)
+		if (strlen(countries[i].code) == code_len &&
+		    strncmp(countries[i].code, digits, code_len) == 0 &&
+		    national_len_fits(&countries[i],
+		    strlen(digits) - code_len))
+			return 1;
+	return 0;
+}
+
 /*
  * Store in INTL the calling code and national number of S: the digits
  * after '+' or an international prefix, or else the default country's
- * calling code and the digits without their trunk prefix.
+ * calling code and the digits without their trunk prefix. Digits whose
+ * length cannot be a national number of the default country but fits
+ * the calling code they start with, such as 447700900123 in the United
+ * States, are an international number written without its '+'.
  */
 static const char *
 internationalize(const struct scan *s, const char *iso, char *intl,
@@ -454,12 +539,15 @@ internationalize(const struct scan *s, const char *iso, char *intl,
 		return "unknown default country";
 	if ((skip = prefix_match(s->digits, country->intl)) > 0) {
 		n = snprintf(intl, intlsz, "%s", s->digits + skip);
-	} else {
-		/* TODO: 447700900123 (GB, no '+') is read as national. */
-		skip = prefix_match(s->digits, country->trunk);
+		return n < 0 || (size_t)n >= intlsz ? "too many digits" : NULL;
+	}
+	skip = prefix_match(s->digits, country->trunk);
+	if (!national_len_fits(country, s->len - skip) &&
+	    international_len_fits(s->digits))
+		n = snprintf(intl, intlsz, "%s", s->digits);
+	else
 		n = snprintf(intl, intlsz, "%s%s", country->code,
 		    s->digits + skip);
-	}
 	return n < 0 || (size_t)n >= intlsz ? "too many digits" : NULL;
 }
 

@@ -13,9 +13,13 @@
  * OUTSZ bytes (PHONE_MAX is enough). National numbers are read with the
  * calling code and trunk prefix of DEFAULT_COUNTRY, an ISO 3166 alpha-2
  * code such as "US" or "GB". Spaces, dots, dashes, slashes and brackets
- * are ignored; "00" (or "011" in the North American plan) starts an
- * international number. Returns 0, or -1 with *WHY set to a static
- * phrase such as "too few digits" that fits after "invalid phone number".
+ * are ignored, fullwidth forms and Arabic-Indic digits count as their
+ * ASCII characters, and "00" (or "011" in the North American plan)
+ * starts an international number. Digits that have the wrong length for
+ * a national number of DEFAULT_COUNTRY but start with a calling code and
+ * fit that country's lengths are international without their '+'.
+ * Returns 0, or -1 with *WHY set to a static phrase such as "too few
+ * digits" that fits after "invalid phone number".
  */
 int phone_normalize(const char *text, const char *default_country,
     char *out, size_t outsz, const char **why);

@@ -1141,6 +1141,39 @@ Narrow +442079460185
 Nbsp +12015550181"
 }
 
+@test "phones with fullwidth and Arabic-Indic digits" {
+	# An East Asian input method types fullwidth digits, plus sign and
+	# hyphens. Arabic and Urdu text uses Arabic-Indic digits.
+	{
+		echo '{"type":"profile","phone":"\uff0b\uff11 \uff12\uff10\uff11\uff0d\uff15\uff15\uff15\uff0d\uff10\uff11\uff19\uff12","first_name":"Fullwidth"}'
+		echo '{"type":"profile","phone":"\u0662\u0660\u0661 \u0665\u0665\u0665 \u0660\u0661\u0669\u0663","first_name":"Arabic"}'
+		echo '{"type":"profile","phone":"+\u06f9\u06f2 \u06f3\u06f0\u06f0 \u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7","first_name":"Urdu"}'
+	} >phones.ndjson
+	run convo-ingest -q phones.ndjson
+	assert_success
+	run sql "SELECT first_name || ' ' || phone FROM convo.profiles
+	    ORDER BY first_name"
+	assert_output "Arabic +12015550193
+Fullwidth +12015550192
+Urdu +923001234567"
+}
+
+@test "international phone without plus" {
+	# The default account reads national numbers as United States ones,
+	# which have 10 digits, so 12 digits starting with 44 are British.
+	{
+		inbound 447700900123 "hello from London" \
+		    2026-11-02T10:00:00Z SMintl1
+		inbound 2015550191 "hello from New Jersey" \
+		    2026-11-02T10:01:00Z SMintl2
+	} >messages.ndjson
+	run convo-ingest -q messages.ndjson
+	assert_success
+	run sql "SELECT phone FROM convo.profiles ORDER BY phone"
+	assert_output "+12015550191
++447700900123"
+}
+
 @test "new account's repeated lines read only their own keys" {
 	# Messages of one account, analyzed, then a second account that the
 	# statistics have not seen records its lines twice.

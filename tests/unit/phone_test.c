@@ -79,6 +79,63 @@ static const struct normalize_case accepted[] = {
 	{ "+852 2123 4567", "US", "+85221234567", NULL },
 	{ "+881 6 1234 5678", "US", "+881612345678", NULL },
 	{ "+683 4002", "US", "+6834002", NULL },
+	/*
+	 * International numbers without their '+' that cannot be national
+	 * numbers of the default country, because of their length.
+	 */
+	{ "447700900123", "US", "+447700900123", NULL },
+	{ "44 7700 900123", "CA", "+447700900123", NULL },
+	{ "33 6 12 34 56 78", "US", "+33612345678", NULL },
+	{ "8613800138000", "US", "+8613800138000", NULL },
+	{ "5511912345678", "US", "+5511912345678", NULL },
+	{ "12015550123", "GB", "+12015550123", NULL },
+	{ "447700900123", "GB", "+447700900123", NULL },
+	{ "393471234567", "IT", "+393471234567", NULL },
+	{ "79123456789", "RU", "+79123456789", NULL },
+	/* Japan's 81 starts with Russia's trunk prefix 8. */
+	{ "819012345678", "RU", "+819012345678", NULL },
+	/*
+	 * An 11-digit number is not North American, but 9 digits after +20
+	 * is a valid length in Egypt.
+	 */
+	{ "201 555 01234", "US", "+20155501234", NULL },
+	/* FULLWIDTH DIGIT ONE to THREE */
+	{ "+1 201 555 0\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93", "US",
+	    "+12015550123", NULL },
+	/* FULLWIDTH PLUS SIGN, digits and HYPHEN-MINUS: "+81 90-1234-5678" */
+	{ "\xef\xbc\x8b\xef\xbc\x98\xef\xbc\x91 "
+	    "\xef\xbc\x99\xef\xbc\x90\xef\xbc\x8d"
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x8d"
+	    "\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98", "US",
+	    "+819012345678", NULL },
+	/* Fullwidth digits and brackets: "090(1234)5678" */
+	{ "\xef\xbc\x90\xef\xbc\x99\xef\xbc\x90\xef\xbc\x88"
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x89"
+	    "\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98", "JP",
+	    "+819012345678", NULL },
+	/* A fullwidth "+44(0)20" before ASCII digits */
+	{ "\xef\xbc\x8b\xef\xbc\x94\xef\xbc\x94"
+	    "\xef\xbc\x88\xef\xbc\x90\xef\xbc\x89"
+	    "\xef\xbc\x92\xef\xbc\x90 7946 0958", "US", "+442079460958",
+	    NULL },
+	/* ARABIC-INDIC DIGIT ONE after ASCII digits */
+	{ "+1 201 555 012\xd9\xa1", "US", "+12015550121", NULL },
+	/* ARABIC-INDIC DIGITS: "050 123 4567" */
+	{ "\xd9\xa0\xd9\xa5\xd9\xa0 \xd9\xa1\xd9\xa2\xd9\xa3 "
+	    "\xd9\xa4\xd9\xa5\xd9\xa6\xd9\xa7", "SA", "+966501234567", NULL },
+	/* EXTENDED ARABIC-INDIC DIGITS, as Urdu writes them: "0300 1234567" */
+	{ "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0 "
+	    "\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7", "PK",
+	    "+923001234567", NULL },
+	/* EXTENDED ARABIC-INDIC DIGITS after an ASCII plus: "+92 300 1234567" */
+	{ "+\xdb\xb9\xdb\xb2 \xdb\xb3\xdb\xb0\xdb\xb0 "
+	    "\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7", "US",
+	    "+923001234567", NULL },
+	/* Lengths that fit the default country keep the national reading. */
+	{ "4477009001", "US", "+14477009001", NULL },
+	{ "14477009001", "US", "+14477009001", NULL },
+	{ "4915112345678", "DE", "+494915112345678", NULL },
+	{ "3361234567", "GB", "+443361234567", NULL },
 };
 
 static const struct normalize_case rejected[] = {
@@ -96,18 +153,37 @@ static const struct normalize_case rejected[] = {
 	{ "O2O 7946 O958", "GB", NULL, "contains letters" },
 	{ "201 555 0123#", "US", NULL, "unexpected character" },
 	{ "201,555,0123", "US", NULL, "unexpected character" },
-	/* FULLWIDTH DIGIT ONE to THREE */
-	{ "+1 201 555 0\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93", "US", NULL,
-	    "unexpected character" },
-	/* ARABIC-INDIC DIGIT ONE */
-	{ "+1 201 555 012\xd9\xa1", "US", NULL, "unexpected character" },
+	/* FULLWIDTH NUMBER SIGN */
+	{ "201 555 0123\xef\xbc\x83", "US", NULL, "unexpected character" },
+	/* FULLWIDTH LEFT WHITE PARENTHESIS, just past the fullwidth forms */
+	{ "201\xef\xbd\x9f" "555 0123", "US", NULL, "unexpected character" },
+	/* ARABIC PERCENT SIGN, just past the Arabic-Indic digits */
+	{ "201 555 012\xd9\xaa", "US", NULL, "unexpected character" },
+	/* EXTENDED ARABIC-INDIC DIGIT NINE, then U+06FA just past it */
+	{ "201 555 012\xdb\xb9\xdb\xba", "US", NULL, "unexpected character" },
+	/* DEVANAGARI DIGIT ONE */
+	{ "+1 201 555 012\xe0\xa5\xa7", "US", NULL, "unexpected character" },
+	/* A fullwidth digit without its last byte */
+	{ "201 555 0123\xef\xbc", "US", NULL, "unexpected character" },
+	/* FULLWIDTH LATIN CAPITAL LETTER O in place of a zero */
+	{ "\xef\xbc\x90\xef\xbc\x92\xef\xbc\x90 7946 \xef\xbc\xaf" "958",
+	    "GB", NULL, "contains letters" },
+	/* FULLWIDTH PLUS SIGN between digits */
+	{ "201\xef\xbc\x8b" "555 0123", "US", NULL, "plus sign not at start" },
 	/* DOUBLE VERTICAL LINE (U+2016), just past the dashes */
 	{ "201\xe2\x80\x96" "555 0123", "US", NULL, "unexpected character" },
 	/* A lead byte of U+00A0 without its second byte */
 	{ "201 555 0123\xc2", "US", NULL, "unexpected character" },
 	{ "555 0123", "US", NULL, "too few digits" },
 	{ "+1 201 555 012", "US", NULL, "too few digits" },
-	{ "201 555 01234", "US", NULL, "too many digits" },
+	{ "212 555 01234", "US", NULL, "too many digits" },
+	/*
+	 * Too long for North America, and no calling code that they start
+	 * with is followed by a length that its country uses.
+	 */
+	{ "4477009001234", "US", NULL, "too many digits" },
+	{ "1 447 700 900 123", "US", NULL, "too many digits" },
+	{ "999 1234 5678", "US", NULL, "too many digits" },
 	{ "+1 234 567 8901 2", "US", NULL, "too many digits" },
 	{ "+1", "US", NULL, "too few digits" },
 	{ "+4", "US", NULL, "too few digits" },
