@@ -515,13 +515,35 @@ international_len_fits(const char *digits)
 	return 0;
 }
 
+static const char *check_nanp(const char *);
+
+/*
+ * Return 1 when S, which cannot be a national number of COUNTRY, is an
+ * international number written without its '+'. A number one digit
+ * longer than a national number may be a national number with a digit
+ * typed twice, which must not reach another country. So it is read as
+ * international only with COUNTRY's own calling code, or as a North
+ * American number with its 1.
+ */
+static int
+reads_international(const struct country *country, const struct scan *s)
+{
+	size_t code_len = strlen(country->code);
+
+	if (s->len >= (size_t)country->nsn_max + 2)
+		return international_len_fits(s->digits);
+	if (strncmp(s->digits, country->code, code_len) == 0)
+		return national_len_fits(country, s->len - code_len);
+	return s->len == 11 && s->digits[0] == '1' &&
+	    check_nanp(s->digits + 1) == NULL;
+}
+
 /*
  * Store in INTL the calling code and national number of S: the digits
  * after '+' or an international prefix, or else the default country's
- * calling code and the digits without their trunk prefix. Digits whose
- * length cannot be a national number of the default country but fits
- * the calling code they start with, such as 447700900123 in the United
- * States, are an international number written without its '+'.
+ * calling code and the digits without their trunk prefix. Digits that
+ * reads_international() accepts, such as 447700900123 in the United
+ * States, keep their own calling code.
  */
 static const char *
 internationalize(const struct scan *s, const char *iso, char *intl,
@@ -543,7 +565,7 @@ internationalize(const struct scan *s, const char *iso, char *intl,
 	}
 	skip = prefix_match(s->digits, country->trunk);
 	if (!national_len_fits(country, s->len - skip) &&
-	    international_len_fits(s->digits))
+	    reads_international(country, s))
 		n = snprintf(intl, intlsz, "%s", s->digits);
 	else
 		n = snprintf(intl, intlsz, "%s%s", country->code,

@@ -15,9 +15,9 @@
  * code such as "US" or "GB". Spaces, dots, dashes, slashes and brackets
  * are ignored, fullwidth forms and Arabic-Indic digits count as their
  * ASCII characters, and "00" (or "011" in the North American plan)
- * starts an international number. Digits that have the wrong length for
- * a national number of DEFAULT_COUNTRY but start with a calling code and
- * fit that country's lengths are international without their '+'.
+ * starts an international number. Digits too long for a national number
+ * of DEFAULT_COUNTRY may be an international number without its '+':
+ * see reads_international() in phone.c.
  * Returns 0, or -1 with *WHY set to a static phrase such as "too few
  * digits" that fits after "invalid phone number".
  */

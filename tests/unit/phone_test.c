@@ -85,7 +85,6 @@ static const struct normalize_case accepted[] = {
 	 */
 	{ "447700900123", "US", "+447700900123", NULL },
 	{ "44 7700 900123", "CA", "+447700900123", NULL },
-	{ "33 6 12 34 56 78", "US", "+33612345678", NULL },
 	{ "8613800138000", "US", "+8613800138000", NULL },
 	{ "5511912345678", "US", "+5511912345678", NULL },
 	{ "12015550123", "GB", "+12015550123", NULL },
@@ -94,11 +93,6 @@ static const struct normalize_case accepted[] = {
 	{ "79123456789", "RU", "+79123456789", NULL },
 	/* Japan's 81 starts with Russia's trunk prefix 8. */
 	{ "819012345678", "RU", "+819012345678", NULL },
-	/*
-	 * An 11-digit number is not North American, but 9 digits after +20
-	 * is a valid length in Egypt.
-	 */
-	{ "201 555 01234", "US", "+20155501234", NULL },
 	/* FULLWIDTH DIGIT ONE to THREE */
 	{ "+1 201 555 0\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93", "US",
 	    "+12015550123", NULL },
@@ -177,6 +171,13 @@ static const struct normalize_case rejected[] = {
 	{ "555 0123", "US", NULL, "too few digits" },
 	{ "+1 201 555 012", "US", NULL, "too few digits" },
 	{ "212 555 01234", "US", NULL, "too many digits" },
+	/*
+	 * One digit more than a US number: a typo, though 9 digits after
+	 * +20 would be an Egyptian number.
+	 */
+	{ "201 555 01234", "US", NULL, "too many digits" },
+	/* A French number needs its '+' in the United States. */
+	{ "33 6 12 34 56 78", "US", NULL, "too many digits" },
 	/*
 	 * Too long for North America, and no calling code that they start
 	 * with is followed by a length that its country uses.
