@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
+#include "json.h"
 #include "linereader.h"
 #include "phone.h"
 #include "progress.h"
@@ -1304,6 +1305,47 @@ queued_job(struct sender *s)
 	return j;
 }
 
+/*
+ * Parse LINE of LEN bytes into a record, or warn why it is none, naming
+ * line LINENO, and return an invalid jv.
+ */
+static jv
+parse_input(const char *line, size_t len, int too_long, long long lineno)
+{
+	size_t bad;
+	jv rec, msg;
+
+	if (too_long) {
+		warnx("line %lld: longer than the limit of %d bytes", lineno,
+		    CONVO_LINE_MAX);
+		return jv_invalid();
+	}
+	if ((bad = utf8_invalid_offset(line, len)) < len) {
+		warnx("line %lld: invalid UTF-8 at column %zu", lineno,
+		    bad + 1);
+		return jv_invalid();
+	}
+	rec = jv_parse_sized(line, (int)len);
+	if (!jv_is_valid(rec)) {
+		msg = jv_invalid_get_msg(rec);
+		if (jv_get_kind(msg) == JV_KIND_STRING)
+			warnx("line %lld: invalid JSON: %.*s", lineno,
+			    json_parse_error_length(jv_string_value(msg)),
+			    jv_string_value(msg));
+		else
+			warnx("line %lld: invalid JSON", lineno);
+		jv_free(msg);
+		return jv_invalid();
+	}
+	if (jv_get_kind(rec) != JV_KIND_OBJECT) {
+		warnx("line %lld: expected a JSON record, not %s", lineno,
+		    jv_kind_name(jv_get_kind(rec)));
+		jv_free(rec);
+		return jv_invalid();
+	}
+	return rec;
+}
+
 /* Return the job of the next input record to send, or NULL at its end. */
 static struct send_job *
 read_job(struct sender *s)
@@ -1319,13 +1361,11 @@ read_job(struct sender *s)
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
 			return NULL;
 		progress_add(&s->progress, 0, len + 1);
-		if (len == 0 && !too_long)
+		/* Empty lines, and those of CRLF text, are skipped. */
+		if ((len == 0 || (len == 1 && line[0] == '\r')) && !too_long)
 			continue;
-		rec = too_long || !utf8_valid(line, len) ? jv_invalid() :
-		    jv_parse_sized(line, (int)len);
-		if (jv_get_kind(rec) != JV_KIND_OBJECT) {
-			warnx("line %lld: expected a JSON record",
-			    s->input.lineno);
+		rec = parse_input(line, len, too_long, s->input.lineno);
+		if (!jv_is_valid(rec)) {
 			s->rejected++;
 			s->status = exit_merge(s->status, EX_DATAERR);
 			jv_free(rec);

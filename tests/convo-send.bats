@@ -147,6 +147,24 @@ requests() {
 	assert_output "0"
 }
 
+@test "bad input lines say why, and CRLF lines are read" {
+	start_fake
+	customer +12015550938 subscribed | convo-ingest -q >/dev/null
+	printf '%s\r\n' '{"to":"+12015550938","body":"CRLF works"}' '' \
+	    '{"to": }' '["to"]' >in.ndjson
+	printf '\377\n' >>in.ndjson
+	run --separate-stderr convo-send --rate 0 <in.ndjson
+	assert_failure 65
+	run jq -r .status <<<"$output"
+	assert_output "sent"
+	run grep ': line' <<<"$stderr"
+	assert_output "convo-send: line 3: invalid JSON: Unmatched '}' at line 1, column 8
+convo-send: line 4: expected a JSON record, not array
+convo-send: line 5: invalid UTF-8 at column 1"
+	run jq -r .form.Body log.ndjson
+	assert_output "CRLF works"
+}
+
 @test "quiet hours defer the reply" {
 	start_fake
 	customer +12015550905 subscribed | convo-ingest -q >/dev/null
