@@ -1306,8 +1306,8 @@ queued_job(struct sender *s)
 }
 
 /*
- * Parse LINE of LEN bytes into a record, or warn why it is none, naming
- * line LINENO, and return an invalid jv.
+ * Parse LINE of LEN bytes into a record. On failure, warn with the reason
+ * and line LINENO, and return an invalid jv.
  */
 static jv
 parse_input(const char *line, size_t len, int too_long, long long lineno)
