@@ -74,6 +74,38 @@ set_utc(PGconn *conn)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Exit with EX_CONFIG when CONNINFO is a malformed connection string
+ * rather than a database name. libpq's reason may quote a piece of a
+ * password, so it is shown only for a string that names none.
+ */
+static void
+check_conninfo(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char *why = NULL, reason[256];
+
+	if (strchr(conninfo, '=') == NULL &&
+	    strncmp(conninfo, "postgresql://", 13) != 0 &&
+	    strncmp(conninfo, "postgres://", 11) != 0)
+		return;
+	if ((opts = PQconninfoParse(conninfo, &why)) != NULL) {
+		PQconninfoFree(opts);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%.*s",
+	    why != NULL ? (int)strcspn(why, "\n") : 0, why != NULL ? why : "");
+	PQfreemem(why);
+	if (reason[0] == '\0' || strstr(conninfo, "password") != NULL ||
+	    strchr(conninfo, '@') != NULL)
+		errx(EX_CONFIG, "invalid database connection string: expected "
+		    "key=value pairs such as \"host=/run/postgresql "
+		    "dbname=convo\" or a postgresql:// URI");
+	errx(EX_CONFIG, "invalid database connection string (%s): expected "
+	    "key=value pairs such as \"host=/run/postgresql dbname=convo\" "
+	    "or a postgresql:// URI", reason);
+}
+
 static PGconn *
 open_conninfo(const char *conninfo)
 {
@@ -81,6 +113,7 @@ open_conninfo(const char *conninfo)
 	const char *values[] = { conninfo, getprogname(), NULL };
 	PGconn *conn;
 
+	check_conninfo(conninfo);
 	conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = PQerrorMessage(conn);

@@ -113,6 +113,21 @@ run_ok() {
 	done
 }
 
+@test "malformed connection string is a configuration error" {
+	local p
+	for p in convo-ingest convo-list convo-read convo-db; do
+		CONVO_DB='garbage===' run --separate-stderr run_ok "$p" </dev/null
+		[ "$status" -eq 78 ] || fail "$p exits $status: $stderr"
+		[[ $stderr == *'invalid database connection string (invalid connection option "garbage")'* ]] ||
+		    fail "$p wrote: $stderr"
+	done
+	# libpq's reason would quote a piece of the password.
+	CONVO_DB='host=/nonexistent password=sec ret' \
+	    run --separate-stderr convo-list
+	assert_failure 78
+	assert_equal "$stderr" 'convo-list: invalid database connection string: expected key=value pairs such as "host=/run/postgresql dbname=convo" or a postgresql:// URI'
+}
+
 @test "counts with spaces or signs are usage errors" {
 	local n args
 	# strtonum() alone takes leading spaces and a plus sign.
