@@ -40,7 +40,10 @@ load_secret(const char *file_variable, const char *env_variable, char *out,
 	if (path == NULL || *path == '\0') {
 		if (copy_env(env_variable, out, n) == 0)
 			return TWILIO_OK;
-		snprintf(err, errsz, "%s is not set", env_variable);
+		snprintf(err, errsz, "%s is not set: set it, or name a file "
+		    "that contains it with %s%s", env_variable, file_variable,
+		    strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0 ? ", or use "
+		    "an API key with TWILIO_API_KEY and TWILIO_API_SECRET" : "");
 		return TWILIO_MISSING;
 	}
 	if (secret_file_read(path, text, sizeof(text), msg, sizeof(msg)) < 0) {

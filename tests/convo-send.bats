@@ -1559,6 +1559,10 @@ sent -"
 	run convo-send -q --to +12015550999 --body "Hello"
 	assert_failure 78
 	assert_output --partial "TWILIO_ACCOUNT_SID is not set"
+	TWILIO_ACCOUNT_SID=AC0000 run convo-send -q --to +12015550999 \
+	    --body "Hello"
+	assert_failure 78
+	assert_output --partial "TWILIO_AUTH_TOKEN is not set: set it, or name a file that contains it with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET"
 }
 
 @test "whatsapp reply keeps the channel prefix" {
