@@ -105,6 +105,7 @@ struct sender {
 	struct sent_row *recording;	/* sent, their record on its way */
 	int nrecording;
 	int refused;		/* Twilio refused the credentials */
+	int stopped;		/* stopped reading on a signal */
 	/* Keys a dry run would claim, the last DRY_KEYS of them. */
 	struct recent dry_keys;
 };
@@ -924,6 +925,80 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 	free_job(j);
 }
 
+/* The signal that asked the run to stop, or 0. */
+static volatile sig_atomic_t stop_signal;
+
+/*
+ * Ask the run to stop on the first SIGINT, SIGTERM or SIGHUP, and end
+ * the process on the second.
+ */
+static void
+on_stop_signal(int sig)
+{
+	if (stop_signal != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	stop_signal = sig;
+}
+
+/*
+ * Catch the stop signals, except those ignored on entry, as SIGINT is in
+ * a shell's background jobs.
+ */
+static void
+catch_stop_signals(void)
+{
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
+/*
+ * After a stop signal, read no more input and leave the pending jobs
+ * queued in the outbox. The requests in flight finish and are recorded.
+ */
+static void
+stop_reading(struct sender *s)
+{
+	struct send_job *j;
+	int n;
+
+	if (s->stopped)
+		return;
+	s->stopped = 1;
+	s->input_done = 1;
+	n = twilio_in_flight(&s->twilio);
+	if (s->o.queued)
+		warnx("stopping on signal %d: no more outbox rows are read; "
+		    "finishing %d %s in flight", (int)stop_signal, n,
+		    n == 1 ? "request" : "requests");
+	else
+		warnx("stopping on signal %d: input after line %lld is not "
+		    "read; finishing %d %s in flight", (int)stop_signal,
+		    s->input.lineno, n, n == 1 ? "request" : "requests");
+	while (s->npending > 0) {
+		j = s->pending[--s->npending];
+		outbox_release(&s->ctx, j->outbox, "queued");
+		s->queued++;
+		s->status = exit_merge(s->status, EX_TEMPFAIL);
+		result(s, j, "queued", "interrupted",
+		    jv_object_set(jv_object(), jv_string("outbox_id"),
+		    jv_string_fmt("o_%s", j->outbox)));
+		free_job(j);
+	}
+}
+
 /*
  * Report J, whose outbox row another run took over while J waited for
  * its turn, as that run's to send.
@@ -1441,6 +1516,8 @@ run(struct sender *s)
 
 	for (;;) {
 		progress_add(&s->progress, 0, 0);
+		if (stop_signal != 0)
+			stop_reading(s);
 		fill(s);
 		if (!s->o.dry_run)
 			start_ready(s);
@@ -1791,6 +1868,7 @@ main(int argc, char **argv)
 	s.o.window_hours = 24;
 	s.o.parallel = 4;
 	signal(SIGPIPE, SIG_IGN);
+	catch_stop_signals();
 	parse_options(&s.o, argc, argv);
 	s.o.account = convo_account(s.o.account);
 	s.ctx.now = fixed_now(now);
@@ -1839,5 +1917,10 @@ main(int argc, char **argv)
 	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);
+	/* The caller sees the signal, as a shell needs to stop a script. */
+	if (stop_signal != 0) {
+		signal(stop_signal, SIG_DFL);
+		raise(stop_signal);
+	}
 	return s.status;
 }

@@ -479,6 +479,43 @@ END
 	assert_output "1"
 }
 
+@test "stop signal finishes the request in flight and queues the rest" {
+	local i pid rc=0
+	start_fake 'slow 2'
+	for i in 1 2 3; do
+		customer "+1201555094$i" subscribed
+	done | convo-ingest -q >/dev/null
+	for i in 1 2 3; do
+		printf '{"to":"+1201555094%s","body":"Hello"}\n' "$i"
+	done >in.ndjson
+	convo-send --parallel 1 --rate 0 <in.ndjson >first.ndjson \
+	    2>first.err &
+	pid=$!
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 143
+	run jq -r '[.input_line, .status, .reason // "-"] | join(" ")' \
+	    first.ndjson
+	assert_output "$(printf '2 queued interrupted\n1 sent -')"
+	run grep -c 'stopping on signal 15: input after line 2 is not read; finishing 1 request in flight' first.err
+	assert_output "1"
+	run grep -c '1 sent, .* 1 queued' first.err
+	assert_output "1"
+	run sql "SELECT state, count(*) FROM convo.outbox GROUP BY 1 ORDER BY 1"
+	assert_output "$(printf 'queued|1\nsent|1')"
+	# The same input again sends what the stopped run did not.
+	run --separate-stderr convo-send -q --rate 0 <in.ndjson
+	assert_success
+	run jq -r '[.input_line, .status] | join(" ")' <<<"$output"
+	assert_output "$(printf '1 duplicate\n2 sent\n3 sent')"
+	run requests
+	assert_output "3"
+}
+
 @test "message in flight in a live run is left to it" {
 	start_fake 'slow 3'
 	customer +12015550908 subscribed | convo-ingest -q >/dev/null
