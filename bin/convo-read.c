@@ -376,7 +376,7 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
     int bounded)
 {
 	int col = PQfnumber(res, "sent_us"), n = 3;
-	const char *params[6] = { r->account_id, t->profile_id, t->channel };
+	const char *params[7] = { r->account_id, t->profile_id, t->channel };
 	struct buf sql = { 0 };
 	PGresult *changes;
 
@@ -384,18 +384,27 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 	    "FROM convo.consent_changes x "
 	    "WHERE x.account_id = $1 AND x.profile_id = $2 "
 	    "AND x.channel = $3 ");
-	/* Each bound is a condition of its own, which pruning can use. */
-	if (first_shown(r, res) > 0)
+	/*
+	 * Each bound is a condition of its own. A change never takes effect
+	 * after its stated time, so a lower bound on the effective time also
+	 * bounds x.at, which partition pruning can use.
+	 */
+	if (first_shown(r, res) > 0) {
 		add_condition(&sql, params, &n, PQgetvalue(res, 1, col),
 		    "AND x.at >= to_timestamp(", "::bigint / 1e6) ");
+		add_condition(&sql, params, &n, PQgetvalue(res, 1, col),
+		    "AND " VIEW_CONSENT_EFFECTIVE_AT " >= to_timestamp(",
+		    "::bigint / 1e6) ");
+	}
 	if (r->before != NULL)
 		add_condition(&sql, params, &n, r->before + 2,
-		    "AND x.at < (SELECT b.sent_at FROM convo.message_keys b "
+		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < (SELECT b.sent_at "
+		    "FROM convo.message_keys b "
 		    "WHERE b.account_id = $1 AND b.message_id = ", ") ");
 	if (bounded)
-		add_condition(&sql, params, &n, t->until, "AND x.at < ",
-		    "::timestamptz ");
-	buf_adds(&sql, "ORDER BY x.at, x.change_id");
+		add_condition(&sql, params, &n, t->until,
+		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < ", "::timestamptz ");
+	buf_adds(&sql, "ORDER BY " VIEW_CONSENT_EFFECTIVE_AT ", x.change_id");
 	changes = query(r, sql.data, n, params);
 	buf_free(&sql);
 	return changes;

@@ -271,6 +271,8 @@ view_consent_change(const PGresult *res, int row, const char *account,
 	r = jv_object_set(r, jv_string("status"), text(res, row, "status"));
 	r = jv_object_set(r, jv_string("method"), text(res, row, "method"));
 	r = jv_object_set(r, jv_string("at"), text(res, row, "at"));
+	r = jv_object_set(r, jv_string("effective_at"),
+	    text(res, row, "effective_at"));
 	r = jv_object_set(r, jv_string("message_id"),
 	    prefixed(res, row, "message_id", "m_"));
 	r = jv_object_set(r, jv_string("keyword"), text(res, row, "keyword"));
@@ -908,6 +910,18 @@ chat_message(struct view_tty *t, jv rec)
 	return rc;
 }
 
+/*
+ * Return the time at which consent change REC took effect: effective_at,
+ * or at in records that have no effective_at.
+ */
+static const char *
+consent_time(jv rec)
+{
+	const char *effective = string_at(rec, "effective_at", NULL);
+
+	return effective != NULL ? effective : string_at(rec, "at", NULL);
+}
+
 /* Print consent change REC as "09:45 — unsubscribed (keyword STOP) —". */
 static int
 chat_consent(struct view_tty *t, jv rec)
@@ -920,7 +934,7 @@ chat_consent(struct view_tty *t, jv rec)
 	char clock[TTY_TIME_MAX];
 	int rc;
 
-	format_time(clock, string_at(rec, "at", NULL), tty_clock);
+	format_time(clock, consent_time(rec), tty_clock);
 	line_color(&l, TTY_DIM);
 	line_add(&l, clock[0] != '\0' ? clock : "--:--");
 	line_reset(&l);
@@ -954,7 +968,8 @@ view_print_chat(struct view_tty *t, jv record)
 	    "consent_change");
 	int rc;
 
-	rc = chat_day(t, string_at(record, consent ? "at" : "sent_at", NULL));
+	rc = chat_day(t, consent ? consent_time(record) :
+	    string_at(record, "sent_at", NULL));
 	if (rc == 0)
 		rc = consent ? chat_consent(t, record) :
 		    chat_message(t, record);

@@ -86,10 +86,23 @@
 	VIEW_RFC3339("m.status_at") " AS status_at, m.error_code, " \
 	"m.keyword, m.keyword_action, m.extra::text AS extra"
 
-/* Columns view_consent_change() reads; x is consent_changes. */
+/*
+ * The effective time of consent change x: its stated time, or when it was
+ * recorded if that is earlier. The consent in force is the change with
+ * the latest effective time.
+ */
+#define VIEW_CONSENT_EFFECTIVE_AT "least(x.at, x.recorded_at)"
+
+/*
+ * Columns view_consent_change() reads; x is consent_changes. at_us is
+ * the effective time in microseconds, which orders changes among
+ * messages.
+ */
 #define VIEW_CONSENT_COLUMNS \
 	"x.channel, x.status, x.method, " VIEW_RFC3339("x.at") " AS at, " \
-	"(extract(epoch FROM x.at) * 1000000)::bigint AS at_us, x.message_id, x.keyword, x.provider_message_id, " \
+	VIEW_RFC3339(VIEW_CONSENT_EFFECTIVE_AT) " AS effective_at, " \
+	"(extract(epoch FROM " VIEW_CONSENT_EFFECTIVE_AT ") * 1000000)::bigint " \
+	"AS at_us, x.message_id, x.keyword, x.provider_message_id, " \
 	"x.error_code"
 
 /* Build the conversation record of row ROW; the caller owns it. */

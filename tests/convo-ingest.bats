@@ -309,6 +309,50 @@ EOF
 	assert_output "unsubscribed"
 }
 
+@test "STOP after future-dated START wins" {
+	future=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+	inbound +12015550305 START "$future" SMf1 >start.ndjson
+	convo-ingest -q start.ndjson >/dev/null
+	# Times have whole seconds: the STOP is sent in a later second than
+	# the one in which the START was recorded.
+	sleep 1
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	inbound +12015550305 STOP "$now" SMf2 >stop.ndjson
+	convo-ingest -q stop.ndjson >/dev/null
+	run consent_of +12015550305
+	assert_output "unsubscribed"
+	run sql "SELECT convo.rfc3339(changed_at) FROM convo.consent"
+	assert_output "$now"
+	# The START keeps its stated time on its message and its change.
+	run sql "SELECT convo.rfc3339(sent_at) FROM convo.messages
+	    WHERE provider_message_id = 'SMf1'"
+	assert_output "$future"
+	run sql "SELECT convo.rfc3339(at) FROM convo.consent_changes
+	    WHERE status = 'subscribed'"
+	assert_output "$future"
+	run sql "SELECT least(at, recorded_at) < '$now' FROM convo.consent_changes
+	    WHERE status = 'subscribed'"
+	assert_output "t"
+	run convo-db -q verify
+	assert_success
+	assert_output ""
+}
+
+@test "late STOP keeps its own earlier time" {
+	future=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+	inbound +12015550306 START "$future" SMf3 >start.ndjson
+	convo-ingest -q start.ndjson >/dev/null
+	inbound +12015550306 STOP 2026-11-03T10:00:00Z SMf4 >stop.ndjson
+	convo-ingest -q stop.ndjson >/dev/null
+	run consent_of +12015550306
+	assert_output "subscribed"
+	run sql "SELECT convo.rfc3339(least(at, recorded_at))
+	    FROM convo.consent_changes WHERE status = 'unsubscribed'"
+	assert_output "2026-11-03T10:00:00Z"
+	run convo-db -q verify
+	assert_success
+}
+
 @test "yes opts in only when not subscribed" {
 	inbound +12015550303 YES 2026-11-03T10:00:00Z SMy1 >input.ndjson
 	inbound +12015550303 yes! 2026-11-03T11:00:00Z SMy2 >>input.ndjson

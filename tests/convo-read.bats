@@ -652,6 +652,36 @@ EOF2
 	    FROM convo.messages WHERE provider_message_id = 'SMcc2'")"
 }
 
+@test "consent change of future-dated START" {
+	future=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+	inbound +15005550172 2026-11-12T09:00:00Z SMcf1 "hello" | ingest -
+	inbound +15005550172 "$future" SMcf2 "START" | ingest -
+	# Times have whole seconds: the STOP is sent in a later second than
+	# the one in which the START was recorded.
+	sleep 1
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	inbound +15005550172 "$now" SMcf3 "STOP" | ingest -
+	run convo-read --no-mark-read +15005550172
+	assert_success
+	local thread=$output
+	run jq -r '[.type, .body // .status] | join(" ")' <<<"$thread"
+	assert_output - <<'EOF2'
+message hello
+consent_change subscribed
+message STOP
+consent_change unsubscribed
+message START
+EOF2
+	run jq -r 'select(.status == "subscribed") | .at' <<<"$thread"
+	assert_output "$future"
+	run jq -r 'select(.status == "subscribed") | .effective_at < $now' \
+	    --arg now "$now" <<<"$thread"
+	assert_output "true"
+	run jq -r 'select(.status == "unsubscribed") | .effective_at' \
+	    <<<"$thread"
+	assert_output "$now"
+}
+
 @test "whole second comes before its fraction" {
 	{
 		inbound +15005550141 2026-11-03T10:00:38.500Z SMfrac1 'second'

@@ -135,3 +135,37 @@ SQL
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 }
+
+@test "migration lets STOP after future START win" {
+	local db="${TEST_DB}_old" share=$BATS_TEST_TMPDIR/share
+	local old="$CONVO_TEST_SERVER dbname=$db" future now
+
+	# The schema before consent changes took effect by their recording.
+	mkdir -p "$share/migrations"
+	cp "$CONVO_SOURCE"/share/convo/migrations/0[01]*.sql \
+	    "$CONVO_SOURCE"/share/convo/migrations/02[0-6]_*.sql \
+	    "$share/migrations/"
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "CREATE DATABASE $db" >/dev/null
+	CONVO_SHARE=$share CONVO_DB=$old convo-db -q migrate
+	future=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+	printf '{"type":"message","direction":"inbound","from":"+12015550125","to":"+12025550140","body":"START","provider_message_id":"SMup1","sent_at":"%s"}\n' \
+	    "$future" | CONVO_SHARE=$share CONVO_DB=$old convo-ingest -q >/dev/null
+	# Times have whole seconds: the STOP is sent in a later second than
+	# the one in which the START was recorded.
+	sleep 1
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	printf '{"type":"message","direction":"inbound","from":"+12015550125","to":"+12025550140","body":"STOP","provider_message_id":"SMup2","sent_at":"%s"}\n' \
+	    "$now" | CONVO_SHARE=$share CONVO_DB=$old convo-ingest -q >/dev/null
+	run psql -X -qAt "$old" -c "SELECT status FROM convo.consent"
+	assert_output "subscribed"
+
+	CONVO_DB=$old convo-db -q migrate
+	run psql -X -qAt "$old" -c "SELECT status,
+	    convo.rfc3339(changed_at) FROM convo.consent"
+	assert_output "unsubscribed|$now"
+	run env CONVO_DB="$old" convo-db verify
+	assert_success
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+}
