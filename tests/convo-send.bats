@@ -167,11 +167,15 @@ stop_in_words() {
 	run jq -r '[.status, .reason, .conversation_id,
 	    .possible_opt_out.message_id] | join(" ")' out.ndjson
 	assert_output "rejected possible_opt_out c_1 m_2"
+	run jq -r '.possible_opt_out.at
+	    | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")' out.ndjson
+	assert_output "true"
 	run jq -r .message out.ndjson
 	assert_output "conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
 	run cat err.txt
-	assert_line --index 0 "convo-send: line 1: not sent: conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
-	assert_line --index 1 "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
+	assert_line "convo-send: line 1: not sent: conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
+	run tail -n 1 err.txt
+	assert_output "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
 	run sql "SELECT count(*) FROM convo.outbox"
 	assert_output "0"
 	run requests
@@ -186,7 +190,7 @@ stop_in_words() {
 	assert_failure 65
 	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
 	assert_output "rejected possible_opt_out"
-	assert_equal "${stderr_lines[1]}" "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
+	assert_equal "${stderr_lines[-1]}" "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
 	run requests
 	assert_output "0"
 }
@@ -291,7 +295,7 @@ stop_in_words() {
 	assert_failure 65
 	run jq -r '[.status, .reason, .outbox_id] | join(" ")' <<<"$output"
 	assert_output "rejected possible_opt_out o_1"
-	assert_equal "$stderr" "convo-send: outbox row o_1: not sent: conversation c_1: message m_3 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
+	assert_equal "$stderr" "convo-send: outbox row o_1: not sent: conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
 	run sql "SELECT state, error_message LIKE '%possible opt-out%'
 	    FROM convo.outbox"
 	assert_output "failed|t"
