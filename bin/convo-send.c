@@ -255,13 +255,15 @@ result(struct sender *s, const struct send_job *j, const char *status,
 	progress_add(&s->progress, 1, 0);
 }
 
+/*
+ * Report J as rejected for REASON, with MESSAGE and the fields of EXTRA
+ * (an object, consumed) in its result.
+ */
 static void
-reject(struct sender *s, const struct send_job *j, const char *reason,
-    const char *message)
+reject_with(struct sender *s, const struct send_job *j, const char *reason,
+    const char *message, jv extra)
 {
-	jv extra = jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(message));
-
+	extra = jv_object_set(extra, jv_string("message"), jv_string(message));
 	s->rejected++;
 	s->status = exit_merge(s->status, EX_DATAERR);
 	if (j->queued[0] != '\0') {
@@ -277,6 +279,28 @@ reject(struct sender *s, const struct send_job *j, const char *reason,
 		warnx("not sent: %s", message);
 	}
 	result(s, j, "rejected", reason, extra);
+}
+
+static void
+reject(struct sender *s, const struct send_job *j, const char *reason,
+    const char *message)
+{
+	reject_with(s, j, reason, message, jv_object());
+}
+
+/*
+ * Return the result fields of J's possible opt-out: the flagged message
+ * and the time it was flagged, as in a conversation record.
+ */
+static jv
+possible_opt_out_fields(const struct send_job *j)
+{
+	jv flag = jv_object_set(jv_object(), jv_string("message_id"),
+	    jv_string(j->flagged_message));
+
+	flag = jv_object_set(flag, jv_string("at"), j->flagged_at[0] ?
+	    jv_string(j->flagged_at) : jv_null());
+	return jv_object_set(jv_object(), jv_string("possible_opt_out"), flag);
 }
 
 
@@ -1151,7 +1175,7 @@ complete(struct sender *s, struct twilio_call *call)
 static int
 check_found(struct sender *s, struct send_job *j)
 {
-	char message[256];
+	char message[512];
 	const char *reason, *body;
 
 	if ((reason = content_of(s, j, message, sizeof(message))) != NULL) {
@@ -1177,7 +1201,9 @@ check_found(struct sender *s, struct send_job *j)
 	if ((reason = send_check_content(j, message, sizeof(message))) ||
 	    (reason = send_check_recipient(&s->ctx, j, message,
 	    sizeof(message)))) {
-		reject(s, j, reason, message);
+		reject_with(s, j, reason, message,
+		    strcmp(reason, "possible_opt_out") == 0 ?
+		    possible_opt_out_fields(j) : jv_object());
 		return 0;
 	}
 	if (!j->keyword_reply && outbox_quiet_hours(&s->ctx, j)) {

@@ -97,6 +97,10 @@ resolved(struct send_job *j, const PGresult *res, int row)
 	copy_value(res, row, 9, j->zone, sizeof(j->zone));
 	j->local_minutes = PQgetisnull(res, row, 10) ? -1 :
 	    atoi(PQgetvalue(res, row, 10));
+	if (!PQgetisnull(res, row, 11))
+		snprintf(j->flagged_message, sizeof(j->flagged_message),
+		    "m_%s", PQgetvalue(res, row, 11));
+	copy_value(res, row, 12, j->flagged_at, sizeof(j->flagged_at));
 }
 
 void
@@ -123,8 +127,11 @@ outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs, int n,
 	}
 	text = jv_dump_string(requests, 0);
 	params[1] = jv_string_value(text);
-	res = outbox_query(ctx, "SELECT * FROM convo.send_recipients($1, "
-	    "$2, $3, $4)", 4, params);
+	res = outbox_query(ctx, "SELECT item, profile_id, phone, channel, "
+	    "conversation_id, brand_address, blocked, consent, zone_source, "
+	    "zone, local_minutes, flagged_message_id, "
+	    "convo.rfc3339(flagged_at) "
+	    "FROM convo.send_recipients($1, $2, $3, $4)", 4, params);
 	jv_free(text);
 	for (i = 0; i < PQntuples(res); i++) {
 		item = atoi(PQgetvalue(res, i, 0)) - 1;

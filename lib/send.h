@@ -54,6 +54,12 @@ struct send_job {
 	char queued[32];	/* with --queued, the row the job came from */
 	int blocked;
 	/*
+	 * The conversation's unsettled possible opt-out: the flagged message
+	 * ("m_N") and when convo-ingest flagged it, or "" when none.
+	 */
+	char flagged_message[32];
+	char flagged_at[40];
+	/*
 	 * With --queued, an outbox row stored without a conversation by a
 	 * run with --new, which the checks allow as --new does.
 	 */
@@ -126,9 +132,10 @@ void outbox_locked(struct send_ctx *ctx, const char *sql, int n,
 /*
  * Find the customers of the N JOBS in one statement: by conversation id
  * J->requested ("c_N"), or when it is "" by J->phone and J->channel. Fills
- * the conversation, sender, consent and block of each job found, and
- * with --quiet-hours the time zone and local time, and sets FOUND[i] to
- * 1 for a job found, 0 for one without such a customer.
+ * the conversation, sender, consent, block and possible opt-out of each
+ * job found, and with --quiet-hours the time zone and local time, and
+ * sets FOUND[i] to 1 for a job found, 0 for one without such a customer.
+ * The one statement reads them all from one snapshot.
  */
 void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
     int n, int *found);
@@ -221,8 +228,9 @@ const char *send_check_content(const struct send_job *j, char *message,
 
 /*
  * Check that J may go to its recipient: a conversation (unless --new or
- * a keyword reply), consent (unless a keyword reply), no block and a
- * sender. Returns NULL, or a reason code with a sentence in MESSAGE.
+ * a keyword reply), consent (unless a keyword reply), no block, no
+ * unsettled possible opt-out (unless a keyword reply) and a sender.
+ * Returns NULL, or a reason code with a sentence in MESSAGE.
  */
 const char *send_check_recipient(const struct send_ctx *ctx,
     const struct send_job *j, char *message, size_t n);

@@ -80,6 +80,22 @@ send_check_recipient(const struct send_ctx *ctx,
 		    j->conversation_id);
 		return "blocked";
 	}
+	/*
+	 * A customer may revoke consent in any reasonable words, so a text
+	 * that reads like a revocation stops every reply, except those that
+	 * carrier rules require, until an operator settles it.
+	 * NOTE: the block and the flag are read when the record is resolved.
+	 * One set later, while the message waits for --rate or a retry, does
+	 * not stop it.
+	 */
+	if (!j->keyword_reply && j->flagged_message[0] != '\0') {
+		snprintf(message, n, "conversation %s: message %s may ask to "
+		    "stop (possible opt-out); read it, then run convo-mark "
+		    "--dismiss-flag %s to allow replies or convo-mark "
+		    "--confirm-opt-out %s to unsubscribe", j->conversation_id,
+		    j->flagged_message, j->conversation_id, j->conversation_id);
+		return "possible_opt_out";
+	}
 	if (j->brand[0] == '\0') {
 		snprintf(message, n, "no sender for %s: the customer never "
 		    "wrote to a brand number; use --from or CONVO_FROM",

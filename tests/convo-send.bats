@@ -165,6 +165,162 @@ convo-send: line 5: invalid UTF-8 at column 1"
 	assert_output "CRLF works"
 }
 
+# Print an inbound text from PHONE, with provider message id ID, that
+# reads like a request to stop without being a keyword.
+stop_in_words() {
+	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"Stop sending me these, I never get them anyway","provider_message_id":"%s","sent_at":"2026-11-02T11:00:00Z"}\n' \
+	    "$1" "$BRAND" "$2"
+}
+
+@test "possible opt-out holds the bulk reply" {
+	start_fake
+	customer +12015550941 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550941 SMwords1 | convo-ingest -q >/dev/null
+	run convo-list --unread
+	run jq -r .possible_opt_out.message_id <<<"$output"
+	assert_output "m_2"
+	convo-list --unread | convo-send --body "Sale ends Friday" \
+	    >out.ndjson 2>err.txt && status=0 || status=$?
+	assert_equal "$status" 65
+	run jq -r '[.status, .reason, .conversation_id,
+	    .possible_opt_out.message_id] | join(" ")' out.ndjson
+	assert_output "rejected possible_opt_out c_1 m_2"
+	run jq -r '.possible_opt_out.at
+	    | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")' out.ndjson
+	assert_output "true"
+	run jq -r .message out.ndjson
+	assert_output "conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
+	run cat err.txt
+	assert_line "convo-send: line 1: not sent: conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
+	run tail -n 1 err.txt
+	assert_output "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+	run requests
+	assert_output "0"
+}
+
+@test "possible opt-out fails the dry run too" {
+	start_fake
+	customer +12015550942 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550942 SMwords2 | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send --dry-run -c c_1 --body "Hello"
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected possible_opt_out"
+	assert_equal "${stderr_lines[-1]}" "convo-send: 0 sent, 0 duplicate, 0 deferred, 1 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 0 dry run"
+	run requests
+	assert_output "0"
+}
+
+@test "possible opt-out holds only its own conversation" {
+	start_fake
+	customer +12015550943 subscribed | convo-ingest -q >/dev/null
+	customer +12015550944 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550944 SMwords3 | convo-ingest -q >/dev/null
+	customer +12015550945 subscribed | convo-ingest -q >/dev/null
+	printf '{"to":"%s"}\n' +12015550943 +12015550944 +12015550945 |
+	    convo-send -q --rate 0 --body "Hello" >out.ndjson &&
+	    status=0 || status=$?
+	assert_equal "$status" 65
+	run jq -sr 'sort_by(.to)[] | [.to, .status, .reason // "-"]
+	    | join(" ")' out.ndjson
+	assert_line --index 0 "+12015550943 sent -"
+	assert_line --index 1 "+12015550944 rejected possible_opt_out"
+	assert_line --index 2 "+12015550945 sent -"
+	run jq -r .form.To log.ndjson
+	refute_output --partial "+12015550944"
+}
+
+@test "dismissed possible opt-out lets the reply go" {
+	start_fake
+	customer +12015550946 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550946 SMwords4 | convo-ingest -q >/dev/null
+	convo-mark -q --dismiss-flag c_1
+	run --separate-stderr convo-send -q --to +12015550946 --body "Hello"
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "sent"
+	run requests
+	assert_output "1"
+}
+
+@test "confirmed possible opt-out leaves the customer unsubscribed" {
+	start_fake
+	customer +12015550947 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550947 SMwords5 | convo-ingest -q >/dev/null
+	convo-mark -q --confirm-opt-out c_1
+	run --separate-stderr convo-send -q --to +12015550947 --body "Hello"
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected not_subscribed"
+	run requests
+	assert_output "0"
+}
+
+@test "possible opt-out does not hold HELP and STOP replies" {
+	start_fake
+	customer +12015550948 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550948 SMwords6 | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550948","to":"%s","body":"HELP","provider_message_id":"SMhelp48","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >help.ndjson
+	stop_message +12015550948 SMstop48 | convo-ingest -q >stop.ndjson
+	run sql "SELECT flagged_message_id FROM convo.conversations"
+	assert_output "2"
+	run --separate-stderr convo-send -q --rate 0 <help.ndjson
+	assert_success
+	run jq -r '[.status, .to] | join(" ")' <<<"$output"
+	assert_output "sent +12015550948"
+	run --separate-stderr convo-send -q --rate 0 <stop.ndjson
+	assert_success
+	run jq -r '[.status, .to] | join(" ")' <<<"$output"
+	assert_output "sent +12015550948"
+	run jq -r .form.Body log.ndjson
+	assert_line --index 1 --partial "unsubscribed"
+	run requests
+	assert_output "2"
+}
+
+@test "possible opt-out holds a custom keyword reply" {
+	start_fake
+	customer +12015550949 subscribed | convo-ingest -q >/dev/null
+	stop_in_words +12015550949 SMwords7 | convo-ingest -q >/dev/null
+	convo-keywords add HOURS --action custom --reply 'Open 9-5' >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550949","to":"%s","body":"HOURS","provider_message_id":"SMhours49","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >replies.ndjson
+	run --separate-stderr convo-send -q --rate 0 <replies.ndjson
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected possible_opt_out"
+	run requests
+	assert_output "0"
+}
+
+@test "--queued row of a flagged conversation is not sent" {
+	start_fake 'error 503 20503 Service Unavailable'
+	customer +12015550950 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --max-attempts 1 \
+	    --to +12015550950 --body "Your table is ready"
+	assert_failure 75
+	stop_in_words +12015550950 SMwords8 | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
+	assert_failure 65
+	run jq -r '[.status, .reason, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "rejected possible_opt_out o_1"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_failure 65
+	run jq -r '[.status, .reason, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "rejected possible_opt_out o_1"
+	assert_equal "$stderr" "convo-send: outbox row o_1: not sent: conversation c_1: message m_2 may ask to stop (possible opt-out); read it, then run convo-mark --dismiss-flag c_1 to allow replies or convo-mark --confirm-opt-out c_1 to unsubscribe"
+	run sql "SELECT state, error_message LIKE '%possible opt-out%'
+	    FROM convo.outbox"
+	assert_output "failed|t"
+	run requests
+	assert_output "1"
+}
+
 @test "quiet hours defer the reply" {
 	start_fake
 	customer +12015550905 subscribed | convo-ingest -q >/dev/null
