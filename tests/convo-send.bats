@@ -795,6 +795,10 @@ END
 	done
 	run requests
 	assert_output "2"
+	# The first signal lets the request in flight finish; the second
+	# ends the run at once.
+	kill -TERM "$pid"
+	sleep 0.3
 	kill -TERM "$pid"
 	wait "$pid" || true
 	run sql "SELECT to_address, state FROM convo.outbox ORDER BY 1"
