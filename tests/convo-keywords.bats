@@ -134,10 +134,10 @@ keyword_field() {
 }
 
 @test "remove unknown word exits 65" {
-	run convo-keywords remove stopp quit
+	run convo-keywords remove stopp revoke
 	assert_failure 65
 	assert_output --partial 'keyword "stopp" not found in account'
-	run keyword_field quit action
+	run keyword_field revoke action
 	assert_output ""
 }
 
@@ -641,7 +641,8 @@ same_output_both_paths() {
 	    fail "stderr: $stderr"
 	[[ $stderr == *'standard keyword HELP has the action custom'* ]] ||
 	    fail "stderr: $stderr"
-	[[ $stderr == *'convo-keywords lint'* ]] || fail "stderr: $stderr"
+	[[ $stderr == *'convo-keywords add stop --action opt_out'* ]] ||
+	    fail "stderr: $stderr"
 }
 
 @test "custom keyword answers in ingest" {
