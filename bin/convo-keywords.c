@@ -113,6 +113,8 @@ struct lint {
 	char *frequency;	/* message_frequency, or NULL */
 	/* Upper-case forms of the keywords of each action; see names(). */
 	struct keyword_set opt_out, opt_in, help;
+	/* Keyword rows (word, action, expanded reply, lang), in list order. */
+	const PGresult *keywords;
 	long long problems;
 };
 
@@ -356,6 +358,94 @@ lang_code_valid(const char *text)
 	return m >= 2 && m <= 8 && text[n + 1 + m] == '\0';
 }
 
+/* Return the indefinite article for the action name ACTION. */
+static const char *
+article(const char *action)
+{
+	return strncmp(action, "opt_", 4) == 0 ? "an" : "a";
+}
+
+/*
+ * Check that keyword WORD may get ACTION. Returns 0, or -1 with the
+ * reason written into WHY when WORD is a standard keyword that must keep
+ * another action.
+ */
+static int
+check_standard_action(const char *word, const char *action, char *why,
+    size_t whysz)
+{
+	const struct keyword_standard *s = keyword_standard_find(word);
+	const char *fixed;
+
+	if (s == NULL || !s->fixed)
+		return 0;
+	fixed = keyword_action_name(s->action);
+	if (strcmp(action, fixed) == 0)
+		return 0;
+	snprintf(why, whysz, "cannot make keyword \"%s\" %s %s keyword: %s, "
+	    "so it stays %s %s keyword", word, article(action), action,
+	    s->reason, article(fixed), fixed);
+	return -1;
+}
+
+/*
+ * Write into TEXT the problem of the standard keyword S when the account
+ * stores it with ACTION, NULL when it lacks the word. Returns 0 when the
+ * keyword is as it must be.
+ */
+static int
+standard_keyword_problem(const struct keyword_standard *s,
+    const char *action, char *text, size_t size)
+{
+	const char *fixed = keyword_action_name(s->action);
+
+	if (action != NULL && strcmp(action, fixed) == 0)
+		return 0;
+	if (action == NULL)
+		snprintf(text, size, "standard keyword %s is missing, but %s. "
+		    "Add it back with convo-keywords add %s --action %s "
+		    "--reply TEXT, or run convo-keywords reset", s->upper,
+		    s->reason, s->word, fixed);
+	else
+		snprintf(text, size, "standard keyword %s has the action %s, "
+		    "but %s. Change it back with convo-keywords add %s "
+		    "--action %s --reply TEXT", s->upper, action, s->reason,
+		    s->word, fixed);
+	return -1;
+}
+
+/*
+ * Return the action stored for WORD in RES, whose rows have the word in
+ * column 0 and the action in column 1, or NULL when no row has WORD.
+ */
+static const char *
+stored_action(const PGresult *res, const char *word)
+{
+	int i, n = PQntuples(res);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(PQgetvalue(res, i, 0), word) == 0)
+			return PQgetvalue(res, i, 1);
+	return NULL;
+}
+
+/*
+ * Warn about each fixed standard keyword that RES, rows as for
+ * stored_action(), lacks or stores with another action, as an older
+ * convo-keywords or a direct SQL change can leave it.
+ */
+static void
+warn_standard_keywords(const PGresult *res)
+{
+	const struct keyword_standard *s;
+	char text[512];
+
+	for (s = keyword_standards; s->word != NULL; s++)
+		if (s->fixed && standard_keyword_problem(s,
+		    stored_action(res, s->word), text, sizeof(text)) != 0)
+			warnx("%s", text);
+}
+
 /* Add or replace keyword K of the account; return the stored row. */
 static PGresult *
 upsert_keyword(struct context *c, const struct keyword_input *k)
@@ -395,6 +485,7 @@ cmd_list(struct context *c, int argc, char **argv)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++)
 		emit(c, keyword_record(c, res, i));
+	warn_standard_keywords(res);
 	PQclear(res);
 	return 0;
 }
@@ -419,7 +510,7 @@ cmd_add(struct context *c, int argc, char **argv)
 {
 	struct keyword_input k = { 0 };
 	PGresult *res;
-	char *text;
+	char *text, why[512];
 
 	if (argc == 0)
 		errx(EX_USAGE, "add needs a keyword: convo-keywords add WORD "
@@ -437,6 +528,10 @@ cmd_add(struct context *c, int argc, char **argv)
 		errx(EX_USAGE, "the --reply text is not valid UTF-8");
 	text = join_words(argc, argv);
 	k.word = normal_argument(text);
+	if (check_standard_action(k.word, c->action, why, sizeof(why)) != 0)
+		errx(EX_USAGE, "%s. Change only its reply with --action %s "
+		    "--reply TEXT", why,
+		    keyword_action_name(keyword_standard_find(k.word)->action));
 	k.action = c->action;
 	k.reply = c->reply != NULL && *c->reply != '\0' ? c->reply : NULL;
 	k.lang = c->lang;
@@ -453,6 +548,7 @@ cmd_add(struct context *c, int argc, char **argv)
 static int
 cmd_remove(struct context *c, int argc, char **argv)
 {
+	const struct keyword_standard *s;
 	const char *params[2];
 	PGresult *res;
 	char **words;
@@ -463,6 +559,21 @@ cmd_remove(struct context *c, int argc, char **argv)
 	words = xmalloc(argc * sizeof(*words));
 	for (i = 0; i < argc; i++)
 		words[i] = normal_argument(argv[i]);
+	/* Remove nothing when any word must stay. */
+	for (i = 0; i < argc; i++) {
+		s = keyword_standard_find(words[i]);
+		if (s == NULL || !s->fixed)
+			continue;
+		warnx("cannot remove keyword \"%s\": %s, so it stays %s %s "
+		    "keyword. Change its reply with convo-keywords add %s "
+		    "--action %s --reply TEXT", words[i], s->reason,
+		    article(keyword_action_name(s->action)),
+		    keyword_action_name(s->action), s->word,
+		    keyword_action_name(s->action));
+		status = EX_USAGE;
+	}
+	if (status != 0)
+		exit(status);
 	open_account(c);
 	params[0] = c->account_id;
 	db_exec(c->conn, "BEGIN");
@@ -485,6 +596,35 @@ cmd_remove(struct context *c, int argc, char **argv)
 	return status;
 }
 
+/*
+ * Add the fixed standard keywords that the account lacks from the
+ * English language pack, so that an account without English keeps them.
+ */
+static void
+add_standard_keywords(struct context *c)
+{
+	const struct keyword_standard *s;
+	struct buf words = { 0 };
+	const char *params[2];
+
+	for (s = keyword_standards; s->word != NULL; s++) {
+		if (!s->fixed)
+			continue;
+		buf_adds(&words, words.data == NULL ? "{" : ",");
+		buf_adds(&words, s->word);
+	}
+	buf_addc(&words, '}');
+	params[0] = c->account_id;
+	params[1] = words.data;
+	PQclear(query(c, "cannot add the standard keywords", "INSERT INTO "
+	    "convo.keywords (account_id, word, action, reply, lang, "
+	    "is_default, only_unsubscribed) SELECT $1, word, action, reply, "
+	    "lang, true, only_unsubscribed FROM convo.keyword_packs "
+	    "WHERE lang = 'en' AND word = ANY ($2::text[]) "
+	    "ON CONFLICT (account_id, word) DO NOTHING", 2, params));
+	buf_free(&words);
+}
+
 static int
 cmd_reset(struct context *c, int argc, char **argv)
 {
@@ -501,6 +641,7 @@ cmd_reset(struct context *c, int argc, char **argv)
 	    "convo.keywords WHERE account_id = $1", 1, params));
 	PQclear(query(c, "cannot add the default keywords",
 	    "SELECT convo.keywords_seed($1)", 1, params));
+	add_standard_keywords(c);
 	res = query(c, "cannot count the keywords", "SELECT count(*) FROM "
 	    "convo.keywords WHERE account_id = $1", 1, params);
 	db_exec(c->conn, "COMMIT");
@@ -685,6 +826,25 @@ parse_keyword_tail(jv rec, struct keyword_input *k, jv *reply, jv *lang,
 	return 0;
 }
 
+/*
+ * Check that import may store K, because a standard keyword keeps its
+ * action. Returns 0, or -1 with the reason written into WHY.
+ */
+static int
+check_import_action(const struct keyword_input *k, char *why,
+    size_t whysz)
+{
+	char reason[384];
+
+	if (check_standard_action(k->word, k->action, reason,
+	    sizeof(reason)) == 0)
+		return 0;
+	snprintf(why, whysz, "%s. To change only its reply, give \"action\":"
+	    "\"%s\"", reason,
+	    keyword_action_name(keyword_standard_find(k->word)->action));
+	return -1;
+}
+
 /* Turn one input line into a keyword and store it, or report why not. */
 static void
 import_line(struct context *c, const char *file, long long lineno,
@@ -693,14 +853,15 @@ import_line(struct context *c, const char *file, long long lineno,
 	struct keyword_input k = { 0 };
 	jv rec, word = jv_invalid(), action = jv_invalid();
 	jv reply = jv_invalid(), lang = jv_invalid();
-	char why[256];
+	char why[512];
 	int rc = -1;
 
 	if (parse_object(line, len, &rec, why, sizeof(why)) == 0 &&
 	    parse_keyword_head(rec, &k, &word, &action, why,
+	    sizeof(why)) == 0 &&
+	    parse_keyword_tail(rec, &k, &reply, &lang, why,
 	    sizeof(why)) == 0)
-		rc = parse_keyword_tail(rec, &k, &reply, &lang, why,
-		    sizeof(why));
+		rc = check_import_action(&k, why, sizeof(why));
 	if (rc == 0)
 		PQclear(upsert_keyword(c, &k));
 	else
@@ -1153,16 +1314,79 @@ names(const struct keyword_set *words, const char *reply)
 	return 0;
 }
 
-/* Return PREFERRED when WORDS contains it, else the first word of WORDS. */
-static const char *
-example(const struct keyword_set *words, const char *preferred)
-{
-	size_t i;
+/*
+ * The main opt-out, opt-in and help words of the language packs, which
+ * lint suggests before other keywords of the same language.
+ */
+static const char *const usual_keywords[] = {
+	"stop", "parar", "arret", "start", "help", "ayuda", "aide", NULL,
+};
 
-	for (i = 0; i < words->count; i++)
-		if (strcmp(words->items[i].word, preferred) == 0)
-			return preferred;
-	return words->count > 0 ? words->items[0].word : preferred;
+static int
+usual_keyword(const char *word)
+{
+	const char *const *w;
+
+	for (w = usual_keywords; *w != NULL; w++)
+		if (strcmp(*w, word) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Return, as a new upper-case string, the keyword of ACTION that a reply
+ * in language LANG should name. The first pass takes a usual keyword in
+ * LANG, the second any keyword in LANG, the third a usual keyword in any
+ * language, and the last any keyword, in list order.
+ */
+static char *
+example(const struct lint *l, const char *action, const char *lang)
+{
+	const PGresult *res = l->keywords;
+	int pass, i, n = PQntuples(res), same_lang, usual;
+
+	for (pass = 0; pass < 4; pass++) {
+		for (i = 0; i < n; i++) {
+			if (strcmp(PQgetvalue(res, i, 1), action) != 0)
+				continue;
+			same_lang = strcmp(PQgetvalue(res, i, 3), lang) == 0;
+			usual = usual_keyword(PQgetvalue(res, i, 0));
+			if ((pass == 0 && same_lang && usual) ||
+			    (pass == 1 && same_lang) || (pass == 2 && usual) ||
+			    pass == 3)
+				return upper_case(PQgetvalue(res, i, 0));
+		}
+	}
+	return xstrdup("");
+}
+
+/*
+ * Report that the reply of keyword WORD, of action ACTION and language
+ * LANG, names no keyword of action NEEDED: the sentence TEXT and an
+ * example. When the reply names a standard keyword of NEEDED that the
+ * account does not have with that action, the problem names that word
+ * instead, because an example of another word would hide the cause.
+ */
+static void
+missing_keyword(struct lint *l, const char *word, const char *action,
+    const char *needed, const char *reply, const char *lang,
+    const char *text)
+{
+	const struct keyword_standard *s;
+	char *suggestion;
+
+	for (s = keyword_standards; s->word != NULL; s++) {
+		if (strcmp(keyword_action_name(s->action), needed) == 0 &&
+		    keyword_has_words(reply, s->upper)) {
+			problem(l, word, action, "reply tells customers to send "
+			    "%s, but %s is not %s %s keyword of the account",
+			    s->upper, s->upper, article(needed), needed);
+			return;
+		}
+	}
+	suggestion = example(l, needed, lang);
+	problem(l, word, action, "%s, such as %s", text, suggestion);
+	free(suggestion);
 }
 
 /* Return 1 when NORMAL, a reply in normal form, contains PHRASE. */
@@ -1189,20 +1413,20 @@ says_any(const char *normal, const char *const *phrases)
 /* Check that REPLY names an opt-out keyword, to show how to opt out. */
 static void
 lint_opt_out_keyword(struct lint *l, const char *word, const char *action,
-    const char *reply)
+    const char *reply, const char *lang)
 {
 	if (l->opt_out.count == 0)
 		problem(l, word, action, "reply cannot say how to opt out: "
 		    "the account has no opt_out keyword");
 	else if (!names(&l->opt_out, reply))
-		problem(l, word, action, "reply does not say how to opt out "
-		    "with an opt_out keyword in upper case, such as %s",
-		    example(&l->opt_out, "STOP"));
+		missing_keyword(l, word, action, "opt_out", reply, lang,
+		    "reply does not say how to opt out with an opt_out "
+		    "keyword in upper case");
 }
 
 static void
 lint_opt_out(struct lint *l, const char *word, const char *reply,
-    const char *normal)
+    const char *normal, const char *lang)
 {
 	if (!says_any(normal, no_more_phrases))
 		problem(l, word, "opt_out", "reply does not say that no more "
@@ -1212,14 +1436,14 @@ lint_opt_out(struct lint *l, const char *word, const char *reply,
 		problem(l, word, "opt_out", "reply cannot say how to opt back "
 		    "in: the account has no opt_in keyword");
 	else if (!names(&l->opt_in, reply))
-		problem(l, word, "opt_out", "reply does not say how to opt "
-		    "back in with an opt_in keyword in upper case, such as %s",
-		    example(&l->opt_in, "START"));
+		missing_keyword(l, word, "opt_out", "opt_in", reply, lang,
+		    "reply does not say how to opt back in with an opt_in "
+		    "keyword in upper case");
 }
 
 static void
 lint_opt_in(struct lint *l, const char *word, const char *reply,
-    const char *normal)
+    const char *normal, const char *lang)
 {
 	int frequency = (l->frequency != NULL && says(normal, l->frequency))
 	    || (says_any(normal, message_words) &&
@@ -1236,14 +1460,14 @@ lint_opt_in(struct lint *l, const char *word, const char *reply,
 		problem(l, word, "opt_in", "reply cannot name a help keyword: "
 		    "the account has none");
 	else if (!names(&l->help, reply))
-		problem(l, word, "opt_in", "reply does not name a help keyword "
-		    "in upper case, such as %s", example(&l->help, "HELP"));
-	lint_opt_out_keyword(l, word, "opt_in", reply);
+		missing_keyword(l, word, "opt_in", "help", reply, lang,
+		    "reply does not name a help keyword in upper case");
+	lint_opt_out_keyword(l, word, "opt_in", reply, lang);
 }
 
 static void
 lint_help(struct lint *l, const char *word, const char *reply,
-    const char *normal)
+    const char *normal, const char *lang)
 {
 	if (l->help_contact == NULL)
 		problem(l, word, "help", "no help contact set; set it with "
@@ -1251,13 +1475,13 @@ lint_help(struct lint *l, const char *word, const char *reply,
 	else if (!says(normal, l->help_contact))
 		problem(l, word, "help", "reply does not give the help "
 		    "contact \"%s\"", l->help_contact);
-	lint_opt_out_keyword(l, word, "help", reply);
+	lint_opt_out_keyword(l, word, "help", reply, lang);
 }
 
 /* Check the reply of one keyword, as expanded with the settings. */
 static void
 lint_keyword(struct lint *l, const char *word, const char *action,
-    const char *reply)
+    const char *reply, const char *lang)
 {
 	char *normal;
 	int chars;
@@ -1277,11 +1501,11 @@ lint_keyword(struct lint *l, const char *word, const char *action,
 		problem(l, word, action, "reply does not name the brand "
 		    "\"%s\"", l->brand);
 	if (strcmp(action, "opt_out") == 0)
-		lint_opt_out(l, word, reply, normal);
+		lint_opt_out(l, word, reply, normal, lang);
 	else if (strcmp(action, "opt_in") == 0)
-		lint_opt_in(l, word, reply, normal);
+		lint_opt_in(l, word, reply, normal, lang);
 	else if (strcmp(action, "help") == 0)
-		lint_help(l, word, reply, normal);
+		lint_help(l, word, reply, normal, lang);
 	free(normal);
 }
 
@@ -1305,7 +1529,7 @@ load_lint_settings(struct lint *l)
 
 /*
  * Fill the upper-case keyword sets of L and return the keywords with
- * their replies expanded, in list order.
+ * their replies expanded, in list order, as L->keywords also points to.
  */
 static PGresult *
 load_lint_keywords(struct lint *l)
@@ -1319,7 +1543,8 @@ load_lint_keywords(struct lint *l)
 
 	res = query(c, "cannot read the keywords", "SELECT k.word, k.action, "
 	    "convo.reply_expand(k.reply, a.brand_name, a.help_contact, "
-	    "a.message_frequency) FROM convo.keywords k JOIN convo.accounts "
+	    "a.message_frequency), k.lang FROM convo.keywords k "
+	    "JOIN convo.accounts "
 	    "a ON a.account_id = k.account_id WHERE k.account_id = $1 "
 	    "ORDER BY " KEYWORD_ORDER, 1, params);
 	n = PQntuples(res);
@@ -1334,7 +1559,27 @@ load_lint_keywords(struct lint *l)
 		keyword_set_add(set, upper, KEYWORD_OPT_OUT, 0);
 		free(upper);
 	}
+	l->keywords = res;
 	return res;
+}
+
+/* Report each fixed standard keyword that the account lacks or changed. */
+static void
+lint_standard_keywords(struct lint *l)
+{
+	const struct keyword_standard *s;
+	const char *action;
+	char text[512];
+
+	for (s = keyword_standards; s->word != NULL; s++) {
+		if (!s->fixed)
+			continue;
+		action = stored_action(l->keywords, s->word);
+		if (standard_keyword_problem(s, action, text,
+		    sizeof(text)) != 0)
+			problem(l, s->word, action != NULL ? action :
+			    keyword_action_name(s->action), "%s", text);
+	}
 }
 
 static int
@@ -1353,7 +1598,9 @@ cmd_lint(struct context *c, int argc, char **argv)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++)
 		lint_keyword(&l, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+		    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3));
+	lint_standard_keywords(&l);
 	PQclear(res);
 	if (l.opt_out.count == 0)
 		problem(&l, NULL, "opt_out", "the account has no opt_out "

@@ -24,6 +24,43 @@ static const char *const revocation_phrases[] = {
 	"don't text me", "don\u2019t text me", NULL,
 };
 
+const struct keyword_standard keyword_standards[] = {
+	{ "stop", "STOP", KEYWORD_OPT_OUT, 1,
+	    "carrier rules (CTIA) and Twilio treat STOP as an opt-out" },
+	{ "stopall", "STOPALL", KEYWORD_OPT_OUT, 1,
+	    "Twilio treats STOPALL as an opt-out" },
+	{ "unsubscribe", "UNSUBSCRIBE", KEYWORD_OPT_OUT, 1,
+	    "carrier rules (CTIA) and Twilio treat UNSUBSCRIBE as an opt-out" },
+	{ "cancel", "CANCEL", KEYWORD_OPT_OUT, 1,
+	    "carrier rules (CTIA) and Twilio treat CANCEL as an opt-out" },
+	{ "end", "END", KEYWORD_OPT_OUT, 1,
+	    "carrier rules (CTIA) and Twilio treat END as an opt-out" },
+	{ "quit", "QUIT", KEYWORD_OPT_OUT, 1,
+	    "carrier rules (CTIA) and Twilio treat QUIT as an opt-out" },
+	{ "start", "START", KEYWORD_OPT_IN, 0,
+	    "Twilio treats START as an opt-in" },
+	{ "unstop", "UNSTOP", KEYWORD_OPT_IN, 0,
+	    "Twilio treats UNSTOP as an opt-in" },
+	{ "yes", "YES", KEYWORD_OPT_IN, 0,
+	    "Twilio treats YES as an opt-in" },
+	{ "help", "HELP", KEYWORD_HELP, 1,
+	    "carrier rules (CTIA) and Twilio treat HELP as a help request" },
+	{ "info", "INFO", KEYWORD_HELP, 1,
+	    "Twilio treats INFO as a help request" },
+	{ NULL, NULL, KEYWORD_NONE, 0, NULL },
+};
+
+const struct keyword_standard *
+keyword_standard_find(const char *normal)
+{
+	const struct keyword_standard *s;
+
+	for (s = keyword_standards; s->word != NULL; s++)
+		if (strcmp(s->word, normal) == 0)
+			return s;
+	return NULL;
+}
+
 void
 keyword_set_add(struct keyword_set *set, const char *word,
     enum keyword_action action, int only_unsubscribed)

@@ -38,6 +38,34 @@ struct keyword_match {
 	const char *reason;	/* static text: how it matched or why not */
 };
 
+/*
+ * A standard keyword: an English word that carriers or Twilio act on
+ * regardless of the account's keywords. Twilio's default opt-out handling
+ * (its support article "Twilio support for opt-out keywords (SMS STOP
+ * filtering)") opts a number out on STOP, STOPALL, UNSUBSCRIBE, CANCEL,
+ * END and QUIT, back in on START, YES and UNSTOP, and replies to HELP and
+ * INFO. US carrier rules (CTIA) require STOP, END, CANCEL, UNSUBSCRIBE
+ * and QUIT to opt out and HELP to be answered.
+ */
+struct keyword_standard {
+	const char *word;		/* normal form */
+	const char *upper;		/* as replies write it */
+	enum keyword_action action;
+	/*
+	 * The account must keep the word with this action. Opt-in words
+	 * may change, because without them convo sends fewer messages,
+	 * never more.
+	 */
+	int fixed;
+	const char *reason;		/* who treats the word so, a clause */
+};
+
+/* The standard keywords, ended by an entry whose word is NULL. */
+extern const struct keyword_standard keyword_standards[];
+
+/* Return the standard keyword whose normal form is NORMAL, or NULL. */
+const struct keyword_standard *keyword_standard_find(const char *normal);
+
 /* Add a copy of WORD, already in normal form, to SET. */
 void keyword_set_add(struct keyword_set *set, const char *word,
     enum keyword_action action, int only_unsubscribed);

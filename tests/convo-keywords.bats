@@ -63,16 +63,16 @@ keyword_field() {
 }
 
 @test "add replaces existing keyword" {
-	run convo-keywords add STOP --action custom --reply 'Call us' \
+	run convo-keywords add START --action custom --reply 'Call us' \
 	    --lang es
 	assert_success
-	run keyword_field stop action
+	run keyword_field start action
 	assert_output "custom"
-	run keyword_field stop reply
+	run keyword_field start reply
 	assert_output "Call us"
-	run keyword_field stop lang
+	run keyword_field start lang
 	assert_output "es"
-	run keyword_field stop default
+	run keyword_field start default
 	assert_output "false"
 	run bash -c 'convo-keywords list | wc -l'
 	assert_output "15"
@@ -123,9 +123,9 @@ keyword_field() {
 }
 
 @test "remove deletes keywords" {
-	run convo-keywords remove STOP opt-out
+	run convo-keywords remove START opt-out
 	assert_success
-	run keyword_field stop action
+	run keyword_field start action
 	assert_output ""
 	run keyword_field "opt out" action
 	assert_output ""
@@ -134,24 +134,136 @@ keyword_field() {
 }
 
 @test "remove unknown word exits 65" {
-	run convo-keywords remove stopp quit
+	run convo-keywords remove stopp revoke
 	assert_failure 65
 	assert_output --partial 'keyword "stopp" not found in account'
-	run keyword_field quit action
+	run keyword_field revoke action
 	assert_output ""
 }
 
-@test "reset brings back defaults" {
-	convo-keywords remove stop help >/dev/null
-	convo-keywords add stop --action custom >/dev/null
+@test "remove rejects standard keywords" {
+	local word
 	convo-keywords add hours --action custom >/dev/null
-	run convo-keywords reset
+	for word in STOP stopall Unsubscribe cancel end quit help info; do
+		run convo-keywords remove hours "$word"
+		[ "$status" -eq 64 ] || fail "remove $word exits $status"
+	done
+	run convo-keywords remove STOP
+	assert_failure 64
+	assert_output --partial 'cannot remove keyword "stop": carrier rules (CTIA) and Twilio treat STOP as an opt-out'
+	assert_output --partial 'convo-keywords add stop --action opt_out --reply TEXT'
+	run convo-keywords remove help
+	assert_output --partial 'cannot remove keyword "help": carrier rules (CTIA) and Twilio treat HELP as a help request'
+	run keyword_field hours action
+	assert_output "custom"
+	run bash -c 'convo-keywords list | wc -l'
+	assert_output "16"
+}
+
+@test "add rejects changing standard action" {
+	local word action
+	for word in stop STOPALL unsubscribe cancel end quit; do
+		for action in opt_in help custom; do
+			run convo-keywords add "$word" --action "$action"
+			[ "$status" -eq 64 ] ||
+			    fail "add $word --action $action exits $status"
+		done
+	done
+	for word in help info; do
+		for action in opt_out opt_in custom; do
+			run convo-keywords add "$word" --action "$action"
+			[ "$status" -eq 64 ] ||
+			    fail "add $word --action $action exits $status"
+		done
+	done
+	run convo-keywords add Stop --action help
+	assert_failure 64
+	assert_output --partial 'cannot make keyword "stop" a help keyword: carrier rules (CTIA) and Twilio treat STOP as an opt-out, so it stays an opt_out keyword'
+	run convo-keywords add info --action custom
+	assert_output --partial 'cannot make keyword "info" a custom keyword: Twilio treats INFO as a help request'
+	run bash -c 'convo-keywords list | jq -r "select(.action != \"opt_out\" and (.word == \"stop\" or .word == \"quit\")) | .word"'
+	assert_output ""
+	run keyword_field info action
+	assert_output "help"
+}
+
+@test "add changes reply of standard keyword" {
+	run convo-keywords add STOP --action opt_out \
+	    --reply '{brand}: Bye, no more messages. Reply START.' --lang es
 	assert_success
-	assert_output --partial 'has 15 default keywords'
+	run keyword_field stop reply
+	assert_output '{brand}: Bye, no more messages. Reply START.'
+	run keyword_field stop lang
+	assert_output "es"
+	run convo-keywords add help --action help --reply '{brand}: {help}'
+	assert_success
+	run keyword_field help reply
+	assert_output '{brand}: {help}'
+}
+
+@test "import rejects changing standard keywords" {
+	cat >input.ndjson <<'EOF'
+{"word":"STOP","action":"help"}
+{"word":"help","action":"custom","reply":"Hi"}
+{"word":"quit","action":"opt_out","reply":"Bye"}
+{"word":"hours","action":"custom"}
+EOF
+	run convo-keywords import input.ndjson
+	assert_failure 65
+	assert_line --partial 'input.ndjson: line 1: cannot make keyword "stop" a help keyword: carrier rules (CTIA) and Twilio treat STOP as an opt-out'
+	assert_line --partial 'input.ndjson: line 2: cannot make keyword "help" a custom keyword'
+	assert_line --partial 'keywords stored: 2, lines rejected: 2'
 	run keyword_field stop action
 	assert_output "opt_out"
 	run keyword_field help action
 	assert_output "help"
+	run keyword_field quit reply
+	assert_output "Bye"
+	run keyword_field hours action
+	assert_output "custom"
+}
+
+@test "STOP still opts out after rejected change" {
+	convo-keywords add stop --action help >/dev/null 2>&1 || true
+	convo-keywords remove stop >/dev/null 2>&1 || true
+	run convo-keywords test STOP
+	run jq -r .action <<<"$output"
+	assert_output "opt_out"
+	inbound +15005550105 STOP SMs1 >input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run sql "SELECT status FROM convo.consent"
+	assert_output "unsubscribed"
+}
+
+@test "reset keeps standard keywords without English" {
+	convo-keywords settings --lang es >/dev/null
+	run convo-keywords reset
+	assert_success
+	run keyword_field stop action
+	assert_output "opt_out"
+	run keyword_field help action
+	assert_output "help"
+	run keyword_field parar action
+	assert_output "opt_out"
+	run keyword_field start action
+	assert_output ""
+}
+
+@test "reset brings back defaults" {
+	convo-keywords remove start yes >/dev/null
+	convo-keywords add start --action custom >/dev/null
+	convo-keywords add stop --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords add hours --action custom >/dev/null
+	run convo-keywords reset
+	assert_success
+	assert_output --partial 'has 15 default keywords'
+	run keyword_field start action
+	assert_output "opt_in"
+	run keyword_field yes action
+	assert_output "opt_in"
+	run keyword_field stop reply
+	assert_output --partial 'no more messages'
 	run keyword_field hours action
 	assert_output ""
 	run convo-keywords -q reset
@@ -161,7 +273,7 @@ keyword_field() {
 
 @test "export and import round trip" {
 	convo-db account add other >/dev/null 2>&1
-	convo-keywords -a other remove stop start >/dev/null
+	convo-keywords -a other remove start yes >/dev/null
 	convo-keywords add hours --action custom --reply 'Open 9-5' >/dev/null
 	convo-keywords add stop --action opt_out --reply 'Bye' >/dev/null
 	convo-keywords export >exported.ndjson
@@ -472,11 +584,65 @@ same_output_both_paths() {
 }
 
 @test "lint needs opt-out and help keywords" {
-	convo-keywords remove stop stopall 'stop all' unsubscribe cancel end \
-	    quit revoke optout 'opt out' help info >/dev/null
+	# As an older convo-keywords, which let every keyword be removed.
+	sql "DELETE FROM convo.keywords WHERE action IN ('opt_out', 'help')"
 	run jq -r 'select(.word == null) | .action' \
 	    <<<"$(convo-keywords lint 2>/dev/null)"
 	assert_output $'opt_out\nhelp'
+}
+
+@test "lint reports changed standard keywords" {
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	# As an older convo-keywords, which let these keywords change.
+	sql "UPDATE convo.keywords SET action = 'help' WHERE word = 'stop'"
+	sql "DELETE FROM convo.keywords WHERE word IN ('quit', 'info')"
+	run convo-keywords lint
+	assert_failure 65
+	run jq -r 'select(.word == "stop" or .word == "quit" or .word == "info")
+	    | [.word, .action, .problem] | @tsv' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_line --partial 'stop	help	standard keyword STOP has the action help, but carrier rules (CTIA) and Twilio treat STOP as an opt-out'
+	assert_line --partial 'quit	opt_out	standard keyword QUIT is missing, but carrier rules (CTIA) and Twilio treat QUIT as an opt-out'
+	assert_line --partial 'info	help	standard keyword INFO is missing, but Twilio treats INFO as a help request'
+}
+
+@test "lint names STOP when it is not an opt-out" {
+	convo-keywords settings --help-contact support@example.com \
+	    --lang en,es,fr >/dev/null
+	sql "DELETE FROM convo.keywords WHERE word = 'stop'"
+	run jq -r 'select(.word == "help") | .problem' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_output 'reply tells customers to send STOP, but STOP is not an opt_out keyword of the account'
+	run convo-keywords lint
+	refute_output --partial 'ARRET'
+}
+
+@test "lint suggests keyword in reply language" {
+	convo-keywords settings --help-contact support@example.com \
+	    --lang en,fr >/dev/null
+	convo-keywords add aide --action help --lang fr \
+	    --reply '{brand} : aide : {help}.' >/dev/null
+	convo-keywords add help --action help \
+	    --reply '{brand}: Help: {help}.' >/dev/null
+	run jq -r 'select(.word == "aide" or .word == "help")
+	    | [.word, .problem] | @tsv' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_line 'aide	reply does not say how to opt out with an opt_out keyword in upper case, such as ARRET'
+	assert_line 'help	reply does not say how to opt out with an opt_out keyword in upper case, such as STOP'
+}
+
+@test "list warns about changed standard keywords" {
+	sql "UPDATE convo.keywords SET action = 'custom' WHERE word = 'help'"
+	sql "DELETE FROM convo.keywords WHERE word = 'stop'"
+	run --separate-stderr convo-keywords list
+	assert_success
+	[ "$(wc -l <<<"$output")" -eq 14 ]
+	[[ $stderr == *'standard keyword STOP is missing'* ]] ||
+	    fail "stderr: $stderr"
+	[[ $stderr == *'standard keyword HELP has the action custom'* ]] ||
+	    fail "stderr: $stderr"
+	[[ $stderr == *'convo-keywords add stop --action opt_out'* ]] ||
+	    fail "stderr: $stderr"
 }
 
 @test "custom keyword answers in ingest" {
