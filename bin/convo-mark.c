@@ -95,10 +95,12 @@ help(void)
 	    "such as\n"
 	    "the output of convo-list.\n\n"
 	    "Actions:\n"
-	    "      --block               count no new message as unread, "
-	    "reopen nothing,\n"
-	    "                            send nothing\n"
-	    "      --unblock             end a block\n"
+	    "      --block               on every channel of the customer: "
+	    "count no new\n"
+	    "                            message as unread, reopen nothing, "
+	    "send nothing\n"
+	    "      --unblock             end the customer's block on every "
+	    "channel\n"
 	    "      --snooze DURATION     snooze for 30m, 3h, 2d, ... (s, m, h, "
 	    "d or w)\n"
 	    "      --snooze-until TIME   snooze until an RFC 3339 time, or "
@@ -331,24 +333,46 @@ print_conversation(struct marker *m, const char *id)
 }
 
 /*
- * Change conversation ID in one transaction. Returns 0, -1 when it
+ * Return the ids of the customer's conversations other than ID, which a
+ * block or unblock of ID changes too, oldest first.
+ */
+static PGresult *
+other_conversations(struct marker *m, const char *id)
+{
+	const char *params[2] = { m->account_id, id };
+
+	return query(m, "SELECT o.conversation_id FROM convo.conversations c "
+	    "JOIN convo.conversations o ON o.account_id = c.account_id "
+	    "AND o.profile_id = c.profile_id "
+	    "AND o.conversation_id <> c.conversation_id "
+	    "WHERE c.account_id = $1 AND c.conversation_id = $2 "
+	    "ORDER BY o.conversation_id", 2, params);
+}
+
+/*
+ * Change conversation ID in one transaction. Sets *OTHER_IDS to the other
+ * conversations that it changed, or NULL. Returns 0, -1 when it
  * vanished, or -3 after a message when its snooze time has passed. On
  * failure nothing is changed.
  */
 static int
-change(struct marker *m, const char *id, const char *where)
+change(struct marker *m, const char *id, const char *where,
+    PGresult **other_ids)
 {
 	char stored[128], until[TIME_MAX] = "";
 	const char *account[1] = { m->account_id };
 	int zone_valid, snooze;
 
+	*other_ids = NULL;
 	PQclear(query(m, "BEGIN", 0, NULL));
 	/*
 	 * Confirming an opt-out recomputes consent and the summary as
-	 * convo-ingest does, so it waits for the account's batches first.
-	 * Like them, it takes the account lock before any row lock.
+	 * convo-ingest does, and a block changes what convo-ingest reads
+	 * for all the customer's channels, so both wait for the account's
+	 * batches first. Like them, they take the account lock before any
+	 * row lock.
 	 */
-	if (m->a.given[G_FLAG] && m->a.confirm)
+	if ((m->a.given[G_FLAG] && m->a.confirm) || m->a.given[G_BLOCK])
 		PQclear(query(m, "SELECT convo.lock_account($1)", 1, account));
 	if (lock_conversation(m, id, &zone_valid, stored) != 0) {
 		PQclear(query(m, "ROLLBACK", 0, NULL));
@@ -362,6 +386,8 @@ change(struct marker *m, const char *id, const char *where)
 		return -3;
 	}
 	apply_actions(m, id, *until ? until : NULL);
+	if (m->a.given[G_BLOCK])
+		*other_ids = other_conversations(m, id);
 	PQclear(query(m, "COMMIT", 0, NULL));
 	return 0;
 }
@@ -371,7 +397,8 @@ static void
 mark_one(struct marker *m, const char *arg, long long line)
 {
 	char where[48] = "", target[96], id[32];
-	int rc;
+	PGresult *other_ids = NULL;
+	int i, rc;
 
 	if (line > 0)
 		snprintf(where, sizeof(where), "line %lld: ", line);
@@ -382,7 +409,7 @@ mark_one(struct marker *m, const char *arg, long long line)
 	if (rc == 0) {
 		/* Messages about a found conversation start with its id. */
 		snprintf(target, sizeof(target), "%sc_%s: ", where, id);
-		rc = change(m, id, target);
+		rc = change(m, id, target, &other_ids);
 	}
 	if (rc == -2)
 		warnx("%sinvalid phone number or conversation id \"%s\"",
@@ -395,6 +422,9 @@ mark_one(struct marker *m, const char *arg, long long line)
 		return;
 	}
 	print_conversation(m, id);
+	for (i = 0; other_ids != NULL && i < PQntuples(other_ids); i++)
+		print_conversation(m, PQgetvalue(other_ids, i, 0));
+	PQclear(other_ids);
 }
 
 

@@ -75,6 +75,12 @@ send_check_recipient(const struct send_ctx *ctx,
 		    "text of a keyword reply is sent without consent)" : "");
 		return "not_subscribed";
 	}
+	/* A block covers every channel, even one without a conversation. */
+	if (j->blocked && j->conversation_id[0] == '\0') {
+		snprintf(message, n, "customer %s is blocked on every channel",
+		    j->phone);
+		return "blocked";
+	}
 	if (j->blocked) {
 		snprintf(message, n, "conversation %s is blocked",
 		    j->conversation_id);

@@ -102,6 +102,96 @@ unblock
 EOF
 }
 
+# Print an inbound WhatsApp message record: whatsapp PHONE SENT_AT PMID
+# BODY.
+whatsapp() {
+	printf '{"type":"message","direction":"inbound",'
+	printf '"from":"whatsapp:%s","to":"whatsapp:+15005550199",' "$1"
+	printf '"body":"%s","provider_message_id":"%s",' "$4" "$3"
+	printf '"sent_at":"%s"}\n' "$2"
+}
+
+@test "block by phone covers every channel" {
+	two_customers
+	whatsapp $ADA 2026-11-12T09:10:00Z SMada101 "Hola" | ingest -
+	sms=$(sql "SELECT conversation_id FROM convo.conversations
+	    WHERE channel = 'sms' AND profile_id = (SELECT profile_id
+	    FROM convo.profiles WHERE phone = '$ADA')")
+	wa=$(sql "SELECT conversation_id FROM convo.conversations
+	    WHERE channel = 'whatsapp'")
+	run --separate-stderr mark --block '(500) 555-0181'
+	assert_success
+	run jq -r '"\(.id) \(.channel) \(.blocked)"' <<<"$output"
+	assert_output - <<EOF
+c_$sms sms true
+c_$wa whatsapp true
+EOF
+	run sql "SELECT conversation_id, action, detail
+	    FROM convo.conversation_events ORDER BY event_id"
+	assert_output - <<EOF
+$sms|block|{}
+$wa|block|{"conversation_id": $sms}
+EOF
+	run field_of $BEN .blocked
+	assert_output false
+}
+
+@test "block by id covers the customer" {
+	two_customers
+	whatsapp $ADA 2026-11-12T09:10:00Z SMada101 "Hola" | ingest -
+	run mark --block whatsapp:$ADA
+	assert_success
+	run jq -r '"\(.channel) \(.blocked)"' <<<"$output"
+	assert_output - <<'EOF'
+whatsapp true
+sms true
+EOF
+	id=$(sql "SELECT 'c_' || conversation_id FROM convo.conversations
+	    WHERE channel = 'sms' AND profile_id = (SELECT profile_id
+	    FROM convo.profiles WHERE phone = '$ADA')")
+	run mark --unblock "$id"
+	assert_success
+	run jq -r '"\(.channel) \(.blocked)"' <<<"$output"
+	assert_output - <<'EOF'
+sms false
+whatsapp false
+EOF
+	run sql "SELECT count(*) FROM convo.conversations WHERE blocked"
+	assert_output 0
+}
+
+@test "new channel of blocked customer starts blocked" {
+	two_customers
+	mark --block $ADA >/dev/null
+	whatsapp $ADA 2026-11-12T11:00:00Z SMada101 "Hola" | ingest -
+	run sql "SELECT blocked, status, unread_count
+	    FROM convo.conversations WHERE channel = 'whatsapp'"
+	assert_output "t|open|0"
+	run sql "SELECT counts_unread FROM convo.messages
+	    WHERE provider_message_id = 'SMada101'"
+	assert_output f
+	wa=$(sql "SELECT 'c_' || conversation_id FROM convo.conversations
+	    WHERE channel = 'whatsapp'")
+	mark --close "$wa" >/dev/null
+	whatsapp $ADA 2026-11-12T12:00:00Z SMada102 "Hola??" | ingest -
+	run sql "SELECT blocked, status, unread_count
+	    FROM convo.conversations WHERE channel = 'whatsapp'"
+	assert_output "t|closed|0"
+	run convo-db -q verify
+	assert_success
+	assert_output ""
+}
+
+@test "new channel after unblock starts unblocked" {
+	two_customers
+	mark --block $ADA >/dev/null
+	mark --unblock $ADA >/dev/null
+	whatsapp $ADA 2026-11-12T11:00:00Z SMada101 "Hola" | ingest -
+	run sql "SELECT blocked, unread_count
+	    FROM convo.conversations WHERE channel = 'whatsapp'"
+	assert_output "f|1"
+}
+
 @test "snooze duration sets the time" {
 	two_customers
 	id=$(conversation_of $ADA)

@@ -200,6 +200,23 @@ stop_in_words() {
 	assert_output "0"
 }
 
+@test "--new to blocked customer is rejected" {
+	start_fake
+	{
+		customer +12015550905 subscribed
+		echo '{"type":"consent","phone":"+12015550905","channel":"whatsapp","status":"subscribed","at":"2026-11-01T00:00:00Z"}'
+	} | convo-ingest -q >/dev/null
+	convo-mark -q --operator ana --block +12015550905 >/dev/null
+	run --separate-stderr convo-send -q --new --from $BRAND \
+	    -t whatsapp:+12015550905 -b "hello on whatsapp"
+	assert_failure 65
+	run jq -r '"\(.status) \(.reason)"' <<<"$output"
+	assert_output "rejected blocked"
+	assert_equal "$stderr" "convo-send: not sent: customer +12015550905 is blocked on every channel"
+	run requests
+	assert_output "0"
+}
+
 @test "possible opt-out fails the dry run too" {
 	start_fake
 	customer +12015550942 subscribed | convo-ingest -q >/dev/null

@@ -91,6 +91,20 @@ mismatches() {
 	assert_output "c_1 blocked true false"
 }
 
+@test "channel left unblocked is reported" {
+	local a=+12015550185 brand=+12025550140
+	message inbound $a $brand "hi" SMb1 2026-11-02T10:00:00Z |
+	    convo-ingest -q >/dev/null
+	message inbound whatsapp:$a whatsapp:$brand "hola" SMb2 \
+	    2026-11-02T10:05:00Z | convo-ingest -q >/dev/null
+	convo-mark -q --block $a >/dev/null
+	assert_verified
+	sql "UPDATE convo.conversations SET blocked = false
+	    WHERE channel = 'whatsapp'"
+	run mismatches
+	assert_output "c_2 blocked false true"
+}
+
 @test "account option limits the check" {
 	recorded_sample
 	convo-db -q account add acme
