@@ -683,40 +683,44 @@ twiml_replies(void)
 }
 
 /*
- * Return 1 when the conversation of REPLY is blocked: convo-send sends
- * a blocked conversation no keyword reply, and neither does the webhook.
+ * Return 1 when the customer of REPLY is blocked: convo-send sends a
+ * blocked customer no keyword reply, and neither does the webhook. A
+ * block covers every channel, also one without a conversation.
  */
 static int
 reply_blocked(const struct ingest *in, jv reply)
 {
-	jv id = jv_is_valid(reply) ? jv_object_get(jv_copy(reply),
-	    jv_string("conversation_id")) : jv_null();
+	jv to = jv_is_valid(reply) ? jv_object_get(jv_copy(reply),
+	    jv_string("to")) : jv_null();
 	char account[32];
-	const char *params[2] = { account, NULL };
+	const char *params[2] = { account, NULL }, *phone, *colon;
 	PGresult *res;
 	int blocked = 0;
 
-	if (jv_get_kind(id) == JV_KIND_STRING &&
-	    strncmp(jv_string_value(id), "c_", 2) == 0) {
+	if (jv_get_kind(to) == JV_KIND_STRING) {
+		phone = jv_string_value(to);
+		/* "whatsapp:+1..." names the channel before the phone. */
+		if ((colon = strchr(phone, ':')) != NULL)
+			phone = colon + 1;
 		snprintf(account, sizeof(account), "%lld", in->account);
-		params[1] = jv_string_value(id) + 2;
-		res = PQexecParams(in->conn, "SELECT blocked FROM "
-		    "convo.conversations WHERE account_id = $1 "
-		    "AND conversation_id = $2", 2, NULL, params, NULL, NULL,
-		    0);
+		params[1] = phone;
+		res = PQexecParams(in->conn, "SELECT EXISTS (SELECT 1 "
+		    "FROM convo.profiles p JOIN convo.conversations c "
+		    "ON c.account_id = p.account_id "
+		    "AND c.profile_id = p.profile_id "
+		    "WHERE p.account_id = $1 AND p.phone = $2 AND c.blocked)",
+		    2, NULL, params, NULL, NULL, 0);
 		/* The record is stored: if the query fails, send no reply. */
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			snprintf(entry.error, sizeof(entry.error), "reply not "
-			    "sent: cannot read whether conversation %s is "
-			    "blocked: %s", jv_string_value(id),
-			    PQresultErrorMessage(res));
+			    "sent: cannot read whether %s is blocked: %s",
+			    phone, PQresultErrorMessage(res));
 			blocked = 1;
 		} else
-			blocked = PQntuples(res) > 0 &&
-			    PQgetvalue(res, 0, 0)[0] == 't';
+			blocked = PQgetvalue(res, 0, 0)[0] == 't';
 		PQclear(res);
 	}
-	jv_free(id);
+	jv_free(to);
 	return blocked;
 }
 

@@ -628,6 +628,17 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	[ "$(cgi_status)" = 200 ]
 	assert_output --partial '<Response/>'
 	refute_output --partial '<Message>'
+	# The block covers the customer's other channels too.
+	inbound whatsapp:+12015550127 "HELP" SMw0029
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Response/>'
+	refute_output --partial '<Message>'
+	# An unblocked customer gets the reply.
+	inbound +12015550128 "HELP" SMw0030
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Message>'
 }
 
 @test "custom keyword reply waits for consent checks" {
