@@ -98,9 +98,7 @@ static const unsigned short calling_codes[] = {
  * that share a calling code share the range. One range covers all of a
  * country's numbers, so a 9-digit number after +20 counts as Egyptian
  * although Egyptian mobile numbers, which start with 1, have 10 digits.
- * NOTE: the ranges are not compared with the latest plans that the
- * countries notified to the ITU, so a country that has lengthened its
- * numbers since may need a larger maximum.
+ * TODO: check the ranges against the plans countries notified to the ITU.
  */
 static const struct country countries[] = {
 	/* North American Numbering Plan */

@@ -90,9 +90,7 @@ send_check_recipient(const struct send_ctx *ctx,
 	 * A customer may revoke consent in any reasonable words, so a text
 	 * that reads like a revocation stops every reply, except those that
 	 * carrier rules require, until an operator settles it.
-	 * NOTE: the block and the flag are read when the record is resolved.
-	 * One set later, while the message waits for --rate or a retry, does
-	 * not stop it.
+	 * TODO: recheck block and flag when a message waiting for --rate starts.
 	 */
 	if (!j->keyword_reply && j->flagged_message[0] != '\0') {
 		snprintf(message, n, "conversation %s: message %s may ask to "
