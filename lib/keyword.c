@@ -171,6 +171,18 @@ keyword_normalize(const char *text, size_t len)
 	return keyword_normalize_unicode(text, len);
 }
 
+/*
+ * Map LATIN CAPITAL LETTER I WITH DOT ABOVE (U+0130), the capital i of
+ * Turkish keyboards, to I. Case folding alone gives i and a combining dot,
+ * so "QU\u0130T" typed in capitals would not match QUIT.
+ */
+static utf8proc_int32_t
+fold_dotted_capital_i(utf8proc_int32_t cp, void *data)
+{
+	(void)data;
+	return cp == 0x0130 ? 'I' : cp;
+}
+
 char *
 keyword_normalize_unicode(const char *text, size_t len)
 {
@@ -181,8 +193,9 @@ keyword_normalize_unicode(const char *text, size_t len)
 		return strdup("");
 	if (text == NULL || len > SSIZE_MAX)
 		return NULL;
-	n = utf8proc_map((const utf8proc_uint8_t *)text,
-	    (utf8proc_ssize_t)len, &mapped, KEYWORD_MAP_FLAGS);
+	n = utf8proc_map_custom((const utf8proc_uint8_t *)text,
+	    (utf8proc_ssize_t)len, &mapped, KEYWORD_MAP_FLAGS,
+	    fold_dotted_capital_i, NULL);
 	if (n < 0)
 		return NULL;
 	trim_and_collapse(mapped, n);

@@ -328,6 +328,14 @@ EOF
 	assert_line --index 3 "ＳＴＯＰ	stop	stop	opt_out	false"
 }
 
+@test "capitals of a Turkish keyboard match" {
+	run convo-keywords test 'QUİT' 'UNSUBSCRİBE'
+	assert_success
+	run jq -r '[.normal, .keyword, .action] | @tsv' <<<"$output"
+	assert_line --index 0 "quit	quit	opt_out"
+	assert_line --index 1 "unsubscribe	unsubscribe	opt_out"
+}
+
 @test "test explains texts that miss" {
 	run convo-keywords test 'Stop. Thank you' 'cancel my order' ST0P \
 	    stopp 'Yes please' 'Help me find my order'
