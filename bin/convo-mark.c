@@ -193,9 +193,11 @@ find_by_phone(struct marker *m, const char *arg, char id[32])
 }
 
 /*
- * Lock conversation ID for this transaction. Sets *ZONE_VALID when
- * PostgreSQL accepts the customer's time zone, and copies the stored value
- * to STORED, "" when none. Returns -1 when the conversation is gone.
+ * Lock conversation ID for this transaction. Sets *ZONE_VALID when the
+ * customer's time zone is known: the profile's, when PostgreSQL accepts
+ * it, or that of a North American area code, as for convo-send
+ * --quiet-hours. Copies the profile's value to STORED, "" when none.
+ * Returns -1 when the conversation is gone.
  */
 static int
 lock_conversation(struct marker *m, const char *id, int *zone_valid,
@@ -205,8 +207,8 @@ lock_conversation(struct marker *m, const char *id, int *zone_valid,
 	PGresult *res;
 	int found;
 
-	res = query(m, "SELECT convo.zone_or_null(p.timezone) IS NOT NULL, "
-	    "coalesce(p.timezone, '') FROM convo.conversations c "
+	res = query(m, "SELECT (convo.customer_zone(p.timezone, p.phone)).zone "
+	    "IS NOT NULL, coalesce(p.timezone, '') FROM convo.conversations c "
 	    "JOIN convo.profiles p ON p.account_id = c.account_id "
 	    "AND p.profile_id = c.profile_id "
 	    "WHERE c.account_id = $1 AND c.conversation_id = $2 "
@@ -255,7 +257,8 @@ snooze_until(struct marker *m, const char *id, const char *where,
 	    "FROM (SELECT n.now, CASE $3::text "
 	    "WHEN 'at' THEN $4::timestamptz "
 	    "WHEN 'for' THEN n.now + $5::bigint * interval '1 second' "
-	    "ELSE convo.local_time(n.now, convo.zone_or_null(p.timezone), "
+	    "ELSE convo.local_time(n.now, "
+	    "(convo.customer_zone(p.timezone, p.phone)).zone, "
 	    "$6, $7::time) END AS until "
 	    "FROM (SELECT coalesce($8::timestamptz, now()) AS now) n, "
 	    "convo.conversations c JOIN convo.profiles p "

@@ -266,6 +266,17 @@ EOF
 	assert_output "2090-06-02T09:00:00Z"
 }
 
+@test "North American area code gives the time zone" {
+	inbound +12125550183 2026-11-12T09:00:00Z SMcy001 "Hello" | ingest -
+	id=$(conversation_of +12125550183)
+	# 10:00 UTC is 06:00 in New York, on daylight saving time (UTC-4).
+	run --separate-stderr mark --snooze-until 'today 09:00' "$id"
+	assert_success
+	assert_equal "$stderr" ""
+	run jq -r .snoozed_until <<<"$output"
+	assert_output "2090-06-01T13:00:00Z"
+}
+
 @test "invalid time zone reads UTC" {
 	two_customers
 	sql "UPDATE convo.profiles SET timezone = 'Mars/Olympus'"
