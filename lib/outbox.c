@@ -208,8 +208,9 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	jv reply_to = jv_object_get(jv_copy(j->input),
 	    jv_string("in_reply_to"));
 	jv media = jv_dump_string(jv_copy(j->media), 0);
-	const char *params[6] = { ctx->account_id, j->profile_id, NULL,
-	    NULL, jv_string_value(j->body), jv_string_value(media) };
+	const char *params[7] = { ctx->account_id, j->profile_id, NULL,
+	    NULL, jv_string_value(j->body), jv_string_value(media),
+	    j->channel };
 	char window[32];
 	PGresult *res;
 	int ok = 0;
@@ -224,9 +225,10 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		params[2] = jv_string_value(reply_to);
 		/*
 		 * Within the window, the reply's key lets one reply through;
-		 * after it, a saved reply sent again needs consent. Where
-		 * convo-ingest stored the reply, only its text skips consent:
-		 * another text is an ordinary message.
+		 * after it, a saved reply sent again needs consent. It goes
+		 * on the keyword's channel, and where convo-ingest stored the
+		 * reply, only its text skips consent: another text is an
+		 * ordinary message.
 		 */
 		res = outbox_query(ctx, "SELECT m.keyword_action IN "
 		    "('opt_out', 'help', 'opt_in') AND NOT EXISTS (SELECT 1 "
@@ -234,10 +236,10 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		    "AND o.idempotency_key = 'r:' || $3 AND (o.body, o.media) "
 		    "IS DISTINCT FROM ($5, $6::jsonb)) FROM convo.messages m "
 		    "WHERE m.account_id = $1 AND m.profile_id = $2 "
-		    "AND m.provider_message_id = $3 "
+		    "AND m.provider_message_id = $3 AND m.channel = $7 "
 		    "AND m.direction = 'inbound' "
 		    "AND m.keyword_action IS NOT NULL "
-		    "AND m.recorded_at > now() - $4::interval", 6, params);
+		    "AND m.recorded_at > now() - $4::interval", 7, params);
 		j->replies_to_keyword = PQntuples(res) > 0;
 		ok = j->replies_to_keyword && PQgetvalue(res, 0, 0)[0] == 't';
 		PQclear(res);
