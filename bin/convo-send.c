@@ -1040,6 +1040,33 @@ taken_over(struct sender *s, struct send_job *j)
 }
 
 /*
+ * Reject J, whose customer the check just before the request found
+ * blocked, unsubscribed or flagged since J was read, and fail its row so
+ * that no later run sends it.
+ */
+static void
+held_back(struct sender *s, struct send_job *j)
+{
+	char message[256];
+
+	if (strcmp(j->held, "blocked") == 0)
+		snprintf(message, sizeof(message), "customer %s was blocked "
+		    "before the request", j->phone);
+	else if (strcmp(j->held, "not_subscribed") == 0)
+		snprintf(message, sizeof(message), "%s was no longer "
+		    "subscribed at the time of the request", j->phone);
+	else
+		snprintf(message, sizeof(message), "a text of %s that may ask "
+		    "to stop (possible opt-out) came before the request; see "
+		    "convo-mark --dismiss-flag and --confirm-opt-out", j->phone);
+	if (j->queued[0] == '\0')
+		outbox_reject_row(&s->ctx, j->outbox, message);
+	reject_with(s, j, j->held, message, jv_object_set(jv_object(),
+	    jv_string("outbox_id"), jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
  * Start pending jobs in order while there is room in flight. The jobs
  * that start together are marked sending in one durable commit first.
  */
@@ -1087,8 +1114,10 @@ start_ready(struct sender *s)
 	if (n > 0)
 		outbox_set_sending(&s->ctx, batch, n, claimed);
 	for (i = 0; i < n; i++) {
-		if (claimed[i])
+		if (claimed[i] > 0)
 			start_job(s, batch[i]);
+		else if (claimed[i] < 0)
+			held_back(s, batch[i]);
 		else
 			taken_over(s, batch[i]);
 	}

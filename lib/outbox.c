@@ -441,29 +441,48 @@ void
 outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
     int n, int *claimed)
 {
-	struct buf ids = { 0 };
-	const char *params[3] = { ctx->account_id, ctx->run, NULL };
+	struct buf ids = { 0 }, exempt = { 0 };
+	const char *params[4] = { ctx->account_id, ctx->run, NULL, NULL };
 	PGresult *res;
 	int i, row;
 
 	buf_addc(&ids, '{');
+	buf_addc(&exempt, '{');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_addc(&ids, ',');
 		buf_adds(&ids, jobs[i]->outbox);
+		if (jobs[i]->keyword_reply) {
+			if (exempt.len > 1)
+				buf_addc(&exempt, ',');
+			buf_adds(&exempt, jobs[i]->outbox);
+		}
 	}
 	buf_addc(&ids, '}');
+	buf_addc(&exempt, '}');
 	params[2] = ids.data;
-	res = outbox_query(ctx, "SELECT convo.outbox_sending_held($1, $2, $3)",
-	    3, params);
+	params[3] = exempt.data;
+	res = outbox_query(ctx, "SELECT outbox_id, held "
+	    "FROM convo.outbox_sending_checked($1, $2, $3, $4)", 4, params);
 	for (i = 0; i < n; i++) {
 		claimed[i] = 0;
-		for (row = 0; row < PQntuples(res) && !claimed[i]; row++)
-			claimed[i] = strcmp(PQgetvalue(res, row, 0),
-			    jobs[i]->outbox) == 0;
+		jobs[i]->held[0] = '\0';
+		for (row = 0; row < PQntuples(res); row++) {
+			if (strcmp(PQgetvalue(res, row, 0), jobs[i]->outbox))
+				continue;
+			if (PQgetisnull(res, row, 1)) {
+				claimed[i] = 1;
+			} else {
+				claimed[i] = -1;
+				snprintf(jobs[i]->held, sizeof(jobs[i]->held),
+				    "%s", PQgetvalue(res, row, 1));
+			}
+			break;
+		}
 	}
 	PQclear(res);
 	buf_free(&ids);
+	buf_free(&exempt);
 }
 
 void

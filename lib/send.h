@@ -59,6 +59,8 @@ struct send_job {
 	 */
 	char flagged_message[32];
 	char flagged_at[40];
+	/* Why the check before the request held the job back, or "". */
+	char held[24];
 	/*
 	 * With --queued, an outbox row stored without a conversation by a
 	 * run with --new, which the checks allow as --new does.
@@ -177,7 +179,9 @@ enum outbox_claim outbox_peek(struct send_ctx *ctx, struct send_job *j,
  * Mark the outbox rows of the N JOBS as sending, counting an attempt, in
  * one transaction that waits for the disk. Only the rows that this run
  * still has claimed are marked, and CLAIMED[i] is set to 1 for those, 0
- * for a row that another run took over.
+ * for a row that another run took over. The block, consent and possible
+ * opt-out are checked again first: a row that they hold back keeps its
+ * state, CLAIMED[i] is -1 and the job's held is set to the reason.
  */
 void outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
     int n, int *claimed);

@@ -89,8 +89,8 @@ send_check_recipient(const struct send_ctx *ctx,
 	/*
 	 * A customer may revoke consent in any reasonable words, so a text
 	 * that reads like a revocation stops every reply, except those that
-	 * carrier rules require, until an operator settles it.
-	 * TODO: recheck block and flag when a message waiting for --rate starts.
+	 * carrier rules require, until an operator settles it. The check
+	 * is made again just before the request, in outbox_set_sending().
 	 */
 	if (!j->keyword_reply && j->flagged_message[0] != '\0') {
 		snprintf(message, n, "conversation %s: message %s may ask to "

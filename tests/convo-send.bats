@@ -1979,3 +1979,51 @@ sent -"
 	run sql "SELECT state FROM convo.outbox"
 	assert_output "sending"
 }
+
+@test "STOP during a run holds its later message" {
+	start_fake "slow 2" "always ok"
+	customer +12015550961 subscribed | convo-ingest -q >/dev/null
+	{
+		echo '{"type":"consent","phone":"whatsapp:+12015550961","status":"subscribed","at":"2026-11-01T00:00:00Z"}'
+		printf '{"type":"message","direction":"inbound","from":"whatsapp:+12015550961","to":"whatsapp:%s","body":"hola","provider_message_id":"SMwa61","sent_at":"2026-11-02T10:00:00Z"}\n' \
+		    "$BRAND"
+	} | convo-ingest -q >/dev/null
+	printf '%s\n' '{"to":"+12015550961","body":"first"}' \
+	    '{"to":"whatsapp:+12015550961","body":"second"}' >input.ndjson
+	# The first request takes two seconds, and the customer texts STOP
+	# on WhatsApp while it is in flight, before the second is made.
+	convo-send -q -P 1 --rate 0 <input.ndjson >results.ndjson 2>err.txt \
+	    3>&- &
+	local send_pid=$!
+	sleep 0.7
+	printf '{"type":"message","direction":"inbound","from":"whatsapp:+12015550961","to":"whatsapp:%s","body":"STOP","provider_message_id":"SMwa62","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" | convo-ingest -q >/dev/null
+	wait "$send_pid" || true
+	run jq -r '.form.Body' log.ndjson
+	assert_output "first"
+	run sql "SELECT count(*) FROM convo.messages
+	    WHERE direction = 'outbound' AND body = 'second'"
+	assert_output "0"
+	run jq -r '[.input_line, .status, .reason // "-"] | join(" ")' \
+	    results.ndjson
+	assert_output "$(printf '1 sent -\n2 rejected not_subscribed')"
+	run jq -r 'select(.status == "rejected") | .message' results.ndjson
+	assert_output "+12015550961 was no longer subscribed at the time of the request"
+	run sql "SELECT state FROM convo.outbox WHERE body = 'second'"
+	assert_output "failed"
+}
+
+@test "keyword reply stays on the keyword's channel" {
+	start_fake
+	stop_message +12015550962 SMstop62 | convo-ingest -q >replies.ndjson
+	jq -c 'select(.type == "send") | .channel = "whatsapp"' \
+	    replies.ndjson >moved.ndjson
+	run --separate-stderr convo-send -q --rate 0 <moved.ndjson
+	run jq -r .form.To log.ndjson
+	refute_output --partial "whatsapp:"
+	# The confirmation of STOP still reaches the customer by SMS.
+	run --separate-stderr convo-send -q --rate 0 \
+	    < <(jq -c 'select(.type == "send")' replies.ndjson)
+	run jq -r .status <<<"$output"
+	assert_output "sent"
+}
