@@ -60,6 +60,12 @@ struct marker {
 	struct actions a;
 	int status;
 	int output_closed;
+	/*
+	 * The flagged message ("m_N", or "" for none) of the conversation
+	 * record being read, which --dismiss-flag settles, when check_flag.
+	 */
+	int check_flag;
+	char seen_flag[40];
 };
 
 /* Options without a short form. */
@@ -353,10 +359,40 @@ other_conversations(struct marker *m, const char *id)
 }
 
 /*
+ * Return 1 when the locked conversation ID is flagged with another
+ * message than the conversation record showed, after a message: the
+ * operator has not read the text that --dismiss-flag would settle.
+ */
+static int
+flag_moved(struct marker *m, const char *id, const char *where)
+{
+	const char *params[2] = { m->account_id, id };
+	PGresult *res;
+	int moved;
+
+	if (!m->check_flag || !m->a.given[G_FLAG] || m->a.confirm)
+		return 0;
+	res = query(m, "SELECT coalesce('m_' || flagged_message_id, '') "
+	    "FROM convo.conversations WHERE account_id = $1 "
+	    "AND conversation_id = $2", 2, params);
+	moved = PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), m->seen_flag) != 0;
+	if (moved)
+		warnx("%sthe possible opt-out is now %s%s, not %s as in the "
+		    "record; read the thread and settle it again", where,
+		    *PQgetvalue(res, 0, 0) ? "message " : "",
+		    *PQgetvalue(res, 0, 0) ? PQgetvalue(res, 0, 0) : "none",
+		    *m->seen_flag ? m->seen_flag : "none");
+	PQclear(res);
+	return moved;
+}
+
+/*
  * Change conversation ID in one transaction. Sets *OTHER_IDS to the other
  * conversations that it changed, or NULL. Returns 0, -1 when it
- * vanished, or -3 after a message when its snooze time has passed. On
- * failure nothing is changed.
+ * vanished, -3 after a message when its snooze time has passed, or -4
+ * after a message when the flag to dismiss has moved. On failure nothing
+ * is changed.
  */
 static int
 change(struct marker *m, const char *id, const char *where,
@@ -380,6 +416,10 @@ change(struct marker *m, const char *id, const char *where,
 	if (lock_conversation(m, id, &zone_valid, stored) != 0) {
 		PQclear(query(m, "ROLLBACK", 0, NULL));
 		return -1;
+	}
+	if (flag_moved(m, id, where)) {
+		PQclear(query(m, "ROLLBACK", 0, NULL));
+		return -4;
 	}
 	snooze = m->a.status != NULL && strcmp(m->a.status, "snoozed") == 0;
 	if (snooze && m->a.snooze == SNOOZE_LOCAL && !zone_valid)
@@ -431,6 +471,28 @@ mark_one(struct marker *m, const char *arg, long long line)
 }
 
 
+/*
+ * Keep the flagged message of REC in M when REC is a conversation record,
+ * which shows the operator the flag that --dismiss-flag settles.
+ */
+static void
+seen_flag(struct marker *m, jv rec)
+{
+	jv type = jv_object_get(jv_copy(rec), jv_string("type"));
+	jv flag = jv_object_get(jv_copy(rec), jv_string("possible_opt_out"));
+	jv msg = jv_get_kind(flag) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(flag), jv_string("message_id")) : jv_null();
+
+	m->check_flag = jv_get_kind(type) == JV_KIND_STRING &&
+	    strcmp(jv_string_value(type), "conversation") == 0 &&
+	    jv_object_has(jv_copy(rec), jv_string("possible_opt_out"));
+	snprintf(m->seen_flag, sizeof(m->seen_flag), "%s",
+	    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "");
+	jv_free(msg);
+	jv_free(flag);
+	jv_free(type);
+}
+
 static void
 read_stdin(struct marker *m)
 {
@@ -448,6 +510,8 @@ read_stdin(struct marker *m)
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
+		if (jv_is_valid(target))
+			seen_flag(m, rec);
 		if (jv_is_valid(target)) {
 			mark_one(m, jv_string_value(target), lr.lineno);
 		} else if (jv_get_kind(rec) == JV_KIND_OBJECT &&

@@ -662,6 +662,28 @@ EOF
 	assert_output 2
 }
 
+@test "dismissing from an old record leaves a newer flag" {
+	inbound $ADA 2026-11-12T09:00:00Z SMada001 "ok, stop" | ingest -
+	convo-list --flagged >old.ndjson
+	first=$(jq -r .possible_opt_out.message_id old.ndjson)
+	inbound $ADA 2026-11-12T09:30:00Z SMada002 "please stop texting me" |
+	    ingest -
+	newer=$(field_of $ADA .possible_opt_out.message_id)
+	[ "$newer" != "$first" ]
+	run --separate-stderr mark --dismiss-flag <old.ndjson
+	assert_failure 65
+	id=$(conversation_of $ADA)
+	assert_equal "$stderr" "convo-mark: line 1: $id: the possible opt-out is now message $newer, not $first as in the record; read the thread and settle it again"
+	run field_of $ADA .possible_opt_out.message_id
+	assert_output "$newer"
+	run sql "SELECT count(*) FROM convo.conversation_events"
+	assert_output 0
+	# A record that shows the flag in force settles it.
+	convo-list --flagged | mark --dismiss-flag >/dev/null
+	run field_of $ADA .possible_opt_out
+	assert_output null
+}
+
 @test "stdin records name phones" {
 	two_customers
 	run --separate-stderr convo-mark -o ana --close <<EOF
