@@ -74,6 +74,59 @@ set_utc(PGconn *conn)
 	return ok ? 0 : -1;
 }
 
+/* Return 1 when TEXT is a list of ports from 1 to 65535, such as "5432,5433". */
+static int
+valid_ports(const char *text)
+{
+	const char *p = text;
+	long port;
+	char *end;
+
+	for (;;) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		port = strtol(p, &end, 10);
+		if (port < 1 || port > 65535)
+			return 0;
+		if (*end == '\0')
+			return 1;
+		if (*end != ',')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/*
+ * Exit with EX_CONFIG when a value that libpq checks only when it
+ * connects is invalid, so that a caller does not wait to retry it.
+ */
+static void
+check_options(const PQconninfoOption *opts)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer",
+	    "require", "verify-ca", "verify-full", NULL };
+	const PQconninfoOption *o;
+	int i;
+
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "port") == 0 && !valid_ports(o->val))
+			errx(EX_CONFIG, "invalid port \"%.16s\" in the database "
+			    "connection string: expected 1 to 65535", o->val);
+		if (strcmp(o->keyword, "sslmode") != 0)
+			continue;
+		for (i = 0; modes[i] != NULL; i++)
+			if (strcmp(o->val, modes[i]) == 0)
+				break;
+		if (modes[i] == NULL)
+			errx(EX_CONFIG, "invalid sslmode \"%.16s\" in the "
+			    "database connection string: expected disable, "
+			    "allow, prefer, require, verify-ca or verify-full",
+			    o->val);
+	}
+}
+
 /*
  * Exit with EX_CONFIG when CONNINFO is a malformed connection string
  * rather than a database name. libpq's reason may quote a piece of a
@@ -90,6 +143,7 @@ check_conninfo(const char *conninfo)
 	    strncmp(conninfo, "postgres://", 11) != 0)
 		return;
 	if ((opts = PQconninfoParse(conninfo, &why)) != NULL) {
+		check_options(opts);
 		PQconninfoFree(opts);
 		return;
 	}

@@ -126,6 +126,13 @@ run_ok() {
 	    run --separate-stderr convo-list
 	assert_failure 78
 	assert_equal "$stderr" 'convo-list: invalid database connection string: expected key=value pairs such as "host=/run/postgresql dbname=convo" or a postgresql:// URI'
+	# Values that libpq checks only when it connects.
+	CONVO_DB='postgresql://u:pw@127.0.0.1:99999/x' \
+	    run --separate-stderr convo-list
+	assert_failure 78
+	assert_equal "$stderr" 'convo-list: invalid port "99999" in the database connection string: expected 1 to 65535'
+	CONVO_DB='host=/nonexistent sslmode=bogus' run convo-list
+	assert_failure 78
 }
 
 @test "counts with spaces or signs are usage errors" {
