@@ -74,7 +74,7 @@ set_utc(PGconn *conn)
 	return ok ? 0 : -1;
 }
 
-/* Return 1 when TEXT is a list of ports from 1 to 65535, such as "5432,5433". */
+/* Return 1 when TEXT lists ports from 1 to 65535, such as "5432,5433". */
 static int
 valid_ports(const char *text)
 {
