@@ -172,6 +172,24 @@ stop_in_words() {
 	    "$1" "$BRAND" "$2"
 }
 
+@test "blocked customer's keywords get no reply, then or later" {
+	start_fake
+	customer +12015550963 subscribed | convo-ingest -q >/dev/null
+	convo-mark -q --block +12015550963 >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550963","to":"%s","body":"HELP","provider_message_id":"SMhelp63","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >out.ndjson
+	run jq -r '[.type, .keyword.action] | join(" ")' out.ndjson
+	assert_output "ingest_result help"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+	convo-mark -q --unblock +12015550963 >/dev/null
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+	run requests
+	assert_output "0"
+}
+
 @test "possible opt-out holds the bulk reply" {
 	start_fake
 	customer +12015550941 subscribed | convo-ingest -q >/dev/null
@@ -1499,9 +1517,10 @@ receipt() {
 @test "--queued row that fails its checks is not tried again" {
 	start_fake
 	customer +12015550926 subscribed | convo-ingest -q >/dev/null
-	convo-mark -q --block +12015550926
 	printf '{"type":"message","direction":"inbound","from":"+12015550926","to":"%s","body":"HELP","provider_message_id":"SMhelp6","sent_at":"%s"}\n' \
 	    "$BRAND" "$(recent)" | convo-ingest -q >/dev/null
+	# Blocked after convo-ingest stored the reply.
+	convo-mark -q --block +12015550926 >/dev/null
 	run --separate-stderr convo-send -q --rate 0 --queued --dry-run
 	assert_failure 65
 	run sql "SELECT state FROM convo.outbox"
