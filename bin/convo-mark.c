@@ -227,6 +227,24 @@ lock_conversation(struct marker *m, const char *id, int *zone_valid,
 	return found ? 0 : -1;
 }
 
+/*
+ * Lock every conversation of the customer of conversation ID, which a
+ * block changes, in the order of channel. convo-ingest and convo-send
+ * lock a customer's conversations in that order too, so none of them
+ * waits for another while holding a row that the other waits for.
+ */
+static void
+lock_customer(struct marker *m, const char *id)
+{
+	const char *params[2] = { m->account_id, id };
+
+	PQclear(query(m, "SELECT 1 FROM convo.conversations o "
+	    "WHERE o.account_id = $1 AND o.profile_id = (SELECT c.profile_id "
+	    "FROM convo.conversations c WHERE c.account_id = $1 "
+	    "AND c.conversation_id = $2) "
+	    "ORDER BY o.profile_id, o.channel FOR UPDATE", 2, params));
+}
+
 /* Warn that a local snooze time is read in UTC, and why. */
 static void
 note_utc(const struct marker *m, const char *where, const char *stored)
@@ -413,6 +431,8 @@ change(struct marker *m, const char *id, const char *where,
 	 */
 	if ((m->a.given[G_FLAG] && m->a.confirm) || m->a.given[G_BLOCK])
 		PQclear(query(m, "SELECT convo.lock_account($1)", 1, account));
+	if (m->a.given[G_BLOCK])
+		lock_customer(m, id);
 	if (lock_conversation(m, id, &zone_valid, stored) != 0) {
 		PQclear(query(m, "ROLLBACK", 0, NULL));
 		return -1;

@@ -1041,8 +1041,10 @@ taken_over(struct sender *s, struct send_job *j)
 
 /*
  * Reject J, whose customer the check just before the request found
- * blocked, unsubscribed or flagged since J was read, and fail its row so
- * that no later run sends it.
+ * blocked, unsubscribed or flagged since J was read. As for a record
+ * that the first check rejects, nothing is left of it in the outbox, so
+ * the same input runs again once the customer may get it. A row of
+ * --queued fails instead, as its other checks do.
  */
 static void
 held_back(struct sender *s, struct send_job *j)
@@ -1060,9 +1062,8 @@ held_back(struct sender *s, struct send_job *j)
 		    "to stop (possible opt-out) came before the request; see "
 		    "convo-mark --dismiss-flag and --confirm-opt-out", j->phone);
 	if (j->queued[0] == '\0')
-		outbox_reject_row(&s->ctx, j->outbox, message);
-	reject_with(s, j, j->held, message, jv_object_set(jv_object(),
-	    jv_string("outbox_id"), jv_string_fmt("o_%s", j->outbox)));
+		outbox_forget(&s->ctx, j->outbox);
+	reject_with(s, j, j->held, message, jv_object());
 	free_job(j);
 }
 

@@ -498,6 +498,17 @@ outbox_set_state(struct send_ctx *ctx, const char *outbox,
 }
 
 void
+outbox_forget(struct send_ctx *ctx, const char *outbox)
+{
+	const char *params[3] = { ctx->account_id, outbox, ctx->run };
+
+	PQclear(outbox_query(ctx, "DELETE FROM convo.outbox "
+	    "WHERE account_id = $1 AND outbox_id = $2 AND claim_run = $3 "
+	    "AND state = 'queued' AND provider_message_id IS NULL", 3,
+	    params));
+}
+
+void
 outbox_reject_row(struct send_ctx *ctx, const char *outbox,
     const char *message)
 {

@@ -209,6 +209,12 @@ void outbox_release(struct send_ctx *ctx, const char *outbox,
     const char *state);
 
 /*
+ * Delete outbox row OUTBOX, which this run stored and never requested,
+ * when the check before its request held it back.
+ */
+void outbox_forget(struct send_ctx *ctx, const char *outbox);
+
+/*
  * Return 1 when J is to be deferred for the quiet hours. A customer of
  * known time zone is checked in that zone. A customer of unknown zone is
  * checked in every zone of convo.account_zones, which CTX keeps from the

@@ -203,3 +203,42 @@ parallel_ingest() {
 	    "recording $(wc -l <rest.ndjson) lines; ${lines[-1]#convo-db: }" \
 	    >&3
 }
+
+@test "block racing a send takes no deadlock" {
+	{
+		consent +12015550001 subscribed 2026-11-01T00:00:00Z
+		echo '{"type":"consent","phone":"+12015550001","channel":"whatsapp","status":"subscribed","at":"2026-11-01T00:00:00Z"}'
+		inbound +12015550001 hello SMd1 2026-11-02T10:00:00Z
+		echo '{"type":"message","direction":"inbound","channel":"whatsapp","from":"whatsapp:+12015550001","to":"whatsapp:+12025550140","body":"hello","provider_message_id":"SMd2","sent_at":"2026-11-02T10:00:01Z"}'
+	} | convo-ingest -q >/dev/null
+	start_fake "always ok"
+	# convo-mark locks the WhatsApp conversation that it blocks, and
+	# then the customer's others. convo-send, marking the SMS reply
+	# sending, locks the customer's conversations in channel order.
+	hold "SELECT 1 FROM convo.conversations
+	    WHERE channel = 'whatsapp' FOR UPDATE;"
+	convo-mark -q --block whatsapp:+12015550001 >mark.out 2>mark.err 3>&- &
+	mark=$!
+	wait_for_waiters 1
+	convo-send -q -t +12015550001 -b "Your order has shipped" \
+	    >send.out 2>send.err 3>&- &
+	send=$!
+	wait_for_waiters 2
+	release
+	mark_status=0
+	wait "$mark" || mark_status=$?
+	send_status=0
+	wait "$send" || send_status=$?
+	run cat mark.err send.err
+	refute_output --partial "deadlock"
+	assert_equal "$mark_status" 0
+	# The reply goes out before the block, or is rejected after it.
+	if [ "$send_status" -eq 0 ]; then
+		assert_equal "$(jq -r .status send.out)" "sent"
+	else
+		assert_equal "$send_status" 65
+		assert_equal "$(jq -r .reason send.out)" "blocked"
+	fi
+	run sql "SELECT count(*) FROM convo.outbox WHERE state = 'queued'"
+	assert_output "0"
+}

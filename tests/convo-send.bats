@@ -2028,8 +2028,16 @@ sent -"
 	assert_output "$(printf '1 sent -\n2 rejected not_subscribed')"
 	run jq -r 'select(.status == "rejected") | .message' results.ndjson
 	assert_output "+12015550961 was no longer subscribed at the time of the request"
-	run sql "SELECT state FROM convo.outbox WHERE body = 'second'"
-	assert_output "failed"
+	run sql "SELECT count(*) FROM convo.outbox WHERE body = 'second'"
+	assert_output "0"
+	# Once the customer opts in again, the same input sends what was
+	# held back, as for a record that the first check rejects.
+	printf '{"type":"message","direction":"inbound","from":"whatsapp:+12015550961","to":"whatsapp:%s","body":"START","provider_message_id":"SMwa63","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --rate 0 <input.ndjson
+	assert_success
+	run jq -r '[.input_line, .status] | join(" ")' <<<"$output"
+	assert_output "$(printf '1 duplicate\n2 sent')"
 }
 
 @test "keyword reply stays on the keyword's channel" {
