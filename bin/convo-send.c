@@ -1443,7 +1443,6 @@ queued_job(struct sender *s)
 static jv
 parse_input(const char *line, size_t len, int too_long, long long lineno)
 {
-	size_t bad;
 	jv rec, msg;
 
 	if (too_long) {
@@ -1451,20 +1450,10 @@ parse_input(const char *line, size_t len, int too_long, long long lineno)
 		    CONVO_LINE_MAX);
 		return jv_invalid();
 	}
-	if ((bad = utf8_invalid_offset(line, len)) < len) {
-		warnx("line %lld: invalid UTF-8 at column %zu", lineno,
-		    bad + 1);
-		return jv_invalid();
-	}
-	rec = jv_parse_sized(line, (int)len);
+	rec = json_parse_line(line, len);
 	if (!jv_is_valid(rec)) {
 		msg = jv_invalid_get_msg(rec);
-		if (jv_get_kind(msg) == JV_KIND_STRING)
-			warnx("line %lld: invalid JSON: %.*s", lineno,
-			    json_parse_error_length(jv_string_value(msg)),
-			    jv_string_value(msg));
-		else
-			warnx("line %lld: invalid JSON", lineno);
+		warnx("line %lld: %s", lineno, jv_string_value(msg));
 		jv_free(msg);
 		return jv_invalid();
 	}
@@ -1973,7 +1962,7 @@ main(int argc, char **argv)
 	free(s.o.body_file);
 	if (view_flush() != 0)
 		s.status = exit_merge(s.status, EX_IOERR);
-	/* The caller sees the signal, as a shell needs to stop a script. */
+	/* End by the same signal, so that a shell running a script stops. */
 	if (stop_signal != 0) {
 		signal(stop_signal, SIG_DFL);
 		raise(stop_signal);

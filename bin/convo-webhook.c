@@ -69,7 +69,6 @@ struct request {
 struct outcome {
 	jv result;
 	jv reply;
-	int blocked;	/* the reply's conversation is blocked */
 };
 
 static struct log_entry entry;
@@ -682,48 +681,6 @@ twiml_replies(void)
 	return mode != NULL && strcmp(mode, "twiml") == 0;
 }
 
-/*
- * Return 1 when the customer of REPLY is blocked: convo-send sends a
- * blocked customer no keyword reply, and neither does the webhook. A
- * block covers every channel, also one without a conversation.
- */
-static int
-reply_blocked(const struct ingest *in, jv reply)
-{
-	jv to = jv_is_valid(reply) ? jv_object_get(jv_copy(reply),
-	    jv_string("to")) : jv_null();
-	char account[32];
-	const char *params[2] = { account, NULL }, *phone, *colon;
-	PGresult *res;
-	int blocked = 0;
-
-	if (jv_get_kind(to) == JV_KIND_STRING) {
-		phone = jv_string_value(to);
-		/* "whatsapp:+1..." names the channel before the phone. */
-		if ((colon = strchr(phone, ':')) != NULL)
-			phone = colon + 1;
-		snprintf(account, sizeof(account), "%lld", in->account);
-		params[1] = phone;
-		res = PQexecParams(in->conn, "SELECT EXISTS (SELECT 1 "
-		    "FROM convo.profiles p JOIN convo.conversations c "
-		    "ON c.account_id = p.account_id "
-		    "AND c.profile_id = p.profile_id "
-		    "WHERE p.account_id = $1 AND p.phone = $2 AND c.blocked)",
-		    2, NULL, params, NULL, NULL, 0);
-		/* The record is stored: if the query fails, send no reply. */
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			snprintf(entry.error, sizeof(entry.error), "reply not "
-			    "sent: cannot read whether %s is blocked: %s",
-			    phone, PQresultErrorMessage(res));
-			blocked = 1;
-		} else
-			blocked = PQgetvalue(res, 0, 0)[0] == 't';
-		PQclear(res);
-	}
-	jv_free(to);
-	return blocked;
-}
-
 /* Record LINE, one NDJSON record, and collect its result into O. */
 static void
 ingest_record(jv line, struct outcome *o)
@@ -748,7 +705,6 @@ ingest_record(jv line, struct outcome *o)
 	ingest_line(&in, NULL, 1, jv_string_value(line),
 	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);
 	ingest_flush(&in);
-	o->blocked = reply_blocked(&in, o->reply);
 	PQfinish(in.conn);
 	ingest_close(&in);
 }
@@ -808,12 +764,9 @@ required_reply(jv reply)
 	return required;
 }
 
-/*
- * Respond 200 with the keyword reply REPLY as TwiML, or with no message
- * when BLOCKED.
- */
+/* Respond 200 with the keyword reply REPLY as TwiML, or with no message. */
 static void
-respond_recorded(jv reply, int blocked)
+respond_recorded(jv reply)
 {
 	jv body = jv_is_valid(reply) ?
 	    jv_object_get(jv_copy(reply), jv_string("body")) : jv_null();
@@ -821,7 +774,7 @@ respond_recorded(jv reply, int blocked)
 
 	if (jv_get_kind(body) != JV_KIND_STRING) {
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
-	} else if (!twiml_replies() || !required_reply(reply) || blocked) {
+	} else if (!twiml_replies() || !required_reply(reply)) {
 		entry.reply = "not-sent";
 		respond(200, "text/xml", NULL, EMPTY_TWIML);
 	} else {
@@ -840,7 +793,7 @@ respond_recorded(jv reply, int blocked)
 static void
 record_request(const struct request *rq)
 {
-	struct outcome o = { jv_invalid(), jv_invalid(), 0 };
+	struct outcome o = { jv_invalid(), jv_invalid() };
 	jv line = body_record(rq);
 	const char *error;
 
@@ -854,7 +807,7 @@ record_request(const struct request *rq)
 		error = field(o.result, "error");
 		fail(400, NULL, "%s", error != NULL ? error : "rejected");
 	}
-	respond_recorded(o.reply, o.blocked);
+	respond_recorded(o.reply);
 	jv_free(o.result);
 	jv_free(o.reply);
 }

@@ -136,20 +136,21 @@ static void
 check_conninfo(const char *conninfo)
 {
 	PQconninfoOption *opts;
-	char *why = NULL, reason[256];
+	char *parse_error = NULL, reason[256];
 
 	if (strchr(conninfo, '=') == NULL &&
 	    strncmp(conninfo, "postgresql://", 13) != 0 &&
 	    strncmp(conninfo, "postgres://", 11) != 0)
 		return;
-	if ((opts = PQconninfoParse(conninfo, &why)) != NULL) {
+	if ((opts = PQconninfoParse(conninfo, &parse_error)) != NULL) {
 		check_options(opts);
 		PQconninfoFree(opts);
 		return;
 	}
-	snprintf(reason, sizeof(reason), "%.*s",
-	    why != NULL ? (int)strcspn(why, "\n") : 0, why != NULL ? why : "");
-	PQfreemem(why);
+	snprintf(reason, sizeof(reason), "%.*s", parse_error != NULL ?
+	    (int)strcspn(parse_error, "\n") : 0,
+	    parse_error != NULL ? parse_error : "");
+	PQfreemem(parse_error);
 	if (reason[0] == '\0' || strstr(conninfo, "password") != NULL ||
 	    strchr(conninfo, '@') != NULL)
 		errx(EX_CONFIG, "invalid database connection string: expected "

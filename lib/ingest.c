@@ -203,32 +203,11 @@ read_record(struct ingest *in, const char *line, size_t len,
     const char *received)
 {
 	jv rec;
-	size_t invalid_at;
 
-	if (received != NULL) {
+	if (received != NULL)
 		rec = twilio_form_to_record(form_decode(line, len), received);
-	} else if ((invalid_at = utf8_invalid_offset(line, len)) < len) {
-		return jv_invalid_with_msg(jv_string_fmt("invalid UTF-8 at "
-		    "column %zu", invalid_at + 1));
-	} else {
-		/*
-		 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as
-		 * ["a" "b"], where a string follows a value without a comma.
-		 */
-		rec = jv_parse_sized(line, (int)len);
-		if (!jv_is_valid(rec)) {
-			jv msg = jv_invalid_get_msg(rec);
-
-			const char *reason = jv_get_kind(msg) ==
-			    JV_KIND_STRING ? jv_string_value(msg) :
-			    "parse error";
-
-			rec = jv_invalid_with_msg(jv_string_fmt("invalid "
-			    "JSON: %.*s", json_parse_error_length(reason),
-			    reason));
-			jv_free(msg);
-		}
-	}
+	else
+		rec = json_parse_line(line, len);
 	if (jv_is_valid(rec))
 		rec = record_normalize(rec, in->country);
 	if (jv_is_valid(rec))

@@ -112,3 +112,29 @@ json_parse_error_length(const char *msg)
 
 	return suffix != NULL ? (int)(suffix - msg) : (int)strlen(msg);
 }
+
+jv
+json_parse_line(const char *line, size_t len)
+{
+	size_t invalid_at;
+	jv rec, msg;
+	const char *reason;
+
+	if ((invalid_at = utf8_invalid_offset(line, len)) < len)
+		return jv_invalid_with_msg(jv_string_fmt("invalid UTF-8 at "
+		    "column %zu", invalid_at + 1));
+	/*
+	 * NOTE: libjq 1.6 leaks about 20 bytes on a line such as
+	 * ["a" "b"], where a string follows a value without a comma.
+	 */
+	rec = jv_parse_sized(line, (int)len);
+	if (jv_is_valid(rec))
+		return rec;
+	msg = jv_invalid_get_msg(rec);
+	reason = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+	    "parse error";
+	rec = jv_invalid_with_msg(jv_string_fmt("invalid JSON: %.*s",
+	    json_parse_error_length(reason), reason));
+	jv_free(msg);
+	return rec;
+}

@@ -40,12 +40,11 @@ struct keyword_match {
 
 /*
  * A standard keyword: an English word that carriers or Twilio act on
- * regardless of the account's keywords. Twilio's default opt-out handling
- * (its support article "Twilio support for opt-out keywords (SMS STOP
- * filtering)") opts a number out on STOP, STOPALL, UNSUBSCRIBE, CANCEL,
- * END and QUIT, back in on START, YES and UNSTOP, and replies to HELP and
- * INFO. US carrier rules (CTIA) require STOP, END, CANCEL, UNSUBSCRIBE
- * and QUIT to opt out and HELP to be answered.
+ * whatever the account's keywords are. By default Twilio opts a number
+ * out on STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT, back in on
+ * START, YES and UNSTOP, and replies to HELP and INFO. US carrier rules
+ * (CTIA) expect STOP, END, CANCEL, UNSUBSCRIBE and QUIT to opt out and
+ * HELP to get the help reply.
  */
 struct keyword_standard {
 	const char *word;		/* normal form */
