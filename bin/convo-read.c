@@ -55,6 +55,11 @@ struct thread {
 	 */
 	char since[40];
 	char until[40];
+	/*
+	 * The end of the stated times of the consent changes that can take
+	 * effect before T->until, or "" when unknown.
+	 */
+	char consent_until[48];
 };
 
 /*
@@ -65,6 +70,20 @@ struct thread {
 	"to_char(date_trunc('month', c.last_at AT TIME ZONE 'UTC') " \
 	"+ interval '" months " month', 'YYYY-MM-DD \"00:00:00+00\"')"
 #define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
+
+/*
+ * The later of the end of the thread's months and just after the latest
+ * stated time of a consent change of the thread's customer on CHANNEL
+ * that was recorded before that time. Every change that takes effect
+ * before the end of the months is stated before this time.
+ */
+#define THREAD_CONSENT_UNTIL(channel) \
+	"to_char(greatest(date_trunc('month', c.last_at AT TIME ZONE 'UTC') " \
+	"+ interval '2 month', (SELECT a.at AT TIME ZONE 'UTC' " \
+	"+ interval '1 microsecond' FROM convo.consent_ahead a " \
+	"WHERE a.account_id = p.account_id AND a.profile_id = p.profile_id " \
+	"AND a.channel = " channel ")), " \
+	"'YYYY-MM-DD HH24:MI:SS.US\"+00\"')"
 
 /* The customer's name as conversation records carry it, or NULL. */
 #define THREAD_NAME \
@@ -121,13 +140,18 @@ query(struct reader *r, const char *sql, int n, const char **params)
 	return res;
 }
 
-/* Fill the months of T from columns COL and COL + 1 of RES. */
+/*
+ * Fill the months of T and the end of their consent changes from columns
+ * COL to COL + 2 of RES.
+ */
 static void
 thread_months(struct thread *t, const PGresult *res, int col)
 {
 	snprintf(t->since, sizeof(t->since), "%s", PQgetvalue(res, 0, col));
 	snprintf(t->until, sizeof(t->until), "%s",
 	    PQgetvalue(res, 0, col + 1));
+	snprintf(t->consent_until, sizeof(t->consent_until), "%s",
+	    PQgetvalue(res, 0, col + 2));
 }
 
 static void
@@ -149,7 +173,8 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 	    strspn(id + 2, "0123456789") != strlen(id + 2))
 		return -1;
 	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
-	    "p.phone, " THREAD_NAME ", " THREAD_MONTHS " "
+	    "p.phone, " THREAD_NAME ", " THREAD_MONTHS ", "
+	    THREAD_CONSENT_UNTIL("c.channel") " "
 	    "FROM convo.conversations c "
 	    "JOIN convo.profiles p "
 	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
@@ -188,7 +213,8 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	params[1] = phone;
 	params[2] = t->channel;
 	res = query(r, "SELECT p.profile_id, c.conversation_id, "
-	    THREAD_NAME ", " THREAD_MONTHS " FROM convo.profiles p "
+	    THREAD_NAME ", " THREAD_MONTHS ", " THREAD_CONSENT_UNTIL("$3")
+	    " FROM convo.profiles p "
 	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
 	    "AND c.profile_id = p.profile_id AND c.channel = $3 "
 	    "WHERE p.account_id = $1 AND p.phone = $2", 3, params);
@@ -340,11 +366,6 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 }
 
 /*
- * Fetch the consent changes that belong between the messages of RES: from
- * the first message shown when older ones were left out, up to the
- * --before message when there is one.
- */
-/*
  * Return the row of the first message to show: 1 when the query found
  * one message more than --limit, which only marks older messages.
  */
@@ -371,12 +392,18 @@ add_condition(struct buf *sql, const char **params, int *n,
 	buf_adds(sql, after);
 }
 
+/*
+ * Fetch the consent changes that belong between the messages of RES: from
+ * the first message shown when older ones were left out, up to the
+ * --before message when there is one, or the end of T's months when
+ * BOUNDED.
+ */
 static PGresult *
 fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
     int bounded)
 {
 	int col = PQfnumber(res, "sent_us"), n = 3;
-	const char *params[7] = { r->account_id, t->profile_id, t->channel };
+	const char *params[8] = { r->account_id, t->profile_id, t->channel };
 	struct buf sql = { 0 };
 	PGresult *changes;
 
@@ -401,6 +428,14 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < (SELECT b.sent_at "
 		    "FROM convo.message_keys b "
 		    "WHERE b.account_id = $1 AND b.message_id = ", ") ");
+	/*
+	 * A change takes effect before the end of the months only when it
+	 * is stated before t->consent_until: a bound on x.at, so the plan
+	 * reads the partitions of those months and few others.
+	 */
+	if (bounded && t->consent_until[0] != '\0')
+		add_condition(&sql, params, &n, t->consent_until,
+		    "AND x.at < ", "::timestamptz ");
 	if (bounded)
 		add_condition(&sql, params, &n, t->until,
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < ", "::timestamptz ");

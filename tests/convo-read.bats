@@ -682,6 +682,30 @@ EOF2
 	assert_output "$now"
 }
 
+@test "consent change dated months ahead shows on a page of recent months" {
+	local t i ahead
+	ahead=$(date -u -d '+150 days' +%Y-%m-%dT%H:%M:%SZ)
+	for i in 3 2 1; do
+		t=$(date -u -d "-$i minutes" +%Y-%m-%dT%H:%M:%SZ)
+		inbound +15005550174 "$t" "SMah$i" "question $i"
+	done | ingest -
+	printf '{"type":"consent","phone":"+15005550174","status":"subscribed","at":"%s"}\n' \
+	    "$ahead" | ingest -
+	run sql "SELECT convo.rfc3339(at) FROM convo.consent_ahead"
+	assert_output "$ahead"
+	# Three messages of this month fill a page of two, so only the
+	# months around the last one are read.
+	run convo-read --no-mark-read --limit 2 +15005550174
+	assert_success
+	run jq -r '[.type, .body // .status, .at // ""] | join(" ")' \
+	    <<<"$output"
+	assert_output - <<EOF2
+message question 2 
+message question 1 
+consent_change subscribed $ahead
+EOF2
+}
+
 @test "whole second comes before its fraction" {
 	{
 		inbound +15005550141 2026-11-03T10:00:38.500Z SMfrac1 'second'

@@ -33,10 +33,10 @@ teardown() {
 	    psql -X -q "$CONVO_TEST_SERVER dbname=postgres" >/dev/null
 }
 
-# Build both accounts with the sample, an outbox row and an audit event
-# each, map the role AGENTS to acme and another role to bravo, and make
-# the login role ANA a member of AGENTS. Sets ACME and BRAVO to the
-# account ids and BEFORE to bravo's fingerprint.
+# Build both accounts with the sample, an outbox row, a consent_ahead
+# row and an audit event each, map the role AGENTS to acme and another
+# role to bravo, and make the login role ANA a member of AGENTS. Sets
+# ACME and BRAVO to the account ids and BEFORE to bravo's fingerprint.
 tenants() {
 	local a
 	setup_roles
@@ -51,6 +51,9 @@ tenants() {
 	    provider, encoding, segments, units)
 	    SELECT p.account_id, 'k1', p.profile_id, 'sms', p.phone,
 	    '$BRAND', 'Shipped', 'conversation', 'twilio', 'GSM-7', 1, 7
+	    FROM convo.profiles p WHERE p.phone = '$ADA'"
+	sql "INSERT INTO convo.consent_ahead (account_id, profile_id, channel,
+	    at) SELECT p.account_id, p.profile_id, 'sms', '2030-01-01Z'
 	    FROM convo.profiles p WHERE p.phone = '$ADA'"
 	ACME=$(sql "SELECT account_id FROM convo.accounts WHERE name = 'acme'")
 	BRAVO=$(sql "SELECT account_id FROM convo.accounts
@@ -337,6 +340,21 @@ conversation_of() {
 	run sql "SELECT count(*) FROM convo.status_events
 	    WHERE account_id = $ACME"
 	assert_output 12
+	assert_bravo_unchanged
+}
+
+@test "role's consent change dated ahead is noted in its own account" {
+	local ahead
+	tenants
+	ahead=$(date -u -d '+120 days' +%Y-%m-%dT%H:%M:%SZ)
+	printf '{"type":"consent","phone":"+12015550177","status":"subscribed","at":"%s"}\n' \
+	    "$ahead" >ahead.ndjson
+	run as_ana convo-ingest -q --account acme ahead.ndjson
+	assert_success
+	run sql "SELECT a.account_id = $ACME, convo.rfc3339(a.at)
+	    FROM convo.consent_ahead a JOIN convo.profiles p
+	    USING (account_id, profile_id) WHERE p.phone = '+12015550177'"
+	assert_output "t|$ahead"
 	assert_bravo_unchanged
 }
 

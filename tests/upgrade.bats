@@ -13,6 +13,32 @@ stop_line() {
 	printf '"sent_at":"%s"}\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
+# Create database "${TEST_DB}_old" at the schema of migrations 001 to
+# LAST only, with those migrations in directory $SHARE/migrations. Sets
+# OLD to its connection string.
+old_database() {
+	local last=$1 f n
+
+	SHARE=$BATS_TEST_TMPDIR/share
+	OLD="$CONVO_TEST_SERVER dbname=${TEST_DB}_old"
+	mkdir -p "$SHARE/migrations"
+	for f in "$CONVO_SOURCE"/share/convo/migrations/[0-9]*.sql; do
+		n=$(basename "$f")
+		n=${n%%_*}
+		if ((10#$n <= 10#$last)); then
+			cp "$f" "$SHARE/migrations/"
+		fi
+	done
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "CREATE DATABASE ${TEST_DB}_old" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q migrate
+}
+
+drop_old_database() {
+	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
+	    -c "DROP DATABASE ${TEST_DB}_old WITH (FORCE)" >/dev/null
+}
+
 @test "batch of a program older than the schema fails" {
 	# A convo-ingest built before the schema's latest migration sets no
 	# convo.client_schema, as this session does not.
@@ -80,22 +106,13 @@ EOF
 }
 
 @test "migration unsubscribes on receipts recorded before" {
-	local db="${TEST_DB}_old" share=$BATS_TEST_TMPDIR/share
-	local old="$CONVO_TEST_SERVER dbname=$db"
-
 	# The schema before receipts that resolve an outbox row applied
 	# error 21610.
-	mkdir -p "$share/migrations"
-	cp "$CONVO_SOURCE"/share/convo/migrations/0[01]*.sql \
-	    "$CONVO_SOURCE"/share/convo/migrations/02[01]_*.sql \
-	    "$share/migrations/"
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "CREATE DATABASE $db" >/dev/null
-	CONVO_SHARE=$share CONVO_DB=$old convo-db -q migrate
+	old_database 021
 	# Ada's reply was resolved by a receipt with error 21610 that left
 	# her subscribed. Ben's receipt named him, so his opt-out is
 	# recorded already.
-	psql -X -qAt -v ON_ERROR_STOP=1 "$old" <<'SQL'
+	psql -X -qAt -v ON_ERROR_STOP=1 "$OLD" <<'SQL'
 INSERT INTO convo.profiles (account_id, profile_id, phone)
 VALUES (1, 1, '+12015550123'), (1, 2, '+12015550124');
 INSERT INTO convo.consent_changes (account_id, profile_id, channel,
@@ -121,51 +138,63 @@ VALUES (1, 'twilio', 'SMada', 'undelivered', '21610',
     (1, 'twilio', 'SMben', 'undelivered', '21610',
         '2026-11-02T10:00:05Z');
 SQL
-	CONVO_DB=$old convo-db -q migrate
-	run psql -X -qAt "$old" -c "SELECT p.phone, s.status,
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT p.phone, s.status,
 	    convo.rfc3339(s.changed_at) FROM convo.consent s
 	    JOIN convo.profiles p USING (account_id, profile_id) ORDER BY 1"
 	assert_line --index 0 "+12015550123|unsubscribed|2026-11-02T10:00:00Z"
 	assert_line --index 1 "+12015550124|unsubscribed|2026-11-02T10:00:05Z"
-	run psql -X -qAt "$old" -c "SELECT count(*) FROM convo.consent_changes
+	run psql -X -qAt "$OLD" -c "SELECT count(*) FROM convo.consent_changes
 	    WHERE method = 'provider_error'"
 	assert_output 2
-	run env CONVO_DB="$old" convo-db verify
+	run env CONVO_DB="$OLD" convo-db verify
 	assert_success
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+	drop_old_database
 }
 
 @test "migration lets STOP after future START win" {
-	local db="${TEST_DB}_old" share=$BATS_TEST_TMPDIR/share
-	local old="$CONVO_TEST_SERVER dbname=$db" future now
+	local future now
 
 	# The schema before consent changes took effect by their recording.
-	mkdir -p "$share/migrations"
-	cp "$CONVO_SOURCE"/share/convo/migrations/0[01]*.sql \
-	    "$CONVO_SOURCE"/share/convo/migrations/02[0-6]_*.sql \
-	    "$share/migrations/"
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "CREATE DATABASE $db" >/dev/null
-	CONVO_SHARE=$share CONVO_DB=$old convo-db -q migrate
+	old_database 026
 	future=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
 	printf '{"type":"message","direction":"inbound","from":"+12015550125","to":"+12025550140","body":"START","provider_message_id":"SMup1","sent_at":"%s"}\n' \
-	    "$future" | CONVO_SHARE=$share CONVO_DB=$old convo-ingest -q >/dev/null
+	    "$future" | CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q >/dev/null
 	# Times have whole seconds: the STOP is sent in a later second than
 	# the one in which the START was recorded.
 	sleep 1
 	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	printf '{"type":"message","direction":"inbound","from":"+12015550125","to":"+12025550140","body":"STOP","provider_message_id":"SMup2","sent_at":"%s"}\n' \
-	    "$now" | CONVO_SHARE=$share CONVO_DB=$old convo-ingest -q >/dev/null
-	run psql -X -qAt "$old" -c "SELECT status FROM convo.consent"
+	    "$now" | CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q >/dev/null
+	run psql -X -qAt "$OLD" -c "SELECT status FROM convo.consent"
 	assert_output "subscribed"
 
-	CONVO_DB=$old convo-db -q migrate
-	run psql -X -qAt "$old" -c "SELECT status,
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT status,
 	    convo.rfc3339(changed_at) FROM convo.consent"
 	assert_output "unsubscribed|$now"
-	run env CONVO_DB="$old" convo-db verify
+	run env CONVO_DB="$OLD" convo-db verify
 	assert_success
-	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
-	    -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+	drop_old_database
+}
+
+@test "migration notes consent changes dated ahead of their recording" {
+	local ahead
+	local at='{"type":"consent","phone":"%s","status":"%s","at":"%s"}\n'
+
+	# The schema before the latest time of such changes was kept.
+	old_database 031
+	ahead=$(date -u -d '+200 days' +%Y-%m-%dT%H:%M:%SZ)
+	{
+		printf "$at" +12015550126 subscribed 2026-11-01T00:00:00Z
+		printf "$at" +12015550126 unsubscribed "$ahead"
+		printf "$at" +12015550127 subscribed 2026-11-02T00:00:00Z
+	} | CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q >/dev/null
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT p.phone, a.channel,
+	    convo.rfc3339(a.at) FROM convo.consent_ahead a
+	    JOIN convo.profiles p USING (account_id, profile_id)"
+	assert_output "+12015550126|sms|$ahead"
+	drop_old_database
 }

@@ -30,6 +30,11 @@
 -- to another is distributed after that one.
 SET citus.enable_local_reference_table_foreign_keys TO off;
 
+-- The trigger of consent_changes writes the consent_ahead row of the
+-- same account and customer, a co-located shard. Citus distributes a
+-- table with triggers only with this setting on.
+SET citus.enable_unsafe_triggers TO on;
+
 -- Reference tables: shared by all accounts and small.
 SELECT create_reference_table('convo.accounts')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
@@ -61,6 +66,10 @@ SELECT create_distributed_table('convo.consent', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.consent'::regclass);
+SELECT create_distributed_table('convo.consent_ahead', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.consent_ahead'::regclass);
 -- The partitioned tables are distributed whole: each monthly partition
 -- becomes distributed with them, and a partition that convo-db
 -- maintain attaches later is distributed as it is attached.
