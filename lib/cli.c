@@ -15,6 +15,7 @@
 #include "convo.h"
 #include "db.h"
 #include "localdb.h"
+#include "match.h"
 
 /* Conversations offered by completion, newest first. */
 #define COMPLETE_CONVERSATIONS_MAX 100
@@ -154,7 +155,8 @@ option_with_argument(const struct cli_program *prog, const char *what)
  * "value" or "value<TAB>description" lines.
  */
 static void
-print_rows(PGconn *conn, const char *sql, const char *account_id)
+print_rows(PGconn *conn, const char *sql, const char *account_id,
+    int (*skip)(const char *value))
 {
 	const char *params[1] = { account_id };
 	PGresult *res;
@@ -164,6 +166,8 @@ print_rows(PGconn *conn, const char *sql, const char *account_id)
 	    NULL, NULL, 0);
 	for (i = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    i < PQntuples(res); i++) {
+		if (skip != NULL && skip(PQgetvalue(res, i, 0)))
+			continue;
 		if (PQnfields(res) > 1 && !PQgetisnull(res, i, 1))
 			printf("%s\t%s\n", PQgetvalue(res, i, 0),
 			    PQgetvalue(res, i, 1));
@@ -171,6 +175,15 @@ print_rows(PGconn *conn, const char *sql, const char *account_id)
 			printf("%s\n", PQgetvalue(res, i, 0));
 	}
 	PQclear(res);
+}
+
+/* Return 1 for a keyword that no account may remove. */
+static int
+keyword_fixed(const char *word)
+{
+	const struct keyword_standard *s = keyword_standard_find(word);
+
+	return s != NULL && s->fixed;
 }
 
 /*
@@ -226,12 +239,13 @@ print_from_database(const char *kind, const struct typed *t)
 		return;
 	if (strcmp(kind, CLI_ACCOUNT) == 0) {
 		print_rows(conn, "SELECT name, brand_name FROM convo.accounts "
-		    "ORDER BY name", NULL);
+		    "ORDER BY name", NULL, NULL);
 	} else if (lookup_account(conn, convo_account(t->account), id) != 0) {
 		/* An unknown account completes to nothing. */
 	} else if (strcmp(kind, CLI_KEYWORD) == 0) {
 		print_rows(conn, "SELECT k.word, k.action FROM convo.keywords k "
-		    "WHERE k.account_id = $1 ORDER BY k.word", id);
+		    "WHERE k.account_id = $1 ORDER BY k.word", id,
+		    keyword_fixed);
 	} else if (strcmp(kind, CLI_CONVERSATION) == 0) {
 		snprintf(sql, sizeof(sql), "SELECT 'c_' || c.conversation_id, "
 		    "concat_ws(' ', nullif(concat_ws(' ', p.first_name, "
@@ -241,7 +255,7 @@ print_from_database(const char *kind, const struct typed *t)
 		    "AND p.profile_id = c.profile_id WHERE c.account_id = $1 "
 		    "ORDER BY c.last_at DESC, c.conversation_id DESC LIMIT %d",
 		    COMPLETE_CONVERSATIONS_MAX);
-		print_rows(conn, sql, id);
+		print_rows(conn, sql, id, NULL);
 	}
 	PQfinish(conn);
 }

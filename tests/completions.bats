@@ -147,7 +147,8 @@ refute_offers() {
 
 @test "keyword names come from the account" {
 	convo-keywords -q add hola --action custom --reply "Hi" >/dev/null
-	assert_offers "convo-keywords remove " hola stop start help
+	assert_offers "convo-keywords remove " hola start unstop
+	refute_offers "convo-keywords remove " help
 	assert_offers "convo-keywords remove ho" hola
 	refute_offers "convo-keywords remove ho" stop
 }
@@ -188,7 +189,17 @@ refute_offers() {
 	refute_line --partial shoponly
 	run env -u CONVO_DB convo-keywords --complete '' -- --db "$CONVO_DB" \
 	    remove
-	assert_line --partial stop
+	assert_line --regexp $'^start\t'
+}
+
+@test "remove completes no keyword carriers require" {
+	run convo-keywords --complete '' -- remove
+	assert_success
+	assert_line --regexp $'^start\t'
+	assert_line --regexp $'^unstop\t'
+	refute_line --regexp $'^stop\t'
+	refute_line --regexp $'^help\t'
+	refute_line --regexp $'^unsubscribe\t'
 }
 
 @test "complete never creates the local database" {
