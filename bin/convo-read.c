@@ -32,6 +32,14 @@ struct reader {
 	char account_id[32];
 	char country[8];
 	const char *before;	/* message id cursor, or NULL */
+	/*
+	 * The --before message's sent_at and provider id, and the start of
+	 * the month before its own, from which the page before it is read
+	 * first.
+	 */
+	char cursor_at[48];
+	char *cursor_pmid;
+	char cursor_since[40];
 	long long limit;
 	int mark_read;
 	int status;
@@ -56,11 +64,16 @@ struct thread {
 	char since[40];
 	char until[40];
 	/*
-	 * The end of the stated times of the consent changes that can take
-	 * effect before T->until, or "" when unknown.
+	 * Just after the latest stated time of a consent change of the
+	 * thread that was recorded before that time, or "" when none was.
 	 */
-	char consent_until[48];
+	char consent_ahead[48];
 };
+
+/* Times passed to queries, in UTC to the microsecond. */
+#define QUERY_TIME(expr) \
+	"to_char(" expr ", 'YYYY-MM-DD HH24:MI:SS.US\"+00\"')"
+
 
 /*
  * The start of the UTC month MONTHS after that of c.last_at, as a
@@ -72,18 +85,14 @@ struct thread {
 #define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
 
 /*
- * The later of the end of the thread's months and just after the latest
- * stated time of a consent change of the thread's customer on CHANNEL
- * that was recorded before that time. Every change that takes effect
- * before the end of the months is stated before this time.
+ * Just after the latest stated time of a consent change of the thread's
+ * customer on CHANNEL that was recorded before that time, or NULL.
  */
-#define THREAD_CONSENT_UNTIL(channel) \
-	"to_char(greatest(date_trunc('month', c.last_at AT TIME ZONE 'UTC') " \
-	"+ interval '2 month', (SELECT a.at AT TIME ZONE 'UTC' " \
+#define THREAD_CONSENT_AHEAD(channel) \
+	QUERY_TIME("(SELECT a.at AT TIME ZONE 'UTC' " \
 	"+ interval '1 microsecond' FROM convo.consent_ahead a " \
 	"WHERE a.account_id = p.account_id AND a.profile_id = p.profile_id " \
-	"AND a.channel = " channel ")), " \
-	"'YYYY-MM-DD HH24:MI:SS.US\"+00\"')"
+	"AND a.channel = " channel ")")
 
 /* The customer's name as conversation records carry it, or NULL. */
 #define THREAD_NAME \
@@ -141,8 +150,8 @@ query(struct reader *r, const char *sql, int n, const char **params)
 }
 
 /*
- * Fill the months of T and the end of their consent changes from columns
- * COL to COL + 2 of RES.
+ * Fill the months of T and the time of its consent changes dated ahead
+ * from columns COL to COL + 2 of RES.
  */
 static void
 thread_months(struct thread *t, const PGresult *res, int col)
@@ -150,7 +159,7 @@ thread_months(struct thread *t, const PGresult *res, int col)
 	snprintf(t->since, sizeof(t->since), "%s", PQgetvalue(res, 0, col));
 	snprintf(t->until, sizeof(t->until), "%s",
 	    PQgetvalue(res, 0, col + 1));
-	snprintf(t->consent_until, sizeof(t->consent_until), "%s",
+	snprintf(t->consent_ahead, sizeof(t->consent_ahead), "%s",
 	    PQgetvalue(res, 0, col + 2));
 }
 
@@ -174,7 +183,7 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 		return -1;
 	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
 	    "p.phone, " THREAD_NAME ", " THREAD_MONTHS ", "
-	    THREAD_CONSENT_UNTIL("c.channel") " "
+	    THREAD_CONSENT_AHEAD("c.channel") " "
 	    "FROM convo.conversations c "
 	    "JOIN convo.profiles p "
 	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
@@ -213,7 +222,7 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	params[1] = phone;
 	params[2] = t->channel;
 	res = query(r, "SELECT p.profile_id, c.conversation_id, "
-	    THREAD_NAME ", " THREAD_MONTHS ", " THREAD_CONSENT_UNTIL("$3")
+	    THREAD_NAME ", " THREAD_MONTHS ", " THREAD_CONSENT_AHEAD("$3")
 	    " FROM convo.profiles p "
 	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
 	    "AND c.profile_id = p.profile_id AND c.channel = $3 "
@@ -234,23 +243,51 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 }
 
 /*
+ * Return the row of the first message to show: 1 when the query found
+ * one message more than --limit, which only marks older messages.
+ */
+static int
+first_shown(const struct reader *r, const PGresult *res)
+{
+	return r->limit > 0 && PQntuples(res) > r->limit ? 1 : 0;
+}
+
+/*
+ * Append to SQL the condition BEFORE $N AFTER, where $N is the next
+ * parameter of PARAMS, which becomes VALUE.
+ */
+static void
+add_condition(struct buf *sql, const char **params, int *n,
+    const char *value, const char *before, const char *after)
+{
+	char number[16];
+
+	params[(*n)++] = value;
+	snprintf(number, sizeof(number), "$%d", *n);
+	buf_adds(sql, before);
+	buf_adds(sql, number);
+	buf_adds(sql, after);
+}
+
+/*
  * Fetch the thread's newest messages (before the cursor) in time order.
- * With BOUNDED, only those sent in the months of T->since to T->until.
- * With READ_MARK, each row also has the latest recording time of the
- * thread's messages that can be unread, sent before T->until when
- * BOUNDED, which becomes the conversation's read mark. Only those count
- * as unread, and their partial index finds it in one probe.
+ * With BOUNDED, only those sent in the months of T->since to T->until,
+ * or from R->cursor_since with a cursor. With READ_MARK, each row also
+ * has the latest recording time of the thread's messages that can be
+ * unread, sent before T->until when BOUNDED, which becomes the
+ * conversation's read mark. Only those count as unread, and their
+ * partial index finds it in one probe.
  */
 static PGresult *
 fetch_messages(struct reader *r, const struct thread *t, int bounded,
     int read_mark)
 {
 	char limit[32];
-	const char *params[6] = { r->account_id, t->profile_id, t->channel,
-	    limit, r->before ? r->before + 2 : t->since, t->until };
+	const char *params[9] = { r->account_id, t->profile_id, t->channel,
+	    limit };
 	struct buf sql = { 0 };
 	PGresult *res;
-	int nparams;
+	int n = 4;
 
 	/* One message more than shown tells whether older ones exist. */
 	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit + 1 :
@@ -265,46 +302,45 @@ fetch_messages(struct reader *r, const struct thread *t, int bounded,
 		    "AND x.keyword_action IS NULL");
 	/* A message sent later came after the page: it stays unread. */
 	if (read_mark && bounded)
-		buf_adds(&sql, " AND x.sent_at < $6");
+		add_condition(&sql, params, &n, t->until, " AND x.sent_at < ",
+		    "::timestamptz");
 	if (read_mark)
 		buf_adds(&sql, ") AS read_mark");
 	buf_adds(&sql, " FROM convo.messages m "
 	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 ");
 	/*
-	 * The cursor condition comes only with --before. Its plain bound on
-	 * sent_at prunes the partitions of later months at run time, which
-	 * neither a row comparison nor an OR with "$5 IS NULL" does. The
-	 * cursor's time comes from its key, found in one probe.
+	 * Every bound is a constant of its own condition on sent_at, so
+	 * that the plan leaves out the partitions of other months: neither
+	 * the row comparison nor a subquery would.
 	 */
-	if (r->before != NULL)
-		buf_adds(&sql, "AND m.sent_at <= (SELECT b.sent_at "
-		    "FROM convo.message_keys b "
-		    "WHERE b.account_id = $1 AND b.message_id = $5) "
-		    "AND (m.sent_at, m.provider_message_id) < "
-		    "(SELECT b.sent_at, b.provider_message_id "
-		    "FROM convo.message_keys b "
-		    "WHERE b.account_id = $1 AND b.message_id = $5) ");
-	else if (bounded)
-		/* Constant bounds, so the plan leaves out other partitions. */
-		buf_adds(&sql, "AND m.sent_at >= $5 AND m.sent_at < $6 ");
+	if (r->before != NULL) {
+		add_condition(&sql, params, &n, r->cursor_at,
+		    "AND m.sent_at <= ", "::timestamptz ");
+		add_condition(&sql, params, &n, r->cursor_at,
+		    "AND (m.sent_at, m.provider_message_id) < (",
+		    "::timestamptz, ");
+		add_condition(&sql, params, &n, r->cursor_pmid, "", ") ");
+	}
+	if (bounded)
+		add_condition(&sql, params, &n, r->before != NULL ?
+		    r->cursor_since : t->since, "AND m.sent_at >= ",
+		    "::timestamptz ");
+	if (bounded && r->before == NULL)
+		add_condition(&sql, params, &n, t->until, "AND m.sent_at < ",
+		    "::timestamptz ");
 	buf_adds(&sql, "ORDER BY m.sent_at DESC, m.provider_message_id DESC "
 	    "LIMIT $4) t ORDER BY t.sent_us, t.provider_message_id");
-	nparams = 4;
-	if (bounded)
-		nparams = 6;
-	else if (r->before != NULL)
-		nparams = 5;
-	res = query(r, sql.data, nparams, params);
+	res = query(r, sql.data, n, params);
 	buf_free(&sql);
 	return res;
 }
 
 /*
  * Fetch the messages to show of thread T, as fetch_messages() does, and
- * set *BOUNDED when they come from the months around its last message.
- * Planning a statement costs a little for each partition that it may
- * read, so those months are tried first, and the whole thread only when
- * their messages do not fill the page.
+ * set *BOUNDED when they come from the months around its last message,
+ * or the cursor's. Planning a statement costs a little for each
+ * partition that it may read, so those months are tried first, and the
+ * whole thread only when their messages do not fill the page.
  */
 static PGresult *
 fetch_page(struct reader *r, const struct thread *t, int read_mark,
@@ -313,7 +349,7 @@ fetch_page(struct reader *r, const struct thread *t, int read_mark,
 	PGresult *res;
 
 	*bounded = 0;
-	if (r->before != NULL || r->limit <= 0 || t->since[0] == '\0')
+	if (r->limit <= 0 || (r->before == NULL && t->since[0] == '\0'))
 		return fetch_messages(r, t, 0, read_mark);
 	res = fetch_messages(r, t, 1, read_mark);
 	if (PQntuples(res) > r->limit) {
@@ -366,33 +402,6 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 }
 
 /*
- * Return the row of the first message to show: 1 when the query found
- * one message more than --limit, which only marks older messages.
- */
-static int
-first_shown(const struct reader *r, const PGresult *res)
-{
-	return r->limit > 0 && PQntuples(res) > r->limit ? 1 : 0;
-}
-
-/*
- * Append to SQL the condition BEFORE $N AFTER, where $N is the next
- * parameter of PARAMS, which becomes VALUE.
- */
-static void
-add_condition(struct buf *sql, const char **params, int *n,
-    const char *value, const char *before, const char *after)
-{
-	char number[16];
-
-	params[(*n)++] = value;
-	snprintf(number, sizeof(number), "$%d", *n);
-	buf_adds(sql, before);
-	buf_adds(sql, number);
-	buf_adds(sql, after);
-}
-
-/*
  * Fetch the consent changes that belong between the messages of RES: from
  * the first message shown when older ones were left out, up to the
  * --before message when there is one, or the end of T's months when
@@ -404,6 +413,8 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 {
 	int col = PQfnumber(res, "sent_us"), n = 3;
 	const char *params[8] = { r->account_id, t->profile_id, t->channel };
+	const char *end = r->before != NULL ? r->cursor_at :
+	    bounded ? t->until : NULL;
 	struct buf sql = { 0 };
 	PGresult *changes;
 
@@ -423,22 +434,19 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " >= to_timestamp(",
 		    "::bigint / 1e6) ");
 	}
-	if (r->before != NULL)
-		add_condition(&sql, params, &n, r->before + 2,
-		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < (SELECT b.sent_at "
-		    "FROM convo.message_keys b "
-		    "WHERE b.account_id = $1 AND b.message_id = ", ") ");
 	/*
-	 * A change takes effect before the end of the months only when it
-	 * is stated before t->consent_until: a bound on x.at, so the plan
-	 * reads the partitions of those months and few others.
+	 * A change takes effect before END only when it is stated before
+	 * END or is dated ahead. greatest() of two constants is a constant,
+	 * so the plan reads the partitions up to the later of the two.
 	 */
-	if (bounded && t->consent_until[0] != '\0')
-		add_condition(&sql, params, &n, t->consent_until,
-		    "AND x.at < ", "::timestamptz ");
-	if (bounded)
-		add_condition(&sql, params, &n, t->until,
+	if (end != NULL) {
+		add_condition(&sql, params, &n, end, "AND x.at < greatest(",
+		    "::timestamptz, ");
+		add_condition(&sql, params, &n, t->consent_ahead[0] != '\0' ?
+		    t->consent_ahead : NULL, "", "::timestamptz) ");
+		add_condition(&sql, params, &n, end,
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < ", "::timestamptz ");
+	}
 	buf_adds(&sql, "ORDER BY " VIEW_CONSENT_EFFECTIVE_AT ", x.change_id");
 	changes = query(r, sql.data, n, params);
 	buf_free(&sql);
@@ -533,6 +541,32 @@ print_thread(struct reader *r, const struct thread *t)
 	    conversation != NULL && read_mark != NULL)
 		mark_read(r, t, read_mark);
 	free(read_mark);
+}
+
+/*
+ * Find the --before message of R's account and keep its time and provider
+ * id, or exit when there is none.
+ */
+static void
+find_cursor(struct reader *r)
+{
+	const char *params[2] = { r->account_id, r->before + 2 };
+	PGresult *res;
+
+	res = query(r, "SELECT " QUERY_TIME("b.sent_at AT TIME ZONE 'UTC'")
+	    ", b.provider_message_id, to_char(date_trunc('month', "
+	    "b.sent_at AT TIME ZONE 'UTC') - interval '1 month', "
+	    "'YYYY-MM-DD \"00:00:00+00\"') FROM convo.message_keys b "
+	    "WHERE b.account_id = $1 AND b.message_id = $2", 2, params);
+	if (PQntuples(res) != 1)
+		errx(EX_DATAERR, "cursor \"%s\" not found: no message of "
+		    "account \"%s\" has that id", r->before, r->account);
+	snprintf(r->cursor_at, sizeof(r->cursor_at), "%s",
+	    PQgetvalue(res, 0, 0));
+	r->cursor_pmid = xstrdup(PQgetvalue(res, 0, 1));
+	snprintf(r->cursor_since, sizeof(r->cursor_since), "%s",
+	    PQgetvalue(res, 0, 2));
+	PQclear(res);
 }
 
 /* Print the thread named by ARG, an id "c_N" or a phone number. */
@@ -690,6 +724,8 @@ main(int argc, char **argv)
 		view_tty_init(&r.tty);
 	r.conn = db_connect_account(db, r.account, &account, r.country);
 	snprintf(r.account_id, sizeof(r.account_id), "%lld", account);
+	if (r.before != NULL)
+		find_cursor(&r);
 	if (argc == 0)
 		read_stdin(&r);
 	/* "-" reads records from standard input in its place. */
@@ -699,6 +735,7 @@ main(int argc, char **argv)
 		else
 			read_one(&r, argv[i], 0);
 	cli_phase("read");
+	free(r.cursor_pmid);
 	PQfinish(r.conn);
 	if (r.output_closed || ferror(stdout))
 		r.status = exit_merge(r.status, EX_IOERR);

@@ -425,6 +425,77 @@ EOF
 	assert_output ""
 }
 
+@test "before an unknown message exits 65" {
+	ingest "$THREAD"
+	run convo-read --before m_999999 $RAE
+	assert_failure 65
+	assert_output --partial 'cursor "m_999999" not found'
+}
+
+@test "older page reaches past the cursor's months" {
+	# 45 messages in June, 4 in December, 3 in January and 1 in
+	# February, the cursor's month.
+	{
+		for i in $(seq 10 54); do
+			inbound +15005550143 "2025-06-01T10:00:${i}Z" \
+			    "SMjun$i" "june $i"
+		done
+		for i in 1 2 3 4; do
+			inbound +15005550143 "2025-12-0${i}T10:00:00Z" \
+			    "SMdec$i" "december $i"
+		done
+		for i in 1 2 3; do
+			inbound +15005550143 "2026-01-0${i}T10:00:00Z" \
+			    "SMjan$i" "january $i"
+		done
+		inbound +15005550143 2026-02-01T10:00:00Z SMfeb1 "february"
+	} | ingest -
+	cursor=$(read_messages --no-mark-read --limit 1 +15005550143 |
+	    jq -r .cursor)
+	run convo-read --no-mark-read --limit 2 --before "$cursor" \
+	    +15005550143
+	assert_success
+	run message_ids
+	assert_output "$(printf 'SMjan2\nSMjan3')"
+	run convo-read --no-mark-read --limit 4 --before "$cursor" \
+	    +15005550143
+	assert_success
+	run message_ids
+	assert_output "$(printf 'SMdec4\nSMjan1\nSMjan2\nSMjan3')"
+	run convo-read --no-mark-read --before "$cursor" +15005550143
+	assert_success
+	run message_ids
+	assert_equal "${#lines[@]}" 50
+	assert_line --index 0 SMjun12
+	assert_line --index 42 SMjun54
+	assert_line --index 49 SMjan3
+}
+
+@test "older page shows a consent change dated months ahead" {
+	local t i ahead
+	ahead=$(date -u -d '+150 days' +%Y-%m-%dT%H:%M:%SZ)
+	for i in 3 2 1; do
+		t=$(date -u -d "-$i minutes" +%Y-%m-%dT%H:%M:%SZ)
+		inbound +15005550175 "$t" "SMbh$i" "question $i"
+	done | ingest -
+	printf '{"type":"consent","phone":"+15005550175","status":"subscribed","at":"%s"}\n' \
+	    "$ahead" | ingest -
+	t=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)
+	inbound +15005550175 "$t" SMbh0 "question 0" | ingest -
+	cursor=$(read_messages --no-mark-read --limit 1 +15005550175 |
+	    jq -r .cursor)
+	run convo-read --no-mark-read --limit 2 --before "$cursor" \
+	    +15005550175
+	assert_success
+	run jq -r '[.type, .body // .status, .at // ""] | join(" ")' \
+	    <<<"$output"
+	assert_output - <<EOF2
+message question 2 
+message question 1 
+consent_change subscribed $ahead
+EOF2
+}
+
 @test "no-mark-read leaves unread count" {
 	ingest "$THREAD"
 	run convo-read --no-mark-read $RAE
