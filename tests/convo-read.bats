@@ -36,6 +36,39 @@ unread_of() {
 	    | .unread_count'
 }
 
+# Print inbound messages from PHONE: 45 in June 2025 (SMjun10 to
+# SMjun54), 4 in December (SMdec1 to SMdec4) and 3 in January 2026
+# (SMjan1 to SMjan3).
+months_thread() {
+	local i
+
+	for i in $(seq 10 54); do
+		inbound "$1" "2025-06-01T10:00:${i}Z" "SMjun$i" "june $i"
+	done
+	for i in 1 2 3 4; do
+		inbound "$1" "2025-12-0${i}T10:00:00Z" "SMdec$i" "december $i"
+	done
+	for i in 1 2 3; do
+		inbound "$1" "2026-01-0${i}T10:00:00Z" "SMjan$i" "january $i"
+	done
+}
+
+# Record three messages from PHONE, "question 3" to "question 1" with
+# ids PREFIX3 to PREFIX1, sent in the last three minutes, then a START
+# dated AT, a time ahead.
+ahead_thread() {
+	local i t
+
+	for i in 3 2 1; do
+		t=$(date -u -d "-$i minutes" +%Y-%m-%dT%H:%M:%SZ)
+		inbound "$1" "$t" "$2$i" "question $i"
+	done | ingest -
+	{
+		printf '{"type":"consent","phone":"%s",' "$1"
+		printf '"status":"subscribed","at":"%s"}\n' "$3"
+	} | ingest -
+}
+
 # Print the provider message ids of the records in $output.
 # Run convo-read and keep only its message records.
 read_messages() {
@@ -317,22 +350,9 @@ EOF
 }
 
 @test "page reaches past the last two months" {
-	# 45 messages in June, 4 in December, 3 in January: the newest 50
-	# start in June, before the months around the last message.
-	{
-		for i in $(seq 10 54); do
-			inbound +15005550142 "2025-06-01T10:00:${i}Z" \
-			    "SMjun$i" "june $i"
-		done
-		for i in 1 2 3 4; do
-			inbound +15005550142 "2025-12-0${i}T10:00:00Z" \
-			    "SMdec$i" "december $i"
-		done
-		for i in 1 2 3; do
-			inbound +15005550142 "2026-01-0${i}T10:00:00Z" \
-			    "SMjan$i" "january $i"
-		done
-	} | ingest -
+	# The newest 50 start in June, before the months around the last
+	# message.
+	months_thread +15005550142 | ingest -
 	run convo-read --no-mark-read +15005550142
 	assert_success
 	run message_ids
@@ -433,21 +453,9 @@ EOF
 }
 
 @test "older page reaches past the cursor's months" {
-	# 45 messages in June, 4 in December, 3 in January and 1 in
-	# February, the cursor's month.
+	# The cursor's message is the only one of February.
 	{
-		for i in $(seq 10 54); do
-			inbound +15005550143 "2025-06-01T10:00:${i}Z" \
-			    "SMjun$i" "june $i"
-		done
-		for i in 1 2 3 4; do
-			inbound +15005550143 "2025-12-0${i}T10:00:00Z" \
-			    "SMdec$i" "december $i"
-		done
-		for i in 1 2 3; do
-			inbound +15005550143 "2026-01-0${i}T10:00:00Z" \
-			    "SMjan$i" "january $i"
-		done
+		months_thread +15005550143
 		inbound +15005550143 2026-02-01T10:00:00Z SMfeb1 "february"
 	} | ingest -
 	cursor=$(read_messages --no-mark-read --limit 1 +15005550143 |
@@ -472,14 +480,9 @@ EOF
 }
 
 @test "older page shows a consent change dated months ahead" {
-	local t i ahead
+	local t ahead
 	ahead=$(date -u -d '+150 days' +%Y-%m-%dT%H:%M:%SZ)
-	for i in 3 2 1; do
-		t=$(date -u -d "-$i minutes" +%Y-%m-%dT%H:%M:%SZ)
-		inbound +15005550175 "$t" "SMbh$i" "question $i"
-	done | ingest -
-	printf '{"type":"consent","phone":"+15005550175","status":"subscribed","at":"%s"}\n' \
-	    "$ahead" | ingest -
+	ahead_thread +15005550175 SMbh "$ahead"
 	t=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)
 	inbound +15005550175 "$t" SMbh0 "question 0" | ingest -
 	cursor=$(read_messages --no-mark-read --limit 1 +15005550175 |
@@ -754,14 +757,9 @@ EOF2
 }
 
 @test "consent change dated months ahead shows on a page of recent months" {
-	local t i ahead
+	local t ahead
 	ahead=$(date -u -d '+150 days' +%Y-%m-%dT%H:%M:%SZ)
-	for i in 3 2 1; do
-		t=$(date -u -d "-$i minutes" +%Y-%m-%dT%H:%M:%SZ)
-		inbound +15005550174 "$t" "SMah$i" "question $i"
-	done | ingest -
-	printf '{"type":"consent","phone":"+15005550174","status":"subscribed","at":"%s"}\n' \
-	    "$ahead" | ingest -
+	ahead_thread +15005550174 SMah "$ahead"
 	run sql "SELECT convo.rfc3339(at) FROM convo.consent_ahead"
 	assert_output "$ahead"
 	# Three messages of this month fill a page of two, so only the
