@@ -172,15 +172,19 @@ keyword_normalize(const char *text, size_t len)
 }
 
 /*
- * Map LATIN CAPITAL LETTER I WITH DOT ABOVE (U+0130), the capital i of
- * Turkish keyboards, to I. Case folding alone gives i and a combining dot,
- * so "QU\u0130T" typed in capitals would not match QUIT.
+ * Map the two i of Turkish keyboards that are not ASCII to theirs: LATIN
+ * CAPITAL LETTER I WITH DOT ABOVE (U+0130) to I, and LATIN SMALL LETTER
+ * DOTLESS I (U+0131) to i. Case folding alone gives i and a combining dot
+ * for the first and keeps the second, so "QU\u0130T" and "qu\u0131t"
+ * would not match QUIT.
  */
 static utf8proc_int32_t
-fold_dotted_capital_i(utf8proc_int32_t cp, void *data)
+fold_turkish_i(utf8proc_int32_t cp, void *data)
 {
 	(void)data;
-	return cp == 0x0130 ? 'I' : cp;
+	if (cp == 0x0130)
+		return 'I';
+	return cp == 0x0131 ? 'i' : cp;
 }
 
 char *
@@ -195,7 +199,7 @@ keyword_normalize_unicode(const char *text, size_t len)
 		return NULL;
 	n = utf8proc_map_custom((const utf8proc_uint8_t *)text,
 	    (utf8proc_ssize_t)len, &mapped, KEYWORD_MAP_FLAGS,
-	    fold_dotted_capital_i, NULL);
+	    fold_turkish_i, NULL);
 	if (n < 0)
 		return NULL;
 	trim_and_collapse(mapped, n);

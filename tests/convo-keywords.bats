@@ -328,12 +328,14 @@ EOF
 	assert_line --index 3 "ＳＴＯＰ	stop	stop	opt_out	false"
 }
 
-@test "capitals of a Turkish keyboard match" {
-	run convo-keywords test 'QUİT' 'UNSUBSCRİBE'
+@test "i of a Turkish keyboard match" {
+	run convo-keywords test 'QUİT' 'UNSUBSCRİBE' 'quıt' 'unsubscrıbe'
 	assert_success
 	run jq -r '[.normal, .keyword, .action] | @tsv' <<<"$output"
 	assert_line --index 0 "quit	quit	opt_out"
 	assert_line --index 1 "unsubscribe	unsubscribe	opt_out"
+	assert_line --index 2 "quit	quit	opt_out"
+	assert_line --index 3 "unsubscribe	unsubscribe	opt_out"
 }
 
 @test "test explains texts that miss" {
