@@ -161,6 +161,22 @@ check_conninfo(const char *conninfo)
 	    "or a postgresql:// URI", reason);
 }
 
+/*
+ * Return 1 when MSG, libpq's reason for a failed connection, is an
+ * invalid option of the connection string, which libpq checks only when
+ * it connects: an sslmode, gssencmode or target_session_attrs value, more
+ * ports or host addresses than hosts, or an unknown service. The programs
+ * call no setlocale(), so libpq writes these in English.
+ */
+static int
+option_error(const char *msg)
+{
+	return (strncmp(msg, "invalid ", 8) == 0 &&
+	    strstr(msg, " value: ") != NULL) ||
+	    strncmp(msg, "could not match ", 16) == 0 ||
+	    strncmp(msg, "definition of service ", 22) == 0;
+}
+
 static PGconn *
 open_conninfo(const char *conninfo)
 {
@@ -173,6 +189,9 @@ open_conninfo(const char *conninfo)
 	if (PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = PQerrorMessage(conn);
 
+		if (option_error(msg))
+			errx(EX_CONFIG, "invalid database connection string: "
+			    "%.*s", (int)strcspn(msg, "\n"), msg);
 		warnx("cannot connect to the database: %.*s",
 		    (int)strcspn(msg, "\n"), msg);
 		PQfinish(conn);

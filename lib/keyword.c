@@ -172,9 +172,9 @@ keyword_normalize(const char *text, size_t len)
 }
 
 /*
- * Map the two i of Turkish keyboards that are not ASCII to theirs: LATIN
- * CAPITAL LETTER I WITH DOT ABOVE (U+0130) to I, and LATIN SMALL LETTER
- * DOTLESS I (U+0131) to i. Case folding alone gives i and a combining dot
+ * Map the Turkish letters i that are not ASCII to ASCII: LATIN CAPITAL
+ * LETTER I WITH DOT ABOVE (U+0130) to I, and LATIN SMALL LETTER DOTLESS I
+ * (U+0131) to i. Case folding alone gives i and a combining dot
  * for the first and keeps the second, so "QU\u0130T" and "qu\u0131t"
  * would not match QUIT.
  */

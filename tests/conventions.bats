@@ -135,6 +135,23 @@ run_ok() {
 	assert_failure 78
 }
 
+@test "options libpq checks on connecting are configuration errors" {
+	local db
+	for db in "host=/nonexistent sslmode=''" \
+	    'host=/nonexistent gssencmode=sometimes' \
+	    'host=/nonexistent target_session_attrs=fast' \
+	    'host=/a,/b port=5432,5433,5434' \
+	    'host=/nonexistent service=convo-no-such-service'; do
+		CONVO_DB=$db run --separate-stderr convo-list
+		[ "$status" -eq 78 ] || fail "$db exits $status: $stderr"
+		[[ $stderr == 'convo-list: invalid database connection string: '* ]] ||
+		    fail "$db wrote: $stderr"
+	done
+	# A server that is not there stays unavailable.
+	CONVO_DB='host=/nonexistent' run --separate-stderr convo-list
+	assert_failure 69
+}
+
 @test "counts with spaces or signs are usage errors" {
 	local n args
 	# strtonum() alone takes leading spaces and a plus sign.
