@@ -74,7 +74,6 @@ struct thread {
 #define QUERY_TIME(expr) \
 	"to_char(" expr ", 'YYYY-MM-DD HH24:MI:SS.US\"+00\"')"
 
-
 /*
  * The start of the UTC month MONTHS after that of c.last_at, as a
  * timestamptz literal.
@@ -597,7 +596,6 @@ read_one(struct reader *r, const char *arg, long long line)
 	print_thread(r, &t);
 	free(t.name);
 }
-
 
 static void
 read_stdin(struct reader *r)
