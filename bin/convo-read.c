@@ -64,9 +64,12 @@ struct thread {
 	char since[40];
 	char until[40];
 	/*
-	 * Just after the latest stated time of a consent change of the
-	 * thread that was recorded before that time, or "" when none was.
+	 * Just after the effective time of the thread's consent in force,
+	 * or "" when it has none, and just after the latest stated time of
+	 * a change recorded before that time, or "" when none was. Every
+	 * consent change of the thread is stated before the later of them.
 	 */
+	char consent_last[48];
 	char consent_ahead[48];
 };
 
@@ -84,10 +87,15 @@ struct thread {
 #define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
 
 /*
- * Just after the latest stated time of a consent change of the thread's
- * customer on CHANNEL that was recorded before that time, or NULL.
+ * Just after the effective time of the consent in force of the thread's
+ * customer on CHANNEL, then just after the latest stated time of one of
+ * its consent changes that was recorded before that time; each or NULL.
  */
-#define THREAD_CONSENT_AHEAD(channel) \
+#define THREAD_CONSENT(channel) \
+	QUERY_TIME("(SELECT s.changed_at AT TIME ZONE 'UTC' " \
+	"+ interval '1 microsecond' FROM convo.consent s " \
+	"WHERE s.account_id = p.account_id AND s.profile_id = p.profile_id " \
+	"AND s.channel = " channel ")") ", " \
 	QUERY_TIME("(SELECT a.at AT TIME ZONE 'UTC' " \
 	"+ interval '1 microsecond' FROM convo.consent_ahead a " \
 	"WHERE a.account_id = p.account_id AND a.profile_id = p.profile_id " \
@@ -149,8 +157,8 @@ query(struct reader *r, const char *sql, int n, const char **params)
 }
 
 /*
- * Fill the months of T and the time of its consent changes dated ahead
- * from columns COL to COL + 2 of RES.
+ * Fill the months of T and the ends of its consent changes from columns
+ * COL to COL + 3 of RES.
  */
 static void
 thread_months(struct thread *t, const PGresult *res, int col)
@@ -158,8 +166,10 @@ thread_months(struct thread *t, const PGresult *res, int col)
 	snprintf(t->since, sizeof(t->since), "%s", PQgetvalue(res, 0, col));
 	snprintf(t->until, sizeof(t->until), "%s",
 	    PQgetvalue(res, 0, col + 1));
-	snprintf(t->consent_ahead, sizeof(t->consent_ahead), "%s",
+	snprintf(t->consent_last, sizeof(t->consent_last), "%s",
 	    PQgetvalue(res, 0, col + 2));
+	snprintf(t->consent_ahead, sizeof(t->consent_ahead), "%s",
+	    PQgetvalue(res, 0, col + 3));
 }
 
 static void
@@ -182,7 +192,7 @@ thread_by_id(struct reader *r, const char *id, struct thread *t)
 		return -1;
 	res = query(r, "SELECT c.profile_id, c.channel, c.conversation_id, "
 	    "p.phone, " THREAD_NAME ", " THREAD_MONTHS ", "
-	    THREAD_CONSENT_AHEAD("c.channel") " "
+	    THREAD_CONSENT("c.channel") " "
 	    "FROM convo.conversations c "
 	    "JOIN convo.profiles p "
 	    "ON p.account_id = c.account_id AND p.profile_id = c.profile_id "
@@ -221,7 +231,7 @@ thread_by_phone(struct reader *r, const char *text, struct thread *t)
 	params[1] = phone;
 	params[2] = t->channel;
 	res = query(r, "SELECT p.profile_id, c.conversation_id, "
-	    THREAD_NAME ", " THREAD_MONTHS ", " THREAD_CONSENT_AHEAD("$3")
+	    THREAD_NAME ", " THREAD_MONTHS ", " THREAD_CONSENT("$3")
 	    " FROM convo.profiles p "
 	    "LEFT JOIN convo.conversations c ON c.account_id = p.account_id "
 	    "AND c.profile_id = p.profile_id AND c.channel = $3 "
@@ -292,7 +302,8 @@ fetch_messages(struct reader *r, const struct thread *t, int bounded,
 	snprintf(limit, sizeof(limit), "%lld", r->limit > 0 ? r->limit + 1 :
 	    (long long)1 << 62);
 	buf_adds(&sql, "SELECT * FROM (SELECT " VIEW_MESSAGE_COLUMNS ", "
-	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us");
+	    "(extract(epoch FROM m.sent_at) * 1000000)::bigint AS sent_us, "
+	    QUERY_TIME("m.sent_at AT TIME ZONE 'UTC'") " AS sent_exact");
 	if (read_mark)
 		buf_adds(&sql, ", (SELECT max(x.recorded_at) "
 		    "FROM convo.messages x "
@@ -335,26 +346,22 @@ fetch_messages(struct reader *r, const struct thread *t, int bounded,
 }
 
 /*
- * Fetch the messages to show of thread T, as fetch_messages() does, and
- * set *BOUNDED when they come from the months around its last message,
- * or the cursor's. Planning a statement costs a little for each
- * partition that it may read, so those months are tried first, and the
- * whole thread only when their messages do not fill the page.
+ * Fetch the messages to show of thread T, as fetch_messages() does.
+ * Planning a statement costs a little for each partition that it may
+ * read, so the months around its last message, or the cursor's, are
+ * tried first, and the whole thread only when their messages do not
+ * fill the page.
  */
 static PGresult *
-fetch_page(struct reader *r, const struct thread *t, int read_mark,
-    int *bounded)
+fetch_page(struct reader *r, const struct thread *t, int read_mark)
 {
 	PGresult *res;
 
-	*bounded = 0;
 	if (r->limit <= 0 || (r->before == NULL && t->since[0] == '\0'))
 		return fetch_messages(r, t, 0, read_mark);
 	res = fetch_messages(r, t, 1, read_mark);
-	if (PQntuples(res) > r->limit) {
-		*bounded = 1;
+	if (PQntuples(res) > r->limit)
 		return res;
-	}
 	PQclear(res);
 	return fetch_messages(r, t, 0, read_mark);
 }
@@ -400,20 +407,23 @@ mark_read(struct reader *r, const struct thread *t, const char *read_mark)
 	PQclear(query(r, "COMMIT", 0, NULL));
 }
 
+/* Return S, or NULL when it is empty: an SQL NULL as a parameter. */
+static const char *
+null_if_empty(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
 /*
  * Fetch the consent changes that belong between the messages of RES: from
  * the first message shown when older ones were left out, up to the
- * --before message when there is one, or the end of T's months when
- * BOUNDED.
+ * --before message when there is one, else all later ones.
  */
 static PGresult *
-fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
-    int bounded)
+fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
 {
-	int col = PQfnumber(res, "sent_us"), n = 3;
+	int col = PQfnumber(res, "sent_exact"), n = 3;
 	const char *params[8] = { r->account_id, t->profile_id, t->channel };
-	const char *end = r->before != NULL ? r->cursor_at :
-	    bounded ? t->until : NULL;
 	struct buf sql = { 0 };
 	PGresult *changes;
 
@@ -428,24 +438,25 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res,
 	 */
 	if (first_shown(r, res) > 0) {
 		add_condition(&sql, params, &n, PQgetvalue(res, 1, col),
-		    "AND x.at >= to_timestamp(", "::bigint / 1e6) ");
+		    "AND x.at >= ", "::timestamptz ");
 		add_condition(&sql, params, &n, PQgetvalue(res, 1, col),
-		    "AND " VIEW_CONSENT_EFFECTIVE_AT " >= to_timestamp(",
-		    "::bigint / 1e6) ");
+		    "AND " VIEW_CONSENT_EFFECTIVE_AT " >= ", "::timestamptz ");
 	}
 	/*
-	 * A change takes effect before END only when it is stated before
-	 * END or is dated ahead. greatest() of two constants is a constant,
-	 * so the plan reads the partitions up to the later of the two.
+	 * A change takes effect before the cursor only when it is stated
+	 * before it or is dated ahead, and every change is stated before
+	 * the later of T->consent_last and T->consent_ahead. greatest() of
+	 * two constants is a constant, so the plan reads the partitions up
+	 * to the later of the two, and no change when both are NULL.
 	 */
-	if (end != NULL) {
-		add_condition(&sql, params, &n, end, "AND x.at < greatest(",
-		    "::timestamptz, ");
-		add_condition(&sql, params, &n, t->consent_ahead[0] != '\0' ?
-		    t->consent_ahead : NULL, "", "::timestamptz) ");
-		add_condition(&sql, params, &n, end,
+	add_condition(&sql, params, &n, r->before != NULL ? r->cursor_at :
+	    null_if_empty(t->consent_last), "AND x.at < greatest(",
+	    "::timestamptz, ");
+	add_condition(&sql, params, &n, null_if_empty(t->consent_ahead), "",
+	    "::timestamptz) ");
+	if (r->before != NULL)
+		add_condition(&sql, params, &n, r->cursor_at,
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " < ", "::timestamptz ");
-	}
 	buf_adds(&sql, "ORDER BY " VIEW_CONSENT_EFFECTIVE_AT ", x.change_id");
 	changes = query(r, sql.data, n, params);
 	buf_free(&sql);
@@ -521,9 +532,8 @@ print_thread(struct reader *r, const struct thread *t)
 	const char *conversation = t->conversation_id[0] ?
 	    t->conversation_id : NULL;
 	int marks = r->mark_read && r->before == NULL && conversation != NULL;
-	int bounded;
-	PGresult *res = fetch_page(r, t, marks, &bounded);
-	PGresult *consent = fetch_consent(r, t, res, bounded);
+	PGresult *res = fetch_page(r, t, marks);
+	PGresult *consent = fetch_consent(r, t, res);
 	int n = PQntuples(res), col = PQfnumber(res, "read_mark");
 	char *read_mark = NULL;
 

@@ -775,6 +775,62 @@ consent_change subscribed $ahead
 EOF2
 }
 
+@test "newest page shows a later opt-out" {
+	# The last message is of January 2026 and the opt-out of today, after
+	# the months around it. The months hold seven messages, so a page of
+	# five comes from them alone, and the change belongs after it.
+	local now
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	{
+		months_thread +15005550176
+		printf '{"type":"consent","phone":"+15005550176",'
+		printf '"status":"unsubscribed","method":"web","at":"%s"}\n' "$now"
+	} | ingest -
+	run convo-read --no-mark-read --limit 5 +15005550176
+	assert_success
+	run jq -r 'select(.type == "consent_change") | .status' <<<"$output"
+	assert_output "unsubscribed"
+}
+
+@test "newest page shows an opt-out dated ahead" {
+	# Recorded today and dated 150 days ahead, the change takes effect
+	# today, months after the thread's last message.
+	local ahead
+	ahead=$(date -u -d '+150 days' +%Y-%m-%dT%H:%M:%SZ)
+	{
+		months_thread +15005550177
+		printf '{"type":"consent","phone":"+15005550177",'
+		printf '"status":"unsubscribed","method":"web","at":"%s"}\n' \
+		    "$ahead"
+	} | ingest -
+	run convo-read --no-mark-read --limit 2 +15005550177
+	assert_success
+	run jq -r '[.type, .body // .status] | join(" ")' <<<"$output"
+	assert_output - <<'EOF2'
+message january 2
+message january 3
+consent_change unsubscribed
+EOF2
+}
+
+@test "page keeps the change of its oldest message in 1500" {
+	# The STOP is the oldest message of a page of two, and its change
+	# takes effect at its sent_at, to the microsecond.
+	{
+		inbound +15005550178 1500-01-01T00:00:00Z SMold0 "hello"
+		inbound +15005550178 1500-01-01T00:00:00.000001Z SMold1 "STOP"
+		inbound +15005550178 2026-11-02T00:00:00Z SMold2 "later"
+	} | ingest -
+	run convo-read --no-mark-read --limit 2 +15005550178
+	assert_success
+	run jq -r '[.type, .body // .status] | join(" ")' <<<"$output"
+	assert_output - <<'EOF2'
+message STOP
+consent_change unsubscribed
+message later
+EOF2
+}
+
 @test "whole second comes before its fraction" {
 	{
 		inbound +15005550141 2026-11-03T10:00:38.500Z SMfrac1 'second'
