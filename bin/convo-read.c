@@ -87,9 +87,10 @@ struct thread {
 #define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
 
 /*
- * Just after the effective time of the consent in force of the thread's
- * customer on CHANNEL, then just after the latest stated time of one of
- * its consent changes that was recorded before that time; each or NULL.
+ * Two columns, each NULL when there is no such time: just after the
+ * effective time of the consent in force of the thread's customer on
+ * CHANNEL, and just after the latest stated time of one of its consent
+ * changes that was recorded before that time.
  */
 #define THREAD_CONSENT(channel) \
 	QUERY_TIME("(SELECT s.changed_at AT TIME ZONE 'UTC' " \

@@ -85,6 +85,31 @@ check_partman(PGconn *conn, const char *hint)
 }
 
 /*
+ * Run SQL with PARAMS, and again after a deadlock when it ran in a
+ * transaction of its own, up to five times in all. An ingest batch that
+ * locks consent_changes or messages before profiles can wait for a
+ * partition change in a cycle, and PostgreSQL cancels one of the two.
+ */
+static PGresult *
+exec_retrying(PGconn *conn, const char *sql, int n, const char **params)
+{
+	PGresult *res;
+	const char *state;
+	int attempt;
+
+	for (attempt = 1;; attempt++) {
+		res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (attempt == 5 || state == NULL ||
+		    strcmp(state, "40P01") != 0 ||
+		    PQtransactionStatus(conn) != PQTRANS_IDLE)
+			return res;
+		PQclear(res);
+		usleep(100000 * attempt);
+	}
+}
+
+/*
  * Create partition ROW of NEEDED (parent, month, name) in a transaction
  * of its own and print its record. Returns 0 or an exit status.
  */
@@ -96,8 +121,8 @@ create_one(PGconn *conn, PGresult *needed, int row, FILE *out, int *created)
 	PGresult *res;
 	int rc = 0;
 
-	res = PQexecParams(conn, "SELECT convo.partition_create($1, $2::date)",
-	    2, NULL, params, NULL, NULL, 0);
+	res = exec_retrying(conn, "SELECT convo.partition_create($1, "
+	    "$2::date)", 2, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = db_report(conn, res, "cannot create partitions");
 	else if (!PQgetisnull(res, 0, 0)) {
@@ -151,8 +176,7 @@ exec_one(PGconn *conn, const char *sql, const char *param, const char *what)
 	PGresult *res;
 	int rc = 0;
 
-	res = PQexecParams(conn, sql, param != NULL, NULL, params, NULL, NULL,
-	    0);
+	res = exec_retrying(conn, sql, param != NULL, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = db_report(conn, res, what);

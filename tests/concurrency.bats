@@ -242,3 +242,32 @@ parallel_ingest() {
 	run sql "SELECT count(*) FROM convo.outbox WHERE state = 'queued'"
 	assert_output "0"
 }
+
+@test "maintain racing new customers takes no deadlock" {
+	local w i k pids=() status=0
+	# Consent changes of 24 past months wait in the default partition,
+	# so that maintain creates and fills a partition for each.
+	for i in $(seq 1 24); do
+		printf -v k '%02d' $(((i - 1) % 12 + 1))
+		consent +12015550001 subscribed "$((2022 + (i - 1) / 12))-$k-15T00:00:00Z"
+	done | convo-ingest -q >/dev/null
+	# Four writers record consent for new customers in batches of five,
+	# each batch inserting profiles, while maintain runs.
+	for w in 1 2 3 4; do
+		for i in $(seq 1 60); do
+			printf -v k '+1%d55%05d' $((300 + w)) "$i"
+			consent "$k" subscribed 2026-11-01T00:00:00Z
+		done >"writer$w.ndjson"
+		convo-ingest -q -b 5 "writer$w.ndjson" >/dev/null \
+		    2>"writer$w.err" 3>&- &
+		pids+=($!)
+	done
+	sleep 0.5
+	convo-db -q maintain >maintain.out 2>maintain.err || status=$?
+	for k in "${pids[@]}"; do
+		wait "$k"
+	done
+	run cat maintain.err
+	refute_output --partial "deadlock"
+	assert_equal "$status" 0
+}

@@ -12,14 +12,20 @@
 -- takes effect before time T is stated before the later of T and that
 -- time, which bounds the partitions to read.
 
+-- First, so that this migration waits for running ingest batches before
+-- it takes any other lock and never waits for them in a cycle. For the
+-- same reason consent_ahead has no foreign key to profiles: adding one
+-- locks profiles, which a batch may hold while it waits for
+-- consent_changes.
+LOCK TABLE convo.consent_changes IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE convo.consent_ahead (
     account_id bigint NOT NULL,
     profile_id bigint NOT NULL,
     channel text NOT NULL,
     -- The latest at of the channel's changes with at > recorded_at.
     at timestamptz NOT NULL,
-    PRIMARY KEY (account_id, profile_id, channel),
-    FOREIGN KEY (account_id, profile_id) REFERENCES convo.profiles
+    PRIMARY KEY (account_id, profile_id, channel)
 );
 
 -- Raise the time of NEW's customer and channel to NEW.at. Deleted or
