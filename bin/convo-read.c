@@ -64,10 +64,8 @@ struct thread {
 	char since[40];
 	char until[40];
 	/*
-	 * Just after the effective time of the thread's consent in force,
-	 * or "" when it has none, and just after the latest stated time of
-	 * a change recorded before that time, or "" when none was. Every
-	 * consent change of the thread is stated before the later of them.
+	 * The columns of THREAD_CONSENT, "" for NULL. Every consent change
+	 * of the thread is stated before the later of the two.
 	 */
 	char consent_last[48];
 	char consent_ahead[48];
@@ -87,10 +85,10 @@ struct thread {
 #define THREAD_MONTHS THREAD_MONTH("-1") ", " THREAD_MONTH("2")
 
 /*
- * Two columns, each NULL when there is no such time: just after the
- * effective time of the consent in force of the thread's customer on
- * CHANNEL, and just after the latest stated time of one of its consent
- * changes that was recorded before that time.
+ * Two columns, each NULL when there is no such time. The first is just
+ * after the effective time of the consent in force of the thread's
+ * customer on CHANNEL. The second is just after the latest stated time
+ * of one of its consent changes that was recorded before that time.
  */
 #define THREAD_CONSENT(channel) \
 	QUERY_TIME("(SELECT s.changed_at AT TIME ZONE 'UTC' " \
@@ -320,8 +318,8 @@ fetch_messages(struct reader *r, const struct thread *t, int bounded,
 	buf_adds(&sql, " FROM convo.messages m "
 	    "WHERE m.account_id = $1 AND m.profile_id = $2 AND m.channel = $3 ");
 	/*
-	 * Every bound is a constant of its own condition on sent_at, so
-	 * that the plan leaves out the partitions of other months: neither
+	 * Each bound is a constant in a condition of its own on sent_at,
+	 * so the plan leaves out the partitions of other months. Neither
 	 * the row comparison nor a subquery would.
 	 */
 	if (r->before != NULL) {
@@ -444,11 +442,10 @@ fetch_consent(struct reader *r, const struct thread *t, const PGresult *res)
 		    "AND " VIEW_CONSENT_EFFECTIVE_AT " >= ", "::timestamptz ");
 	}
 	/*
-	 * A change takes effect before the cursor only when it is stated
-	 * before it or is dated ahead, and every change is stated before
-	 * the later of T->consent_last and T->consent_ahead. greatest() of
-	 * two constants is a constant, so the plan reads the partitions up
-	 * to the later of the two, and no change when both are NULL.
+	 * A change that takes effect before the cursor is stated before it
+	 * or is dated ahead. Every change is stated before the later of
+	 * T->consent_last and T->consent_ahead. greatest() of two constants
+	 * is a constant, so the plan reads only the partitions up to it.
 	 */
 	add_condition(&sql, params, &n, r->before != NULL ? r->cursor_at :
 	    null_if_empty(t->consent_last), "AND x.at < greatest(",

@@ -162,11 +162,11 @@ check_conninfo(const char *conninfo)
 }
 
 /*
- * Return 1 when MSG, libpq's reason for a failed connection, is an
- * invalid option of the connection string, which libpq checks only when
- * it connects: an sslmode, gssencmode or target_session_attrs value, more
- * ports or host addresses than hosts, or an unknown service. The programs
- * call no setlocale(), so libpq writes these in English.
+ * Return 1 when MSG, libpq's reason for a failed connection, names an
+ * invalid option of the connection string. libpq checks these only when
+ * it connects: sslmode, gssencmode and target_session_attrs values, the
+ * counts of ports and host addresses, and the service name. The
+ * programs call no setlocale(), so libpq writes these in English.
  */
 static int
 option_error(const char *msg)

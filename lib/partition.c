@@ -85,10 +85,10 @@ check_partman(PGconn *conn, const char *hint)
 }
 
 /*
- * Run SQL with PARAMS, and again after a deadlock when it ran in a
- * transaction of its own, up to five times in all. An ingest batch that
- * locks consent_changes or messages before profiles can wait for a
- * partition change in a cycle, and PostgreSQL cancels one of the two.
+ * Run SQL with PARAMS, up to five times when it fails with a deadlock in
+ * a transaction of its own. An ingest batch that locks consent_changes
+ * or messages before profiles can wait for a partition change in a
+ * cycle, and PostgreSQL then cancels one of the two.
  */
 static PGresult *
 exec_retrying(PGconn *conn, const char *sql, int n, const char **params)
