@@ -219,9 +219,15 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	 * reason the settings are local. convo.client_schema makes
 	 * convo.ingest_batch fail when the schema was migrated past this
 	 * program's migrations after it started.
+	 *
+	 * convo.profiles is locked first: a batch may insert profiles after
+	 * it has locked consent_changes or messages, and convo-db maintain
+	 * and archive take profiles before those tables' default
+	 * partitions. Taking profiles first keeps the two orders the same.
 	 */
-	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL convo.client_schema = %d; "
-	    "%sSELECT convo.ingest_prepare(), convo.outbox_receipts_prepare()",
+	snprintf(sql, sizeof(sql), "BEGIN; "
+	    "LOCK TABLE convo.profiles IN ROW EXCLUSIVE MODE; "
+	    "SET LOCAL convo.client_schema = %d; %sSELECT convo.ingest_prepare(), convo.outbox_receipts_prepare()",
 	    migrate_latest(),
 	    store_replies ? "" : "SET LOCAL convo.store_replies = off; ");
 	res = PQexec(conn, sql);

@@ -270,4 +270,12 @@ parallel_ingest() {
 	run cat maintain.err
 	refute_output --partial "deadlock"
 	assert_equal "$status" 0
+	# Nor did the server cancel either side for a retry: it counted no
+	# deadlock once the sessions had ended and reported.
+	wait_until "SELECT (count(*) = 0)::int FROM pg_stat_activity
+	    WHERE datname = current_database()
+	    AND application_name LIKE 'convo-%'" 1
+	run sql "SELECT deadlocks FROM pg_stat_database
+	    WHERE datname = current_database()"
+	assert_output 0
 }
