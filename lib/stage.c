@@ -205,12 +205,24 @@ stage_free(struct stage *s)
 	buf_free(&s->receipts);
 }
 
+/*
+ * Whether the schema has convo.ingest_clear (migration 033), which a
+ * batch runs before its COMMIT to empty the work tables. Earlier schemas
+ * empty them at each commit.
+ */
+static int
+stage_clears(void)
+{
+	return migrate_latest() >= 33;
+}
+
 PGresult *
 stage_send(PGconn *conn, long long account, struct stage *s,
     int store_replies)
 {
 	char sql[256];
 	PGresult *res;
+	int n;
 
 	/*
 	 * The staging tables are created in every transaction, not once per
@@ -244,15 +256,13 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	 * reads on. Such a string takes no parameters, so the account id,
 	 * a number, is written into it.
 	 */
+	n = snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
+	    "SELECT * FROM convo.ingest_batch(%1$lld); ", account);
 	if (stage_has_receipts(s))
-		snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
-		    "SELECT * FROM convo.ingest_batch(%1$lld); "
-		    "SELECT * FROM convo.outbox_receipts(%1$lld); COMMIT",
-		    account);
-	else
-		snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
-		    "SELECT * FROM convo.ingest_batch(%1$lld); COMMIT",
-		    account);
+		n += snprintf(sql + n, sizeof(sql) - n,
+		    "SELECT * FROM convo.outbox_receipts(%lld); ", account);
+	snprintf(sql + n, sizeof(sql) - n, "%sCOMMIT",
+	    stage_clears() ? "SELECT convo.ingest_clear(); " : "");
 	if (PQsendQuery(conn, sql))
 		return NULL;
 	res = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
@@ -265,10 +275,11 @@ PGresult *
 stage_receive(PGconn *conn, int receipts, PGresult **rows,
     PGresult **receipt_rows)
 {
-	int steps = receipts ? 4 : 3, step = 0;
-	PGresult *res, *failed = NULL, *kept[4] = { NULL };
+	int steps = 3 + receipts + stage_clears(), step = 0, i;
+	PGresult *res, *failed = NULL, *kept[5] = { NULL };
 
-	/* lock_account, ingest_batch, outbox_receipts if sent, COMMIT */
+	/* lock_account, ingest_batch, outbox_receipts if sent, ingest_clear,
+	 * COMMIT */
 	while ((res = PQgetResult(conn)) != NULL) {
 		if (failed == NULL && step < steps &&
 		    PQresultStatus(res) == (step == steps - 1 ?
@@ -282,7 +293,8 @@ stage_receive(PGconn *conn, int receipts, PGresult **rows,
 	if (failed == NULL && step < steps)
 		failed = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 	PQclear(kept[0]);
-	PQclear(kept[steps - 1]);
+	for (i = 2 + receipts; i < steps; i++)
+		PQclear(kept[i]);
 	*rows = kept[1];
 	*receipt_rows = receipts ? kept[2] : NULL;
 	if (failed == NULL)

@@ -1245,3 +1245,55 @@ Urdu +923001234567"
 	[ $((read_after - read_before)) -le 2000 ] ||
 	    fail "$((read_after - read_before)) keys read for 1000 lines"
 }
+
+# Run one batch of an inbound text from PHONE in a psql session, as
+# convo-ingest does, after the SQL in $before; then print the rows left
+# in the work tables and the session's count of staged records.
+session_batch() {
+	local latest
+
+	latest=$(basename "$(ls "$CONVO_SOURCE"/share/convo/migrations/[0-9]*.sql |
+	    tail -n 1)")
+	psql -X -qAt -v ON_ERROR_STOP=1 "$CONVO_DB" <<SQL
+${before:-}
+BEGIN;
+SET LOCAL convo.client_schema = $((10#${latest%%_*}));
+SELECT convo.ingest_prepare(), convo.outbox_receipts_prepare() \\g /dev/null
+INSERT INTO pg_temp.ingest_messages (line, provider, provider_message_id,
+    direction, channel, phone, from_address, to_address, body, media,
+    sent_at, keyword_conditional, possible_opt_out)
+VALUES (1, 'twilio', 'SMwork$1', 'inbound', 'sms', '$1', '$1',
+    '+12025550140', 'Hello', '[]', now(), false, false);
+SELECT convo.lock_account(1) \\g /dev/null
+SELECT result FROM convo.ingest_batch(1);
+SELECT convo.ingest_clear() \\g /dev/null
+COMMIT;
+SELECT (SELECT count(*) FROM pg_temp.ingest_messages)
+    + (SELECT count(*) FROM pg_temp.ingest_added)
+    + (SELECT count(*) FROM pg_temp.ingest_pairs)
+    + (SELECT count(*) FROM pg_temp.ingest_phones)
+    + (SELECT count(*) FROM pg_temp.ingest_batch_rows);
+SELECT current_setting('convo.ingest_staged');
+SQL
+}
+
+@test "work tables are empty after each batch" {
+	before= run session_batch +12015550180
+	assert_success
+	assert_line --index 0 "inserted"
+	assert_line --index 1 "0"
+	assert_line --index 2 "1"
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output 1
+}
+
+@test "work tables are truncated after 10,000 records" {
+	# The session has staged 9,999 records since the last truncation.
+	before="SELECT convo.ingest_prepare() \\g /dev/null
+	    SELECT set_config('convo.ingest_staged', '9999', false) \\g /dev/null"
+	run session_batch +12015550181
+	assert_success
+	assert_line --index 0 "inserted"
+	assert_line --index 1 "0"
+	assert_line --index 2 "0"
+}
