@@ -181,6 +181,7 @@ assert_state_matches() {
 
 # libjq 1.6 leaks the second value here; tests/lsan.supp covers it.
 @test "values without separator are invalid JSON" {
+	sanitizer_full_stacks
 	echo '{"type":"profile" "phone":"+12015550106"}' >input.ndjson
 	run --separate-stderr convo-ingest -q input.ndjson
 	assert_failure 65
