@@ -10,9 +10,9 @@
 # Allocation stacks come from the fast unwinder, which follows frame
 # pointers: a stack that enters a shared library built without them,
 # such as Debian's libjq, ends there. The slow unwinder goes on through
-# such libraries but costs about 45 ms a run of a program (measured on
-# convo-list); sanitizer_full_stacks turns it on where a suppression
-# needs the whole stack.
+# such libraries, but it added about 45 ms to each run of convo-list.
+# sanitizer_full_stacks turns it on where a suppression needs the whole
+# stack.
 sanitizer_env() {
 	mkdir -p "$1"
 	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"
