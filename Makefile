@@ -215,7 +215,7 @@ fuzz: fuzz-build
 
 # The shorter run of continuous integration.
 fuzz-ci: fuzz-build
-	tests/fuzz/run $(FUZZ_DIR) 30 $(FUZZ_HARNESSES)
+	tests/fuzz/run $(FUZZ_DIR) 15 $(FUZZ_HARNESSES)
 
 clean:
 	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
