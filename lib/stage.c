@@ -239,7 +239,8 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	 */
 	snprintf(sql, sizeof(sql), "BEGIN; "
 	    "LOCK TABLE convo.profiles IN ROW EXCLUSIVE MODE; "
-	    "SET LOCAL convo.client_schema = %d; %sSELECT convo.ingest_prepare(), convo.outbox_receipts_prepare()",
+	    "SET LOCAL convo.client_schema = %d; %sSELECT "
+	    "convo.ingest_prepare(), convo.outbox_receipts_prepare()",
 	    migrate_latest(),
 	    store_replies ? "" : "SET LOCAL convo.store_replies = off; ");
 	res = PQexec(conn, sql);
