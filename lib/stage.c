@@ -225,10 +225,11 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	int n;
 
 	/*
-	 * The staging tables are created in every transaction, not once per
+	 * convo.ingest_prepare() runs in every transaction, not once per
 	 * session, because behind a pooler in transaction mode each
-	 * transaction may run on another server connection. For the same
-	 * reason the settings are local. convo.client_schema makes
+	 * transaction may run on another server connection: it creates the
+	 * staging tables where they are missing and empties them where
+	 * they are not. For the same reason the settings are local. convo.client_schema makes
 	 * convo.ingest_batch fail when the schema was migrated past this
 	 * program's migrations after it started.
 	 *

@@ -1298,3 +1298,14 @@ SQL
 	assert_line --index 1 "0"
 	assert_line --index 2 "0"
 }
+
+@test "work tables come back after DISCARD TEMP" {
+	# A pooler or a client may drop the session's temporary tables, and
+	# the session setting that says they were made stays.
+	before="SELECT convo.ingest_prepare() \\g /dev/null
+	    DISCARD TEMP;"
+	run session_batch +12015550182
+	assert_success
+	assert_line --index 0 "inserted"
+	assert_line --index 1 "0"
+}

@@ -81,15 +81,19 @@ $$;
 -- Create the work tables once per session, and empty them at the start
 -- of each later batch, in case the one before did not. The session
 -- setting convo.ingest_tables says that this version created them; a
--- rollback of the creation also restores the setting. Tables of an
--- earlier version, which a pooled server session may still have, are
--- dropped first; IF EXISTS would send a notice for each missing one.
+-- rollback of the creation also restores the setting. DISCARD TEMP
+-- drops the tables and leaves the setting, so the last table created
+-- must exist too. Tables of an earlier version, which a pooled server
+-- session may still have, are dropped first; IF EXISTS would send a
+-- notice for each missing one.
 CREATE OR REPLACE FUNCTION convo.ingest_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_name text;
 BEGIN
-    IF current_setting('convo.ingest_tables', true) = '33' THEN
+    IF current_setting('convo.ingest_tables', true) = '33'
+        AND to_regclass('pg_temp.ingest_batch_rows') IS NOT NULL
+    THEN
         PERFORM convo.ingest_clear();
         RETURN;
     END IF;
@@ -260,8 +264,7 @@ $$;
 CREATE OR REPLACE FUNCTION convo.outbox_receipts_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('convo.ingest_tables', true) IS DISTINCT FROM '33'
-    THEN
+    IF to_regclass('pg_temp.ingest_receipts') IS NULL THEN
         PERFORM convo.ingest_prepare();
     END IF;
 END;
