@@ -206,9 +206,9 @@ stage_free(struct stage *s)
 }
 
 /*
- * Whether the schema has convo.ingest_clear (migration 033), which a
- * batch runs before its COMMIT to empty the work tables. Earlier schemas
- * empty them at each commit.
+ * Return 1 when the schema has convo.ingest_clear (migration 033), which
+ * a batch runs before its COMMIT to empty the work tables. Earlier
+ * schemas empty them at each commit.
  */
 static int
 stage_clears(void)
@@ -222,21 +222,21 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 {
 	char sql[256];
 	PGresult *res;
-	int n;
+	int len;
 
 	/*
 	 * convo.ingest_prepare() runs in every transaction, not once per
 	 * session, because behind a pooler in transaction mode each
-	 * transaction may run on another server connection: it creates the
-	 * staging tables where they are missing and empties them where
-	 * they are not. For the same reason the settings are local. convo.client_schema makes
+	 * transaction may run on another server connection. It creates the
+	 * staging tables where they are missing and empties them where they
+	 * exist. For the same reason the settings are local. convo.client_schema makes
 	 * convo.ingest_batch fail when the schema was migrated past this
 	 * program's migrations after it started.
 	 *
-	 * convo.profiles is locked first: a batch may insert profiles after
-	 * it has locked consent_changes or messages, and convo-db maintain
-	 * and archive take profiles before those tables' default
-	 * partitions. Taking profiles first keeps the two orders the same.
+	 * convo.profiles is locked first, because convo-db maintain and
+	 * archive lock it before the default partitions of consent_changes
+	 * and messages. A batch that locked those first and then inserted
+	 * profiles could deadlock with them.
 	 */
 	snprintf(sql, sizeof(sql), "BEGIN; "
 	    "LOCK TABLE convo.profiles IN ROW EXCLUSIVE MODE; "
@@ -258,12 +258,12 @@ stage_send(PGconn *conn, long long account, struct stage *s,
 	 * reads on. Such a string takes no parameters, so the account id,
 	 * a number, is written into it.
 	 */
-	n = snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
+	len = snprintf(sql, sizeof(sql), "SELECT convo.lock_account(%1$lld); "
 	    "SELECT * FROM convo.ingest_batch(%1$lld); ", account);
 	if (stage_has_receipts(s))
-		n += snprintf(sql + n, sizeof(sql) - n,
+		len += snprintf(sql + len, sizeof(sql) - len,
 		    "SELECT * FROM convo.outbox_receipts(%lld); ", account);
-	snprintf(sql + n, sizeof(sql) - n, "%sCOMMIT",
+	snprintf(sql + len, sizeof(sql) - len, "%sCOMMIT",
 	    stage_clears() ? "SELECT convo.ingest_clear(); " : "");
 	if (PQsendQuery(conn, sql))
 		return NULL;

@@ -7,7 +7,7 @@ CONVO_SOURCE=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 CONVO_BUILD=$(cd "$CONVO_SOURCE" && cd "${CONVO_BUILD:-.}" && pwd)
 export CONVO_SOURCE CONVO_BUILD
 # The server's own psql and tools come before Debian's wrapper scripts
-# in /usr/bin, which start perl at each call: psql -c 'select 1' took
+# in /usr/bin, which start perl at each call. psql -c 'select 1' took
 # 48 ms of processor time through the wrapper and 8 ms without.
 PG_TOOLS=${CONVO_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null |
     sort -V | tail -n 1)}

@@ -35,7 +35,7 @@ setup() {
 	unset CONVO_ACCOUNT CONVO_HOME
 	TEST_DB="t_$$_${BATS_SUITE_TEST_NUMBER}"
 	# FILE_COPY copies the template's files instead of writing each of
-	# its pages to the WAL: a copy and a drop took 63 ms, against 87 ms.
+	# its pages to the WAL. A copy and a drop took 63 ms, against 87 ms.
 	psql -X -q "$CONVO_TEST_SERVER dbname=postgres" \
 	    -c "CREATE DATABASE $TEST_DB TEMPLATE convo_template
 	    STRATEGY FILE_COPY" >/dev/null

@@ -8,7 +8,7 @@
 # behaviour. Each error stops the program that made it.
 #
 # Allocation stacks come from the fast unwinder, which follows frame
-# pointers: a stack that enters a shared library built without them,
+# pointers. A stack that enters a shared library built without them,
 # such as Debian's libjq, ends there. The slow unwinder goes on through
 # such libraries, but it added about 45 ms to each run of convo-list.
 # sanitizer_full_stacks turns it on where a suppression needs the whole
@@ -26,8 +26,8 @@ sanitizer_env() {
 	export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 }
 
-# Take allocation stacks with the slow unwinder from here on, for the
-# suppressions of tests/lsan.supp that name a function inside libjq.
+# Take allocation stacks with the slow unwinder from here on, because
+# the suppression in tests/lsan.supp names a function inside libjq.
 sanitizer_full_stacks() {
 	ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 	export ASAN_OPTIONS

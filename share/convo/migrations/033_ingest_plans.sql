@@ -17,29 +17,36 @@
 -- of the account, even for a batch without profile records. It now
 -- updates the conversations of each changed profile.
 
+-- The names of the work tables in pg_temp, in the order of creation.
+CREATE FUNCTION convo.ingest_table_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['ingest_messages', 'ingest_statuses', 'ingest_consents',
+        'ingest_profiles', 'ingest_new_profiles', 'ingest_new_events',
+        'ingest_new_changes', 'ingest_touched', 'ingest_locked',
+        'ingest_profile_results', 'ingest_added', 'ingest_consent_changed',
+        'ingest_rejudged', 'ingest_pairs', 'ingest_phones',
+        'ingest_receipts', 'ingest_batch_rows'];
+$$;
+
 -- Delete the rows of the work tables, and truncate them when the
 -- records staged since the last truncation reach 10,000. The count is
 -- kept in the session setting convo.ingest_staged, which a rollback
--- restores along with the rows.
+-- restores along with the rows. The deletes name each table, so that
+-- their plans stay cached.
 CREATE FUNCTION convo.ingest_clear() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rows bigint := coalesce(
         nullif(current_setting('convo.ingest_staged', true), '')::bigint, 0);
-    v_count bigint;
 BEGIN
+    v_rows := v_rows + (SELECT count(*) FROM pg_temp.ingest_messages)
+        + (SELECT count(*) FROM pg_temp.ingest_statuses)
+        + (SELECT count(*) FROM pg_temp.ingest_consents)
+        + (SELECT count(*) FROM pg_temp.ingest_profiles);
     DELETE FROM pg_temp.ingest_messages;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_statuses;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_consents;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_profiles;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_new_profiles;
     DELETE FROM pg_temp.ingest_new_events;
     DELETE FROM pg_temp.ingest_new_changes;
@@ -54,24 +61,8 @@ BEGIN
     DELETE FROM pg_temp.ingest_receipts;
     DELETE FROM pg_temp.ingest_batch_rows;
     IF v_rows >= 10000 THEN
-        TRUNCATE
-            pg_temp.ingest_messages,
-            pg_temp.ingest_statuses,
-            pg_temp.ingest_consents,
-            pg_temp.ingest_profiles,
-            pg_temp.ingest_new_profiles,
-            pg_temp.ingest_new_events,
-            pg_temp.ingest_new_changes,
-            pg_temp.ingest_touched,
-            pg_temp.ingest_locked,
-            pg_temp.ingest_profile_results,
-            pg_temp.ingest_added,
-            pg_temp.ingest_consent_changed,
-            pg_temp.ingest_rejudged,
-            pg_temp.ingest_pairs,
-            pg_temp.ingest_phones,
-            pg_temp.ingest_receipts,
-            pg_temp.ingest_batch_rows;
+        EXECUTE (SELECT 'TRUNCATE ' || string_agg('pg_temp.' || n, ', ')
+            FROM unnest(convo.ingest_table_names()) n);
         v_rows := 0;
     END IF;
     PERFORM set_config('convo.ingest_staged', v_rows::text, false);
@@ -97,13 +88,7 @@ BEGIN
         PERFORM convo.ingest_clear();
         RETURN;
     END IF;
-    FOR v_name IN SELECT unnest(ARRAY['ingest_messages',
-            'ingest_statuses', 'ingest_consents', 'ingest_profiles',
-            'ingest_new_profiles', 'ingest_new_events', 'ingest_new_changes',
-            'ingest_touched', 'ingest_locked', 'ingest_profile_results',
-            'ingest_added', 'ingest_consent_changed', 'ingest_rejudged',
-            'ingest_pairs', 'ingest_phones', 'ingest_receipts',
-            'ingest_batch_rows'])
+    FOR v_name IN SELECT unnest(convo.ingest_table_names())
     LOOP
         IF to_regclass('pg_temp.' || v_name) IS NOT NULL THEN
             EXECUTE format('DROP TABLE pg_temp.%I', v_name);
