@@ -105,7 +105,8 @@ lock_conversation_of() {
 	for i in $(seq 50); do
 		kill -0 "$second" 2>/dev/null || break
 		[ "$(sql "SELECT count(*) FROM pg_stat_activity
-		    WHERE application_name = 'convo-ingest'
+		    WHERE datname = current_database()
+		    AND application_name = 'convo-ingest'
 		    AND wait_event_type = 'Lock'")" -ge 2 ] && break
 		sleep 0.1
 	done

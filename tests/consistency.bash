@@ -82,7 +82,7 @@ hold() {
 	exec 5>holder.fifo
 	echo "BEGIN; $1" >&5
 	wait_until "SELECT count(*) FROM pg_stat_activity
-	    WHERE application_name = 'holder'
+	    WHERE datname = current_database() AND application_name = 'holder'
 	    AND state = 'idle in transaction'" 1
 }
 

@@ -355,6 +355,8 @@ EOF
 	    -c 'SELECT count(*), max(version) FROM convo.schema_version'
 	assert_output "$(wc -l <<<"$files")|$((10#${latest%%_*}))"
 	run psql -X -qAt "$CONVO_TEST_SERVER dbname=$db" \
-	    -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+	    -c "SELECT count(*) FROM pg_locks l JOIN pg_database d
+	    ON d.oid = l.database
+	    WHERE l.locktype = 'advisory' AND d.datname = '$db'"
 	assert_output 0
 }
