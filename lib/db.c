@@ -187,14 +187,18 @@ open_conninfo(const char *conninfo)
 	check_conninfo(conninfo);
 	conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(conn);
+		char msg[1024];
+		int config;
 
-		if (option_error(msg))
-			errx(EX_CONFIG, "invalid database connection string: "
-			    "%.*s", (int)strcspn(msg, "\n"), msg);
-		warnx("cannot connect to the database: %.*s",
-		    (int)strcspn(msg, "\n"), msg);
+		/* The connection is freed before exiting on a bad option. */
+		strlcpy(msg, PQerrorMessage(conn), sizeof(msg));
+		msg[strcspn(msg, "\n")] = '\0';
+		config = option_error(msg);
 		PQfinish(conn);
+		if (config)
+			errx(EX_CONFIG, "invalid database connection string: "
+			    "%s", msg);
+		warnx("cannot connect to the database: %s", msg);
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, notice_processor, NULL);

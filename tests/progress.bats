@@ -18,8 +18,7 @@ teardown() {
 	    -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" >/dev/null
 }
 
-# Write COUNT inbound messages to FILE. Small batches make the run long
-# enough for a few redraws.
+# Write COUNT inbound messages to FILE.
 messages() {
 	local i
 	for ((i = 1; i <= $1; i++)); do
@@ -35,6 +34,26 @@ on_terminal() {
 	run script -qefc "$1" typescript
 	output=$(sed -e '/^Script started on /d' -e '/^Script done on /d' \
 	    -e 's/\r$//' typescript)
+}
+
+# Hold a lock on convo.profiles for SECONDS, so that the first batch of
+# an ingest started now waits and the run outlasts the first redraw
+# (a quarter of a second) on a machine of any speed.
+hold_first_batch() {
+	local i
+
+	psql -X -q "$CONVO_DB" >hold.out 2>&1 <<EOF &
+BEGIN;
+LOCK TABLE convo.profiles IN SHARE MODE;
+\\! touch locked
+SELECT pg_sleep($1);
+COMMIT;
+EOF
+	for i in $(seq 100); do
+		[ -e locked ] && return 0
+		sleep 0.05
+	done
+	fail "the lock was not taken: $(cat hold.out)"
 }
 
 start_fake() {
@@ -56,6 +75,7 @@ start_fake() {
 
 @test "ingest draws a bar on a terminal" {
 	messages 600 in.ndjson
+	hold_first_batch 0.6
 	on_terminal "convo-ingest -b 20 in.ndjson >/dev/null"
 	assert_success
 	assert_output --regexp '\[#*\.*\] +[0-9]+%  [0-9]+ records  [0-9.]+/s  0:[0-9]{2}'
@@ -66,6 +86,7 @@ start_fake() {
 
 @test "ingest bar reaches the file's end" {
 	messages 600 in.ndjson
+	hold_first_batch 0.6
 	on_terminal "convo-ingest -b 20 in.ndjson >/dev/null"
 	run grep -o '[0-9]*%' <<<"$(tr '\r' '\n' <<<"$output")"
 	assert_success
@@ -76,6 +97,7 @@ start_fake() {
 
 @test "ingest from a pipe counts without a bar" {
 	messages 600 in.ndjson
+	hold_first_batch 0.6
 	on_terminal "cat in.ndjson | convo-ingest -b 20 >/dev/null"
 	assert_success
 	assert_output --regexp '[0-9]+ records  [0-9.]+/s  0:[0-9]{2}'
@@ -106,10 +128,12 @@ start_fake() {
 		cat part.ndjson
 		echo '{"type":"message"}'
 	done >in.ndjson
+	hold_first_batch 0.6
 	on_terminal "convo-ingest -b 20 in.ndjson >/dev/null"
 	assert_failure 65
 	assert_output --partial "convo-ingest: in.ndjson: line 101: "
-	# Which warnings meet a drawn bar depends on timing; some do.
+	# The bar is drawn while the first batch waits, so later warnings
+	# meet it.
 	assert_output --partial "${CLEAR}convo-ingest: in.ndjson: line "
 	# A warning starts on a cleared line, never after the bar's text.
 	refute_output --regexp '(/s  [0-9:]+|%)convo-ingest: in\.ndjson'
