@@ -353,15 +353,22 @@ archive_detached(PGconn *conn, const char *name, const char *dir,
 
 /*
  * Return -1 when partition NAME no longer exists, 0 when it does, or an
- * exit status.
+ * exit status. The partition lock makes it wait for a run that has
+ * written the file of NAME but not yet committed the drop.
  */
 static int
 partition_gone(PGconn *conn, const char *name)
 {
 	const char *params[1] = { name };
 	PGresult *res;
-	int rc;
+	int rc, end;
 
+	if ((rc = exec_one(conn, "BEGIN", NULL, "cannot start a lookup")) ||
+	    (rc = exec_one(conn, "SELECT convo.partitions_lock()", NULL,
+	    "cannot lock the partitions")) != 0) {
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
+		return rc;
+	}
 	res = PQexecParams(conn, "SELECT EXISTS (SELECT 1 "
 	    "FROM convo.partitions() p WHERE p.partition = $1)", 1, NULL,
 	    params, NULL, NULL, 0);
@@ -370,7 +377,12 @@ partition_gone(PGconn *conn, const char *name)
 	else
 		rc = PQgetvalue(res, 0, 0)[0] == 't' ? 0 : -1;
 	PQclear(res);
-	return rc;
+	if (rc > 0) {
+		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
+		return rc;
+	}
+	end = exec_one(conn, "COMMIT", NULL, "cannot end a lookup");
+	return end != 0 ? end : rc;
 }
 
 /* Archive the partition of row ROW of RES (parent, month, name, attached). */

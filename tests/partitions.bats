@@ -330,6 +330,37 @@ two_old_months() {
 	[ "$(grep -c 'january' <<<"$output")" -eq 2 ]
 }
 
+@test "archive waits for a run that is dropping the month" {
+	local i
+	two_old_months
+	# Another run has written the month's file and not yet committed
+	# the drop, so it still holds the partition lock.
+	echo 'written by the other run' >messages_2025_01.copy
+	psql -X -q "$CONVO_DB" >other.out 2>&1 <<EOF &
+BEGIN;
+SELECT convo.partitions_lock();
+\\! touch locked
+SELECT pg_sleep(1);
+SELECT convo.partition_detach('messages_2025_01');
+SELECT convo.partition_drop('messages_2025_01');
+COMMIT;
+EOF
+	for i in $(seq 100); do
+		[ -e locked ] && break
+		sleep 0.05
+	done
+	[ -e locked ] || fail "the lock was not taken: $(cat other.out)"
+	run --separate-stderr convo-db archive --before 2025-02
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" 'convo-db: archived 0 partitions before 2025-02'
+	wait
+	assert_equal "$(cat messages_2025_01.copy)" 'written by the other run'
+	run sql "SELECT count(*) FROM convo.partitions()
+	    WHERE partition = 'messages_2025_01'"
+	assert_output 0
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64
