@@ -40,6 +40,9 @@
 /* Keys a dry run remembers to find repeated messages: 4 MiB of tables. */
 #define DRY_KEYS 100000
 
+/* Failed requests in a row before the provider is taken to be down. */
+#define DOWN_FAILURES 10
+
 struct options {
 	const char *db;
 	const char *account;
@@ -105,6 +108,14 @@ struct sender {
 	struct sent_row *recording;	/* sent, their record on its way */
 	int nrecording;
 	int refused;		/* Twilio refused the credentials */
+	/*
+	 * Requests in a row that failed with an error worth retrying, and
+	 * the time of the last response that showed the provider working:
+	 * a message sent or a final error.
+	 */
+	int failing;
+	double last_response;
+	int down;		/* taken to be down: no more requests */
 	int stopped;		/* stopped reading on a signal */
 	/* Keys a dry run would claim, the last DRY_KEYS of them. */
 	struct recent dry_keys;
@@ -916,7 +927,8 @@ start_job(struct sender *s, struct send_job *j)
 	struct twilio_call *call = xmalloc(sizeof(*call));
 
 	request_of(j, &req, media, to, from, &callback);
-	j->attempts++;
+	if (j->attempts++ == 0)
+		j->first_try = now_seconds();
 	/* twilio_start() copies the form, so CALLBACK can go. */
 	if (twilio_start(&s->twilio, call, &req, j) != 0)
 		errx(EX_SOFTWARE, "cannot start a request with libcurl");
@@ -947,6 +959,43 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 	    jv_object_set(jv_object(), jv_string("outbox_id"),
 	    jv_string_fmt("o_%s", j->outbox)));
 	free_job(j);
+}
+
+/*
+ * Leave J queued in the outbox without a request, because the provider
+ * is taken to be down.
+ */
+static void
+hold_for_outage(struct sender *s, struct send_job *j)
+{
+	outbox_release(&s->ctx, j->outbox, "queued");
+	s->queued++;
+	s->status = exit_merge(s->status, EX_TEMPFAIL);
+	result(s, j, "queued", "provider_unavailable",
+	    jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
+ * Take the provider to be down when J ran out of attempts, no message
+ * went through since J's first request, and at least DOWN_FAILURES
+ * requests failed in a row. Every later request would most likely fail
+ * too, so none is made: the messages stay queued for a later run.
+ */
+static void
+check_outage(struct sender *s, const struct send_job *j,
+    const struct twilio_response *res)
+{
+	if (s->down || s->failing < DOWN_FAILURES ||
+	    s->last_response >= j->first_try)
+		return;
+	s->down = 1;
+	warnx("Twilio failed the last %d requests, for %.0f s, the last "
+	    "one with %s; no more requests are made, and the messages not "
+	    "yet sent stay queued for a later run", s->failing,
+	    now_seconds() - j->first_try, res->transport_error[0] ?
+	    res->transport_error : res->error_message);
 }
 
 /* The signal that asked the run to stop, or 0. */
@@ -1085,6 +1134,11 @@ start_ready(struct sender *s)
 			    NULL);
 		return;
 	}
+	if (s->down) {
+		while (s->npending > 0)
+			hold_for_outage(s, s->pending[--s->npending]);
+		return;
+	}
 	if (room <= 0 || s->npending == 0)
 		return;
 	/*
@@ -1138,6 +1192,12 @@ complete(struct sender *s, struct twilio_call *call)
 	const struct twilio_response *res = &call->res;
 
 	j->call = NULL;
+	if (twilio_retryable(res) && !res->maybe_sent) {
+		s->failing++;
+	} else if (res->http_status >= 200 && res->http_status < 500) {
+		s->failing = 0;
+		s->last_response = now_seconds();
+	}
 	if (res->http_status >= 200 && res->http_status < 300 &&
 	    res->sid[0] != '\0') {
 		/* flush_sent() records it and frees the job. */
@@ -1186,9 +1246,11 @@ complete(struct sender *s, struct twilio_call *call)
 		outbox_release(&s->ctx, j->outbox, "queued");
 		s->queued++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
-		warnx("%s: still queued after %d attempts: %s", j->phone,
-		    j->attempts, res->transport_error[0] ?
-		    res->transport_error : res->error_message);
+		check_outage(s, j, res);
+		if (!s->down)
+			warnx("%s: still queued after %d attempts: %s",
+			    j->phone, j->attempts, res->transport_error[0] ?
+			    res->transport_error : res->error_message);
 		result(s, j, "queued", "provider_unavailable",
 		    jv_object_set(jv_object(), jv_string("outbox_id"),
 		    jv_string_fmt("o_%s", j->outbox)));
@@ -1538,6 +1600,10 @@ idle_wait(const struct sender *s)
 	 */
 	if (twilio_in_flight(&s->twilio) >= s->o.parallel)
 		return 1000;
+	/* Jobs that ended without a request leave room for more input. */
+	if (!s->input_done && s->npending + twilio_in_flight(&s->twilio) <
+	    2 * s->o.parallel)
+		return 0;
 	for (i = 0; i < s->npending; i++)
 		if (s->pending[i]->not_before < first)
 			first = s->pending[i]->not_before;

@@ -81,6 +81,7 @@ struct send_job {
 	char zone_source[16];
 	char zone[256];
 	int attempts;		/* requests made in this run */
+	double first_try;	/* when the first of them started */
 	double not_before;	/* monotonic time of the next attempt */
 	jv body;		/* string, owned */
 	jv media;		/* array of strings, owned */

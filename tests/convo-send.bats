@@ -648,6 +648,54 @@ END
 	assert_output "sent"
 }
 
+@test "provider outage stops the requests" {
+	local i
+	start_fake 'always status 503'
+	for ((i = 1; i <= 30; i++)); do
+		customer "+120155520$(printf '%02d' "$i")" subscribed
+	done | convo-ingest -q >/dev/null
+	convo-list --limit 0 >threads.ndjson
+	run --separate-stderr convo-send -q --max-attempts 2 --parallel 4 \
+	    --rate 0 --body "Back soon" <threads.ndjson
+	assert_failure 75
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "$(printf 'queued provider_unavailable\n%.0s' $(seq 30))"
+	# Two messages use up their attempts while every request fails:
+	# the second of them ends the requests.
+	[ "$(requests)" -le 12 ] || fail "$(requests) requests were made"
+	[ "$(grep -c 'Twilio failed the last' <<<"$stderr")" -eq 1 ]
+	[ "$(grep -c 'still queued after' <<<"$stderr")" -le 1 ]
+	run sql "SELECT state, count(*) FROM convo.outbox GROUP BY state"
+	assert_output "queued|30"
+	# Once the provider is back, a run of the queue sends them all.
+	kill "$FAKE_PID"
+	wait "$FAKE_PID" || true
+	start_fake
+	run --separate-stderr convo-send -q --queued --rate 0
+	assert_success
+	[ "$(jq -r .status <<<"$output" | grep -c '^sent$')" -eq 30 ]
+	run sql "SELECT state, count(*) FROM convo.outbox GROUP BY state"
+	assert_output "sent|30"
+}
+
+@test "a success keeps the requests going" {
+	local i
+	# Every other request fails: no outage, so each message is sent.
+	start_fake 'status 503' ok 'status 503' ok 'status 503' ok \
+	    'status 503' ok 'status 503' ok 'status 503' ok 'status 503' ok \
+	    'status 503' ok 'status 503' ok 'status 503' ok 'status 503' ok \
+	    'status 503' ok
+	for ((i = 1; i <= 12; i++)); do
+		customer "+120155521$(printf '%02d' "$i")" subscribed
+	done | convo-ingest -q >/dev/null
+	convo-list --limit 0 >threads.ndjson
+	run --separate-stderr convo-send -q --max-attempts 3 --parallel 1 \
+	    --rate 0 --body "Back soon" <threads.ndjson
+	assert_success
+	[ "$(jq -r .status <<<"$output" | grep -c '^sent$')" -eq 12 ]
+	[[ $stderr != *'Twilio failed the last'* ]]
+}
+
 @test "crash after the request reports unknown" {
 	start_fake 'slow 5'
 	customer +12015550909 subscribed | convo-ingest -q >/dev/null
