@@ -978,16 +978,18 @@ hold_for_outage(struct sender *s, struct send_job *j)
 }
 
 /*
- * Take the provider to be down when J ran out of attempts, no message
- * went through since J's first request, and at least DOWN_FAILURES
- * requests failed in a row. Every later request would most likely fail
- * too, so none is made: the messages stay queued for a later run.
+ * Take the provider to be down when J ran out of two attempts or more,
+ * no message went through since J's first request, and at least
+ * DOWN_FAILURES requests failed in a row. Every later request would
+ * most likely fail too, so none is made: the messages stay queued for
+ * a later run. A single attempt decides nothing, because requests that
+ * started beside it may still succeed.
  */
 static void
 check_outage(struct sender *s, const struct send_job *j,
     const struct twilio_response *res)
 {
-	if (s->down || s->failing < DOWN_FAILURES ||
+	if (s->down || j->attempts < 2 || s->failing < DOWN_FAILURES ||
 	    s->last_response >= j->first_try)
 		return;
 	s->down = 1;
@@ -1529,8 +1531,43 @@ parse_input(const char *line, size_t len, int too_long, long long lineno)
 }
 
 /* Return the job of the next input record to send, or NULL at its end. */
+/*
+ * Return 1 when the next input line may be read now. Either a line is
+ * there, or the run has nothing else to do while it waits: no request
+ * is in flight, no job waits, and BATCHED is 0.
+ */
+static int
+input_ready(struct sender *s, int batched)
+{
+	if (s->o.queued)
+		return 1;
+	if (batched == 0 && s->npending == 0 &&
+	    twilio_in_flight(&s->twilio) == 0)
+		return 1;
+	return linereader_ready(&s->input, 0);
+}
+
+/*
+ * Return the file descriptor of the input while more of it fits among
+ * the jobs, or -1.
+ */
+static int
+input_wanted(const struct sender *s)
+{
+	if (s->o.queued || s->input_done || s->npending +
+	    twilio_in_flight(&s->twilio) >= 2 * s->o.parallel)
+		return -1;
+	return s->input.fd;
+}
+
+/*
+ * Read the next job, the BATCHED + 1st of a batch. Returns NULL at the
+ * end of the input, or with *LATER set when no line is there yet and
+ * the run has other work: a slow producer must not hold up the
+ * responses of requests in flight.
+ */
 static struct send_job *
-read_job(struct sender *s)
+read_job(struct sender *s, int batched, int *later)
 {
 	const char *line;
 	size_t len;
@@ -1540,6 +1577,10 @@ read_job(struct sender *s)
 	if (s->o.queued)
 		return queued_job(s);
 	for (;;) {
+		if (!input_ready(s, batched)) {
+			*later = 1;
+			return NULL;
+		}
 		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
 			return NULL;
 		progress_add(&s->progress, 0, len + 1);
@@ -1564,20 +1605,21 @@ read_job(struct sender *s)
 
 /*
  * Read and prepare records, a batch at a time, until twice --parallel
- * jobs wait or are in flight, or the input ends.
+ * jobs wait or are in flight, the input ends, or no line is there yet.
  */
 static void
 fill(struct sender *s)
 {
 	struct send_job **batch, *j;
-	int n, room;
+	int n, room, later = 0;
 
-	while (!s->input_done && (room = 2 * s->o.parallel - s->npending -
-	    twilio_in_flight(&s->twilio)) > 0) {
+	while (!s->input_done && !later && (room = 2 * s->o.parallel -
+	    s->npending - twilio_in_flight(&s->twilio)) > 0) {
 		batch = xmalloc(room * sizeof(*batch));
 		for (n = 0; n < room; n++) {
-			if ((j = read_job(s)) == NULL) {
-				s->input_done = 1;
+			if ((j = read_job(s, n, &later)) == NULL) {
+				if (!later)
+					s->input_done = 1;
 				break;
 			}
 			batch[n] = j;
@@ -1587,9 +1629,12 @@ fill(struct sender *s)
 	}
 }
 
-/* Milliseconds until the earliest pending job may start, at most 1 s. */
+/*
+ * Milliseconds until the earliest pending job may start, at most 1 s,
+ * or 0 when more input is there to read.
+ */
 static int
-idle_wait(const struct sender *s)
+idle_wait(struct sender *s)
 {
 	double now = now_seconds(), first = now + 1;
 	int i;
@@ -1601,8 +1646,7 @@ idle_wait(const struct sender *s)
 	if (twilio_in_flight(&s->twilio) >= s->o.parallel)
 		return 1000;
 	/* Jobs that ended without a request leave room for more input. */
-	if (!s->input_done && s->npending + twilio_in_flight(&s->twilio) <
-	    2 * s->o.parallel)
+	if (input_wanted(s) >= 0 && input_ready(s, 0))
 		return 0;
 	for (i = 0; i < s->npending; i++)
 		if (s->pending[i]->not_before < first)
@@ -1636,13 +1680,18 @@ run(struct sender *s)
 		    twilio_in_flight(&s->twilio) == 0) && s->input_done)
 			break;
 		wait = idle_wait(s);
+		/* A line of input ends the wait. */
 		if (twilio_in_flight(&s->twilio) == 0) {
-			sleep_seconds(wait / 1000.0);
+			if (input_wanted(s) >= 0)
+				linereader_ready(&s->input, wait);
+			else
+				sleep_seconds(wait / 1000.0);
 			continue;
 		}
-		if ((call = twilio_next(&s->twilio, wait > 100 ? 100 : wait)))
+		if ((call = twilio_next(&s->twilio, wait > 100 ? 100 : wait,
+		    input_wanted(s))))
 			complete(s, call);
-		while (call != NULL && (call = twilio_next(&s->twilio, 0)))
+		while (call != NULL && (call = twilio_next(&s->twilio, 0, -1)))
 			complete(s, call);
 		flush_sent(s);
 	}

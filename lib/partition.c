@@ -407,8 +407,11 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 	if (access(path, F_OK) == 0) {
 		if ((rc = partition_gone(conn, name)) != 0)
 			return rc < 0 ? 0 : rc;
-		warnx("%s exists; move it away and run again", path);
-		return EX_CANTCREAT;
+		/* A run that failed to drop the month removed its file. */
+		if (access(path, F_OK) == 0) {
+			warnx("%s exists; move it away and run again", path);
+			return EX_CANTCREAT;
+		}
 	}
 	if ((rc = exec_one(conn, "SELECT convo.partition_detach($1)", name,
 	    "cannot detach a partition")) != 0)

@@ -439,15 +439,17 @@ finish(struct twilio_call *call, CURLcode rc)
 }
 
 struct twilio_call *
-twilio_next(struct twilio *t, int timeout_ms)
+twilio_next(struct twilio *t, int timeout_ms, int wake_fd)
 {
+	struct curl_waitfd wake = { .fd = wake_fd, .events = CURL_WAIT_POLLIN };
 	struct twilio_call *call;
 	CURLMsg *msg;
 	int running, left;
 
 	curl_multi_perform(t->multi, &running);
 	if ((msg = curl_multi_info_read(t->multi, &left)) == NULL) {
-		curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL);
+		curl_multi_poll(t->multi, wake_fd >= 0 ? &wake : NULL,
+		    wake_fd >= 0 ? 1 : 0, timeout_ms, NULL);
 		curl_multi_perform(t->multi, &running);
 		msg = curl_multi_info_read(t->multi, &left);
 	}

@@ -112,10 +112,12 @@ int twilio_start(struct twilio *t, struct twilio_call *call,
 
 /*
  * Run the requests in flight for up to TIMEOUT_MS milliseconds and
- * return one that finished, with its response filled, or NULL. The
- * caller frees it with twilio_call_free().
+ * return one that finished, with its response filled, or NULL. The wait
+ * also ends when file descriptor WAKE_FD, unless it is -1, has input.
+ * The caller frees the call with twilio_call_free().
  */
-struct twilio_call *twilio_next(struct twilio *t, int timeout_ms);
+struct twilio_call *twilio_next(struct twilio *t, int timeout_ms,
+    int wake_fd);
 
 /* Open at most N connections at once (one request each on HTTP/1.1). */
 void twilio_limit(struct twilio *t, int n);

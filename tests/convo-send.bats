@@ -689,11 +689,52 @@ END
 		customer "+120155521$(printf '%02d' "$i")" subscribed
 	done | convo-ingest -q >/dev/null
 	convo-list --limit 0 >threads.ndjson
-	run --separate-stderr convo-send -q --max-attempts 3 --parallel 1 \
+	# Twelve failures in all: no message can use up thirteen attempts.
+	run --separate-stderr convo-send -q --max-attempts 13 --parallel 1 \
 	    --rate 0 --body "Back soon" <threads.ndjson
 	assert_success
 	[ "$(jq -r .status <<<"$output" | grep -c '^sent$')" -eq 12 ]
 	[[ $stderr != *'Twilio failed the last'* ]]
+}
+
+@test "one attempt each never stops the requests" {
+	local i rules=()
+	for ((i = 1; i <= 12; i++)); do
+		rules+=('status 429 retry-after 1')
+	done
+	start_fake "${rules[@]}" 'always ok'
+	for ((i = 1; i <= 20; i++)); do
+		customer "+120155523$(printf '%02d' "$i")" subscribed
+	done | convo-ingest -q >/dev/null
+	convo-list --limit 0 >threads.ndjson
+	# Requests that started beside the failed ones may still succeed.
+	run --separate-stderr convo-send -q --max-attempts 1 --parallel 16 \
+	    --rate 0 --body "Back soon" <threads.ndjson
+	assert_failure 75
+	[ "$(jq -r .status <<<"$output" | grep -c '^sent$')" -eq 8 ]
+	[ "$(jq -r .status <<<"$output" | grep -c '^queued$')" -eq 12 ]
+	[[ $stderr != *'Twilio failed the last'* ]]
+}
+
+@test "slow input does not hold up responses" {
+	local i
+	start_fake ok 'slow 2' 'always ok'
+	for ((i = 1; i <= 5; i++)); do
+		customer "+120155522$(printf '%02d' "$i")" subscribed
+	done | convo-ingest -q >/dev/null
+	convo-list --limit 0 >threads.ndjson
+	# The second request takes 2 seconds, and the fifth line comes 4
+	# seconds after the first four: its response must not wait for it.
+	run --separate-stderr convo-send -q --timeout 3 --parallel 2 \
+	    --rate 0 --body "On its way" < <(
+		head -n 4 threads.ndjson
+		sleep 4
+		tail -n 1 threads.ndjson)
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "$(printf 'sent\n%.0s' 1 2 3 4 5)"
+	run sql "SELECT state, count(*) FROM convo.outbox GROUP BY state"
+	assert_output "sent|5"
 }
 
 @test "crash after the request reports unknown" {

@@ -361,6 +361,35 @@ EOF
 	assert_output 0
 }
 
+@test "archive goes on after a run that failed" {
+	local i
+	two_old_months
+	# Another run wrote the month's file, then failed to drop the month:
+	# it removes the file and rolls back.
+	echo 'written by the other run' >messages_2025_01.copy
+	psql -X -q "$CONVO_DB" >other.out 2>&1 <<EOF &
+BEGIN;
+SELECT convo.partitions_lock();
+\\! touch locked
+SELECT pg_sleep(1);
+\\! rm messages_2025_01.copy
+ROLLBACK;
+EOF
+	for i in $(seq 100); do
+		[ -e locked ] && break
+		sleep 0.05
+	done
+	[ -e locked ] || fail "the lock was not taken: $(cat other.out)"
+	run --separate-stderr convo-db archive --before 2025-02
+	assert_success
+	assert_equal "$stderr" 'convo-db: archived 1 partition before 2025-02'
+	wait
+	[ "$(wc -l <messages_2025_01.copy)" -eq 2 ]
+	run sql "SELECT count(*) FROM convo.partitions()
+	    WHERE partition = 'messages_2025_01'"
+	assert_output 0
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64
