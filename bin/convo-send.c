@@ -1047,7 +1047,7 @@ static void
 stop_reading(struct sender *s)
 {
 	struct send_job *j;
-	int n;
+	int i, n;
 
 	if (s->stopped)
 		return;
@@ -1062,8 +1062,8 @@ stop_reading(struct sender *s)
 		warnx("stopping on signal %d: input after line %lld is not "
 		    "read; finishing %d %s in flight", (int)stop_signal,
 		    s->input.lineno, n, n == 1 ? "request" : "requests");
-	while (s->npending > 0) {
-		j = s->pending[--s->npending];
+	for (i = 0; i < s->npending; i++) {
+		j = s->pending[i];
 		outbox_release(&s->ctx, j->outbox, "queued");
 		s->queued++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
@@ -1072,6 +1072,7 @@ stop_reading(struct sender *s)
 		    jv_string_fmt("o_%s", j->outbox)));
 		free_job(j);
 	}
+	s->npending = 0;
 }
 
 /*
@@ -1130,15 +1131,15 @@ start_ready(struct sender *s)
 	struct send_job **batch;
 	int *claimed;
 
-	if (s->refused) {
-		while (s->npending > 0)
-			hold_for_credentials(s, s->pending[--s->npending],
-			    NULL);
-		return;
-	}
-	if (s->down) {
-		while (s->npending > 0)
-			hold_for_outage(s, s->pending[--s->npending]);
+	/* The jobs are held in the order they wait, which is the input's. */
+	if (s->refused || s->down) {
+		for (i = 0; i < s->npending; i++) {
+			if (s->refused)
+				hold_for_credentials(s, s->pending[i], NULL);
+			else
+				hold_for_outage(s, s->pending[i]);
+		}
+		s->npending = 0;
 		return;
 	}
 	if (room <= 0 || s->npending == 0)

@@ -649,7 +649,7 @@ END
 }
 
 @test "provider outage stops the requests" {
-	local i
+	local i results
 	start_fake 'always status 503'
 	for ((i = 1; i <= 30; i++)); do
 		customer "+120155520$(printf '%02d' "$i")" subscribed
@@ -658,8 +658,12 @@ END
 	run --separate-stderr convo-send -q --max-attempts 2 --parallel 4 \
 	    --rate 0 --body "Back soon" <threads.ndjson
 	assert_failure 75
-	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	results=$output
+	run jq -r '[.status, .reason] | join(" ")' <<<"$results"
 	assert_output "$(printf 'queued provider_unavailable\n%.0s' $(seq 30))"
+	# The messages read after the outage are held in the input's order.
+	run bash -c 'jq -r .input_line | tail -n 22' <<<"$results"
+	assert_output "$(seq 9 30)"
 	# Two messages use up their attempts while every request fails:
 	# the second of them ends the requests.
 	[ "$(requests)" -le 12 ] || fail "$(requests) requests were made"
