@@ -937,6 +937,23 @@ start_job(struct sender *s, struct send_job *j)
 }
 
 /*
+ * Leave J queued in the outbox with the result reason REASON, merge
+ * exit status STATUS into the run's, and free J.
+ */
+static void
+hold_queued(struct sender *s, struct send_job *j, const char *reason,
+    int status)
+{
+	outbox_release(&s->ctx, j->outbox, "queued");
+	s->queued++;
+	s->status = exit_merge(s->status, status);
+	result(s, j, "queued", reason,
+	    jv_object_set(jv_object(), jv_string("outbox_id"),
+	    jv_string_fmt("o_%s", j->outbox)));
+	free_job(j);
+}
+
+/*
  * Leave J queued in the outbox, because Twilio refused the credentials,
  * which RES shows, or refused them for an earlier request (RES NULL).
  * No request is made after that: every one would be refused too.
@@ -945,7 +962,6 @@ static void
 hold_for_credentials(struct sender *s, struct send_job *j,
     const struct twilio_response *res)
 {
-	outbox_release(&s->ctx, j->outbox, "queued");
 	if (!s->refused && res != NULL)
 		warnx("Twilio refused the credentials (HTTP %ld, error %s: "
 		    "%s); no more requests are made, and the messages stay "
@@ -953,28 +969,7 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 		    res->error_code[0] ? res->error_code : "-",
 		    res->error_message);
 	s->refused = 1;
-	s->queued++;
-	s->status = exit_merge(s->status, EX_CONFIG);
-	result(s, j, "queued", "credentials_refused",
-	    jv_object_set(jv_object(), jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", j->outbox)));
-	free_job(j);
-}
-
-/*
- * Leave J queued in the outbox without a request, because the provider
- * is taken to be down.
- */
-static void
-hold_for_outage(struct sender *s, struct send_job *j)
-{
-	outbox_release(&s->ctx, j->outbox, "queued");
-	s->queued++;
-	s->status = exit_merge(s->status, EX_TEMPFAIL);
-	result(s, j, "queued", "provider_unavailable",
-	    jv_object_set(jv_object(), jv_string("outbox_id"),
-	    jv_string_fmt("o_%s", j->outbox)));
-	free_job(j);
+	hold_queued(s, j, "credentials_refused", EX_CONFIG);
 }
 
 /*
@@ -1046,7 +1041,6 @@ catch_stop_signals(void)
 static void
 stop_reading(struct sender *s)
 {
-	struct send_job *j;
 	int i, n;
 
 	if (s->stopped)
@@ -1062,16 +1056,8 @@ stop_reading(struct sender *s)
 		warnx("stopping on signal %d: input after line %lld is not "
 		    "read; finishing %d %s in flight", (int)stop_signal,
 		    s->input.lineno, n, n == 1 ? "request" : "requests");
-	for (i = 0; i < s->npending; i++) {
-		j = s->pending[i];
-		outbox_release(&s->ctx, j->outbox, "queued");
-		s->queued++;
-		s->status = exit_merge(s->status, EX_TEMPFAIL);
-		result(s, j, "queued", "interrupted",
-		    jv_object_set(jv_object(), jv_string("outbox_id"),
-		    jv_string_fmt("o_%s", j->outbox)));
-		free_job(j);
-	}
+	for (i = 0; i < s->npending; i++)
+		hold_queued(s, s->pending[i], "interrupted", EX_TEMPFAIL);
 	s->npending = 0;
 }
 
@@ -1137,7 +1123,8 @@ start_ready(struct sender *s)
 			if (s->refused)
 				hold_for_credentials(s, s->pending[i], NULL);
 			else
-				hold_for_outage(s, s->pending[i]);
+				hold_queued(s, s->pending[i],
+				    "provider_unavailable", EX_TEMPFAIL);
 		}
 		s->npending = 0;
 		return;

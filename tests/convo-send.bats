@@ -75,6 +75,16 @@ customer() {
 	    "$phone" "$BRAND" "$id"
 }
 
+# Record COUNT subscribed customers, numbered from PREFIX01, with a text
+# each, and write their threads to threads.ndjson.
+subscribed_threads() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		customer "$2$(printf '%02d' "$i")" subscribed
+	done | convo-ingest -q >/dev/null
+	convo-list --limit 0 >threads.ndjson
+}
+
 # Print the time a minute ago: convo-ingest stores the replies of recent
 # keyword messages only.
 recent() {
@@ -649,12 +659,9 @@ END
 }
 
 @test "provider outage stops the requests" {
-	local i results
+	local results
 	start_fake 'always status 503'
-	for ((i = 1; i <= 30; i++)); do
-		customer "+120155520$(printf '%02d' "$i")" subscribed
-	done | convo-ingest -q >/dev/null
-	convo-list --limit 0 >threads.ndjson
+	subscribed_threads 30 +120155520
 	run --separate-stderr convo-send -q --max-attempts 2 --parallel 4 \
 	    --rate 0 --body "Back soon" <threads.ndjson
 	assert_failure 75
@@ -683,16 +690,12 @@ END
 }
 
 @test "a success keeps the requests going" {
-	local i
 	# Every other request fails: no outage, so each message is sent.
 	start_fake 'status 503' ok 'status 503' ok 'status 503' ok \
 	    'status 503' ok 'status 503' ok 'status 503' ok 'status 503' ok \
 	    'status 503' ok 'status 503' ok 'status 503' ok 'status 503' ok \
 	    'status 503' ok
-	for ((i = 1; i <= 12; i++)); do
-		customer "+120155521$(printf '%02d' "$i")" subscribed
-	done | convo-ingest -q >/dev/null
-	convo-list --limit 0 >threads.ndjson
+	subscribed_threads 12 +120155521
 	# Twelve failures in all: no message can use up thirteen attempts.
 	run --separate-stderr convo-send -q --max-attempts 13 --parallel 1 \
 	    --rate 0 --body "Back soon" <threads.ndjson
@@ -707,10 +710,7 @@ END
 		rules+=('status 429 retry-after 1')
 	done
 	start_fake "${rules[@]}" 'always ok'
-	for ((i = 1; i <= 20; i++)); do
-		customer "+120155523$(printf '%02d' "$i")" subscribed
-	done | convo-ingest -q >/dev/null
-	convo-list --limit 0 >threads.ndjson
+	subscribed_threads 20 +120155523
 	# Requests that started beside the failed ones may still succeed.
 	run --separate-stderr convo-send -q --max-attempts 1 --parallel 16 \
 	    --rate 0 --body "Back soon" <threads.ndjson
@@ -721,12 +721,8 @@ END
 }
 
 @test "slow input does not hold up responses" {
-	local i
 	start_fake ok 'slow 2' 'always ok'
-	for ((i = 1; i <= 5; i++)); do
-		customer "+120155522$(printf '%02d' "$i")" subscribed
-	done | convo-ingest -q >/dev/null
-	convo-list --limit 0 >threads.ndjson
+	subscribed_threads 5 +120155522
 	# The second request takes 2 seconds, and the fifth line comes 4
 	# seconds after the first four: its response must not wait for it.
 	run --separate-stderr convo-send -q --timeout 3 --parallel 2 \

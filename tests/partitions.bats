@@ -117,6 +117,22 @@ partition_of() {
 
 # Ingest two months of texts and consent changes of 2025 and keep
 # their partitions.
+# Run the SQL on standard input in another session that first takes the
+# partition lock, as a run of convo-db archive does, and return once it
+# holds the lock.
+other_run() {
+	local i
+	{
+		printf 'BEGIN;\nSELECT convo.partitions_lock();\n\\! touch locked\n'
+		cat
+	} | psql -X -q "$CONVO_DB" >other.out 2>&1 &
+	for i in $(seq 100); do
+		[ -e locked ] && return 0
+		sleep 0.05
+	done
+	fail "the lock was not taken: $(cat other.out)"
+}
+
 two_old_months() {
 	text SMjan1 2025-01-10T09:00:00Z 'january question' >in
 	text SMjan2 2025-01-11T09:00:00Z 'january follow-up' >>in
@@ -331,25 +347,16 @@ two_old_months() {
 }
 
 @test "archive waits for a run that is dropping the month" {
-	local i
 	two_old_months
 	# Another run has written the month's file and not yet committed
 	# the drop, so it still holds the partition lock.
 	echo 'written by the other run' >messages_2025_01.copy
-	psql -X -q "$CONVO_DB" >other.out 2>&1 <<EOF &
-BEGIN;
-SELECT convo.partitions_lock();
-\\! touch locked
+	other_run <<'EOF'
 SELECT pg_sleep(1);
 SELECT convo.partition_detach('messages_2025_01');
 SELECT convo.partition_drop('messages_2025_01');
 COMMIT;
 EOF
-	for i in $(seq 100); do
-		[ -e locked ] && break
-		sleep 0.05
-	done
-	[ -e locked ] || fail "the lock was not taken: $(cat other.out)"
 	run --separate-stderr convo-db archive --before 2025-02
 	assert_success
 	assert_output ""
@@ -362,24 +369,15 @@ EOF
 }
 
 @test "archive goes on after a run that failed" {
-	local i
 	two_old_months
 	# Another run wrote the month's file, then failed to drop the month:
 	# it removes the file and rolls back.
 	echo 'written by the other run' >messages_2025_01.copy
-	psql -X -q "$CONVO_DB" >other.out 2>&1 <<EOF &
-BEGIN;
-SELECT convo.partitions_lock();
-\\! touch locked
+	other_run <<'EOF'
 SELECT pg_sleep(1);
-\\! rm messages_2025_01.copy
+\! rm messages_2025_01.copy
 ROLLBACK;
 EOF
-	for i in $(seq 100); do
-		[ -e locked ] && break
-		sleep 0.05
-	done
-	[ -e locked ] || fail "the lock was not taken: $(cat other.out)"
 	run --separate-stderr convo-db archive --before 2025-02
 	assert_success
 	assert_equal "$stderr" 'convo-db: archived 1 partition before 2025-02'
