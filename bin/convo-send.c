@@ -936,6 +936,32 @@ start_job(struct sender *s, struct send_job *j)
 	j->call = call;
 }
 
+/* Order jobs by input line, and rows of --queued by outbox id. */
+static int
+job_order(const void *a, const void *b)
+{
+	const struct send_job *x = *(struct send_job *const *)a;
+	const struct send_job *y = *(struct send_job *const *)b;
+	long long ox = strtoll(x->outbox, NULL, 10);
+	long long oy = strtoll(y->outbox, NULL, 10);
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return ox < oy ? -1 : ox > oy;
+}
+
+/*
+ * Put the waiting jobs back in the order they were read: a retry waits
+ * behind jobs read after it.
+ */
+static void
+sort_pending(struct sender *s)
+{
+	if (s->npending > 1)
+		qsort(s->pending, s->npending, sizeof(*s->pending),
+		    job_order);
+}
+
 /*
  * Leave J queued in the outbox with the result reason REASON, merge
  * exit status STATUS into the run's, and free J.
@@ -1056,6 +1082,7 @@ stop_reading(struct sender *s)
 		warnx("stopping on signal %d: input after line %lld is not "
 		    "read; finishing %d %s in flight", (int)stop_signal,
 		    s->input.lineno, n, n == 1 ? "request" : "requests");
+	sort_pending(s);
 	for (i = 0; i < s->npending; i++)
 		hold_queued(s, s->pending[i], "interrupted", EX_TEMPFAIL);
 	s->npending = 0;
@@ -1117,8 +1144,8 @@ start_ready(struct sender *s)
 	struct send_job **batch;
 	int *claimed;
 
-	/* The jobs are held in the order they wait, which is the input's. */
 	if (s->refused || s->down) {
+		sort_pending(s);
 		for (i = 0; i < s->npending; i++) {
 			if (s->refused)
 				hold_for_credentials(s, s->pending[i], NULL);
@@ -1520,19 +1547,28 @@ parse_input(const char *line, size_t len, int too_long, long long lineno)
 
 /* Return the job of the next input record to send, or NULL at its end. */
 /*
- * Return 1 when the next input line may be read now. Either a line is
- * there, or the run has nothing else to do while it waits: no request
- * is in flight, no job waits, and BATCHED is 0.
+ * Return 1 when the next input line may be read now, and 0 when it is
+ * not there yet while the run has other work, or after a stop signal.
+ * With nothing else to do (no request in flight, no job waiting and
+ * BATCHED 0), wait for a whole line, once what was sent is recorded and
+ * reported. The wait is in poll(), which a stop signal ends.
  */
 static int
 input_ready(struct sender *s, int batched)
 {
-	if (s->o.queued)
+	if (stop_signal != 0)
+		return 0;
+	if (s->o.queued || linereader_ready(&s->input, 0))
 		return 1;
-	if (batched == 0 && s->npending == 0 &&
-	    twilio_in_flight(&s->twilio) == 0)
-		return 1;
-	return linereader_ready(&s->input, 0);
+	if (batched > 0 || s->npending > 0 ||
+	    twilio_in_flight(&s->twilio) > 0)
+		return 0;
+	flush_sent(s);
+	outbox_settle(&s->ctx);
+	while (stop_signal == 0)
+		if (linereader_ready(&s->input, -1))
+			return 1;
+	return 0;
 }
 
 /*
@@ -1559,7 +1595,7 @@ read_job(struct sender *s, int batched, int *later)
 {
 	const char *line;
 	size_t len;
-	int too_long;
+	int too_long, rc;
 	jv rec;
 
 	if (s->o.queued)
@@ -1569,7 +1605,13 @@ read_job(struct sender *s, int batched, int *later)
 			*later = 1;
 			return NULL;
 		}
-		if (linereader_next(&s->input, &line, &len, &too_long) != 1)
+		rc = linereader_next(&s->input, &line, &len, &too_long);
+		if (rc < 0) {
+			warn("cannot read the input at line %lld",
+			    s->input.lineno + 1);
+			s->status = exit_merge(s->status, EX_IOERR);
+		}
+		if (rc != 1)
 			return NULL;
 		progress_add(&s->progress, 0, len + 1);
 		/* Empty lines, and those of CRLF text, are skipped. */
@@ -1659,9 +1701,10 @@ run(struct sender *s)
 
 	for (;;) {
 		progress_add(&s->progress, 0, 0);
+		if (stop_signal == 0)
+			fill(s);
 		if (stop_signal != 0)
 			stop_reading(s);
-		fill(s);
 		if (!s->o.dry_run)
 			start_ready(s);
 		if (s->npending == 0 && (s->o.dry_run ||

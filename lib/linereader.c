@@ -140,12 +140,31 @@ linereader_next(struct linereader *r, const char **line, size_t *len,
 	return 1;
 }
 
+/*
+ * Return 1 when linereader_next() can return without reading: a whole
+ * line or the end of input is in the buffer. A line already over the
+ * limit counts too, although skipping its rest may wait for input.
+ */
+static int
+line_buffered(const struct linereader *r)
+{
+	size_t n = r->end - r->start;
+
+	return r->eof || memchr(r->buf + r->start, '\n', n) != NULL ||
+	    (n > r->max && n >= LINEREADER_HEAD);
+}
+
 int
 linereader_ready(struct linereader *r, int timeout_ms)
 {
 	struct pollfd p = { .fd = r->fd, .events = POLLIN };
 
-	if (r->eof || memchr(r->buf + r->start, '\n', r->end - r->start))
+	if (line_buffered(r))
 		return 1;
-	return poll(&p, 1, timeout_ms) > 0;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	/* After poll(), one read does not wait; part of a line may come. */
+	if (fill(r) < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK;
+	return line_buffered(r);
 }

@@ -37,7 +37,10 @@ int linereader_next(struct linereader *r, const char **line, size_t *len,
 
 /*
  * Return 1 when a whole line or end of input is available without
- * blocking, after waiting up to TIMEOUT_MS milliseconds for input.
+ * blocking, after waiting up to TIMEOUT_MS milliseconds (-1: no limit)
+ * for input; a read error also returns 1, for linereader_next() to
+ * report. Returns 0 when the wait ends with part of a line, or on a
+ * signal.
  */
 int linereader_ready(struct linereader *r, int timeout_ms);
 

@@ -737,6 +737,63 @@ END
 	assert_output "sent|5"
 }
 
+@test "part of a line does not hold up responses" {
+	local second
+	start_fake 'always slow 1'
+	subscribed_threads 2 +120155524
+	second=$(sed -n 2p threads.ndjson)
+	# The producer writes the first half of the second line, and the
+	# rest after the first request has waited out its timeout.
+	run --separate-stderr convo-send -q --timeout 2 --rate 0 \
+	    --body "On its way" < <(
+		sed -n 1p threads.ndjson
+		sleep 0.3
+		printf '%s' "${second:0:20}"
+		sleep 3.5
+		printf '%s\n' "${second:20}")
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "$(printf 'sent\nsent')"
+}
+
+@test "stop signal while waiting for input" {
+	local i pid rc=0
+	start_fake
+	subscribed_threads 2 +120155525
+	(
+		sed -n 1p threads.ndjson
+		sleep 8
+		sed -n 2p threads.ndjson
+	) | convo-send -q --rate 0 --body "On its way" >results.ndjson \
+	    2>err.txt &
+	pid=$!
+	# The first result comes while the producer waits.
+	for i in $(seq 50); do
+		[ -s results.ndjson ] && break
+		sleep 0.1
+	done
+	[ -s results.ndjson ] || fail "no result while the input waits"
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	# The run ends at once: the second line, written later, is not sent.
+	[ "$(requests)" -eq 1 ]
+	run jq -r .status results.ndjson
+	assert_output sent
+	# The run ends by the signal itself.
+	[ "$rc" -eq 143 ]
+	grep -q 'stopping on signal 15' err.txt
+}
+
+@test "unreadable input is an error" {
+	start_fake
+	mkdir input.d
+	run --separate-stderr convo-send -q --body "Hello" <input.d
+	assert_failure 74
+	assert_equal "$stderr" 'convo-send: cannot read the input at line 1: Is a directory'
+	run requests
+	assert_output 0
+}
+
 @test "crash after the request reports unknown" {
 	start_fake 'slow 5'
 	customer +12015550909 subscribed | convo-ingest -q >/dev/null

@@ -1,7 +1,8 @@
 /*
  * Tests of the line reader: lines split at newlines, the last line
- * without one, and over-long lines reported with their full length and
- * their head, also when the buffer fills in small reads.
+ * without one, over-long lines reported with their full length and
+ * their head, also when the buffer fills in small reads, and readiness
+ * when a pipe contains part of a line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,9 +131,50 @@ test_small_reads(void)
 	close(fd);
 }
 
+/* Write TEXT to file descriptor FD, or exit. */
+static void
+write_all(int fd, const char *text)
+{
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		perror("linereader_test");
+		exit(1);
+	}
+}
+
+/*
+ * A producer that writes part of a line and pauses: the reader is not
+ * ready until the rest and its newline come, and never blocks.
+ */
+static void
+test_ready_part_line(void)
+{
+	struct linereader r;
+	int fds[2];
+
+	if (pipe(fds) != 0) {
+		perror("linereader_test");
+		exit(1);
+	}
+	linereader_init(&r, fds[0], 100);
+	unit_check(!linereader_ready(&r, 0), "not ready without input");
+	write_all(fds[1], "{\"to\":");
+	unit_check(!linereader_ready(&r, 0), "not ready with part of a line");
+	write_all(fds[1], "1}\nnext");
+	unit_check(linereader_ready(&r, 0), "ready once the newline comes");
+	check_next(&r, "{\"to\":1}", 0, "line read in two parts");
+	unit_check(!linereader_ready(&r, 0), "not ready with a line's start");
+	close(fds[1]);
+	unit_check(linereader_ready(&r, 0), "ready at the end of input");
+	check_next(&r, "next", 0, "unfinished last line at the end");
+	check_end(&r, "end after part lines");
+	linereader_free(&r);
+	close(fds[0]);
+}
+
 int
 main(void)
 {
+	test_ready_part_line();
 	test_lines();
 	test_too_long();
 	test_small_reads();
