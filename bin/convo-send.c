@@ -1545,7 +1545,6 @@ parse_input(const char *line, size_t len, int too_long, long long lineno)
 	return rec;
 }
 
-/* Return the job of the next input record to send, or NULL at its end. */
 /*
  * Return 1 when the next input line may be read now, and 0 when it is
  * not there yet while the run has other work, or after a stop signal.
