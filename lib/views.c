@@ -248,11 +248,16 @@ view_message(const PGresult *res, int row, const char *account,
 	return jv_object_set(r, jv_string("cursor"), id);
 }
 
+/* Set once a failed write to standard output is reported. */
+static int write_reported;
+
+/* Report a failed write to standard output, the first time only. */
 static int
 write_failed(void)
 {
-	if (errno != EPIPE)
+	if (errno != EPIPE && !write_reported)
 		warn("cannot write to standard output");
+	write_reported = 1;
 	return -1;
 }
 
@@ -306,8 +311,15 @@ view_print_json(const char *line, size_t len)
 int
 view_flush(void)
 {
-	if (fflush(stdout) != 0 || ferror(stdout))
+	if (fflush(stdout) != 0)
 		return write_failed();
+	/* An error of an earlier write leaves no errno to report. */
+	if (ferror(stdout)) {
+		if (!write_reported)
+			warnx("cannot write to standard output");
+		write_reported = 1;
+		return -1;
+	}
 	return 0;
 }
 

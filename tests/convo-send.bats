@@ -668,9 +668,13 @@ END
 	results=$output
 	run jq -r '[.status, .reason] | join(" ")' <<<"$results"
 	assert_output "$(printf 'queued provider_unavailable\n%.0s' $(seq 30))"
-	# The messages read after the outage are held in the input's order.
-	run bash -c 'jq -r .input_line | tail -n 22' <<<"$results"
-	assert_output "$(seq 9 30)"
+	# The messages held without a request come in the input's order.
+	jq -r .form.To log.ndjson | sort -u >requested
+	run bash -c 'jq -r "[.to, .input_line] | @tsv" |
+	    grep -v -F -f requested | cut -f 2' <<<"$results"
+	[ "${#lines[@]}" -ge 18 ] || fail "held: $output"
+	run sort -n -c <<<"$output"
+	assert_success
 	# Two messages use up their attempts while every request fails:
 	# the second of them ends the requests.
 	[ "$(requests)" -le 12 ] || fail "$(requests) requests were made"
@@ -792,6 +796,19 @@ END
 	assert_equal "$stderr" 'convo-send: cannot read the input at line 1: Is a directory'
 	run requests
 	assert_output 0
+}
+
+@test "a full disk is reported once" {
+	start_fake
+	subscribed_threads 3 +120155526
+	run --separate-stderr bash -c \
+	    'convo-send -q --rate 0 --body "Hello" <threads.ndjson >/dev/full'
+	assert_failure 74
+	[ "$(grep -c 'cannot write to standard output' <<<"$stderr")" -eq 1 ]
+	[[ $stderr == *'No space left on device'* ]]
+	# The messages are still sent.
+	run requests
+	assert_output 3
 }
 
 @test "crash after the request reports unknown" {
