@@ -17,36 +17,29 @@
 -- of the account, even for a batch without profile records. It now
 -- updates the conversations of each changed profile.
 
--- The names of the work tables in pg_temp, in the order of creation.
-CREATE FUNCTION convo.ingest_table_names() RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['ingest_messages', 'ingest_statuses', 'ingest_consents',
-        'ingest_profiles', 'ingest_new_profiles', 'ingest_new_events',
-        'ingest_new_changes', 'ingest_touched', 'ingest_locked',
-        'ingest_profile_results', 'ingest_added', 'ingest_consent_changed',
-        'ingest_rejudged', 'ingest_pairs', 'ingest_phones',
-        'ingest_receipts', 'ingest_batch_rows'];
-$$;
-
 -- Delete the rows of the work tables, and truncate them when the
 -- records staged since the last truncation reach 10,000. The count is
 -- kept in the session setting convo.ingest_staged, which a rollback
--- restores along with the rows. The deletes name each table, so that
--- their plans stay cached.
+-- restores along with the rows.
 CREATE FUNCTION convo.ingest_clear() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rows bigint := coalesce(
         nullif(current_setting('convo.ingest_staged', true), '')::bigint, 0);
+    v_count bigint;
 BEGIN
-    v_rows := v_rows + (SELECT count(*) FROM pg_temp.ingest_messages)
-        + (SELECT count(*) FROM pg_temp.ingest_statuses)
-        + (SELECT count(*) FROM pg_temp.ingest_consents)
-        + (SELECT count(*) FROM pg_temp.ingest_profiles);
     DELETE FROM pg_temp.ingest_messages;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_statuses;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_consents;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_profiles;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_rows := v_rows + v_count;
     DELETE FROM pg_temp.ingest_new_profiles;
     DELETE FROM pg_temp.ingest_new_events;
     DELETE FROM pg_temp.ingest_new_changes;
@@ -61,8 +54,24 @@ BEGIN
     DELETE FROM pg_temp.ingest_receipts;
     DELETE FROM pg_temp.ingest_batch_rows;
     IF v_rows >= 10000 THEN
-        EXECUTE (SELECT 'TRUNCATE ' || string_agg('pg_temp.' || n, ', ')
-            FROM unnest(convo.ingest_table_names()) n);
+        TRUNCATE
+            pg_temp.ingest_messages,
+            pg_temp.ingest_statuses,
+            pg_temp.ingest_consents,
+            pg_temp.ingest_profiles,
+            pg_temp.ingest_new_profiles,
+            pg_temp.ingest_new_events,
+            pg_temp.ingest_new_changes,
+            pg_temp.ingest_touched,
+            pg_temp.ingest_locked,
+            pg_temp.ingest_profile_results,
+            pg_temp.ingest_added,
+            pg_temp.ingest_consent_changed,
+            pg_temp.ingest_rejudged,
+            pg_temp.ingest_pairs,
+            pg_temp.ingest_phones,
+            pg_temp.ingest_receipts,
+            pg_temp.ingest_batch_rows;
         v_rows := 0;
     END IF;
     PERFORM set_config('convo.ingest_staged', v_rows::text, false);
@@ -72,23 +81,25 @@ $$;
 -- Create the work tables once per session, and empty them at the start
 -- of each later batch, in case the one before did not. The session
 -- setting convo.ingest_tables says that this version created them; a
--- rollback of the creation also restores the setting. DISCARD TEMP
--- drops the tables and leaves the setting, so the last table created
--- must exist too. Tables of an earlier version, which a pooled server
--- session may still have, are dropped first; IF EXISTS would send a
--- notice for each missing one.
+-- rollback of the creation also restores the setting. Tables of an
+-- earlier version, which a pooled server session may still have, are
+-- dropped first; IF EXISTS would send a notice for each missing one.
 CREATE OR REPLACE FUNCTION convo.ingest_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_name text;
 BEGIN
-    IF current_setting('convo.ingest_tables', true) = '33'
-        AND to_regclass('pg_temp.ingest_batch_rows') IS NOT NULL
-    THEN
+    IF current_setting('convo.ingest_tables', true) = '33' THEN
         PERFORM convo.ingest_clear();
         RETURN;
     END IF;
-    FOR v_name IN SELECT unnest(convo.ingest_table_names())
+    FOR v_name IN SELECT unnest(ARRAY['ingest_messages',
+            'ingest_statuses', 'ingest_consents', 'ingest_profiles',
+            'ingest_new_profiles', 'ingest_new_events', 'ingest_new_changes',
+            'ingest_touched', 'ingest_locked', 'ingest_profile_results',
+            'ingest_added', 'ingest_consent_changed', 'ingest_rejudged',
+            'ingest_pairs', 'ingest_phones', 'ingest_receipts',
+            'ingest_batch_rows'])
     LOOP
         IF to_regclass('pg_temp.' || v_name) IS NOT NULL THEN
             EXECUTE format('DROP TABLE pg_temp.%I', v_name);
@@ -249,7 +260,8 @@ $$;
 CREATE OR REPLACE FUNCTION convo.outbox_receipts_prepare() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF to_regclass('pg_temp.ingest_receipts') IS NULL THEN
+    IF current_setting('convo.ingest_tables', true) IS DISTINCT FROM '33'
+    THEN
         PERFORM convo.ingest_prepare();
     END IF;
 END;
