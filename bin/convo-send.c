@@ -942,12 +942,12 @@ job_order(const void *a, const void *b)
 {
 	const struct send_job *x = *(struct send_job *const *)a;
 	const struct send_job *y = *(struct send_job *const *)b;
-	long long ox = strtoll(x->outbox, NULL, 10);
-	long long oy = strtoll(y->outbox, NULL, 10);
+	long long x_outbox = strtoll(x->outbox, NULL, 10);
+	long long y_outbox = strtoll(y->outbox, NULL, 10);
 
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
-	return ox < oy ? -1 : ox > oy;
+	return x_outbox < y_outbox ? -1 : x_outbox > y_outbox;
 }
 
 /*
@@ -999,12 +999,10 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 }
 
 /*
- * Take the provider to be down when J ran out of two attempts or more,
- * no message went through since J's first request, and at least
- * DOWN_FAILURES requests failed in a row. Every later request would
- * most likely fail too, so none is made: the messages stay queued for
- * a later run. A single attempt decides nothing, because requests that
- * started beside it may still succeed.
+ * Take the provider to be down when J used up two attempts or more,
+ * DOWN_FAILURES requests failed in a row, and none succeeded since J's
+ * first one. One attempt decides nothing, because requests that started
+ * beside it may still succeed.
  */
 static void
 check_outage(struct sender *s, const struct send_job *j,
@@ -1260,17 +1258,15 @@ complete(struct sender *s, struct twilio_call *call)
 			free(call);
 			return;
 		}
-		outbox_release(&s->ctx, j->outbox, "queued");
-		s->queued++;
-		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		check_outage(s, j, res);
 		if (!s->down)
 			warnx("%s: still queued after %d attempts: %s",
 			    j->phone, j->attempts, res->transport_error[0] ?
 			    res->transport_error : res->error_message);
-		result(s, j, "queued", "provider_unavailable",
-		    jv_object_set(jv_object(), jv_string("outbox_id"),
-		    jv_string_fmt("o_%s", j->outbox)));
+		hold_queued(s, j, "provider_unavailable", EX_TEMPFAIL);
+		twilio_call_free(call);
+		free(call);
+		return;
 	}
 	twilio_call_free(call);
 	free(call);
@@ -1546,11 +1542,10 @@ parse_input(const char *line, size_t len, int too_long, long long lineno)
 }
 
 /*
- * Return 1 when the next input line may be read now, and 0 when it is
- * not there yet while the run has other work, or after a stop signal.
- * With nothing else to do (no request in flight, no job waiting and
- * BATCHED 0), wait for a whole line, once what was sent is recorded and
- * reported. The wait is in poll(), which a stop signal ends.
+ * Return 1 when a whole input line is there to read. When the run has
+ * nothing else to do (no request in flight, no job waiting, BATCHED 0),
+ * record what was sent, then wait in poll(), which a stop signal ends.
+ * Return 0 after a stop signal, or when no line is there yet.
  */
 static int
 input_ready(struct sender *s, int batched)
@@ -1585,9 +1580,8 @@ input_wanted(const struct sender *s)
 
 /*
  * Read the next job, the BATCHED + 1st of a batch. Returns NULL at the
- * end of the input, or with *LATER set when no line is there yet and
- * the run has other work: a slow producer must not hold up the
- * responses of requests in flight.
+ * end of the input, or with *LATER set when no line is there yet, so
+ * that a slow producer does not hold up the requests in flight.
  */
 static struct send_job *
 read_job(struct sender *s, int batched, int *later)
@@ -1710,7 +1704,7 @@ run(struct sender *s)
 		    twilio_in_flight(&s->twilio) == 0) && s->input_done)
 			break;
 		wait = idle_wait(s);
-		/* A line of input ends the wait. */
+		/* Wait for a pending job's time, or less when input comes. */
 		if (twilio_in_flight(&s->twilio) == 0) {
 			if (input_wanted(s) >= 0)
 				linereader_ready(&s->input, wait);

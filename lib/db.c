@@ -188,14 +188,14 @@ open_conninfo(const char *conninfo)
 	conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char msg[1024];
-		int config;
+		int bad_option;
 
 		/* The connection is freed before exiting on a bad option. */
 		strlcpy(msg, PQerrorMessage(conn), sizeof(msg));
 		msg[strcspn(msg, "\n")] = '\0';
-		config = option_error(msg);
+		bad_option = option_error(msg);
 		PQfinish(conn);
-		if (config)
+		if (bad_option)
 			errx(EX_CONFIG, "invalid database connection string: "
 			    "%s", msg);
 		warnx("cannot connect to the database: %s", msg);

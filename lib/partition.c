@@ -361,7 +361,7 @@ partition_gone(PGconn *conn, const char *name)
 {
 	const char *params[1] = { name };
 	PGresult *res;
-	int rc, end;
+	int rc, commit_rc;
 
 	if ((rc = exec_one(conn, "BEGIN", NULL, "cannot start a lookup")) ||
 	    (rc = exec_one(conn, "SELECT convo.partitions_lock()", NULL,
@@ -381,8 +381,8 @@ partition_gone(PGconn *conn, const char *name)
 		exec_one(conn, "ROLLBACK", NULL, "cannot roll back");
 		return rc;
 	}
-	end = exec_one(conn, "COMMIT", NULL, "cannot end a lookup");
-	return end != 0 ? end : rc;
+	commit_rc = exec_one(conn, "COMMIT", NULL, "cannot end a lookup");
+	return commit_rc != 0 ? commit_rc : rc;
 }
 
 /* Archive the partition of row ROW of RES (parent, month, name, attached). */

@@ -708,7 +708,7 @@ END
 	[[ $stderr != *'Twilio failed the last'* ]]
 }
 
-@test "one attempt each never stops the requests" {
+@test "single attempts never stop requests" {
 	local i rules=()
 	for ((i = 1; i <= 12; i++)); do
 		rules+=('status 429 retry-after 1')
@@ -724,7 +724,7 @@ END
 	[[ $stderr != *'Twilio failed the last'* ]]
 }
 
-@test "slow input does not hold up responses" {
+@test "slow input holds up no response" {
 	start_fake ok 'slow 2' 'always ok'
 	subscribed_threads 5 +120155522
 	# The second request takes 2 seconds, and the fifth line comes 4
@@ -741,7 +741,7 @@ END
 	assert_output "sent|5"
 }
 
-@test "part of a line does not hold up responses" {
+@test "part lines hold up no response" {
 	local second
 	start_fake 'always slow 1'
 	subscribed_threads 2 +120155524

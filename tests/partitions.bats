@@ -346,7 +346,7 @@ two_old_months() {
 	[ "$(grep -c 'january' <<<"$output")" -eq 2 ]
 }
 
-@test "archive waits for a run that is dropping the month" {
+@test "archive waits for another run's drop" {
 	two_old_months
 	# Another run has written the month's file and not yet committed
 	# the drop, so it still holds the partition lock.
@@ -368,7 +368,7 @@ EOF
 	assert_output 0
 }
 
-@test "archive goes on after a run that failed" {
+@test "archive after another run failed" {
 	two_old_months
 	# Another run wrote the month's file, then failed to drop the month:
 	# it removes the file and rolls back.

@@ -165,7 +165,7 @@ test_ready_part_line(void)
 	unit_check(!linereader_ready(&r, 0), "not ready with a line's start");
 	close(fds[1]);
 	unit_check(linereader_ready(&r, 0), "ready at the end of input");
-	check_next(&r, "next", 0, "unfinished last line at the end");
+	check_next(&r, "next", 0, "unfinished last line at end");
 	check_end(&r, "end after part lines");
 	linereader_free(&r);
 	close(fds[0]);
