@@ -267,6 +267,26 @@ result(struct sender *s, const struct send_job *j, const char *status,
 }
 
 /*
+ * Name J in a warning: its input line or outbox row, then its phone.
+ * The text stays valid until the next call.
+ */
+static const char *
+job_name(const struct send_job *j)
+{
+	static char name[128];
+
+	if (j->queued[0] != '\0')
+		snprintf(name, sizeof(name), "outbox row o_%s: %s", j->queued,
+		    j->phone);
+	else if (j->line > 0)
+		snprintf(name, sizeof(name), "line %lld: %s", j->line,
+		    j->phone);
+	else
+		snprintf(name, sizeof(name), "%s", j->phone);
+	return name;
+}
+
+/*
  * Report J as rejected for REASON, with MESSAGE and the fields of EXTRA
  * (an object, consumed) in its result.
  */
@@ -591,6 +611,32 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 }
 
 /*
+ * Set J's channel from the record's CHAN, else from the prefix of the
+ * address TARGET, and point *NUMBER past that prefix. Returns 0, or 2
+ * with MESSAGE set when the two disagree or the name is invalid.
+ */
+static int
+channel_of(struct send_job *j, const char *target, jv chan,
+    const char **number, char *message, size_t n)
+{
+	const char *prefix = phone_channel(target, number);
+	const char *name = jv_is_valid(chan) ? jv_string_value(chan) : prefix;
+
+	if (strcmp(prefix, "sms") != 0 && strcmp(prefix, name) != 0) {
+		snprintf(message, n, "channel \"%s\" does not match address "
+		    "\"%s\"", name, target);
+		return 2;
+	}
+	if (!phone_channel_valid(name)) {
+		snprintf(message, n, "invalid channel \"%s\": expected 1 to 32 "
+		    "lower-case letters, digits, '_' or '-'", name);
+		return 2;
+	}
+	snprintf(j->channel, sizeof(j->channel), "%s", name);
+	return 0;
+}
+
+/*
  * Find the recipient J names: a conversation id, else a phone, from the
  * record or the options. Returns a reason code or NULL. The customer is
  * looked up later, with those of the other records read together.
@@ -628,13 +674,9 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 		    "or records with a conversation id or phone");
 		rc = 1;
 	} else if (conversation == NULL) {
-		snprintf(j->channel, sizeof(j->channel), "%s",
-		    phone_channel(target, &number));
-		if (jv_is_valid(chan))
-			snprintf(j->channel, sizeof(j->channel), "%s",
-			    jv_string_value(chan));
-		if (phone_normalize(number, s->ctx.country, j->phone,
-		    sizeof(j->phone), &why) != 0) {
+		rc = channel_of(j, target, chan, &number, message, n);
+		if (rc == 0 && phone_normalize(number, s->ctx.country,
+		    j->phone, sizeof(j->phone), &why) != 0) {
 			snprintf(message, n, "invalid phone number \"%s\": %s",
 			    target, why);
 			rc = 2;
@@ -709,7 +751,7 @@ report_claimed(struct sender *s, const struct send_job *j,
 	if (c == OUTBOX_BUSY) {
 		s->duplicate++;
 		warnx("%s: another convo-send run is sending this message; "
-		    "not sent here", j->phone);
+		    "not sent here", job_name(j));
 		result(s, j, "duplicate", "in_progress", extra);
 		return;
 	}
@@ -717,7 +759,7 @@ report_claimed(struct sender *s, const struct send_job *j,
 		s->unknown++;
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		warnx("%s: an earlier request for this message has no known "
-		    "outcome; not sent again (see --retry-unknown)", j->phone);
+		    "outcome; not sent again (see --retry-unknown)", job_name(j));
 		result(s, j, "unknown", "outcome_unknown", extra);
 		return;
 	}
@@ -844,7 +886,7 @@ record_failed(struct sender *s, const struct send_job *j,
 	    4, params);
 	s->failed++;
 	s->status = exit_merge(s->status, EX_DATAERR);
-	warnx("%s: provider error %s: %s", j->phone,
+	warnx("%s: provider error %s: %s", job_name(j),
 	    res->error_code[0] ? res->error_code : "-", res->error_message);
 	if (res->error_code[0] != '\0')
 		extra = jv_object_set(extra, jv_string("error_code"),
@@ -1095,7 +1137,7 @@ taken_over(struct sender *s, struct send_job *j)
 {
 	s->duplicate++;
 	warnx("%s: another convo-send run took over this message; not sent "
-	    "here", j->phone);
+	    "here", job_name(j));
 	result(s, j, "duplicate", "in_progress",
 	    jv_object_set(jv_object(), jv_string("outbox_id"),
 	    jv_string_fmt("o_%s", j->outbox)));
@@ -1229,12 +1271,12 @@ complete(struct sender *s, struct twilio_call *call)
 		s->status = exit_merge(s->status, EX_TEMPFAIL);
 		if (!res->maybe_sent)
 			warnx("%s: HTTP %ld answer names no message SID; not "
-			    "sent again (see --retry-unknown)", j->phone,
+			    "sent again (see --retry-unknown)", job_name(j),
 			    res->http_status);
 		else
 			warnx("%s: the request may have been sent but no "
 			    "answer came (%s); not sent again (see "
-			    "--retry-unknown)", j->phone,
+			    "--retry-unknown)", job_name(j),
 			    res->transport_error[0] ? res->transport_error :
 			    res->error_message);
 		result(s, j, "unknown", "outcome_unknown",
@@ -1261,7 +1303,7 @@ complete(struct sender *s, struct twilio_call *call)
 		check_outage(s, j, res);
 		if (!s->down)
 			warnx("%s: still queued after %d attempts: %s",
-			    j->phone, j->attempts, res->transport_error[0] ?
+			    job_name(j), j->attempts, res->transport_error[0] ?
 			    res->transport_error : res->error_message);
 		hold_queued(s, j, "provider_unavailable", EX_TEMPFAIL);
 		twilio_call_free(call);

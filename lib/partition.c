@@ -134,28 +134,29 @@ create_one(PGconn *conn, PGresult *needed, int row, FILE *out, int *created)
 	return rc;
 }
 
-int
-partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
-{
-	char months[16];
-	const char *params[1] = { months };
-	PGresult *res;
-	int i, n, rc;
+/* The partitions convo.partitions_needed($1) names: parent, month, name. */
+#define NEEDED_SQL "SELECT n.parent, n.month::text, " \
+	"n.parent || '_' || to_char(n.month, 'YYYY_MM') " \
+	"FROM convo.partitions_needed($1) n "
 
-	*created = 0;
-	if ((rc = check_partman(conn, "run %s.run_maintenance() instead")) != 0)
-		return rc;
-	snprintf(months, sizeof(months), "%d", ahead);
-	res = PQexecParams(conn, "SELECT n.parent, n.month::text, "
-	    "n.parent || '_' || to_char(n.month, 'YYYY_MM') "
-	    "FROM convo.partitions_needed($1) n", 1, NULL, params, NULL, NULL,
-	    0);
+/*
+ * Create the partitions that SQL lists, with the NPARAMS PARAMS, one
+ * transaction each, so that no lock outlasts its partition. Returns 0 or
+ * an exit status.
+ */
+static int
+create_listed(PGconn *conn, const char *sql, int nparams,
+    const char **params, FILE *out, int *created)
+{
+	PGresult *res;
+	int i, n, rc = 0;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = db_report(conn, res, "cannot list the partitions to create");
 		PQclear(res);
 		return rc;
 	}
-	/* One transaction each, so that no lock outlasts its partition. */
 	n = PQntuples(res);
 	for (i = 0; i < n && rc == 0; i++) {
 		rc = create_one(conn, res, i, out, created);
@@ -163,6 +164,20 @@ partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 	}
 	PQclear(res);
 	return rc;
+}
+
+int
+partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
+{
+	char months[16];
+	const char *params[1] = { months };
+	int rc;
+
+	*created = 0;
+	if ((rc = check_partman(conn, "run %s.run_maintenance() instead")) != 0)
+		return rc;
+	snprintf(months, sizeof(months), "%d", ahead);
+	return create_listed(conn, NEEDED_SQL, 1, params, out, created);
 }
 
 /*
@@ -429,9 +444,9 @@ int
 partition_archive(PGconn *conn, const char *before, const char *dir,
     FILE *out, int *archived)
 {
-	const char *params[1] = { before };
+	const char *params[1] = { before }, *waiting[2] = { "0", before };
 	PGresult *res;
-	int i, n, rc = 0;
+	int i, n, created = 0, rc = 0;
 
 	*archived = 0;
 	if ((rc = check_partman(conn, "set the retention of %s.part_config "
@@ -453,6 +468,17 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 		return EX_USAGE;
 	}
 	PQclear(res);
+	/*
+	 * Rows of those months that wait in a default partition first get
+	 * partitions of their own, as maintain does, so that they are
+	 * archived too. A month left detached is archived first, and the
+	 * rows it received since then wait for the next run.
+	 */
+	if ((rc = create_listed(conn, NEEDED_SQL "WHERE n.month < $2::date "
+	    "AND NOT EXISTS (SELECT 1 FROM convo.partitions() p "
+	    "WHERE p.parent = n.parent AND p.month = n.month)", 2, waiting,
+	    out, &created)) != 0)
+		return rc;
 	res = PQexecParams(conn, "SELECT p.parent, p.month::text, "
 	    "p.partition, p.attached FROM convo.partitions() p "
 	    "WHERE p.month < $1::date ORDER BY p.month, p.parent",

@@ -656,6 +656,14 @@ phone_channel(const char *text, const char **number)
 }
 
 int
+phone_channel_valid(const char *name)
+{
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	return n > 0 && n <= 32 && name[n] == '\0';
+}
+
+int
 phone_country_known(const char *code)
 {
 	return country_find(code) != NULL;

@@ -31,6 +31,12 @@ int phone_normalize(const char *text, const char *default_country,
  */
 const char *phone_channel(const char *text, const char **number);
 
+/*
+ * Return 1 when NAME is a valid channel name: 1 to 32 lower-case
+ * letters, digits, '_' or '-', as convo-ingest accepts.
+ */
+int phone_channel_valid(const char *name);
+
 /* Return 1 when CODE is an ISO 3166 alpha-2 code in the normaliser's table. */
 int phone_country_known(const char *code);
 

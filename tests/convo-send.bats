@@ -523,6 +523,24 @@ send_at() {
 	assert_line --index 4 "5 no_recipient"
 }
 
+@test "channels that convo-ingest would refuse are rejected" {
+	printf '%s\n' '{"to":"+12125550318","channel":"FAX!"}' \
+	    '{"to":"whatsapp:+12125550318","channel":"sms"}' \
+	    '{"to":"+12125550318","channel":""}' >records
+	run --separate-stderr convo-send -q --dry-run --body "Hello" <records
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[] | [.input_line, .reason] | join(" ")' \
+	    <<<"$output"
+	assert_output "$(printf '%s\n' '1 invalid_recipient' \
+	    '2 invalid_recipient' '3 invalid_recipient')"
+	assert_regex "$stderr" 'line 1: not sent: invalid channel "FAX!"'
+	assert_regex "$stderr" \
+	    'line 2: not sent: channel "sms" does not match address "whatsapp:'
+	assert_regex "$stderr" 'line 3: not sent: invalid channel ""'
+	run requests
+	assert_output "0"
+}
+
 @test "rate that is not a number exits 64" {
 	local rate
 	for rate in nan NaN -nan inf "" 1, -1 1001 0x10 1e2 " 5" +5 1.2.3; do
@@ -1042,6 +1060,16 @@ END
 	assert_equal "$stderr" "convo-send: +12015550935: HTTP 201 answer names no message SID; not sent again (see --retry-unknown)"
 	run sql "SELECT state FROM convo.outbox"
 	assert_output "sending"
+}
+
+@test "warnings about a sent line name it" {
+	start_fake 'no-sid'
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	printf '%s\n' '{"to":"555"}' '{"to":"+12015550936"}' >records
+	run --separate-stderr convo-send -q --body "Hello" <records
+	assert_failure 75
+	assert_line --partial '"reason":"outcome_unknown"'
+	assert_equal "$(tail -n 1 <<<"$stderr")" "convo-send: line 2: +12015550936: HTTP 201 answer names no message SID; not sent again (see --retry-unknown)"
 }
 
 @test "dropped connection is not sent again" {

@@ -157,6 +157,24 @@ two_old_months() {
 	assert_output convo_partitions.messages_2025_02
 }
 
+@test "archive takes the rows waiting in the default partition" {
+	text SMold4 2019-05-03T10:00:00Z 'an old question' >in
+	text SMold5 2019-05-20T10:00:00Z 'another old one' >>in
+	text SMold6 2019-07-01T00:00:00Z 'a month later' >>in
+	convo-ingest -q -a default in >/dev/null
+	mkdir archive
+	run convo-db archive --before 2019-06 --dir archive
+	assert_success
+	assert_line --index 0 '{"type":"partition","table":"messages","month":"2019-05","partition":"convo_partitions.messages_2019_05","moved":2}'
+	assert_line --index 1 '{"type":"archive","table":"messages","month":"2019-05","partition":"convo_partitions.messages_2019_05","rows":2,"file":"archive/messages_2019_05.copy"}'
+	assert_line 'convo-db: archived 1 partition before 2019-06'
+	grep -q 'another old one' archive/messages_2019_05.copy
+	run sql "SELECT provider_message_id FROM convo.messages"
+	assert_output SMold6
+	run partition_of SMold6
+	assert_output convo_partitions.messages_default
+}
+
 @test "archived message redelivered is still a duplicate" {
 	two_old_months
 	convo-db -q archive --before 2025-02 >/dev/null
