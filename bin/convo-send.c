@@ -109,9 +109,9 @@ struct sender {
 	int nrecording;
 	int refused;		/* Twilio refused the credentials */
 	/*
-	 * Requests in a row that failed with an error worth retrying, and
-	 * the time of the last response that showed the provider working:
-	 * a message sent or a final error.
+	 * Requests in a row that failed with an error worth retrying or
+	 * with no response, and the time of the last response that showed
+	 * the provider working: a message sent or a final error.
 	 */
 	int failing;
 	double last_response;
@@ -1041,17 +1041,18 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 }
 
 /*
- * Take the provider to be down when J used up two attempts or more,
- * DOWN_FAILURES requests failed in a row, and none succeeded since J's
- * first one. One attempt decides nothing, because requests that started
- * beside it may still succeed.
+ * Take the provider to be down when DOWN_FAILURES requests failed in a
+ * row, none got a response since J's first one, and J used up two attempts
+ * or more. One attempt with an error decides nothing, because requests
+ * that started beside it may still succeed. A request with no known
+ * outcome is never tried again, so one such request is enough.
  */
 static void
 check_outage(struct sender *s, const struct send_job *j,
     const struct twilio_response *res)
 {
-	if (s->down || j->attempts < 2 || s->failing < DOWN_FAILURES ||
-	    s->last_response >= j->first_try)
+	if (s->down || (j->attempts < 2 && !res->maybe_sent) ||
+	    s->failing < DOWN_FAILURES || s->last_response >= j->first_try)
 		return;
 	s->down = 1;
 	warnx("Twilio failed the last %d requests, for %.0f s, the last "
@@ -1249,7 +1250,7 @@ complete(struct sender *s, struct twilio_call *call)
 	const struct twilio_response *res = &call->res;
 
 	j->call = NULL;
-	if (twilio_retryable(res) && !res->maybe_sent) {
+	if (twilio_retryable(res)) {
 		s->failing++;
 	} else if (res->http_status >= 200 && res->http_status < 500) {
 		s->failing = 0;
@@ -1282,6 +1283,7 @@ complete(struct sender *s, struct twilio_call *call)
 		result(s, j, "unknown", "outcome_unknown",
 		    jv_object_set(jv_object(), jv_string("outbox_id"),
 		    jv_string_fmt("o_%s", j->outbox)));
+		check_outage(s, j, res);
 	} else if (res->http_status == 401 ||
 	    strcmp(res->error_code, "20003") == 0) {
 		hold_for_credentials(s, j, res);

@@ -713,6 +713,42 @@ END
 	assert_output "sent|30"
 }
 
+@test "unanswered requests stop the sending" {
+	local results
+	start_fake 'always drop'
+	subscribed_threads 30 +120155525
+	run --separate-stderr convo-send -q --parallel 4 --rate 0 \
+	    --body "Back soon" <threads.ndjson
+	assert_failure 75
+	results=$output
+	# Ten requests with no answer, and those in flight beside them.
+	[ "$(requests)" -le 16 ] || fail "$(requests) requests were made"
+	run jq -r 'select(.status == "unknown") | .reason' <<<"$results"
+	[ "${#lines[@]}" -eq "$(requests)" ]
+	run jq -r 'select(.status == "queued") | .reason' <<<"$results"
+	[ "${#lines[@]}" -eq $((30 - $(requests))) ]
+	assert_line --index 0 provider_unavailable
+	[ "$(grep -c 'Twilio failed the last' <<<"$stderr")" -eq 1 ]
+	run sql "SELECT state, count(*) FROM convo.outbox GROUP BY state
+	    ORDER BY state"
+	assert_output "$(printf 'queued|%d\nsending|%d' \
+	    $((30 - $(requests))) "$(requests)")"
+}
+
+@test "timed-out requests stop the sending" {
+	start_fake 'always slow 10'
+	subscribed_threads 20 +120155526
+	run --separate-stderr convo-send -q --parallel 4 --rate 0 \
+	    --timeout 1 --body "Back soon" <threads.ndjson
+	assert_failure 75
+	# The tenth timeout ends the requests; up to three more were in
+	# flight beside it.
+	[ "$(jq -r .status <<<"$output" | grep -c '^unknown$')" -le 13 ]
+	[ "$(jq -r .status <<<"$output" | grep -c '^queued$')" -ge 7 ]
+	[ "$(grep -c 'Twilio failed the last' <<<"$stderr")" -eq 1 ]
+	assert_regex "$stderr" 'Twilio failed the last 10 requests.*Timeout'
+}
+
 @test "a success keeps the requests going" {
 	# Every other request fails: no outage, so each message is sent.
 	start_fake 'status 503' ok 'status 503' ok 'status 503' ok \
