@@ -114,8 +114,15 @@ struct sender {
 	 * the provider working: a message sent or a final error.
 	 */
 	int failing;
+	double failing_since;	/* when the first of them failed */
 	double last_response;
-	int down;		/* taken to be down: no more requests */
+	/*
+	 * Taken to be down: no request starts, and once the requests in
+	 * flight end without a success, every message is kept queued.
+	 */
+	int down;
+	int down_reported;	/* the warning is printed, messages held */
+	char down_reason[384];	/* the warning's text */
 	int stopped;		/* stopped reading on a signal */
 	/* Keys a dry run would claim, the last DRY_KEYS of them. */
 	struct recent dry_keys;
@@ -1045,7 +1052,8 @@ hold_for_credentials(struct sender *s, struct send_job *j,
  * row, none got a response since J's first one, and J used up two attempts
  * or more. One attempt with an error decides nothing, because requests
  * that started beside it may still succeed. A request with no known
- * outcome is never tried again, so one such request is enough.
+ * outcome is never tried again, so one such request is enough. A request
+ * in flight that succeeds later still shows the provider up again.
  */
 static void
 check_outage(struct sender *s, const struct send_job *j,
@@ -1055,11 +1063,27 @@ check_outage(struct sender *s, const struct send_job *j,
 	    s->failing < DOWN_FAILURES || s->last_response >= j->first_try)
 		return;
 	s->down = 1;
-	warnx("Twilio failed the last %d requests, for %.0f s, the last "
-	    "one with %s; no more requests are made, and the messages not "
-	    "yet sent stay queued for a later run", s->failing,
-	    now_seconds() - j->first_try, res->transport_error[0] ?
+	snprintf(s->down_reason, sizeof(s->down_reason), "Twilio failed the "
+	    "last %d requests, for %.0f s, the last one with %s", s->failing,
+	    now_seconds() - s->failing_since, res->transport_error[0] ?
 	    res->transport_error : res->error_message);
+}
+
+/*
+ * Return 1 when the provider is down and the requests in flight ended
+ * without a success: every message not sent is then held. The first
+ * such call prints the warning.
+ */
+static int
+outage_settled(struct sender *s)
+{
+	if (!s->down || twilio_in_flight(&s->twilio) > 0)
+		return 0;
+	if (!s->down_reported)
+		warnx("%s; no more requests are made, and the messages not yet "
+		    "sent stay queued for a later run", s->down_reason);
+	s->down_reported = 1;
+	return 1;
 }
 
 /* The signal that asked the run to stop, or 0. */
@@ -1185,6 +1209,9 @@ start_ready(struct sender *s)
 	struct send_job **batch;
 	int *claimed;
 
+	/* A request in flight may still show the provider up. */
+	if (s->down && !outage_settled(s))
+		return;
 	if (s->refused || s->down) {
 		sort_pending(s);
 		for (i = 0; i < s->npending; i++) {
@@ -1251,10 +1278,13 @@ complete(struct sender *s, struct twilio_call *call)
 
 	j->call = NULL;
 	if (twilio_retryable(res)) {
-		s->failing++;
+		if (s->failing++ == 0)
+			s->failing_since = now_seconds();
 	} else if (res->http_status >= 200 && res->http_status < 500) {
 		s->failing = 0;
 		s->last_response = now_seconds();
+		/* Until the messages are held, a success undoes an outage. */
+		s->down = s->down_reported;
 	}
 	if (res->http_status >= 200 && res->http_status < 300 &&
 	    res->sid[0] != '\0') {
@@ -1714,6 +1744,9 @@ idle_wait(struct sender *s)
 		return 1000;
 	/* Jobs that ended without a request leave room for more input. */
 	if (input_wanted(s) >= 0 && input_ready(s, 0))
+		return 0;
+	if (s->o.queued && !s->input_done && s->npending +
+	    twilio_in_flight(&s->twilio) < 2 * s->o.parallel)
 		return 0;
 	for (i = 0; i < s->npending; i++)
 		if (s->pending[i]->not_before < first)

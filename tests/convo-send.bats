@@ -747,6 +747,43 @@ END
 	[ "$(jq -r .status <<<"$output" | grep -c '^queued$')" -ge 7 ]
 	[ "$(grep -c 'Twilio failed the last' <<<"$stderr")" -eq 1 ]
 	assert_regex "$stderr" 'Twilio failed the last 10 requests.*Timeout'
+	# The tenth timeout ends a request that started after two others
+	# timed out in turn.
+	assert_regex "$stderr" 'requests, for [2-9] s,'
+}
+
+@test "a late success undoes an outage" {
+	local i rules=('slow 2')
+	for ((i = 1; i <= 10; i++)); do
+		rules+=(drop)
+	done
+	start_fake "${rules[@]}" 'always ok'
+	subscribed_threads 20 +120155527
+	# The first request is answered after the ten dropped ones.
+	run --separate-stderr convo-send -q --parallel 4 --rate 0 \
+	    --body "Back soon" <threads.ndjson
+	assert_failure 75
+	[[ $stderr != *'Twilio failed the last'* ]]
+	run jq -r .status <<<"$output"
+	[ "$(grep -c '^unknown$' <<<"$output")" -eq 10 ]
+	[ "$(grep -c '^sent$' <<<"$output")" -eq 10 ]
+	run requests
+	assert_output 20
+}
+
+@test "refused credentials hold queued rows at once" {
+	start_fake 'always status 401'
+	subscribed_threads 60 +120155528
+	run convo-send -q --parallel 1 --rate 0 --body "Back soon" \
+	    <threads.ndjson
+	assert_failure 78
+	# Each batch of rows held used to wait a second for the next.
+	run --separate-stderr timeout 20 convo-send -q --queued --parallel 1 \
+	    --rate 0
+	assert_failure 78
+	[ "$(jq -r .reason <<<"$output" | grep -c credentials_refused)" -eq 60 ]
+	run requests
+	assert_output 2
 }
 
 @test "a success keeps the requests going" {
