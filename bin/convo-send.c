@@ -618,28 +618,53 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 }
 
 /*
- * Set J's channel from the record's CHAN, else from the prefix of the
- * address TARGET, and point *NUMBER past that prefix. Returns 0, or 2
- * with MESSAGE set when the two disagree or the name is invalid.
+ * Check the record's "channel" field CHAN (borrowed), and set J's
+ * channel from it, else from the prefix of the address TARGET, pointing
+ * *NUMBER past that prefix. For a conversation id, TARGET is NULL and
+ * the field is kept for a check against the conversation. Returns 0, or
+ * 2 with MESSAGE set when the field is invalid or names another channel
+ * than the prefix.
  */
 static int
 channel_of(struct send_job *j, const char *target, jv chan,
     const char **number, char *message, size_t n)
 {
-	const char *prefix = phone_channel(target, number);
-	const char *name = jv_is_valid(chan) ? jv_string_value(chan) : prefix;
+	const char *name = NULL, *prefix;
+	char q[80];
 
-	if (strcmp(prefix, "sms") != 0 && strcmp(prefix, name) != 0) {
+	if (jv_get_kind(chan) == JV_KIND_STRING) {
+		name = jv_string_value(chan);
+		if (strlen(name) != (size_t)jv_string_length_bytes(
+		    jv_copy(chan))) {
+			snprintf(message, n, "NUL byte in field \"channel\"");
+			return 2;
+		}
+		if (!phone_channel_valid(name)) {
+			snprintf(message, n, "invalid channel \"%s\": expected "
+			    "1 to 32 lower-case letters, digits, '_' or '-'",
+			    record_quote(name, q));
+			return 2;
+		}
+	} else if (jv_get_kind(chan) != JV_KIND_NULL &&
+	    jv_get_kind(chan) != JV_KIND_INVALID) {
+		snprintf(message, n, "field \"channel\" must be a string");
+		return 2;
+	}
+	if (target == NULL) {
+		snprintf(j->named_channel, sizeof(j->named_channel), "%s",
+		    name != NULL ? name : "");
+		return 0;
+	}
+	prefix = phone_channel(target, number);
+	/* "sms:+1..." names its channel, a bare number does not. */
+	if (name != NULL && (*number != target || strcmp(prefix, "sms")) &&
+	    strcmp(prefix, name) != 0) {
 		snprintf(message, n, "channel \"%s\" does not match address "
-		    "\"%s\"", name, target);
+		    "\"%s\"", name, record_quote(target, q));
 		return 2;
 	}
-	if (!phone_channel_valid(name)) {
-		snprintf(message, n, "invalid channel \"%s\": expected 1 to 32 "
-		    "lower-case letters, digits, '_' or '-'", name);
-		return 2;
-	}
-	snprintf(j->channel, sizeof(j->channel), "%s", name);
+	snprintf(j->channel, sizeof(j->channel), "%s",
+	    name != NULL ? name : prefix);
 	return 0;
 }
 
@@ -655,7 +680,7 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	jv conv = string_field(j->input, "conversation_id");
 	jv phone = string_field(j->input, "to");
 	jv profile = jv_object_get(jv_copy(j->input), jv_string("profile"));
-	jv chan = string_field(j->input, "channel");
+	jv chan = jv_object_get(jv_copy(j->input), jv_string("channel"));
 	const char *conversation = NULL, *number, *why, *target = NULL;
 	int rc;
 
@@ -667,8 +692,7 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	conversation = jv_is_valid(conv) ? jv_string_value(conv) :
 	    s->o.conversation;
 	target = jv_is_valid(phone) ? jv_string_value(phone) : s->o.to;
-	snprintf(j->channel, sizeof(j->channel), "%s", jv_is_valid(chan) ?
-	    jv_string_value(chan) : "sms");
+	snprintf(j->channel, sizeof(j->channel), "sms");
 	rc = 0;
 	if (conversation != NULL && (strncmp(conversation, "c_", 2) != 0 ||
 	    conversation[2] == '\0' || strlen(conversation) > 20 ||
@@ -680,14 +704,15 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 		snprintf(message, n, "no recipient: give --to, --conversation "
 		    "or records with a conversation id or phone");
 		rc = 1;
-	} else if (conversation == NULL) {
-		rc = channel_of(j, target, chan, &number, message, n);
-		if (rc == 0 && phone_normalize(number, s->ctx.country,
-		    j->phone, sizeof(j->phone), &why) != 0) {
-			snprintf(message, n, "invalid phone number \"%s\": %s",
-			    target, why);
-			rc = 2;
-		}
+	} else {
+		rc = channel_of(j, conversation == NULL ? target : NULL, chan,
+		    &number, message, n);
+	}
+	if (rc == 0 && conversation == NULL && phone_normalize(number,
+	    s->ctx.country, j->phone, sizeof(j->phone), &why) != 0) {
+		snprintf(message, n, "invalid phone number \"%s\": %s",
+		    target, why);
+		rc = 2;
 	}
 	if (rc == 0 && conversation != NULL)
 		snprintf(j->requested, sizeof(j->requested), "%s", conversation);
@@ -1434,6 +1459,15 @@ resolve_batch(struct sender *s, struct send_job **jobs, int n)
 		struct send_job *j = jobs[i];
 		char message[256];
 
+		if (found[i] && j->named_channel[0] != '\0' &&
+		    strcmp(j->named_channel, j->channel) != 0) {
+			snprintf(message, sizeof(message), "channel \"%s\" does "
+			    "not match conversation %s on %s", j->named_channel,
+			    j->requested, j->channel);
+			reject(s, j, "invalid_recipient", message);
+			free_job(j);
+			continue;
+		}
 		if (found[i]) {
 			jobs[m++] = j;
 			continue;

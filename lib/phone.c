@@ -656,6 +656,15 @@ phone_channel(const char *text, const char **number)
 }
 
 int
+phone_has_prefix(const char *text)
+{
+	const char *number;
+
+	phone_channel(text, &number);
+	return number != text;
+}
+
+int
 phone_channel_valid(const char *name)
 {
 	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-");

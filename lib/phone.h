@@ -31,6 +31,9 @@ int phone_normalize(const char *text, const char *default_country,
  */
 const char *phone_channel(const char *text, const char **number);
 
+/* Return 1 when TEXT starts with a channel prefix such as "sms:". */
+int phone_has_prefix(const char *text);
+
 /*
  * Return 1 when NAME is a valid channel name: 1 to 32 lower-case
  * letters, digits, '_' or '-', as convo-ingest accepts.

@@ -71,12 +71,8 @@ fail(const char *fmt, ...)
 	return jv_invalid_with_msg(jv_string(msg));
 }
 
-/*
- * Quote a value for an error message: at most 60 bytes of it, cut at a
- * character boundary, with control characters shown as '?'.
- */
-static const char *
-quote(const char *s, char out[80])
+const char *
+record_quote(const char *s, char out[80])
 {
 	size_t i, n = 0;
 
@@ -170,11 +166,11 @@ check_time(const char *name, const char *value)
 
 	if (!time_is_rfc3339(value))
 		return fail("invalid time \"%s\" in field \"%s\": expected "
-		    "RFC 3339 such as 2026-12-04T15:04:05Z", quote(value, q),
+		    "RFC 3339 such as 2026-12-04T15:04:05Z", record_quote(value, q),
 		    name);
 	if (time_to_utc(value, out) != 0)
 		return fail("invalid time \"%s\" in field \"%s\": it is "
-		    "outside the years 0001 to 9999 in UTC", quote(value, q),
+		    "outside the years 0001 to 9999 in UTC", record_quote(value, q),
 		    name);
 	return jv_true();
 }
@@ -201,7 +197,7 @@ customer_phone(const char *name, const char *value, const char *country,
 	*channel = phone_channel(value, &number);
 	if (phone_normalize(number, country, phone, PHONE_MAX, &why) != 0)
 		return fail("invalid phone number \"%s\" in field \"%s\": %s; "
-		    "expected E.164 such as +12015550123", quote(value, q),
+		    "expected E.164 such as +12015550123", record_quote(value, q),
 		    name, why);
 	return jv_true();
 }
@@ -230,7 +226,7 @@ brand_address(const char *name, const char *value, const char *country,
 		return jv_true();
 	return fail("invalid address \"%s\" in field \"%s\": %s; expected "
 	    "E.164, a short code or a messaging service id",
-	    quote(value, q), name, why);
+	    record_quote(value, q), name, why);
 }
 
 static jv
@@ -247,7 +243,7 @@ check_word(const char *name, const char *value, size_t max)
 	if (n == 0 || n > max || i < n)
 		return fail("invalid value \"%s\" in field \"%s\": expected "
 		    "1 to %zu lower-case letters, digits, '_' or '-'",
-		    quote(value, q), name, max);
+		    record_quote(value, q), name, max);
 	return jv_true();
 }
 
@@ -323,7 +319,7 @@ normalize_media(jv media)
 		}
 		if (jv_get_kind(type) == JV_KIND_STRING && has_nul(type)) {
 			jv error = fail("media item %d: invalid content type "
-			    "\"%s\"", i + 1, quote(jv_string_value(type), q));
+			    "\"%s\"", i + 1, record_quote(jv_string_value(type), q));
 
 			jv_free(type);
 			jv_free(url);
@@ -416,7 +412,7 @@ message_optional(jv rec, jv out, const char *direction)
 		jv_free(out);
 		out = fail("invalid origin \"%s\": expected conversation, "
 		    "campaign, flow, keyword_reply or api",
-		    quote(jv_string_value(v), q));
+		    record_quote(jv_string_value(v), q));
 		jv_free(v);
 		return out;
 	}
@@ -441,7 +437,7 @@ message_optional(jv rec, jv out, const char *direction)
 	if (rc == 0 && !record_status_known(jv_string_value(v))) {
 		jv_free(out);
 		out = fail("unknown status \"%s\"",
-		    quote(jv_string_value(v), q));
+		    record_quote(jv_string_value(v), q));
 		jv_free(v);
 		return out;
 	}
@@ -487,13 +483,13 @@ normalize_message(jv rec, const char *country)
 		goto done;
 	if (strcmp(dir, "inbound") != 0 && strcmp(dir, "outbound") != 0) {
 		err = fail("invalid direction \"%s\": expected inbound or "
-		    "outbound", quote(dir, q));
+		    "outbound", record_quote(dir, q));
 		goto done;
 	}
 	inbound = dir[0] == 'i';
 	if (strlen(pmid) > 128) {
 		err = fail("provider_message_id \"%s\" is longer than 128 bytes",
-		    quote(pmid, q));
+		    record_quote(pmid, q));
 		goto done;
 	}
 	check = check_time("sent_at", sent);
@@ -519,9 +515,10 @@ normalize_message(jv rec, const char *country)
 		goto done;
 	}
 	chan = rc == 0 ? jv_string_value(h[5]) : prefix;
-	if (rc == 0 && strcmp(prefix, "sms") != 0 && strcmp(prefix, chan)) {
+	if (rc == 0 && phone_has_prefix(inbound ? from : to) &&
+	    strcmp(prefix, chan) != 0) {
 		err = fail("channel \"%s\" does not match address \"%s\"",
-		    quote(chan, q), inbound ? from : to);
+		    record_quote(chan, q), inbound ? from : to);
 		goto done;
 	}
 	check = check_word("channel", chan, 32);
@@ -592,7 +589,7 @@ outbox_field(jv rec, jv out)
 	if (digits == NULL || n == 0 || n > OUTBOX_ID_DIGITS_MAX ||
 	    digits[0] == '0' || digits[n] != '\0') {
 		err = fail("invalid outbox_id \"%s\": expected \"o_\" and a "
-		    "row number such as o_123", quote(s, q));
+		    "row number such as o_123", record_quote(s, q));
 		jv_free(v);
 		jv_free(out);
 		return err;
@@ -638,7 +635,7 @@ error_code_field(jv rec)
 	text = jv_dump_string(code, 0);
 	code = fail("invalid error_code %s: expected a non-negative integer "
 	    "up to %d or a string of at most %d bytes",
-	    quote(jv_string_value(text), q), ERROR_CODE_MAX,
+	    record_quote(jv_string_value(text), q), ERROR_CODE_MAX,
 	    ERROR_CODE_BYTES_MAX);
 	jv_free(text);
 	return code;
@@ -661,13 +658,13 @@ normalize_status(jv rec, const char *country)
 	/* No message has a longer id, so the receipt would wait forever. */
 	if (strlen(pmid) > 128) {
 		err = fail("provider_message_id \"%s\" is longer than 128 "
-		    "bytes", quote(pmid, q));
+		    "bytes", record_quote(pmid, q));
 		goto done;
 	}
 	if (!record_status_known(status)) {
 		err = fail("unknown status \"%s\": expected queued, sending, "
 		    "sent, delivered, undelivered, failed, canceled, read or "
-		    "another Twilio message status", quote(status, q));
+		    "another Twilio message status", record_quote(status, q));
 		goto done;
 	}
 	check = check_time("at", at);
@@ -728,7 +725,7 @@ normalize_consent(jv rec, const char *country)
 		goto done;
 	if (!in_list(status, consent_statuses)) {
 		err = fail("invalid consent status \"%s\": expected subscribed, "
-		    "unsubscribed or never_subscribed", quote(status, q));
+		    "unsubscribed or never_subscribed", record_quote(status, q));
 		goto done;
 	}
 	check = check_time("at", at);
@@ -739,7 +736,15 @@ normalize_consent(jv rec, const char *country)
 		err = check;
 		goto done;
 	}
-	if ((rc = get_string(rec, "channel", &h[3])) == 0)
+	/* CHAN is the channel of the phone's prefix until the field is read. */
+	if ((rc = get_string(rec, "channel", &h[3])) == 0 &&
+	    phone_has_prefix(phone_text) &&
+	    strcmp(chan, jv_string_value(h[3])) != 0) {
+		err = fail("channel \"%s\" does not match phone \"%s\"",
+		    record_quote(jv_string_value(h[3]), q), phone_text);
+		goto done;
+	}
+	if (rc == 0)
 		chan = jv_string_value(h[3]);
 	if ((rc = rc < 0 ? rc : get_string(rec, "method", &h[4])) == 0)
 		method = jv_string_value(h[4]);
@@ -943,7 +948,7 @@ record_normalize(jv rec, const char *country)
 		out = normalize_profile(rec, country);
 	else
 		out = fail("unknown record type \"%s\": expected message, "
-		    "status, consent or profile", quote(t, q));
+		    "status, consent or profile", record_quote(t, q));
 	jv_free(type);
 	jv_free(rec);
 	return out;

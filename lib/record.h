@@ -71,4 +71,10 @@ jv record_target(jv rec);
 /* Return 1 when S is a delivery status convo accepts. */
 int record_status_known(const char *s);
 
+/*
+ * Quote a value for an error message: at most 60 bytes of it, cut at a
+ * character boundary, with control characters shown as '?'.
+ */
+const char *record_quote(const char *s, char out[80]);
+
 #endif

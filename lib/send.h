@@ -43,6 +43,7 @@ struct send_job {
 	jv input;		/* the input record, owned */
 	char phone[PHONE_MAX];
 	char channel[40];
+	char named_channel[40];	/* a conversation's "channel" field, or "" */
 	char profile_id[32];
 	char requested[32];	/* conversation id in the input, "" for a phone */
 	char conversation_id[32];	/* "" when none */

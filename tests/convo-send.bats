@@ -524,21 +524,53 @@ send_at() {
 }
 
 @test "channels that convo-ingest would refuse are rejected" {
+	local results
 	printf '%s\n' '{"to":"+12125550318","channel":"FAX!"}' \
 	    '{"to":"whatsapp:+12125550318","channel":"sms"}' \
-	    '{"to":"+12125550318","channel":""}' >records
+	    '{"to":"+12125550318","channel":""}' \
+	    '{"to":"+12125550318","channel":5}' \
+	    '{"to":"+12125550318","channel":"sms\u0000x"}' \
+	    '{"to":"sms:+12125550318","channel":"whatsapp"}' \
+	    '{"conversation_id":"c_1","channel":"sms\n"}' >records
 	run --separate-stderr convo-send -q --dry-run --body "Hello" <records
 	assert_failure 65
-	run jq -sr 'sort_by(.input_line)[] | [.input_line, .reason] | join(" ")' \
-	    <<<"$output"
-	assert_output "$(printf '%s\n' '1 invalid_recipient' \
-	    '2 invalid_recipient' '3 invalid_recipient')"
-	assert_regex "$stderr" 'line 1: not sent: invalid channel "FAX!"'
+	results=$output
+	run jq -r .reason <<<"$results"
+	assert_output "$(printf 'invalid_recipient\n%.0s' $(seq 7))"
+	run jq -r .input_line <<<"$results"
+	assert_output "$(seq 7)"
+	run printf '%s\n' "$stderr"
+	assert_line --index 0 'convo-send: line 1: not sent: invalid channel "FAX!": expected 1 to 32 lower-case letters, digits, '\''_'\'' or '\''-'\'''
 	assert_regex "$stderr" \
 	    'line 2: not sent: channel "sms" does not match address "whatsapp:'
 	assert_regex "$stderr" 'line 3: not sent: invalid channel ""'
+	assert_regex "$stderr" \
+	    'line 4: not sent: field "channel" must be a string'
+	assert_regex "$stderr" 'line 5: not sent: NUL byte in field "channel"'
+	assert_regex "$stderr" 'line 6: not sent: channel "whatsapp" does not match address "sms:'
+	assert_regex "$stderr" 'line 7: not sent: invalid channel "sms\?"'
 	run requests
 	assert_output "0"
+}
+
+@test "a conversation's channel is checked" {
+	start_fake
+	customer +12125550319 subscribed | convo-ingest -q >/dev/null
+	printf '%s\n' '{"type":"consent","phone":"whatsapp:+12125550319","status":"subscribed","at":"2026-11-01T00:00:00Z"}' \
+	    '{"type":"message","direction":"inbound","channel":"whatsapp","from":"whatsapp:+12125550319","to":"whatsapp:+12025550140","body":"hola","provider_message_id":"SMw319","sent_at":"2026-11-02T10:00:00Z"}' |
+	    convo-ingest -q >/dev/null
+	convo-list --limit 0 | jq -c 'select(.channel == "whatsapp")' >wa
+	[ "$(wc -l <wa)" -eq 1 ]
+	jq -c '.channel = "sms"' wa >records
+	cat wa >>records
+	run --separate-stderr convo-send -q --rate 0 --body "Hello" <records
+	assert_failure 65
+	run jq -r '[.input_line, .status, .reason // ""] | join(" ")' <<<"$output"
+	assert_output "$(printf '1 rejected invalid_recipient\n2 sent ')"
+	assert_regex "$stderr" \
+	    'line 1: not sent: channel "sms" does not match conversation c_[0-9]+ on whatsapp'
+	run bash -c "jq -r .form.To log.ndjson"
+	assert_output "whatsapp:+12125550319"
 }
 
 @test "rate that is not a number exits 64" {

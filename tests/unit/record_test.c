@@ -90,6 +90,15 @@ static const struct rejected_case rejected[] = {
 	{ "{\"type\":\"consent\",\"phone\":\"\",\"status\":\"subscribed\","
 	  "\"at\":\"2026-10-03T14:02:11Z\"}",
 	  "empty field \"phone\"" },
+	{ "{\"type\":\"message\",\"direction\":\"inbound\","
+	  "\"from\":\"sms:+12015550100\",\"to\":\"+12025550100\","
+	  "\"channel\":\"whatsapp\",\"provider_message_id\":\"SM1\","
+	  "\"body\":\"x\",\"sent_at\":\"2026-10-03T14:02:11Z\"}",
+	  "channel \"whatsapp\" does not match address \"sms:+12015550100\"" },
+	{ "{\"type\":\"consent\",\"phone\":\"whatsapp:+12015550100\","
+	  "\"channel\":\"sms\",\"status\":\"subscribed\","
+	  "\"at\":\"2026-10-03T14:02:11Z\"}",
+	  "channel \"sms\" does not match phone \"whatsapp:+12015550100\"" },
 	{ "{\"type\":\"message\",\"direction\":\"outbound\","
 	  "\"from\":\"+12025550100\",\"to\":\"+12015550100\","
 	  "\"provider_message_id\":\"SM1\",\"body\":\"x\","
