@@ -140,15 +140,39 @@ create_one(PGconn *conn, PGresult *needed, int row, FILE *out, int *created)
 	"FROM convo.partitions_needed($1) n "
 
 /*
+ * The months before $2 with rows in a default partition and no partition
+ * of their own, attached or detached.
+ */
+#define WAITING_SQL NEEDED_SQL "WHERE n.month < $2::date " \
+	"AND NOT EXISTS (SELECT 1 FROM convo.partitions() p " \
+	"WHERE p.parent = n.parent AND p.month = n.month)"
+
+/*
+ * Write the name of partition NAME's archive file in DIR to PATH.
+ * Returns 0, or -1 with a warning when the name is too long.
+ */
+static int
+archive_path(char path[PATH_MAX], const char *dir, const char *name)
+{
+	if ((size_t)snprintf(path, PATH_MAX, "%s/%s.copy", dir, name) <
+	    PATH_MAX)
+		return 0;
+	warnx("archive directory name too long: %s", dir);
+	return -1;
+}
+
+/*
  * Create the partitions that SQL lists, with the NPARAMS PARAMS, one
- * transaction each, so that no lock outlasts its partition. Returns 0 or
- * an exit status.
+ * transaction each, so that no lock outlasts its partition. With DIR,
+ * skip those whose archive file in DIR exists. Returns 0 or an exit
+ * status.
  */
 static int
 create_listed(PGconn *conn, const char *sql, int nparams,
-    const char **params, FILE *out, int *created)
+    const char **params, const char *dir, FILE *out, int *created)
 {
 	PGresult *res;
+	char path[PATH_MAX];
 	int i, n, rc = 0;
 
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -159,6 +183,12 @@ create_listed(PGconn *conn, const char *sql, int nparams,
 	}
 	n = PQntuples(res);
 	for (i = 0; i < n && rc == 0; i++) {
+		if (dir != NULL) {
+			if (archive_path(path, dir, PQgetvalue(res, i, 2)) != 0)
+				rc = EX_USAGE;
+			if (rc != 0 || access(path, F_OK) == 0)
+				continue;
+		}
 		rc = create_one(conn, res, i, out, created);
 		fflush(out);
 	}
@@ -177,7 +207,7 @@ partition_maintain(PGconn *conn, int ahead, FILE *out, int *created)
 	if ((rc = check_partman(conn, "run %s.run_maintenance() instead")) != 0)
 		return rc;
 	snprintf(months, sizeof(months), "%d", ahead);
-	return create_listed(conn, NEEDED_SQL, 1, params, out, created);
+	return create_listed(conn, NEEDED_SQL, 1, params, NULL, out, created);
 }
 
 /*
@@ -409,11 +439,8 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 	char path[PATH_MAX], rows[32] = "0";
 	int rc, done;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.copy", dir, name) >=
-	    sizeof(path)) {
-		warnx("archive directory name too long: %s", dir);
+	if (archive_path(path, dir, name) != 0)
 		return EX_USAGE;
-	}
 	/*
 	 * Before detaching: a month must not vanish from reads for nothing.
 	 * The file may be the work of another run that archived the month
@@ -438,6 +465,45 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 		(*archived)++;
 	}
 	return 0;
+}
+
+/*
+ * Warn about each month of WAITING (months ahead, the month to archive
+ * before) whose rows still wait in a default partition after the run.
+ * Returns 0 or an exit status: 73 when the month's archive file exists,
+ * 75 when the rows arrived during the run.
+ */
+static int
+report_waiting(PGconn *conn, const char **waiting, const char *dir)
+{
+	PGresult *res;
+	char path[PATH_MAX];
+	int i, rc = 0;
+
+	res = PQexecParams(conn, WAITING_SQL, 2, NULL, waiting, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = db_report(conn, res, "cannot list the rows left");
+		PQclear(res);
+		return rc;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		if (archive_path(path, dir, PQgetvalue(res, i, 2)) != 0) {
+			rc = EX_USAGE;
+		} else if (access(path, F_OK) == 0) {
+			warnx("rows of %s of %.7s wait in the default partition, "
+			    "and %s exists; move it away and run archive again",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), path);
+			rc = EX_CANTCREAT;
+		} else {
+			warnx("rows of %s of %.7s reached the default partition "
+			    "during the run; run archive again",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+			if (rc == 0)
+				rc = EX_TEMPFAIL;
+		}
+	}
+	PQclear(res);
+	return rc;
 }
 
 int
@@ -471,13 +537,11 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	/*
 	 * Rows of those months that wait in a default partition first get
 	 * partitions of their own, as maintain does, so that they are
-	 * archived too. A month left detached is archived first, and the
-	 * rows it received since then wait for the next run.
+	 * archived too. A month left detached, or with an archive file
+	 * already, keeps them there, and report_waiting() names it.
 	 */
-	if ((rc = create_listed(conn, NEEDED_SQL "WHERE n.month < $2::date "
-	    "AND NOT EXISTS (SELECT 1 FROM convo.partitions() p "
-	    "WHERE p.parent = n.parent AND p.month = n.month)", 2, waiting,
-	    out, &created)) != 0)
+	if ((rc = create_listed(conn, WAITING_SQL, 2, waiting, dir, out,
+	    &created)) != 0)
 		return rc;
 	res = PQexecParams(conn, "SELECT p.parent, p.month::text, "
 	    "p.partition, p.attached FROM convo.partitions() p "
@@ -494,5 +558,5 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 		fflush(out);
 	}
 	PQclear(res);
-	return rc;
+	return rc != 0 ? rc : report_waiting(conn, waiting, dir);
 }

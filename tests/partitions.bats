@@ -339,12 +339,34 @@ two_old_months() {
 	assert_failure
 	assert_output --partial 'partition convo_partitions.messages_2025_01 is detached'
 	run convo-db -q archive --before 2025-02
-	assert_success
-	[ "$(jq -r .rows <<<"$output")" = 2 ]
+	assert_failure 73
+	[ "$(jq -r .rows <<<"${lines[0]}")" = 2 ]
+	assert_line --index 1 'convo-db: rows of messages of 2025-01 wait in the default partition, and ./messages_2025_01.copy exists; move it away and run archive again'
 	run convo-db -q maintain
 	assert_success
 	run partition_of SMjan9
 	assert_output convo_partitions.messages_2025_01
+}
+
+@test "rows of an archived month wait for its file to move" {
+	two_old_months
+	convo-db -q archive --before 2025-02 >/dev/null
+	text SMjan8 2025-01-21T09:00:00Z 'after the archive' >in
+	convo-ingest -q -a default in >/dev/null
+	run convo-db archive --before 2025-02
+	assert_failure 73
+	assert_line 'convo-db: rows of messages of 2025-01 wait in the default partition, and ./messages_2025_01.copy exists; move it away and run archive again'
+	run partition_of SMjan8
+	assert_output convo_partitions.messages_default
+	mkdir kept
+	mv messages_2025_01.copy kept/
+	run convo-db archive --before 2025-02
+	assert_success
+	assert_line --index 0 '{"type":"partition","table":"messages","month":"2025-01","partition":"convo_partitions.messages_2025_01","moved":1}'
+	assert_line --index 1 '{"type":"archive","table":"messages","month":"2025-01","partition":"convo_partitions.messages_2025_01","rows":1,"file":"./messages_2025_01.copy"}'
+	grep -q 'after the archive' messages_2025_01.copy
+	run sql "SELECT count(*) FROM convo.messages WHERE sent_at < '2025-02-01'"
+	assert_output 0
 }
 
 @test "archive checks its file before detaching" {
@@ -404,6 +426,28 @@ EOF
 	run sql "SELECT count(*) FROM convo.partitions()
 	    WHERE partition = 'messages_2025_01'"
 	assert_output 0
+}
+
+@test "rows that arrive during an archive are reported" {
+	two_old_months
+	# A month-old message lands in the default partition while the
+	# archive waits for the partition lock.
+	other_run <<'EOF'
+SELECT pg_sleep(1);
+INSERT INTO convo.messages SELECT (jsonb_populate_record(m,
+    jsonb_build_object('message_id', m.message_id + 1000,
+    'provider_message_id', 'SMjan7', 'sent_at', '2024-12-03T10:00:00Z'))).*
+FROM convo.messages m WHERE m.provider_message_id = 'SMfeb1';
+COMMIT;
+EOF
+	run convo-db archive --before 2025-02
+	assert_failure 75
+	assert_line --index 0 --partial '"month":"2025-01"'
+	assert_line 'convo-db: rows of messages of 2024-12 reached the default partition during the run; run archive again'
+	wait
+	run convo-db -q archive --before 2025-02
+	assert_success
+	assert_line --partial '"month":"2024-12","partition":"convo_partitions.messages_2024_12","rows":1'
 }
 
 @test "archive keeps the current month" {
