@@ -100,9 +100,7 @@ ingest_fd(struct ingest *in, int fd, const char *file)
 		}
 		if (rc == 0)
 			break;
-		if (len == 0 && !too_long)
-			continue;
-		if (len == 1 && line[0] == '\r')
+		if (!too_long && linereader_blank(line, len))
 			continue;
 		ingest_line(in, file, r.lineno, line, len, too_long);
 		progress_add(&progress, 1, len + 1);

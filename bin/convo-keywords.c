@@ -886,7 +886,7 @@ import_fd(struct context *c, int fd, const char *file)
 
 	linereader_init(&r, fd, CONVO_LINE_MAX);
 	while ((rc = linereader_next(&r, &line, &len, &too_long)) == 1) {
-		if (len == 0 && !too_long)
+		if (!too_long && linereader_blank(line, len))
 			continue;
 		if (too_long) {
 			long_line_error(c, file, r.lineno, len);
@@ -994,7 +994,7 @@ test_stdin(struct context *c, const struct keyword_set *set)
 	    (rc = linereader_next(&r, &line, &len, &too_long)) == 1) {
 		if (too_long)
 			long_line_error(c, NULL, r.lineno, len);
-		else if (len > 0)
+		else if (!linereader_blank(line, len))
 			test_line(c, set, &out, &scratch, r.lineno, line,
 			    len);
 		/* Records of a slow producer go out before the next wait. */

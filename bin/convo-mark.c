@@ -525,7 +525,7 @@ read_stdin(struct marker *m)
 	linereader_init(&lr, STDIN_FILENO, CONVO_LINE_MAX);
 	while (!m->output_closed &&
 	    linereader_next(&lr, &line, &len, &too_long) == 1) {
-		if (len == 0 && !too_long)
+		if (!too_long && linereader_blank(line, len))
 			continue;
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?

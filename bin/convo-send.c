@@ -1715,8 +1715,7 @@ read_job(struct sender *s, int batched, int *later)
 		if (rc != 1)
 			return NULL;
 		progress_add(&s->progress, 0, len + 1);
-		/* Empty lines, and those of CRLF text, are skipped. */
-		if ((len == 0 || (len == 1 && line[0] == '\r')) && !too_long)
+		if (!too_long && linereader_blank(line, len))
 			continue;
 		rec = parse_input(line, len, too_long, s->input.lineno);
 		if (!jv_is_valid(rec)) {

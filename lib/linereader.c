@@ -168,3 +168,14 @@ linereader_ready(struct linereader *r, int timeout_ms)
 		return errno != EAGAIN && errno != EWOULDBLOCK;
 	return line_buffered(r);
 }
+
+int
+linereader_blank(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return 0;
+	return 1;
+}

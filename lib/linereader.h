@@ -44,4 +44,10 @@ int linereader_next(struct linereader *r, const char **line, size_t *len,
  */
 int linereader_ready(struct linereader *r, int timeout_ms);
 
+/*
+ * Return 1 when the LEN bytes of LINE are only spaces, tabs and carriage
+ * returns, the white space of JSON: such lines hold no record.
+ */
+int linereader_blank(const char *line, size_t len);
+
 #endif

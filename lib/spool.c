@@ -425,7 +425,7 @@ is_webhook(const struct ingest *in, const char *line, size_t len)
 	return in->format == FORMAT_AUTO && form_looks_like(line, len);
 }
 
-/* Read the next line that is not empty, as convo-ingest skips those. */
+/* Read the next line that is not blank, as convo-ingest skips those. */
 static int
 next_line(struct linereader *r, const char **line, size_t *len,
     int *too_long)
@@ -434,8 +434,7 @@ next_line(struct linereader *r, const char **line, size_t *len,
 
 	do {
 		rc = linereader_next(r, line, len, too_long);
-	} while (rc == 1 && !*too_long &&
-	    (*len == 0 || (*len == 1 && (*line)[0] == '\r')));
+	} while (rc == 1 && !*too_long && linereader_blank(*line, *len));
 	return rc;
 }
 

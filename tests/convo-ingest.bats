@@ -611,6 +611,16 @@ END
 	assert_output "original"
 }
 
+@test "blank lines are skipped" {
+	printf ' \t\n{"type":"message","direction":"inbound","from":"+12015550603","to":"+12025550140","body":"hi","provider_message_id":"SMb1","sent_at":"2026-11-06T10:00:00Z"}\r\n\r\n  \n' \
+	    >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+	run jq -r '[.input_line, .result] | join(" ")' <<<"$output"
+	assert_output "2 inserted"
+}
+
 @test "whatsapp addresses get their own channel" {
 	echo '{"type":"message","direction":"inbound","from":"whatsapp:+12015550602","to":"whatsapp:+12025550140","body":"hola","provider_message_id":"SMw1","sent_at":"2026-11-06T10:00:00Z"}' \
 	    >input.ndjson

@@ -162,7 +162,7 @@ requests() {
 	customer +12015550938 subscribed | convo-ingest -q >/dev/null
 	printf '%s\r\n' '{"to":"+12015550938","body":"CRLF works"}' '' \
 	    '{"to": }' '["to"]' >in.ndjson
-	printf '\377\n' >>in.ndjson
+	printf '\377\n \t \n' >>in.ndjson
 	run --separate-stderr convo-send --rate 0 <in.ndjson
 	assert_failure 65
 	run jq -r .status <<<"$output"

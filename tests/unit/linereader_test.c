@@ -87,6 +87,15 @@ test_lines(void)
 }
 
 static void
+test_blank(void)
+{
+	unit_check(linereader_blank("", 0), "empty line is blank");
+	unit_check(linereader_blank(" \t\r", 3), "white space is blank");
+	unit_check(!linereader_blank(" {}", 3), "record is not blank");
+	unit_check(!linereader_blank("\f", 1), "form feed is not blank");
+}
+
+static void
 test_too_long(void)
 {
 	struct linereader r;
@@ -176,6 +185,7 @@ main(void)
 {
 	test_ready_part_line();
 	test_lines();
+	test_blank();
 	test_too_long();
 	test_small_reads();
 	return unit_done();
