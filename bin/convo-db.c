@@ -922,7 +922,7 @@ cmd_archive(int argc, char **argv)
 	rc = partition_archive(conn, day, dir, stdout, &archived);
 	PQfinish(conn);
 	finish_stdout();
-	if (rc == 0)
+	if (rc == 0 || archived > 0)
 		say("archived %d %s before %s", archived,
 		    archived == 1 ? "partition" : "partitions", before);
 	return rc;

@@ -122,7 +122,7 @@ struct sender {
 	 */
 	int down;
 	int down_reported;	/* the warning is printed, messages held */
-	char down_reason[384];	/* the warning's text */
+	char last_error[256];	/* the error of the last failed request */
 	int stopped;		/* stopped reading on a signal */
 	/* Keys a dry run would claim, the last DRY_KEYS of them. */
 	struct recent dry_keys;
@@ -1088,10 +1088,6 @@ check_outage(struct sender *s, const struct send_job *j,
 	    s->failing < DOWN_FAILURES || s->last_response >= j->first_try)
 		return;
 	s->down = 1;
-	snprintf(s->down_reason, sizeof(s->down_reason), "Twilio failed the "
-	    "last %d requests, for %.0f s, the last one with %s", s->failing,
-	    now_seconds() - s->failing_since, res->transport_error[0] ?
-	    res->transport_error : res->error_message);
 }
 
 /*
@@ -1105,8 +1101,10 @@ outage_settled(struct sender *s)
 	if (!s->down || twilio_in_flight(&s->twilio) > 0)
 		return 0;
 	if (!s->down_reported)
-		warnx("%s; no more requests are made, and the messages not yet "
-		    "sent stay queued for a later run", s->down_reason);
+		warnx("Twilio failed the last %d requests, for %.0f s, the "
+		    "last one with %s; no more requests are made, and the "
+		    "messages not yet sent stay queued for a later run",
+		    s->failing, now_seconds() - s->failing_since, s->last_error);
 	s->down_reported = 1;
 	return 1;
 }
@@ -1305,6 +1303,9 @@ complete(struct sender *s, struct twilio_call *call)
 	if (twilio_retryable(res)) {
 		if (s->failing++ == 0)
 			s->failing_since = now_seconds();
+		snprintf(s->last_error, sizeof(s->last_error), "%s",
+		    res->transport_error[0] ? res->transport_error :
+		    res->error_message);
 	} else if (res->http_status >= 200 && res->http_status < 500) {
 		s->failing = 0;
 		s->last_response = now_seconds();
@@ -1774,6 +1775,9 @@ idle_wait(struct sender *s)
 	 * twilio_next() returns early when a request completes.
 	 */
 	if (twilio_in_flight(&s->twilio) >= s->o.parallel)
+		return 1000;
+	/* When the provider is down, no job starts until they all end. */
+	if (s->down && twilio_in_flight(&s->twilio) > 0)
 		return 1000;
 	/* Jobs that ended without a request leave room for more input. */
 	if (input_wanted(s) >= 0 && input_ready(s, 0))

@@ -430,7 +430,11 @@ partition_gone(PGconn *conn, const char *name)
 	return commit_rc != 0 ? commit_rc : rc;
 }
 
-/* Archive the partition of row ROW of RES (parent, month, name, attached). */
+/*
+ * Archive the partition of row ROW of RES (parent, month, name,
+ * attached). Returns 0, -1 when its file exists already and the
+ * partition stays, or an exit status.
+ */
 static int
 archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
     FILE *out, int *archived)
@@ -452,7 +456,7 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 		/* A run that failed to drop the month removed its file. */
 		if (access(path, F_OK) == 0) {
 			warnx("%s exists; move it away and run again", path);
-			return EX_CANTCREAT;
+			return -1;
 		}
 	}
 	if ((rc = exec_one(conn, "SELECT convo.partition_detach($1)", name,
@@ -512,7 +516,7 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 {
 	const char *params[1] = { before }, *waiting[2] = { "0", before };
 	PGresult *res;
-	int i, n, created = 0, rc = 0;
+	int i, n, created = 0, file_exists = 0, rc = 0;
 
 	*archived = 0;
 	if ((rc = check_partman(conn, "set the retention of %s.part_config "
@@ -552,11 +556,18 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 		PQclear(res);
 		return rc;
 	}
+	/* A month whose file exists stays, and the others go on. */
 	n = PQntuples(res);
 	for (i = 0; i < n && rc == 0; i++) {
 		rc = archive_one(conn, res, i, dir, out, archived);
+		if (rc < 0) {
+			file_exists = 1;
+			rc = 0;
+		}
 		fflush(out);
 	}
 	PQclear(res);
-	return rc != 0 ? rc : report_waiting(conn, waiting, dir);
+	if (rc == 0)
+		rc = report_waiting(conn, waiting, dir);
+	return rc == 0 && file_exists ? EX_CANTCREAT : rc;
 }

@@ -132,6 +132,15 @@ get_string(jv rec, const char *name, jv *out)
 	return k == JV_KIND_INVALID || k == JV_KIND_NULL ? 1 : -1;
 }
 
+/* Return the error for field NAME, for which get_string() returned RC. */
+static jv
+string_error(const char *name, int rc)
+{
+	if (rc == -2)
+		return fail("NUL byte in field \"%s\"", name);
+	return fail("field \"%s\" must be a string", name);
+}
+
 /*
  * Like get_string, but a missing or empty field is an error stored in
  * *ERR. *HOLDER keeps any string found, and the caller frees it on error
@@ -511,7 +520,7 @@ normalize_message(jv rec, const char *country)
 	}
 	rc = get_string(rec, "channel", &h[5]);
 	if (rc < 0) {
-		err = fail("field \"channel\" must be a string");
+		err = string_error("channel", rc);
 		goto done;
 	}
 	chan = rc == 0 ? jv_string_value(h[5]) : prefix;
@@ -744,14 +753,18 @@ normalize_consent(jv rec, const char *country)
 		    record_quote(jv_string_value(h[3]), q), phone_text);
 		goto done;
 	}
-	if (rc == 0)
-		chan = jv_string_value(h[3]);
-	if ((rc = rc < 0 ? rc : get_string(rec, "method", &h[4])) == 0)
-		method = jv_string_value(h[4]);
 	if (rc < 0) {
-		err = fail("fields \"channel\" and \"method\" must be strings");
+		err = string_error("channel", rc);
 		goto done;
 	}
+	if (rc == 0)
+		chan = jv_string_value(h[3]);
+	if ((rc = get_string(rec, "method", &h[4])) < 0) {
+		err = string_error("method", rc);
+		goto done;
+	}
+	if (rc == 0)
+		method = jv_string_value(h[4]);
 	check = check_word("channel", chan, 32);
 	if (jv_is_valid(check))
 		check = check_word("method", method, 32);

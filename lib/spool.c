@@ -354,18 +354,19 @@ format_time(const struct timespec *ts, char out[TIME_MAX])
  * the way that ingest rejects a line.
  */
 static void
-reject_body(struct spool_run *run, struct spool_file *f, const char *error)
+reject_body(struct spool_run *run, struct spool_file *f, long long lineno,
+    const char *error)
 {
 	jv r;
 
-	warnx("%s: line 1: %s", f->path, error);
-	note_rejected(f, 1, error);
+	warnx("%s: line %lld: %s", f->path, lineno, error);
+	note_rejected(f, lineno, error);
 	run->in->records++;
 	run->in->rejected++;
 	r = jv_object_set(jv_object(), jv_string("type"),
 	    jv_string("ingest_result"));
 	r = jv_object_set(r, jv_string("file"), jv_string(f->path));
-	r = jv_object_set(r, jv_string("input_line"), jv_number(1));
+	r = jv_object_set(r, jv_string("input_line"), jv_number(lineno));
 	r = jv_object_set(r, jv_string("result"), jv_string("rejected"));
 	r = jv_object_set(r, jv_string("error"), jv_string(error));
 	print_record(run->in, r);
@@ -383,12 +384,12 @@ current_file(struct spool_run *run)
 }
 
 /*
- * Add the webhook body LINE of the current file as a record whose time
- * is MTIME, the time the producer wrote the file.
+ * Add the webhook body LINE, line LINENO of the current file, as a
+ * record whose time is MTIME, the time the producer wrote the file.
  */
 static void
-add_webhook(struct spool_run *run, const char *line, size_t len,
-    const struct timespec *mtime)
+add_webhook(struct spool_run *run, long long lineno, const char *line,
+    size_t len, const struct timespec *mtime)
 {
 	struct spool_file *f = current_file(run);
 	struct ingest *in = run->in;
@@ -402,7 +403,7 @@ add_webhook(struct spool_run *run, const char *line, size_t len,
 	rec = twilio_form_to_record(form_decode(line, len), received);
 	if (!jv_is_valid(rec)) {
 		msg = jv_invalid_get_msg(rec);
-		reject_body(run, f, jv_get_kind(msg) == JV_KIND_STRING ?
+		reject_body(run, f, lineno, jv_get_kind(msg) == JV_KIND_STRING ?
 		    jv_string_value(msg) : "invalid webhook body");
 		jv_free(msg);
 		return;
@@ -410,7 +411,7 @@ add_webhook(struct spool_run *run, const char *line, size_t len,
 	rec = jv_dump_string(rec, 0);
 	/* The record is JSON now, so no format may read it as a form. */
 	in->format = FORMAT_NDJSON;
-	ingest_line(in, f->path, 1, jv_string_value(rec),
+	ingest_line(in, f->path, lineno, jv_string_value(rec),
 	    (size_t)jv_string_length_bytes(jv_copy(rec)), 0);
 	in->format = format;
 	jv_free(rec);
@@ -472,7 +473,7 @@ read_file(struct spool_run *run, int fd, const struct timespec *mtime)
 		rc = next_line(&r, &line, &len, &too_long);
 		if (rc == 0 && !first_too_long &&
 		    is_webhook(run->in, first, first_len))
-			add_webhook(run, first, first_len, mtime);
+			add_webhook(run, first_no, first, first_len, mtime);
 		else if (rc >= 0)
 			add_line(run, first_no, first, first_len,
 			    first_too_long);

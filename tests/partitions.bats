@@ -428,6 +428,23 @@ EOF
 	assert_output 0
 }
 
+@test "archive goes on past a month whose file exists" {
+	two_old_months
+	convo-db -q archive --before 2025-02 >/dev/null
+	text SMjan6 2025-01-22T09:00:00Z 'late and given a partition' >in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	run partition_of SMjan6
+	assert_output convo_partitions.messages_2025_01
+	run convo-db archive --before 2025-03
+	assert_failure 73
+	assert_line --index 0 'convo-db: ./messages_2025_01.copy exists; move it away and run again'
+	assert_line --index 1 --partial '"month":"2025-02","partition":"convo_partitions.messages_2025_02","rows":1'
+	assert_line --index 2 'convo-db: archived 1 partition before 2025-03'
+	run partition_of SMjan6
+	assert_output convo_partitions.messages_2025_01
+}
+
 @test "rows that arrive during an archive are reported" {
 	two_old_months
 	# A month-old message lands in the default partition while the

@@ -78,6 +78,17 @@ setup() {
 	assert_output "2026-05-02T08:00:00Z"
 }
 
+@test "webhook line numbers count blank lines" {
+	printf '\n  \nSmsStatus=received&Body=hi&From=%%2B12015550109\n' \
+	    >spool/new/bad
+	run --separate-stderr convo-ingest -q --spool spool
+	assert_failure 65
+	[[ $stderr == *'spool/new/bad: line 3: missing parameter'* ]]
+	[ "$(jq -r .input_line <<<"$output")" = 3 ]
+	run cat spool/failed/bad.reason
+	assert_output --partial 'line 3: missing parameter "MessageSid"'
+}
+
 @test "CRLF webhook file is recorded" {
 	printf 'MessageSid=SMc1&SmsStatus=received&Body=hi' >spool/new/a
 	printf '&From=%%2B12015550105&To=%s\r\n' "$BRAND" >>spool/new/a

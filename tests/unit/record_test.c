@@ -99,6 +99,13 @@ static const struct rejected_case rejected[] = {
 	  "\"channel\":\"sms\",\"status\":\"subscribed\","
 	  "\"at\":\"2026-10-03T14:02:11Z\"}",
 	  "channel \"sms\" does not match phone \"whatsapp:+12015550100\"" },
+	{ "{\"type\":\"consent\",\"phone\":\"+12015550100\",\"channel\":5,"
+	  "\"status\":\"subscribed\",\"at\":\"2026-10-03T14:02:11Z\"}",
+	  "field \"channel\" must be a string" },
+	{ "{\"type\":\"consent\",\"phone\":\"+12015550100\","
+	  "\"method\":\"web\\u0000\",\"status\":\"subscribed\","
+	  "\"at\":\"2026-10-03T14:02:11Z\"}",
+	  "NUL byte in field \"method\"" },
 	{ "{\"type\":\"message\",\"direction\":\"outbound\","
 	  "\"from\":\"+12025550100\",\"to\":\"+12015550100\","
 	  "\"provider_message_id\":\"SM1\",\"body\":\"x\","
