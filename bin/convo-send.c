@@ -1582,7 +1582,8 @@ new_job(jv rec, long long line)
 static struct send_job *
 queued_job(struct sender *s)
 {
-	const char *params[3] = { s->ctx.account_id, s->queue_after, NULL };
+	const char *params[4] = { s->ctx.account_id, s->queue_after, NULL,
+	    s->o.retry_unknown ? "t" : "f" };
 	char hours[32];
 	struct send_job *j;
 	jv rec;
@@ -1599,10 +1600,11 @@ queued_job(struct sender *s)
 		    "'in_reply_to', o.reply_to), "
 		    "o.conversation_id IS NULL AND o.origin <> 'keyword_reply' "
 		    "FROM convo.outbox o "
-		    "WHERE o.account_id = $1 AND o.state = 'queued' "
+		    "WHERE o.account_id = $1 AND (o.state = 'queued' OR "
+		    "($4::boolean AND o.state = 'sending')) "
 		    "AND o.outbox_id > $2 AND o.created_at > now() - $3::interval "
 		    "AND NOT convo.outbox_busy(o) ORDER BY o.outbox_id "
-		    "LIMIT 100", 3, params);
+		    "LIMIT 100", 4, params);
 		s->queue_row = 0;
 		if (PQntuples(s->queue) == 0)
 			return NULL;

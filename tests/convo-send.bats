@@ -1214,6 +1214,25 @@ END
 	assert_output "sending"
 }
 
+@test "queued run retries unknown outcomes when asked" {
+	start_fake 'drop' 'always ok'
+	customer +12015550915 subscribed | convo-ingest -q >/dev/null
+	run convo-send -q --to +12015550915 --body "Hello"
+	assert_failure 75
+	# Without --retry-unknown the row is left alone.
+	run --separate-stderr convo-send -q --queued
+	assert_success
+	assert_output ""
+	run --separate-stderr convo-send -q --queued --retry-unknown
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output --regexp '^sent o_[0-9]+$'
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "sent"
+	run requests
+	assert_output "2"
+}
+
 # Start a send to PHONE that the slow fake holds, and kill it once the
 # fake has the request, so that its outbox row stays sending.
 kill_during_request() {

@@ -467,6 +467,46 @@ EOF
 	assert_line --partial '"month":"2024-12","partition":"convo_partitions.messages_2024_12","rows":1'
 }
 
+# The consent in force of +12015550123 on sms.
+consent_of() {
+	sql "SELECT c.status FROM convo.consent c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '+12015550123' AND c.channel = 'sms'"
+}
+
+@test "an archived STOP is not undone by a re-import" {
+	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
+	text SMjan5 2025-01-05T09:00:00Z 'STOP' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	run consent_of
+	assert_output unsubscribed
+	convo-db -q archive --before 2025-02 >/dev/null
+	run convo-ingest -q -a default in
+	assert_success
+	run consent_of
+	assert_output unsubscribed
+	# A new text of the customer keeps the archived STOP in force too.
+	text SMmar1 2025-03-01T09:00:00Z 'a question' | convo-ingest -q >/dev/null
+	run consent_of
+	assert_output unsubscribed
+}
+
+@test "an archived opt-in stays in force" {
+	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
+	text SMjan4 2025-01-04T09:00:00Z 'hello' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >/dev/null
+	run sql "SELECT count(*) FROM convo.consent_changes"
+	assert_output 0
+	text SMmar2 2025-03-01T09:00:00Z 'a question' | convo-ingest -q >/dev/null
+	run sql "SELECT count(*) FROM convo.messages"
+	assert_output 1
+	run consent_of
+	assert_output subscribed
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64
