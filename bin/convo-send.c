@@ -697,8 +697,8 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	if (conversation != NULL && (strncmp(conversation, "c_", 2) != 0 ||
 	    conversation[2] == '\0' || strlen(conversation) > 20 ||
 	    strspn(conversation + 2, "0123456789") != strlen(conversation + 2))) {
-		snprintf(message, n, "invalid conversation id \"%s\"",
-		    conversation);
+		snprintf(message, n, "invalid conversation id \"%s\": "
+		    "expected c_ and digits, such as c_42", conversation);
 		rc = 1;
 	} else if (conversation == NULL && target == NULL) {
 		snprintf(message, n, "no recipient: give --to, --conversation "
@@ -1473,9 +1473,13 @@ resolve_batch(struct sender *s, struct send_job **jobs, int n)
 			jobs[m++] = j;
 			continue;
 		}
-		snprintf(message, sizeof(message), "no customer %s; the "
-		    "customer must write first", j->requested[0] ? j->requested :
-		    j->phone);
+		if (j->requested[0] != '\0')
+			snprintf(message, sizeof(message), "conversation \"%s\" "
+			    "not found; list conversations with convo-list",
+			    j->requested);
+		else
+			snprintf(message, sizeof(message), "no customer %s; the "
+			    "customer must write first", j->phone);
 		reject(s, j, "no_conversation", message);
 		free_job(j);
 	}
@@ -2131,7 +2135,7 @@ start_provider(struct sender *s)
 	rc = twilio_init(&s->twilio, s->o.dry_run ?
 	    TWILIO_CREDENTIALS_OPTIONAL : 0, msg, sizeof(msg));
 	if (rc == TWILIO_MISSING)
-		errx(EX_CONFIG, "%s; set it, or use --dry-run", msg);
+		errx(EX_CONFIG, "%s; or use --dry-run", msg);
 	if (rc != TWILIO_OK)
 		errx(EX_CONFIG, "%s", msg);
 	if (s->twilio.insecure && !s->o.quiet)

@@ -521,6 +521,15 @@ send_at() {
 	assert_line --index 2 "3 invalid_recipient"
 	assert_line --index 3 "4 no_recipient"
 	assert_line --index 4 "5 no_recipient"
+	assert_regex "$stderr" 'line 1: not sent: invalid conversation id "c_x": expected c_ and digits, such as c_42'
+}
+
+@test "unknown conversation id is not found" {
+	run --separate-stderr convo-send -q --dry-run --conversation c_999999 \
+	    --body "Hello"
+	assert_failure 65
+	[ "$(jq -r .reason <<<"$output")" = no_conversation ]
+	assert_equal "$stderr" 'convo-send: not sent: conversation "c_999999" not found; list conversations with convo-list'
 }
 
 @test "channels that convo-ingest would refuse are rejected" {
@@ -2136,7 +2145,7 @@ sent -"
 	TWILIO_ACCOUNT_SID=AC0000 run convo-send -q --to +12015550999 \
 	    --body "Hello"
 	assert_failure 78
-	assert_output --partial "TWILIO_AUTH_TOKEN is not set: set it, or name a file that contains it with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET"
+	assert_output "convo-send: TWILIO_AUTH_TOKEN is not set: set it, or name a file that contains it with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET; or use --dry-run"
 }
 
 @test "whatsapp reply keeps the channel prefix" {
