@@ -507,6 +507,47 @@ consent_of() {
 	assert_output subscribed
 }
 
+@test "a re-import while a month is detached keeps its STOP" {
+	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
+	text SMjan3 2025-01-05T09:00:00Z 'STOP' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	# An archive has detached the month and not yet dropped it.
+	sql "SELECT convo.partition_detach('consent_changes_2025_01')" >/dev/null
+	convo-ingest -q -a default in >/dev/null
+	run consent_of
+	assert_output unsubscribed
+}
+
+@test "a YES after an archived STOP opts in" {
+	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
+	text SMjan2 2025-01-05T09:00:00Z 'STOP' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >/dev/null
+	convo-ingest -q -a default in >/dev/null
+	text SMmar3 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
+	run sql "SELECT keyword_action FROM convo.messages"
+	assert_output opt_in
+	run consent_of
+	assert_output subscribed
+}
+
+@test "a YES after an archived START is a text" {
+	printf '{"type":"consent","phone":"+12015550123","status":"unsubscribed","at":"2025-01-02T09:00:00Z"}\n' >in
+	text SMjan1 2025-01-05T09:00:00Z 'START' >>in
+	convo-ingest -q -a default in >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >/dev/null
+	text SMmar4 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
+	run sql "SELECT coalesce(keyword_action, 'none') FROM convo.messages"
+	assert_output none
+	run sql "SELECT count(*) FROM convo.conversations"
+	assert_output 1
+	run consent_of
+	assert_output subscribed
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64

@@ -198,3 +198,27 @@ SQL
 	assert_output "+12015550126|sms|$ahead"
 	drop_old_database
 }
+
+@test "migration keeps a STOP archived before it in force" {
+	local file=$BATS_TEST_TMPDIR/in
+	local archive=$BATS_TEST_TMPDIR/archive
+
+	# The schema before archived consent was marked.
+	old_database 034
+	printf '%s\n' '{"type":"consent","phone":"+12015550128","status":"subscribed","at":"2025-01-02T09:00:00Z"}' \
+	    '{"type":"message","direction":"inbound","from":"+12015550128","to":"+12025550140","body":"STOP","provider_message_id":"SMup3","sent_at":"2025-01-05T09:00:00Z"}' \
+	    >"$file"
+	mkdir "$archive"
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q maintain >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q archive --before 2025-02 \
+	    --dir "$archive" >/dev/null
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT status, archived FROM convo.consent"
+	assert_output "unsubscribed|t"
+	CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	run psql -X -qAt "$OLD" -c "SELECT status, archived FROM convo.consent"
+	assert_output "unsubscribed|t"
+	drop_old_database
+}

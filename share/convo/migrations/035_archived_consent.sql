@@ -7,11 +7,14 @@
 -- the changes left: a customer whose STOP was archived became subscribed
 -- again on a re-import of an older opt-in.
 --
--- convo.consent.archived now marks a change in force whose month was
--- archived: convo.partition_drop sets it before it drops a month of
--- consent changes. Such a change is replaced only by a change at least
--- as late (unsubscribed winning at the same instant), and a customer
--- whose changes are all archived keeps it.
+-- convo.consent.archived now marks a change in force that is no longer
+-- among the changes: convo.partition_detach sets it when it detaches a
+-- month of consent changes, in the transaction that detaches it, and
+-- this migration sets it for the months archived before. Such a change
+-- is replaced only by a change at least as late (unsubscribed winning at
+-- the same instant), a customer whose changes are all archived keeps it,
+-- and a conditional opt-in (YES) after it is judged against it when no
+-- change left is later.
 --
 -- convo.ingest_consent is that of 027 otherwise.
 
@@ -21,25 +24,36 @@ LOCK TABLE convo.consent_changes IN SHARE ROW EXCLUSIVE MODE;
 ALTER TABLE convo.consent ADD COLUMN archived boolean NOT NULL
     DEFAULT false;
 
+-- Before this migration, only archive removed the change in force of a
+-- customer: a withdrawn change was replaced in its own transaction.
+UPDATE convo.consent s SET archived = true
+WHERE NOT EXISTS (SELECT 1 FROM convo.consent_changes c
+    WHERE c.account_id = s.account_id AND c.change_id = s.change_id);
+
 -- As in 015, but the consent in force that a month of consent changes
--- holds is marked archived first.
-CREATE OR REPLACE FUNCTION convo.partition_drop(p_name text) RETURNS void
+-- holds is marked archived as the month leaves the table, and so is
+-- that of a month an unfinished archive left detached.
+CREATE OR REPLACE FUNCTION convo.partition_detach(p_name text)
+RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_parent text;
+    v_attached boolean;
 BEGIN
     PERFORM convo.partitions_lock();
-    PERFORM 1 FROM convo.partitions() p
-    WHERE p.partition = p_name AND NOT p.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no detached partition named %', p_name;
+    SELECT p.parent, p.attached INTO v_parent, v_attached
+    FROM convo.partitions() p WHERE p.partition = p_name;
+    IF v_attached THEN
+        LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
+        EXECUTE format('ALTER TABLE convo.%I DETACH PARTITION '
+            'convo_partitions.%I', v_parent, p_name);
     END IF;
-    IF EXISTS (SELECT 1 FROM convo.partitions() p
-        WHERE p.partition = p_name AND p.parent = 'consent_changes') THEN
+    IF v_parent = 'consent_changes' THEN
         EXECUTE format('UPDATE convo.consent s SET archived = true '
             'FROM convo_partitions.%I c WHERE s.account_id = c.account_id '
             'AND s.profile_id = c.profile_id AND s.channel = c.channel '
             'AND s.change_id = c.change_id AND NOT s.archived', p_name);
     END IF;
-    EXECUTE format('DROP TABLE convo_partitions.%I', p_name);
 END;
 $$;
 
@@ -52,6 +66,7 @@ DECLARE
     v_pair record;
     v_msg record;
     v_state text;
+    v_state_at timestamptz;
     v_keyword boolean;
 BEGIN
     INSERT INTO pg_temp.ingest_consent_changed
@@ -173,7 +188,8 @@ BEGIN
                 AND x.channel = v_pair.channel AND x.keyword_conditional
             ORDER BY least(x.sent_at, x.recorded_at), x.provider_message_id
         LOOP
-            SELECT c.status INTO v_state FROM convo.consent_changes c
+            SELECT c.status, least(c.at, c.recorded_at)
+            INTO v_state, v_state_at FROM convo.consent_changes c
             WHERE c.account_id = p_account
                 AND c.profile_id = v_pair.profile_id
                 AND c.channel = v_pair.channel
@@ -181,6 +197,19 @@ BEGIN
             ORDER BY least(c.at, c.recorded_at) DESC,
                 c.status = 'unsubscribed' DESC, c.change_id DESC
             LIMIT 1;
+            -- An archived change in force counts when no change left
+            -- before the message is later.
+            SELECT coalesce(
+                (SELECT s.status FROM convo.consent s
+                WHERE s.account_id = p_account
+                    AND s.profile_id = v_pair.profile_id
+                    AND s.channel = v_pair.channel AND s.archived
+                    AND s.changed_at < v_msg.effective_at
+                    AND (v_state_at IS NULL
+                        OR (s.changed_at, s.status = 'unsubscribed')
+                            > (v_state_at, v_state = 'unsubscribed'))),
+                v_state)
+            INTO v_state;
             v_keyword := coalesce(v_state, 'never_subscribed')
                 <> 'subscribed';
             IF v_keyword AND v_msg.keyword_action IS NULL THEN
