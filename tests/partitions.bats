@@ -474,14 +474,20 @@ consent_of() {
 	    WHERE p.phone = '+12015550123' AND c.channel = 'sms'"
 }
 
-@test "an archived STOP is not undone by a re-import" {
-	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
-	text SMjan5 2025-01-05T09:00:00Z 'STOP' >>in
+# Record a consent record of STATUS on January 2, 2025 and a text ID
+# with BODY on January 5 from +12015550123, as the file "in", and
+# archive January.
+archive_january() {
+	printf '{"type":"consent","phone":"+12015550123","status":"%s","at":"2025-01-02T09:00:00Z"}\n' \
+	    "$1" >in
+	text "$2" 2025-01-05T09:00:00Z "$3" >>in
 	convo-ingest -q -a default in >/dev/null
 	convo-db -q maintain >/dev/null
-	run consent_of
-	assert_output unsubscribed
 	convo-db -q archive --before 2025-02 >/dev/null
+}
+
+@test "an archived STOP is not undone by a re-import" {
+	archive_january subscribed SMjan5 STOP
 	run convo-ingest -q -a default in
 	assert_success
 	run consent_of
@@ -493,11 +499,7 @@ consent_of() {
 }
 
 @test "an archived opt-in stays in force" {
-	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
-	text SMjan4 2025-01-04T09:00:00Z 'hello' >>in
-	convo-ingest -q -a default in >/dev/null
-	convo-db -q maintain >/dev/null
-	convo-db -q archive --before 2025-02 >/dev/null
+	archive_january subscribed SMjan4 hello
 	run sql "SELECT count(*) FROM convo.consent_changes"
 	assert_output 0
 	text SMmar2 2025-03-01T09:00:00Z 'a question' | convo-ingest -q >/dev/null
@@ -520,11 +522,7 @@ consent_of() {
 }
 
 @test "a YES after an archived STOP opts in" {
-	printf '{"type":"consent","phone":"+12015550123","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' >in
-	text SMjan2 2025-01-05T09:00:00Z 'STOP' >>in
-	convo-ingest -q -a default in >/dev/null
-	convo-db -q maintain >/dev/null
-	convo-db -q archive --before 2025-02 >/dev/null
+	archive_january subscribed SMjan2 STOP
 	convo-ingest -q -a default in >/dev/null
 	text SMmar3 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
 	run sql "SELECT keyword_action FROM convo.messages"
@@ -534,11 +532,7 @@ consent_of() {
 }
 
 @test "a YES after an archived START is a text" {
-	printf '{"type":"consent","phone":"+12015550123","status":"unsubscribed","at":"2025-01-02T09:00:00Z"}\n' >in
-	text SMjan1 2025-01-05T09:00:00Z 'START' >>in
-	convo-ingest -q -a default in >/dev/null
-	convo-db -q maintain >/dev/null
-	convo-db -q archive --before 2025-02 >/dev/null
+	archive_january unsubscribed SMjan1 START
 	text SMmar4 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
 	run sql "SELECT coalesce(keyword_action, 'none') FROM convo.messages"
 	assert_output none
