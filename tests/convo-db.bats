@@ -136,8 +136,18 @@ convo_db() {
 }
 
 @test "start after a crash recovers" {
+	local pid state i
 	convo_db -q init
-	kill -9 "$(head -n 1 "$CONVO_HOME/pgdata/postmaster.pid")"
+	pid=$(head -n 1 "$CONVO_HOME/pgdata/postmaster.pid")
+	kill -9 "$pid"
+	# The signal takes effect a moment later, and a start before that
+	# finds the server running.
+	for ((i = 0; i < 100; i++)); do
+		state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) ||
+		    state=
+		case $state in '' | Z | X) break ;; esac
+		sleep 0.05
+	done
 	run convo_db start
 	assert_success
 	run convo_db status
