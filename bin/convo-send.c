@@ -618,12 +618,10 @@ content_of(struct sender *s, struct send_job *j, char *message, size_t n)
 }
 
 /*
- * Check the record's "channel" field CHAN (borrowed), and set J's
- * channel from it, else from the prefix of the address TARGET, pointing
- * *NUMBER past that prefix. For a conversation id, TARGET is NULL and
- * the field is kept for a check against the conversation. Returns 0, or
- * 2 with MESSAGE set when the field is invalid or names another channel
- * than the prefix.
+ * Check the record's "channel" field CHAN and set J's channel from it,
+ * else from the prefix of address TARGET, with *NUMBER past the prefix.
+ * For a conversation id TARGET is NULL, and the field is kept for a
+ * check against the conversation. Returns 0, or 2 with MESSAGE set.
  */
 static int
 channel_of(struct send_job *j, const char *target, jv chan,
@@ -656,8 +654,7 @@ channel_of(struct send_job *j, const char *target, jv chan,
 		return 0;
 	}
 	prefix = phone_channel(target, number);
-	/* "sms:+1..." names its channel, a bare number does not. */
-	if (name != NULL && (*number != target || strcmp(prefix, "sms")) &&
+	if (name != NULL && phone_has_prefix(target) &&
 	    strcmp(prefix, name) != 0) {
 		snprintf(message, n, "channel \"%s\" does not match address "
 		    "\"%s\"", name, record_quote(target, q));
@@ -1074,11 +1071,9 @@ hold_for_credentials(struct sender *s, struct send_job *j,
 
 /*
  * Take the provider to be down when DOWN_FAILURES requests failed in a
- * row, none got a response since J's first one, and J used up two attempts
- * or more. One attempt with an error decides nothing, because requests
- * that started beside it may still succeed. A request with no known
- * outcome is never tried again, so one such request is enough. A request
- * in flight that succeeds later still shows the provider up again.
+ * row, none got a response since J's first one, and J used two attempts,
+ * or one with no known outcome, which is never tried again. One failed
+ * attempt alone decides nothing, because requests beside it may succeed.
  */
 static void
 check_outage(struct sender *s, const struct send_job *j,
@@ -1092,7 +1087,7 @@ check_outage(struct sender *s, const struct send_job *j,
 
 /*
  * Return 1 when the provider is down and the requests in flight ended
- * without a success: every message not sent is then held. The first
+ * without a success, so every message not sent stays queued. The first
  * such call prints the warning.
  */
 static int

@@ -46,7 +46,7 @@ int linereader_ready(struct linereader *r, int timeout_ms);
 
 /*
  * Return 1 when the LEN bytes of LINE are only spaces, tabs and carriage
- * returns, the white space of JSON: such lines hold no record.
+ * returns (JSON white space), so the line contains no record.
  */
 int linereader_blank(const char *line, size_t len);
 

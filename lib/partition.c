@@ -539,10 +539,9 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	}
 	PQclear(res);
 	/*
-	 * Rows of those months that wait in a default partition first get
-	 * partitions of their own, as maintain does, so that they are
-	 * archived too. A month left detached, or with an archive file
-	 * already, keeps them there, and report_waiting() names it.
+	 * Rows of those months in a default partition first get partitions
+	 * of their own, as maintain gives them. report_waiting() names the
+	 * months left detached or with an archive file, which keep them.
 	 */
 	if ((rc = create_listed(conn, WAITING_SQL, 2, waiting, dir, out,
 	    &created)) != 0)
