@@ -1295,7 +1295,9 @@ complete(struct sender *s, struct twilio_call *call)
 	const struct twilio_response *res = &call->res;
 
 	j->call = NULL;
-	if (twilio_retryable(res)) {
+	/* HTTP 429 comes from a working provider that throttles requests. */
+	if (twilio_retryable(res) && res->http_status != 429 &&
+	    strcmp(res->error_code, "20429") != 0) {
 		if (s->failing++ == 0)
 			s->failing_since = now_seconds();
 		snprintf(s->last_error, sizeof(s->last_error), "%s",
@@ -1355,8 +1357,9 @@ complete(struct sender *s, struct twilio_call *call)
 		}
 		check_outage(s, j, res);
 		if (!s->down)
-			warnx("%s: still queued after %d attempts: %s",
-			    job_name(j), j->attempts, res->transport_error[0] ?
+			warnx("%s: still queued after %d attempts: %s; "
+			    "convo-send --queued tries it again", job_name(j),
+			    j->attempts, res->transport_error[0] ?
 			    res->transport_error : res->error_message);
 		hold_queued(s, j, "provider_unavailable", EX_TEMPFAIL);
 		twilio_call_free(call);

@@ -70,9 +70,13 @@ send_check_recipient(const struct send_ctx *ctx,
 		return "no_conversation";
 	}
 	if (!j->keyword_reply && strcmp(j->consent, "subscribed") != 0) {
-		snprintf(message, n, "%s is %s, not subscribed%s", j->phone,
-		    j->consent, j->replies_to_keyword ? " (only the stored "
-		    "text of a keyword reply is sent without consent)" : "");
+		snprintf(message, n, "%s is %s, not subscribed%s; %s",
+		    j->phone, j->consent, j->replies_to_keyword ? " (only "
+		    "the stored text of a keyword reply is sent without "
+		    "consent)" : "", strcmp(j->consent, "unsubscribed") == 0 ?
+		    "the customer can text START to subscribe again" :
+		    "record the consent they gave with a consent record "
+		    "through convo-ingest");
 		return "not_subscribed";
 	}
 	/* A block covers every channel, even one without a conversation. */

@@ -141,6 +141,18 @@ requests() {
 	assert_failure 65
 	run jq -r .reason <<<"$output"
 	assert_output "not_subscribed"
+	assert_equal "$stderr" "convo-send: not sent: +12015550903 is unsubscribed, not subscribed; the customer can text START to subscribe again"
+	run requests
+	assert_output "0"
+}
+
+@test "never subscribed customer gets nothing" {
+	start_fake
+	customer +12015550913 never_subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --to +12015550913 --body "Hello"
+	assert_failure 65
+	run jq -r .message <<<"$output"
+	assert_output "+12015550913 is never_subscribed, not subscribed; record the consent they gave with a consent record through convo-ingest"
 	run requests
 	assert_output "0"
 }
@@ -864,6 +876,22 @@ END
 	assert_success
 	[ "$(jq -r .status <<<"$output" | grep -c '^sent$')" -eq 12 ]
 	[[ $stderr != *'Twilio failed the last'* ]]
+}
+
+@test "throttled requests are not an outage" {
+	start_fake 'always status 429 retry-after 0'
+	subscribed_threads 20 +120155526
+	# The provider answers each request: it is up, only busy, so every
+	# message gets its attempts.
+	run --separate-stderr convo-send -q --max-attempts 2 --parallel 4 \
+	    --rate 0 --body "Back soon" <threads.ndjson
+	assert_failure 75
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "$(printf 'queued provider_unavailable\n%.0s' $(seq 20))"
+	run requests
+	assert_output 40
+	[[ $stderr != *'Twilio failed the last'* ]]
+	[ "$(grep -c 'still queued after 2 attempts: .*; convo-send --queued tries it again$' <<<"$stderr")" -eq 20 ]
 }
 
 @test "single attempts never stop requests" {
@@ -1774,7 +1802,7 @@ receipt() {
 	run --separate-stderr convo-send -q --rate 0 <promo.ndjson
 	assert_failure 65
 	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
-	assert_output "rejected|not_subscribed|+12015550937 is unsubscribed, not subscribed (only the stored text of a keyword reply is sent without consent)"
+	assert_output "rejected|not_subscribed|+12015550937 is unsubscribed, not subscribed (only the stored text of a keyword reply is sent without consent); the customer can text START to subscribe again"
 	run requests
 	assert_output "0"
 	run convo-send -q --rate 0 <replies.ndjson
