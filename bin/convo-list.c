@@ -417,8 +417,7 @@ parse_options(struct options *o, int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind < argc)
-		usage();
+	cli_reject_operands(optind, argc, argv, usage);
 	check_options(o);
 }
 

@@ -872,8 +872,7 @@ shell_options(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind < argc)
-		usage();
+	cli_reject_operands(optind, argc, argv, usage);
 }
 
 int

@@ -312,6 +312,17 @@ cli_complete(const struct cli_program *prog, const char *what, int argc,
 	exit(0);
 }
 
+void
+cli_reject_operands(int first, int argc, char **argv, void (*usage)(void))
+{
+	if (first >= argc)
+		return;
+	warnx("unexpected argument \"%s\": %s takes options only",
+	    argv[first], getprogname());
+	usage();
+	exit(EX_USAGE);
+}
+
 long long
 cli_number(const char *arg, long long min, long long max,
     const char **errstr)

@@ -20,6 +20,14 @@ extern int cli_verbosity;
 long long cli_number(const char *arg, long long min, long long max,
     const char **errstr);
 
+/*
+ * Reject the operands of a program that takes options only. When ARGV
+ * has any from index FIRST on, print the first of them as an unexpected
+ * argument, then call USAGE, which must print the usage and exit 64.
+ */
+void cli_reject_operands(int first, int argc, char **argv,
+    void (*usage)(void));
+
 /* Print "PROGNAME: message" on standard error unless -q was given. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

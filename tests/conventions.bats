@@ -198,11 +198,11 @@ run_ok() {
 		convo-db) expect='64 unknown command "--help"' ;;
 		convo-ingest) expect='0 ' ;;
 		convo-keywords) expect='64 unknown command "--help"' ;;
-		convo-list) expect='64 usage: convo-list' ;;
+		convo-list) expect='64 unexpected argument "--help"' ;;
 		convo-mark) expect='65 conversation id "--help"' ;;
 		convo-read) expect='65 conversation id "--help"' ;;
 		convo-send) expect='64 usage: convo-send' ;;
-		convo-webhook) expect='64 usage: convo-webhook' ;;
+		convo-webhook) expect='64 unexpected argument "--help"' ;;
 		esac
 		case $p in
 		convo-ingest) run --separate-stderr "$p" -q -- -x.ndjson ;;

@@ -616,9 +616,16 @@ EOF
 }
 
 @test "extra argument is a usage error" {
-	run convo-list open
+	run --separate-stderr convo-list open
 	assert_failure 64
-	assert_output --partial "usage: convo-list"
+	assert_equal "${stderr_lines[0]}" \
+	    'convo-list: unexpected argument "open": convo-list takes options only'
+	assert_equal "${stderr_lines[1]:0:19}" 'usage: convo-list ['
+	assert_output ''
+	run --separate-stderr convo-list -u open closed
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" \
+	    'convo-list: unexpected argument "open": convo-list takes options only'
 }
 
 @test "unknown account exits 78" {

@@ -725,6 +725,15 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	[[ $stderr == *'account "nosuch" not found'* ]]
 }
 
+@test "argument from a shell is named" {
+	run --separate-stderr convo-webhook extra
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" \
+	    'convo-webhook: unexpected argument "extra": convo-webhook takes options only'
+	assert_equal "${stderr_lines[1]}" 'usage: convo-webhook [-qv]'
+	assert_output ''
+}
+
 # Expected response to each payload of the corpus, recorded into an
 # account of its own: HTTP status, then the start of its log line.
 # Status callbacks of messages that are not stored are pending. A short
