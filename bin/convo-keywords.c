@@ -662,7 +662,6 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 {
 	const char *nul = memchr(line, '\0', len);
 	jv msg;
-	const char *reason;
 
 	*rec = jv_invalid();
 	if (nul != NULL) {
@@ -670,17 +669,11 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 		    (int)(nul - line) + 1);
 		return -1;
 	}
-	if (!utf8_valid(line, len)) {
-		snprintf(why, whysz, "invalid UTF-8");
-		return -1;
-	}
-	*rec = jv_parse_sized(line, (int)len);
+	*rec = json_parse_line(line, len);
 	if (!jv_is_valid(*rec)) {
 		msg = jv_invalid_get_msg(*rec);
-		reason = jv_get_kind(msg) == JV_KIND_STRING ?
-		    jv_string_value(msg) : "parse error";
-		snprintf(why, whysz, "invalid JSON: %.*s",
-		    json_parse_error_length(reason), reason);
+		snprintf(why, whysz, "%s", jv_get_kind(msg) == JV_KIND_STRING ?
+		    jv_string_value(msg) : "invalid JSON");
 		jv_free(msg);
 		*rec = jv_invalid();
 		return -1;

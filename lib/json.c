@@ -113,6 +113,35 @@ json_parse_error_length(const char *msg)
 	return suffix != NULL ? (int)(suffix - msg) : (int)strlen(msg);
 }
 
+/*
+ * Build the message of libjq's parse error REASON, of which the first LEN
+ * bytes count. libjq 1.6 ends most reasons with " at line 1, column N",
+ * counting lines within the text it parsed. The callers name the input
+ * line themselves, so the message drops libjq's line 1 and puts the
+ * column first, as in "invalid JSON at column N: REASON".
+ */
+static jv
+parse_error_message(const char *reason, size_t len)
+{
+	static const char position[] = " at line 1, column ";
+	const char *end = reason + len, *found = NULL, *p, *digits;
+	size_t ndigits;
+
+	for (p = reason; (p = memmem(p, end - p, position,
+	    sizeof(position) - 1)) != NULL; p++)
+		found = p;
+	if (found == NULL)
+		return jv_string_fmt("invalid JSON: %.*s", (int)len, reason);
+	digits = found + sizeof(position) - 1;
+	for (ndigits = 0; digits + ndigits < end && digits[ndigits] >= '0' &&
+	    digits[ndigits] <= '9'; ndigits++)
+		continue;
+	if (ndigits == 0 || digits + ndigits != end)
+		return jv_string_fmt("invalid JSON: %.*s", (int)len, reason);
+	return jv_string_fmt("invalid JSON at column %.*s: %.*s", (int)ndigits,
+	    digits, (int)(found - reason), reason);
+}
+
 jv
 json_parse_line(const char *line, size_t len)
 {
@@ -133,8 +162,8 @@ json_parse_line(const char *line, size_t len)
 	msg = jv_invalid_get_msg(rec);
 	reason = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
 	    "parse error";
-	rec = jv_invalid_with_msg(jv_string_fmt("invalid JSON: %.*s",
-	    json_parse_error_length(reason), reason));
+	rec = jv_invalid_with_msg(parse_error_message(reason,
+	    (size_t)json_parse_error_length(reason)));
 	jv_free(msg);
 	return rec;
 }

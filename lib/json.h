@@ -24,9 +24,11 @@ void json_append(struct buf *b, jv v);
 int json_parse_error_length(const char *msg);
 
 /*
- * Parse the JSON text LINE of LEN bytes. On failure, return an invalid
- * jv whose message is the reason: "invalid UTF-8 at column N" or
- * "invalid JSON: " and libjq's error.
+ * Parse the JSON text LINE of LEN bytes, one input line. On failure,
+ * return an invalid jv whose message is the reason: "invalid UTF-8 at
+ * column N", "invalid JSON at column N: " and libjq's error without its
+ * position, or "invalid JSON: " and libjq's error when it names none.
+ * Columns count bytes from 1.
  */
 jv json_parse_line(const char *line, size_t len);
 

@@ -186,9 +186,34 @@ assert_state_matches() {
 	run --separate-stderr convo-ingest -q input.ndjson
 	assert_failure 65
 	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
-JSON: Expected separator between values at line 1, column 25"
+JSON at column 25: Expected separator between values"
 	run sql "SELECT count(*) FROM convo.profiles"
 	assert_output 0
+}
+
+@test "invalid JSON names its input line" {
+	{
+		echo '{"type":"profile","phone":"+12015550107"}'
+		echo '{"type":"profile","phone":"+12015550108"}'
+		echo '{"a" 1}'
+		echo '{"type":"profile",'
+		echo '[1] [2]'
+	} >input.ndjson
+	run --separate-stderr convo-ingest -q input.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "convo-ingest: input.ndjson: line 3: \
+invalid JSON at column 7: Expected separator between values"
+	assert_equal "${stderr_lines[1]}" "convo-ingest: input.ndjson: line 4: \
+invalid JSON at column 18: Unfinished JSON term at EOF"
+	assert_equal "${stderr_lines[2]}" "convo-ingest: input.ndjson: line 5: \
+invalid JSON: Unexpected extra JSON values"
+	run jq -c 'select(.result == "rejected") | [.input_line, .error]' \
+	    <<<"$output"
+	assert_line --index 0 \
+	    '[3,"invalid JSON at column 7: Expected separator between values"]'
+	assert_line --index 1 \
+	    '[4,"invalid JSON at column 18: Unfinished JSON term at EOF"]'
+	assert_line --index 2 '[5,"invalid JSON: Unexpected extra JSON values"]'
 }
 
 @test "invalid JSON error leaves out the line" {
@@ -198,11 +223,11 @@ JSON: Expected separator between values at line 1, column 25"
 	    input.ndjson
 	assert_failure 65
 	assert_equal "$stderr" "convo-ingest: input.ndjson: line 1: invalid \
-JSON: Unfinished JSON term at EOF at line 1, column 200028"
+JSON at column 200028: Unfinished JSON term at EOF"
 	run jq -r '.error' <<<"$output"
-	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	assert_output "invalid JSON at column 200028: Unfinished JSON term at EOF"
 	run jq -r '.error' rejects.ndjson
-	assert_output "invalid JSON: Unfinished JSON term at EOF at line 1, column 200028"
+	assert_output "invalid JSON at column 200028: Unfinished JSON term at EOF"
 	run jq -r '.input | length' rejects.ndjson
 	assert_output 200028
 }

@@ -299,7 +299,7 @@ EOF
 EOF
 	run convo-keywords import input.ndjson
 	assert_failure 65
-	assert_line --partial 'input.ndjson: line 2: invalid JSON'
+	assert_line 'convo-keywords: input.ndjson: line 2: invalid JSON at column 15: Unfinished JSON term at EOF'
 	assert_line --partial 'line 3: unknown action "stopp": expected opt_out, opt_in, help or custom'
 	assert_line --partial 'line 4: missing field "word"'
 	assert_line --partial 'line 5: missing field "action"'

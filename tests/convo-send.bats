@@ -180,7 +180,7 @@ requests() {
 	run jq -r .status <<<"$output"
 	assert_output "sent"
 	run grep ': line' <<<"$stderr"
-	assert_output "convo-send: line 3: invalid JSON: Unmatched '}' at line 1, column 8
+	assert_output "convo-send: line 3: invalid JSON at column 8: Unmatched '}'
 convo-send: line 4: expected a JSON record, not array
 convo-send: line 5: invalid UTF-8 at column 1"
 	run jq -r .form.Body log.ndjson

@@ -3,7 +3,8 @@
  * the tables must come out byte for byte the same. The values cover
  * control characters, DEL, quotes, characters outside ASCII, nesting,
  * empty containers and numbers. Invalid UTF-8 is covered too, because
- * libjq replaces it when it builds the string.
+ * libjq replaces it when it builds the string. The messages of
+ * json_parse_line() on invalid lines are checked last.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,39 @@ static const char *const raw[] = {
 	"surrogate \xed\xa0\x80", "emoji \xf0\x9f\x98\x80",
 	"controls \x01\x02\x1b\x7f",
 };
+
+/*
+ * Lines that json_parse_line() rejects, with the message expected for
+ * each. libjq 1.6 counts lines within the text it parses, so a record of
+ * one line is on its line 1, which the message leaves out.
+ */
+static const struct {
+	const char *line;
+	const char *message;
+} invalid[] = {
+	{ "{\"a\" 1}",
+	    "invalid JSON at column 7: Expected separator between values" },
+	{ "{\"a\":", "invalid JSON at column 5: Unfinished JSON term at EOF" },
+	{ "{\"a\":1}}", "invalid JSON at column 8: Unmatched '}'" },
+	{ "[1] [2]", "invalid JSON: Unexpected extra JSON values" },
+	{ "caf\xc3", "invalid UTF-8 at column 4" },
+	{ "{\n\"a\" 1}", "invalid JSON: Expected separator between values "
+	    "at line 2, column 6" },
+};
+
+static void
+check_invalid(const char *line, const char *message)
+{
+	jv rec = json_parse_line(line, strlen(line));
+	jv msg = jv_invalid_get_msg(rec);
+	char name[160];
+
+	/* The message names the check, because a line may contain a newline. */
+	snprintf(name, sizeof(name), "parse error \"%s\"", message);
+	unit_check_str(jv_get_kind(msg) == JV_KIND_STRING ?
+	    jv_string_value(msg) : NULL, message, name);
+	jv_free(msg);
+}
 
 static void
 check(jv v, const char *name)
@@ -74,5 +108,7 @@ main(void)
 		check(jv_object_set(jv_object(), jv_string(raw[i]),
 		    jv_string(raw[i])), name);
 	}
+	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		check_invalid(invalid[i].line, invalid[i].message);
 	return unit_done();
 }
