@@ -54,7 +54,21 @@ struct options {
 	int counts;
 	int json;
 	int status_given;
+	int table;		/* print the table for people, not records */
 };
+
+/*
+ * Media of the last message when it has no text, as JSON text, for the
+ * table. The lookup by the key of the message, whose sent_at is the
+ * conversation's last_at, probes one partition's index. It finds nothing
+ * once the month of the message is archived.
+ */
+#define LAST_MEDIA_COLUMN \
+	", CASE WHEN coalesce(c.last_body, '') = '' THEN " \
+	"(SELECT m.media::text FROM convo.messages m " \
+	"WHERE m.account_id = c.account_id " \
+	"AND m.message_id = c.last_message_id AND m.sent_at = c.last_at) " \
+	"END AS last_media "
 
 static void
 usage(void)
@@ -265,7 +279,10 @@ build_query(struct query *q, const struct options *o, long long account)
 	 * indexes; profiles and consent are joined to its rows only.
 	 */
 	snprintf(num, sizeof(num), "%lld", account);
-	buf_adds(&q->sql, VIEW_CONVERSATION_COLUMNS "FROM (SELECT c.* "
+	buf_adds(&q->sql, VIEW_CONVERSATION_COLUMNS);
+	if (o->table)
+		buf_adds(&q->sql, LAST_MEDIA_COLUMN);
+	buf_adds(&q->sql, "FROM (SELECT c.* "
 	    "FROM convo.conversations c WHERE c.account_id = $1");
 	param(q, num);
 	add_filters(q, o);
@@ -440,17 +457,40 @@ counts_record(const PGresult *res, const char *account)
 	return r;
 }
 
+/*
+ * Build the conversation record of row ROW for the table. Its
+ * last_message also gets the last_media column as media, which records
+ * leave out.
+ */
+static jv
+table_conversation(const PGresult *res, int row, const char *account)
+{
+	jv rec = view_conversation(res, row, account), last, media;
+	int col = PQfnumber(res, "last_media");
+
+	if (col < 0 || PQgetisnull(res, row, col))
+		return rec;
+	media = jv_parse(PQgetvalue(res, row, col));
+	if (!jv_is_valid(media)) {
+		jv_free(media);
+		return rec;
+	}
+	last = jv_object_get(jv_copy(rec), jv_string("last_message"));
+	last = jv_object_set(last, jv_string("media"), media);
+	return jv_object_set(rec, jv_string("last_message"), last);
+}
+
 /* Print the rows of RES as records, or for people on a terminal. */
 static int
-print_rows(const PGresult *res, const struct options *o, int people)
+print_rows(const PGresult *res, const struct options *o)
 {
 	struct view_tty tty;
 	jv rows;
 	int i, n = PQntuples(res);
 
-	if (o->counts && !people)
+	if (o->counts && !o->table)
 		return view_print(counts_record(res, o->account));
-	if (!people) {
+	if (!o->table) {
 		for (i = 0; i < n; i++)
 			if (view_print(view_conversation(res, i, o->account)))
 				return -1;
@@ -462,7 +502,7 @@ print_rows(const PGresult *res, const struct options *o, int people)
 		return view_print_counts(counts_record(res, o->account), &tty);
 	rows = jv_array();
 	for (i = 0; i < n; i++)
-		rows = jv_array_append(rows, view_conversation(res, i,
+		rows = jv_array_append(rows, table_conversation(res, i,
 		    o->account));
 	return view_print_table(rows, &tty);
 }
@@ -479,6 +519,7 @@ main(int argc, char **argv)
 	int i, status = 0;
 
 	parse_options(&o, argc, argv);
+	o.table = !o.json && isatty(STDOUT_FILENO);
 	o.account = convo_account(o.account);
 	conn = db_connect_account(o.db, o.account, &account, country);
 	o.country = country;
@@ -493,7 +534,7 @@ main(int argc, char **argv)
 		    "cannot count conversations" :
 		    "cannot list conversations"));
 	cli_phase("query");
-	if (print_rows(res, &o, !o.json && isatty(STDOUT_FILENO)) != 0)
+	if (print_rows(res, &o) != 0)
 		status = EX_IOERR;
 	PQclear(res);
 	PQfinish(conn);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -605,23 +606,113 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 		w->name = max_size(NAME_MIN, t->columns / 4);
 }
 
-/* Add the last message of REC, cut to end at column COLUMNS. */
+/* Singular and plural nouns of a kind of media item. */
+struct media_kind {
+	const char *type_prefix;	/* of content_type; NULL matches all */
+	const char *singular;
+	const char *plural;
+};
+
+static const struct media_kind media_kinds[] = {
+	{ "image/", "photo", "photos" },
+	{ "video/", "video", "videos" },
+	{ "audio/", "audio file", "audio files" },
+	{ NULL, "attachment", "attachments" },
+};
+
+/* The last kind, attachments, also labels items of different kinds. */
+#define MEDIA_KINDS (sizeof(media_kinds) / sizeof(media_kinds[0]))
+
+/*
+ * Return the kind of media ITEM, a URL string or an object with a url
+ * and a content_type. Items without a content_type are attachments.
+ */
+static const struct media_kind *
+media_kind_of(jv item)
+{
+	const char *type = NULL;
+	const struct media_kind *k;
+
+	if (jv_get_kind(item) == JV_KIND_OBJECT)
+		type = string_at(item, "content_type", NULL);
+	for (k = media_kinds; k->type_prefix != NULL; k++)
+		if (type != NULL && strncasecmp(type, k->type_prefix,
+		    strlen(k->type_prefix)) == 0)
+			break;
+	return k;
+}
+
+/*
+ * Write a label of MEDIA (consumed), an array of media items, to B:
+ * "[photo]" for one image, "[3 photos]" for three, and "[2 attachments]"
+ * for items of different kinds. Writes nothing for an empty array or
+ * another value.
+ */
+static void
+add_media_label(struct buf *b, jv media)
+{
+	const struct media_kind *kind = NULL, *k;
+	char label[64];
+	int i, n;
+	jv item;
+
+	n = jv_get_kind(media) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(media)) : 0;
+	for (i = 0; i < n; i++) {
+		item = jv_array_get(jv_copy(media), i);
+		k = media_kind_of(item);
+		jv_free(item);
+		if (kind != NULL && kind != k)
+			k = &media_kinds[MEDIA_KINDS - 1];
+		kind = k;
+	}
+	jv_free(media);
+	if (n == 1)
+		snprintf(label, sizeof(label), "[%s]", kind->singular);
+	else if (n > 1)
+		snprintf(label, sizeof(label), "[%d %s]", n, kind->plural);
+	else
+		return;
+	buf_adds(b, label);
+}
+
+/*
+ * Add the last message of REC, cut to end at column COLUMNS. A message
+ * without text shows the label of the media in last_message.media, which
+ * convo-list adds to the records of its table.
+ */
 static void
 add_last_body(struct line *l, jv rec, size_t columns)
 {
 	const char *body = string_at(rec, "last_message", "body");
 	const char *direction = string_at(rec, "last_message", "direction");
+	jv last = jv_object_get(jv_copy(rec), jv_string("last_message"));
+	struct buf label = { 0 };
 
-	if (body == NULL || *body == '\0' || l->width + l->pending + 3 >
-	    columns)
+	if ((body == NULL || *body == '\0') &&
+	    jv_get_kind(last) == JV_KIND_OBJECT)
+		add_media_label(&label, jv_object_get(jv_copy(last),
+		    jv_string("media")));
+	jv_free(last);
+	if (((body == NULL || *body == '\0') && label.len == 0) ||
+	    l->width + l->pending + 3 > columns) {
+		buf_free(&label);
 		return;
+	}
 	line_flush_padding(l);
 	if (string_is(direction, "outbound")) {
 		line_color(l, TTY_CYAN);
 		line_add(l, "→ ");
 		line_reset(l);
 	}
-	line_add_untrusted(l, body, columns - l->width);
+	if (label.len > 0) {
+		line_color(l, TTY_DIM);
+		line_add_untrusted(l, label.data, columns - l->width);
+		line_reset(l);
+	} else {
+		line_add_untrusted(l, body, columns - l->width);
+	}
+	buf_free(&label);
 }
 
 static int

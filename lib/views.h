@@ -158,8 +158,9 @@ void view_tty_init(struct view_tty *t);
 /*
  * Print CONVERSATIONS (consumed), an array of conversation records, as
  * aligned rows: unread marker, name or phone, time of the last message,
- * flags and the last message cut to the terminal width. Returns 0 or -1
- * like view_print().
+ * flags and the last message cut to the terminal width. A last message
+ * without text shows a label of its media, such as "[photo]", when its
+ * record has last_message.media. Returns 0 or -1 like view_print().
  */
 int view_print_table(jv conversations, const struct view_tty *t);
 

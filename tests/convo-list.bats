@@ -84,6 +84,37 @@ inbound() {
 	printf '"sent_at":"%s"}\n' "$2"
 }
 
+# Print a message record with media:
+# media_message DIRECTION PHONE SENT_AT PMID BODY MEDIA, where MEDIA is
+# the JSON array of the media field.
+media_message() {
+	local from=$2 to=+15005550199
+
+	if [ "$1" = outbound ]; then
+		from=+15005550199
+		to=$2
+	fi
+	printf '{"type":"message","direction":"%s","from":"%s","to":"%s",' \
+	    "$1" "$from" "$to"
+	printf '"body":"%s","media":%s,"provider_message_id":"%s",' \
+	    "$5" "$6" "$4"
+	printf '"sent_at":"%s"}\n' "$3"
+}
+
+# Run convo-list with ARGS on a terminal of 80 columns, without colors
+# and with times from 2026-11-10T12:30:00Z, and print its lines without
+# the terminal's carriage returns.
+list_table() {
+	local command
+
+	command -v script >/dev/null ||
+	    skip "script(1) of util-linux runs convo-list on a terminal"
+	command=$(printf '%q ' env COLUMNS=80 NO_COLOR=1 TZ=UTC \
+	    CONVO_NOW=2026-11-10T12:30:00Z convo-list "$@")
+	script -qec "$command" /dev/null </dev/null >table.out || return
+	tr -d '\r' <table.out
+}
+
 @test "newest last message comes first" {
 	ingest "$THREADS"
 	run list_phones
@@ -113,6 +144,61 @@ EOF
 	assert_success
 	run jq -c .last_message <<<"$output"
 	assert_output '{"body":"It ships today, order 77 is packed","direction":"outbound","at":"2026-11-10T09:10:00Z","provider_message_id":"SMla0002"}'
+}
+
+@test "table labels media without text" {
+	local photo='{"url":"https://media.example.com/a.png","content_type":"image/png"}'
+	local video='{"url":"https://media.example.com/b.mp4","content_type":"video/mp4"}'
+	local audio='{"url":"https://media.example.com/c.amr","content_type":"audio/amr"}'
+	{
+		media_message inbound +15005550161 2026-11-10T10:06:00Z MMtb1 \
+		    "" "[$photo]"
+		media_message inbound +15005550162 2026-11-10T10:05:00Z MMtb2 \
+		    "" "[$photo,$photo,$photo]"
+		media_message inbound +15005550163 2026-11-10T10:04:00Z MMtb3 \
+		    "" "[$photo,$video]"
+		media_message inbound +15005550164 2026-11-10T10:03:00Z MMtb4 \
+		    "" '["https://media.example.com/d"]'
+		media_message inbound +15005550165 2026-11-10T10:02:00Z MMtb5 \
+		    "" "[$audio]"
+		media_message inbound +15005550166 2026-11-10T09:00:00Z SMtb6 \
+		    "Can I send a photo?" "[]"
+		media_message outbound +15005550166 2026-11-10T10:01:00Z MMtb7 \
+		    "" "[$video]"
+		media_message inbound +15005550167 2026-11-10T10:00:00Z MMtb8 \
+		    "Here it is" "[$photo]"
+	} | ingest -
+	run list_table
+	assert_success
+	assert_line --index 0 "* +15005550161  2h  [photo]"
+	assert_line --index 1 "* +15005550162  2h  [3 photos]"
+	assert_line --index 2 "* +15005550163  2h  [2 attachments]"
+	assert_line --index 3 "* +15005550164  2h  [attachment]"
+	assert_line --index 4 "* +15005550165  2h  [audio file]"
+	assert_line --index 5 "* +15005550166  2h  → [video]"
+	assert_line --index 6 "* +15005550167  2h  Here it is"
+	[ "${#lines[@]}" -eq 7 ]
+}
+
+# convo-db archive drops the rows of a month, as the DELETE does here.
+@test "table leaves archived media blank" {
+	media_message inbound +15005550161 2026-11-10T10:06:00Z MMtb1 "" \
+	    '[{"url":"https://media.example.com/a.png","content_type":"image/png"}]' |
+	    ingest -
+	sql "DELETE FROM convo.messages WHERE provider_message_id = 'MMtb1'"
+	run list_table
+	assert_success
+	assert_output "* +15005550161  2h"
+}
+
+@test "records keep media-only body empty" {
+	media_message inbound +15005550161 2026-11-10T10:06:00Z MMtb1 "" \
+	    '[{"url":"https://media.example.com/a.png","content_type":"image/png"}]' |
+	    ingest -
+	run record_of +15005550161
+	assert_success
+	run jq -c .last_message <<<"$output"
+	assert_output '{"body":"","direction":"inbound","at":"2026-11-10T10:06:00Z","provider_message_id":"MMtb1"}'
 }
 
 @test "customer fields come from the profile" {
