@@ -353,8 +353,10 @@ print_conversation(struct marker *m, const char *id)
 
 	res = query(m, VIEW_CONVERSATION_SELECT
 	    " WHERE c.account_id = $1 AND c.conversation_id = $2", 2, params);
+	/* A failed write stops the run before the next change. */
 	if (PQntuples(res) == 1 &&
-	    view_print(view_conversation(res, 0, m->account)) != 0)
+	    (view_print(view_conversation(res, 0, m->account)) != 0 ||
+	    view_flush() != 0))
 		m->output_closed = 1;
 	PQclear(res);
 }
@@ -516,6 +518,7 @@ seen_flag(struct marker *m, jv rec)
 static void
 read_stdin(struct marker *m)
 {
+	struct record_last_target last = { "" };
 	struct linereader lr;
 	const char *line;
 	size_t len;
@@ -530,9 +533,10 @@ read_stdin(struct marker *m)
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
-		if (jv_is_valid(target))
+		if (record_target_repeats(&last, target)) {
+			/* The records of a thread change it once. */
+		} else if (jv_is_valid(target)) {
 			seen_flag(m, rec);
-		if (jv_is_valid(target)) {
 			mark_one(m, jv_string_value(target), lr.lineno);
 		} else if (jv_get_kind(rec) == JV_KIND_OBJECT &&
 		    jv_object_has(jv_copy(rec), jv_string("type"))) {

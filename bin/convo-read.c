@@ -608,6 +608,7 @@ read_one(struct reader *r, const char *arg, long long line)
 static void
 read_stdin(struct reader *r)
 {
+	struct record_last_target last = { "" };
 	struct linereader lr;
 	const char *line;
 	size_t len;
@@ -622,7 +623,9 @@ read_stdin(struct reader *r)
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
-		if (jv_is_valid(target)) {
+		if (record_target_repeats(&last, target)) {
+			/* The records of a thread print it once. */
+		} else if (jv_is_valid(target)) {
 			read_one(r, jv_string_value(target), lr.lineno);
 		} else if (jv_get_kind(rec) == JV_KIND_OBJECT &&
 		    jv_object_has(jv_copy(rec), jv_string("type"))) {

@@ -2080,8 +2080,7 @@ parse_options(struct options *o, int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind < argc)
-		usage();
+	cli_reject_operands(optind, argc, argv, usage);
 	if (o->queued && (o->to || o->conversation || o->body || o->body_jq ||
 	    o->nmedia || o->idempotency_key))
 		errx(EX_USAGE, "--queued takes no recipient, body, media or "

@@ -68,6 +68,18 @@ int record_provider_acted(jv rec);
  */
 jv record_target(jv rec);
 
+/* The target of the last record read, for record_target_repeats(). */
+struct record_last_target {
+	char value[128];
+};
+
+/*
+ * Return 1 when TARGET (borrowed), from record_target(), is the target
+ * kept in LAST, as for every record of a thread after its first, and
+ * keep TARGET in LAST otherwise. An invalid TARGET returns 0.
+ */
+int record_target_repeats(struct record_last_target *last, jv target);
+
 /* Return 1 when S is a delivery status convo accepts. */
 int record_status_known(const char *s);
 

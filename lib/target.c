@@ -49,3 +49,23 @@ record_target(jv rec)
 		    "from" : "to");
 	return v;
 }
+
+int
+record_target_repeats(struct record_last_target *last, jv target)
+{
+	const char *value;
+	size_t len;
+
+	if (jv_get_kind(target) != JV_KIND_STRING)
+		return 0;
+	value = jv_string_value(target);
+	len = strlen(value);
+	if (len >= sizeof(last->value)) {
+		last->value[0] = '\0';
+		return 0;
+	}
+	if (strcmp(last->value, value) == 0)
+		return 1;
+	memcpy(last->value, value, len + 1);
+	return 0;
+}

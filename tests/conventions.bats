@@ -201,7 +201,7 @@ run_ok() {
 		convo-list) expect='64 unexpected argument "--help"' ;;
 		convo-mark) expect='65 conversation id "--help"' ;;
 		convo-read) expect='65 conversation id "--help"' ;;
-		convo-send) expect='64 usage: convo-send' ;;
+		convo-send) expect='64 unexpected argument "--help"' ;;
 		convo-webhook) expect='64 unexpected argument "--help"' ;;
 		esac
 		case $p in

@@ -774,6 +774,32 @@ EOF
 	assert_output closed
 }
 
+@test "write error stops the later changes" {
+	two_customers
+	run --separate-stderr bash -c \
+	    'convo-mark -o ana --close "$1" "$2" >/dev/full' _ $ADA $BEN
+	assert_failure 74
+	assert_equal "$stderr" "convo-mark: cannot write to standard output: No space left on device"
+	run field_of $ADA .status
+	assert_output closed
+	run field_of $BEN .status
+	assert_output open
+}
+
+@test "thread from convo-read changes it once" {
+	two_customers
+	inbound $ADA 2026-11-12T09:20:00Z SMada002 "Any news?" | ingest -
+	inbound $ADA 2026-11-12T09:30:00Z SMada003 "Hello?" | ingest -
+	run --separate-stderr bash -c \
+	    'convo-read -N "$1" | convo-mark -o ana --assign bob' _ $ADA
+	assert_success
+	run jq -r .profile.phone <<<"$output"
+	assert_output $ADA
+	run sql "SELECT action, detail->>'assignee', detail->>'previous'
+	    FROM convo.conversation_events"
+	assert_output "assign|bob|"
+}
+
 @test "default operator is the login name" {
 	two_customers
 	want=$(logname 2>/dev/null || echo tester)

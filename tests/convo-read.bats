@@ -306,7 +306,7 @@ EOF
 	run convo-read --no-mark-read <<'EOF'
 {"phone":"(500) 555-0132"}
 {"type":"send","to":"+15005550132","body":"Yes, we do."}
-{"profile":{"phone":"+15005550132"}}
+{"profile":{"phone":"+1 500 555 0132"}}
 EOF
 	assert_success
 	run message_ids
@@ -315,6 +315,13 @@ SMrb0001
 SMrb0001
 SMrb0001
 EOF
+}
+
+@test "thread piped back prints once" {
+	ingest "$THREAD"
+	run bash -c 'convo-read -N "$1" | convo-read -N | jq -r .provider_message_id' _ $RAE
+	assert_success
+	assert_output "$(convo-read -N $RAE | jq -r .provider_message_id)"
 }
 
 @test "inbound message record reads its sender" {
