@@ -553,6 +553,30 @@ read_stdin(struct marker *m)
 }
 
 /*
+ * Exit with a usage error unless NAME, the value of an operator or an
+ * assignee (WHAT), shows a character and contains no control character.
+ */
+static void
+check_name(const char *what, const char *name)
+{
+	char quoted[80];
+	const char *p;
+	int shown = 0;
+
+	for (p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			errx(EX_USAGE, "invalid %s \"%s\": expected a name "
+			    "without control characters", what,
+			    record_quote(name, quoted));
+		if (*p != ' ')
+			shown = 1;
+	}
+	if (!shown)
+		errx(EX_USAGE, "invalid %s \"%s\": expected a name", what,
+		    name);
+}
+
+/*
  * Read a duration such as "30m" into SECONDS. Returns NULL, or what is
  * wrong with ARG.
  */
@@ -580,7 +604,8 @@ parse_duration(const char *arg, char seconds[24])
 		return form;
 	if (n == 0)
 		return "a snooze must last more than 0";
-	if (errno != 0 || n > 100LL * 366 * 86400 / unit)
+	/* 100 years of 365.25 days. */
+	if (errno != 0 || n > 3155760000LL / unit)
 		return "a snooze lasts at most 100 years";
 	snprintf(seconds, 24, "%lld", n * unit);
 	return NULL;
@@ -681,9 +706,8 @@ parse_action(struct actions *a, int c, const char *name, const char *arg)
 		break;
 	case OPT_ASSIGN: case OPT_UNASSIGN:
 		set_group(a, G_ASSIGN, name);
-		if (arg != NULL && *arg == '\0')
-			errx(EX_USAGE, "invalid assignee \"\": expected a "
-			    "name");
+		if (arg != NULL)
+			check_name("assignee", arg);
 		a->assignee = arg;
 		break;
 	case OPT_DISMISS_FLAG: case OPT_CONFIRM_OPT_OUT:
@@ -773,9 +797,7 @@ parse_options(struct marker *m, int argc, char **argv, const char **db)
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'o':
-			if (*optarg == '\0')
-				errx(EX_USAGE, "invalid operator \"\": "
-				    "expected a name");
+			check_name("operator", optarg);
 			m->operator = optarg;
 			break;
 		default:

@@ -852,9 +852,26 @@ EOF
 	run convo-mark --snooze-until 24:00 c_1
 	assert_failure 64
 	assert_output --partial 'invalid time "24:00"'
+	run convo-mark --snooze 36526d c_1
+	assert_failure 64
+	assert_output 'convo-mark: invalid duration "36526d": a snooze lasts at most 100 years'
 	run convo-mark --assign '' c_1
 	assert_failure 64
 	assert_output --partial 'invalid assignee'
+}
+
+@test "names with control characters exit 64" {
+	run convo-mark --assign '   ' c_1
+	assert_failure 64
+	assert_output 'convo-mark: invalid assignee "   ": expected a name'
+	run convo-mark --assign $'ann\nbob' c_1
+	assert_failure 64
+	assert_output 'convo-mark: invalid assignee "ann?bob": expected a name without control characters'
+	run convo-mark -o $'ev\eil' --close c_1
+	assert_failure 64
+	assert_output 'convo-mark: invalid operator "ev?il": expected a name without control characters'
+	run sql "SELECT count(*) FROM convo.conversation_events"
+	assert_output 0
 }
 
 @test "invalid CONVO_NOW exits 64" {
