@@ -542,6 +542,53 @@ archive_january() {
 	assert_output subscribed
 }
 
+@test "verify accepts an archived consent in force" {
+	archive_january subscribed SMjan5 STOP
+	run convo-db -q verify
+	assert_success
+	# The re-import adds the opt-in of January 2 again, older than the
+	# archived STOP.
+	convo-ingest -q -a default in >/dev/null
+	run convo-db -q verify
+	assert_success
+}
+
+# Add a consent change of STATUS at AT for +12015550123 on sms, leaving
+# the consent in force as it is.
+add_change() {
+	sql "INSERT INTO convo.consent_changes (account_id, profile_id,
+	    channel, status, method, at)
+	SELECT account_id, profile_id, 'sms', '$1', 'import', '$2'
+	FROM convo.profiles WHERE phone = '+12015550123'" >/dev/null
+}
+
+@test "verify reports replaced archived consent" {
+	archive_january subscribed SMjan5 STOP
+	add_change subscribed 2025-03-01T09:00:00Z
+	run convo-db -q verify
+	assert_failure 1
+	run jq -r '[.field, .stored, .expected] | join(" ")' <<<"$output"
+	assert_line 'consent unsubscribed subscribed'
+	assert_line 'consent_changed_at 2025-01-05T09:00:00Z 2025-03-01T09:00:00Z'
+}
+
+@test "verify reports archived opt-in tied with STOP" {
+	archive_january unsubscribed SMjan1 START
+	add_change unsubscribed 2025-01-05T09:00:00Z
+	run convo-db -q verify
+	assert_failure 1
+	run jq -r '[.field, .stored, .expected] | join(" ")' <<<"$output"
+	assert_output 'consent subscribed unsubscribed'
+}
+
+@test "verify judges YES by archived consent" {
+	archive_january unsubscribed SMjan1 START
+	text SMmar5 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
+	run convo-db -q verify
+	refute_output --partial '"field":"keyword_action"'
+	assert_success
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64

@@ -222,3 +222,26 @@ SQL
 	assert_output "unsubscribed|t"
 	drop_old_database
 }
+
+@test "migration verifies an archived STOP in force" {
+	local file=$BATS_TEST_TMPDIR/in
+	local archive=$BATS_TEST_TMPDIR/archive
+
+	# The schema before verify accepted archived consent.
+	old_database 035
+	printf '%s\n' '{"type":"consent","phone":"+12015550129","status":"subscribed","at":"2025-01-02T09:00:00Z"}' \
+	    '{"type":"message","direction":"inbound","from":"+12015550129","to":"+12025550140","body":"STOP","provider_message_id":"SMup4","sent_at":"2025-01-05T09:00:00Z"}' \
+	    >"$file"
+	mkdir "$archive"
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q maintain >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q archive --before 2025-02 \
+	    --dir "$archive" >/dev/null
+	run env CONVO_SHARE="$SHARE" CONVO_DB="$OLD" convo-db -q verify
+	assert_failure 1
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run env CONVO_DB="$OLD" convo-db -q verify
+	assert_success
+	drop_old_database
+}

@@ -1,0 +1,264 @@
+-- Archived consent in force is checked as convo-ingest keeps it.
+--
+-- Since 035, convo.consent.archived marks a change in force whose month
+-- convo-db archive removed from convo.consent_changes. Such a change
+-- stays in force until a change at least as late replaces it, and a
+-- conditional opt-in (YES) after it is judged against it when no change
+-- left before the YES is later. convo.verify recounted the consent in
+-- force from the changes left alone, so it reported every archived
+-- consent in force as differing, and judged such a YES without it.
+--
+-- convo.verify now expects an archived consent in force to stay until a
+-- change left is at least as late, and judges YES messages as
+-- convo.ingest_consent does.
+
+-- As in 029, but an archived consent in force is kept and counts in the
+-- judgement of conditional keywords.
+CREATE OR REPLACE FUNCTION convo.verify(p_account bigint)
+RETURNS TABLE (conversation_id bigint, profile_id bigint, channel text,
+    message_id bigint, field text, stored jsonb, expected jsonb)
+LANGUAGE sql STABLE AS $$
+    -- A customer and channel has a conversation exactly when the
+    -- customer sent an inbound message that is not a keyword.
+    SELECT NULL::bigint, t.profile_id, t.channel, NULL::bigint,
+        'exists', 'false'::jsonb, 'true'::jsonb
+    FROM (SELECT DISTINCT m.profile_id, m.channel FROM convo.messages m
+        WHERE m.account_id = p_account AND m.direction = 'inbound'
+            AND m.keyword_action IS NULL) t
+    WHERE NOT EXISTS (SELECT 1 FROM convo.conversations c
+        WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+            AND c.channel = t.channel)
+
+    UNION ALL
+    SELECT c.conversation_id, c.profile_id, c.channel, NULL::bigint,
+        'exists', 'true'::jsonb, 'false'::jsonb
+    FROM convo.conversations c
+    WHERE c.account_id = p_account
+        AND NOT EXISTS (SELECT 1 FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+                AND m.channel = c.channel AND m.direction = 'inbound'
+                AND m.keyword_action IS NULL)
+
+    -- The summary columns of each conversation that should exist.
+    UNION ALL
+    SELECT c.conversation_id, c.profile_id, c.channel, NULL::bigint,
+        v.field, v.stored, v.expected
+    FROM convo.conversations c
+    JOIN convo.profiles p ON p.account_id = p_account
+        AND p.profile_id = c.profile_id
+    -- The last message by time, of any direction; ties go to the larger
+    -- provider message id.
+    LEFT JOIN LATERAL (
+        SELECT m.message_id, m.body, m.direction, m.sent_at,
+            m.provider_message_id
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+            AND m.channel = c.channel
+        ORDER BY m.sent_at DESC, m.provider_message_id DESC
+        LIMIT 1
+    ) l ON true
+    -- Replies go from the address of the latest inbound message.
+    LEFT JOIN LATERAL (
+        SELECT m.to_address
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+            AND m.channel = c.channel AND m.direction = 'inbound'
+        ORDER BY m.sent_at DESC, m.provider_message_id DESC
+        LIMIT 1
+    ) b ON true
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+            AND m.channel = c.channel AND m.direction = 'inbound'
+            AND m.keyword_action IS NULL AND m.counts_unread
+            AND m.recorded_at > coalesce(c.last_read_at, '-infinity')
+    ) u
+    -- The possible opt-out flag names the thread's latest message by time
+    -- that reads like an opt-out and is no keyword. Once an operator has
+    -- dismissed or confirmed a flag, only messages recorded after that
+    -- can set it again, so then the flag need only name such a message.
+    LEFT JOIN LATERAL (
+        SELECT m.message_id
+        FROM convo.messages m
+        WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+            AND m.channel = c.channel AND m.possible_opt_out
+            AND m.keyword_action IS NULL
+        ORDER BY m.sent_at DESC, m.provider_message_id DESC
+        LIMIT 1
+    ) lf ON true
+    LEFT JOIN LATERAL (
+        SELECT m.message_id
+        FROM convo.messages m
+        WHERE m.account_id = p_account
+            AND m.message_id = c.flagged_message_id
+            AND m.profile_id = c.profile_id AND m.channel = c.channel
+            AND m.possible_opt_out AND m.keyword_action IS NULL
+    ) f ON true
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM convo.conversation_events e
+            WHERE e.account_id = p_account
+                AND e.conversation_id = c.conversation_id
+                AND e.action IN ('dismiss_flag', 'confirm_opt_out'))
+            AS settled
+    ) d
+    -- Blocks and assignments are operator actions, each recorded in the
+    -- audit table; the last one of each kind is in force. A block covers
+    -- the customer, so the last one on any of their conversations is in
+    -- force, also on a conversation that started after it.
+    LEFT JOIN LATERAL (
+        SELECT e.action = 'block' AS blocked
+        FROM convo.conversations x
+        JOIN convo.conversation_events e ON e.account_id = p_account
+            AND e.conversation_id = x.conversation_id
+        WHERE x.account_id = p_account AND x.profile_id = c.profile_id
+            AND e.action IN ('block', 'unblock')
+        ORDER BY e.event_id DESC
+        LIMIT 1
+    ) bl ON true
+    LEFT JOIN LATERAL (
+        SELECT e.detail->>'assignee' AS assignee
+        FROM convo.conversation_events e
+        WHERE e.account_id = p_account
+            AND e.conversation_id = c.conversation_id
+            AND e.action IN ('assign', 'unassign')
+        ORDER BY e.event_id DESC
+        LIMIT 1
+    ) a ON true
+    CROSS JOIN LATERAL (VALUES
+        ('last_message_id', to_jsonb('m_' || c.last_message_id),
+            to_jsonb('m_' || l.message_id)),
+        ('last_body', to_jsonb(c.last_body), to_jsonb(l.body)),
+        ('last_direction', to_jsonb(c.last_direction),
+            to_jsonb(l.direction)),
+        ('last_at', to_jsonb(convo.rfc3339(c.last_at)),
+            to_jsonb(convo.rfc3339(l.sent_at))),
+        ('last_provider_message_id', to_jsonb(c.last_provider_message_id),
+            to_jsonb(l.provider_message_id)),
+        ('brand_address', to_jsonb(c.brand_address),
+            to_jsonb(b.to_address)),
+        ('unread_count', to_jsonb(c.unread_count), to_jsonb(u.n)),
+        ('search_text', to_jsonb(c.search_text),
+            to_jsonb(lower(concat_ws(' ', p.first_name, p.last_name,
+                p.phone, l.body)))),
+        ('flagged_message_id', to_jsonb('m_' || c.flagged_message_id),
+            to_jsonb('m_' || CASE WHEN d.settled THEN f.message_id
+                ELSE lf.message_id END)),
+        ('snoozed_until', to_jsonb(convo.rfc3339(c.snoozed_until)),
+            CASE WHEN c.status = 'snoozed'
+                THEN to_jsonb(convo.rfc3339(c.snoozed_until)) END),
+        ('blocked', to_jsonb(c.blocked),
+            to_jsonb(coalesce(bl.blocked, false))),
+        ('assignee', to_jsonb(c.assignee), to_jsonb(a.assignee))
+    ) v (field, stored, expected)
+    WHERE c.account_id = p_account
+        AND EXISTS (SELECT 1 FROM convo.messages m
+            WHERE m.account_id = p_account AND m.profile_id = c.profile_id
+                AND m.channel = c.channel AND m.direction = 'inbound'
+                AND m.keyword_action IS NULL)
+        AND v.stored IS DISTINCT FROM v.expected
+
+    -- The consent in force is the change with the latest effective time;
+    -- at the same instant unsubscribed wins, then the change recorded
+    -- last. No change means no row. An archived change in force is no
+    -- longer among the changes, so it stays right until a change left is
+    -- at least as late, unsubscribed winning at the same instant, as in
+    -- convo.ingest_consent.
+    UNION ALL
+    SELECT c.conversation_id, coalesce(l.profile_id, s.profile_id),
+        coalesce(l.channel, s.channel), NULL::bigint,
+        v.field, v.stored, v.expected
+    FROM (
+        SELECT DISTINCT ON (x.profile_id, x.channel) x.profile_id,
+            x.channel, x.status, least(x.at, x.recorded_at) AS effective_at
+        FROM convo.consent_changes x
+        WHERE x.account_id = p_account
+        ORDER BY x.profile_id, x.channel, least(x.at, x.recorded_at) DESC,
+            x.status = 'unsubscribed' DESC, x.change_id DESC
+    ) l
+    FULL JOIN (
+        SELECT * FROM convo.consent x WHERE x.account_id = p_account
+    ) s ON s.profile_id = l.profile_id AND s.channel = l.channel
+    LEFT JOIN convo.conversations c ON c.account_id = p_account
+        AND c.profile_id = coalesce(l.profile_id, s.profile_id)
+        AND c.channel = coalesce(l.channel, s.channel)
+    CROSS JOIN LATERAL (VALUES
+        ('consent', to_jsonb(s.status), to_jsonb(l.status)),
+        ('consent_changed_at', to_jsonb(convo.rfc3339(s.changed_at)),
+            to_jsonb(convo.rfc3339(l.effective_at)))
+    ) v (field, stored, expected)
+    WHERE v.stored IS DISTINCT FROM v.expected
+        AND NOT (coalesce(s.archived, false)
+            AND (l.profile_id IS NULL
+                OR (l.effective_at, l.status = 'unsubscribed')
+                    < (s.changed_at, s.status = 'unsubscribed')))
+
+    -- A conditional opt-in (YES) is a keyword exactly when the customer
+    -- was not subscribed just before its effective time. An archived
+    -- change in force before that time counts when no change left before
+    -- it is later, as in convo.ingest_consent.
+    -- NOTE: a change that replaces the archived change in force also
+    -- takes it out of these judgements, so a YES that was judged against
+    -- it is judged by the changes left, here and in the next ingest batch
+    -- of its customer.
+    UNION ALL
+    SELECT c.conversation_id, x.profile_id, x.channel, x.message_id,
+        'keyword_action', to_jsonb(x.keyword_action), to_jsonb(j.action)
+    FROM convo.messages x
+    LEFT JOIN LATERAL (
+        SELECT k.status, least(k.at, k.recorded_at) AS effective_at
+        FROM convo.consent_changes k
+        WHERE k.account_id = p_account AND k.profile_id = x.profile_id
+            AND k.channel = x.channel
+            AND least(k.at, k.recorded_at)
+                < least(x.sent_at, x.recorded_at)
+        ORDER BY least(k.at, k.recorded_at) DESC,
+            k.status = 'unsubscribed' DESC, k.change_id DESC
+        LIMIT 1
+    ) k ON true
+    LEFT JOIN convo.consent s ON s.account_id = p_account
+        AND s.profile_id = x.profile_id AND s.channel = x.channel
+        AND s.archived AND s.changed_at < least(x.sent_at, x.recorded_at)
+        AND (k.effective_at IS NULL
+            OR (s.changed_at, s.status = 'unsubscribed')
+                > (k.effective_at, k.status = 'unsubscribed'))
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN coalesce(s.status, k.status, 'never_subscribed')
+                <> 'subscribed'
+            THEN 'opt_in' END AS action
+    ) j
+    LEFT JOIN convo.conversations c ON c.account_id = p_account
+        AND c.profile_id = x.profile_id AND c.channel = x.channel
+    WHERE x.account_id = p_account AND x.keyword_conditional
+        AND x.keyword_action IS DISTINCT FROM j.action
+
+    -- The delivery status of a message is the best of its own initial
+    -- status and every receipt: the highest rank, then the earliest,
+    -- then the worse outcome.
+    UNION ALL
+    SELECT c.conversation_id, x.profile_id, x.channel, x.message_id,
+        v.field, v.stored, v.expected
+    FROM convo.messages x
+    LEFT JOIN LATERAL (
+        SELECT s.status, s.error_code
+        FROM (
+            SELECT e.status, e.at, e.error_code
+            FROM convo.status_events e
+            WHERE e.account_id = p_account AND e.provider = x.provider
+                AND e.provider_message_id = x.provider_message_id
+            UNION ALL
+            SELECT x.initial_status, x.sent_at, NULL
+            WHERE x.initial_status IS NOT NULL
+        ) s
+        ORDER BY convo.status_rank(s.status) DESC, s.at,
+            convo.status_severity(s.status), s.error_code NULLS FIRST
+        LIMIT 1
+    ) b ON true
+    LEFT JOIN convo.conversations c ON c.account_id = p_account
+        AND c.profile_id = x.profile_id AND c.channel = x.channel
+    CROSS JOIN LATERAL (VALUES
+        ('status', to_jsonb(x.status), to_jsonb(b.status)),
+        ('error_code', to_jsonb(x.error_code), to_jsonb(b.error_code))
+    ) v (field, stored, expected)
+    WHERE x.account_id = p_account AND v.stored IS DISTINCT FROM v.expected;
+$$;
