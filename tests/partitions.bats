@@ -589,6 +589,51 @@ add_change() {
 	assert_success
 }
 
+# Store a sent reply to +12015550123 with idempotency key KEY and
+# provider message id ID.
+sent_reply() {
+	sql "INSERT INTO convo.outbox (account_id, idempotency_key, profile_id,
+	    channel, to_address, body, origin, state, provider,
+	    provider_message_id, encoding, segments, units)
+	SELECT account_id, '$1', profile_id, 'sms', phone, 'Thanks',
+	    'conversation', 'sent', 'twilio', '$2', 'GSM-7', 1, 1
+	FROM convo.profiles WHERE phone = '+12015550123'" >/dev/null
+}
+
+# The consent in force of +12015550123 on sms, whether it is marked
+# archived, and whether its change is among the changes left.
+consent_row() {
+	sql "SELECT c.status, c.archived, EXISTS (SELECT 1
+	    FROM convo.consent_changes k WHERE k.account_id = c.account_id
+	        AND k.change_id = c.change_id)
+	FROM convo.consent c JOIN convo.profiles p USING (account_id, profile_id)
+	WHERE p.phone = '+12015550123' AND c.channel = 'sms'"
+}
+
+@test "receipt opt-out replaces an archived consent in force" {
+	archive_january unsubscribed SMjan4 START
+	sent_reply k1 SMout1
+	printf '{"type":"status","provider_message_id":"SMout1","status":"failed","error_code":21610,"at":"2025-03-01T09:00:00Z","outbox_id":"o_%s"}\n' \
+	    "$(sql "SELECT outbox_id FROM convo.outbox
+	        WHERE idempotency_key = 'k1'")" | convo-ingest -q >/dev/null
+	run consent_row
+	assert_output 'unsubscribed|f|t'
+	run convo-db -q verify
+	assert_success
+}
+
+@test "send error 21610 replaces an archived consent in force" {
+	archive_january unsubscribed SMjan4 START
+	sent_reply k1 SMout2
+	sql "SELECT convo.outbox_failed(account_id, outbox_id, '21610',
+	    'Attempt to send to unsubscribed recipient') FROM convo.outbox
+	    WHERE idempotency_key = 'k1'" >/dev/null
+	run consent_row
+	assert_output 'unsubscribed|f|t'
+	run convo-db -q verify
+	assert_success
+}
+
 @test "archive keeps the current month" {
 	run convo-db archive --before 2099-01
 	assert_failure 64

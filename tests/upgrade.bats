@@ -245,3 +245,49 @@ SQL
 	assert_success
 	drop_old_database
 }
+
+@test "migration clears archived flags of consent replaced since" {
+	local file=$BATS_TEST_TMPDIR/in
+	local archive=$BATS_TEST_TMPDIR/archive
+
+	# The schema whose receipt opt-outs kept the archived flag.
+	old_database 035
+	printf '{"type":"consent","phone":"%s","status":"subscribed","at":"2025-01-02T09:00:00Z"}\n' \
+	    +12015550130 +12015550131 >"$file"
+	mkdir "$archive"
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q maintain >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q archive --before 2025-02 \
+	    --dir "$archive" >/dev/null
+	# A receipt with error 21610 unsubscribes the first customer, and
+	# a send that failed with it the second.
+	psql -X -qAt -v ON_ERROR_STOP=1 "$OLD" >/dev/null <<'SQL'
+INSERT INTO convo.outbox (account_id, idempotency_key, profile_id,
+    channel, to_address, body, origin, state, provider,
+    provider_message_id, encoding, segments, units)
+SELECT account_id, phone, profile_id, 'sms', phone, 'Thanks',
+    'conversation', 'sent', 'twilio', 'SM' || phone, 'GSM-7', 1, 1
+FROM convo.profiles;
+SELECT convo.outbox_failed(o.account_id, o.outbox_id, '21610',
+    'Attempt to send to unsubscribed recipient')
+FROM convo.outbox o WHERE o.to_address = '+12015550131';
+SQL
+	printf '{"type":"status","provider_message_id":"SM+12015550130","status":"failed","error_code":21610,"at":"2025-03-01T09:00:00Z","outbox_id":"o_%s"}\n' \
+	    "$(psql -X -qAt "$OLD" -c "SELECT outbox_id FROM convo.outbox
+	        WHERE to_address = '+12015550130'")" |
+	    CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q >/dev/null
+	run psql -X -qAt "$OLD" -c "SELECT count(*) FROM convo.consent
+	    WHERE archived AND status = 'unsubscribed'"
+	assert_output 2
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT p.phone, s.status, s.archived,
+	    k.method FROM convo.consent s
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    LEFT JOIN convo.consent_changes k ON k.account_id = s.account_id
+	        AND k.change_id = s.change_id
+	    ORDER BY 1"
+	assert_line --index 0 '+12015550130|unsubscribed|f|provider_error'
+	assert_line --index 1 '+12015550131|unsubscribed|f|provider_error'
+	drop_old_database
+}

@@ -1,4 +1,5 @@
--- Archived consent in force is checked as convo-ingest keeps it.
+-- Archived consent in force: verify checks it as convo-ingest keeps it,
+-- and every change that replaces it clears the flag.
 --
 -- Since 035, convo.consent.archived marks a change in force whose month
 -- convo-db archive removed from convo.consent_changes. Such a change
@@ -11,6 +12,124 @@
 -- convo.verify now expects an archived consent in force to stay until a
 -- change left is at least as late, and judges YES messages as
 -- convo.ingest_consent does.
+--
+-- The opt-outs of error 21610, from convo.outbox_receipts and
+-- convo.outbox_failed, replaced the change in force without clearing the
+-- flag, so the consent in force was marked archived while its change
+-- was among the changes. convo.outbox_failed also kept the change_id of
+-- the change it replaced. Both now record their own change and clear the flag, and
+-- this migration does the same for the consent they wrote before.
+
+-- Ingest batches take consent changes before the consent in force.
+LOCK TABLE convo.consent_changes IN SHARE ROW EXCLUSIVE MODE;
+
+-- Point each consent in force at a change left with its status and
+-- effective time, preferring the change it names, and clear its archived
+-- flag. A consent in force whose change is gone keeps its flag.
+WITH matched AS (
+    SELECT s.account_id, s.profile_id, s.channel, c.change_id
+    FROM convo.consent s
+    CROSS JOIN LATERAL (SELECT c.change_id FROM convo.consent_changes c
+        WHERE c.account_id = s.account_id AND c.profile_id = s.profile_id
+            AND c.channel = s.channel AND c.status = s.status
+            AND least(c.at, c.recorded_at) = s.changed_at
+        ORDER BY c.change_id = s.change_id DESC, c.change_id DESC
+        LIMIT 1) c
+    WHERE s.archived OR s.change_id IS DISTINCT FROM c.change_id
+)
+UPDATE convo.consent s SET change_id = m.change_id, archived = false
+FROM matched m
+WHERE s.account_id = m.account_id AND s.profile_id = m.profile_id
+    AND s.channel = m.channel;
+
+-- As in 027, but the consent in force that a receipt replaces is no
+-- longer archived.
+CREATE OR REPLACE FUNCTION convo.outbox_receipts(p_account bigint)
+RETURNS TABLE (line bigint, result text, id text, note text)
+LANGUAGE plpgsql
+SET jit = off
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM convo.outbox_receipts_rows(p_account);
+    WITH targets AS (
+        SELECT DISTINCT b.profile_id, b.channel, e.at,
+            e.provider_message_id, e.error_code
+        FROM pg_temp.ingest_receipts x
+        JOIN convo.outbox b ON b.account_id = p_account
+            AND b.outbox_id = x.outbox_id AND b.state = 'sent'
+        JOIN convo.status_events e ON e.account_id = p_account
+            AND e.provider = b.provider
+            AND e.provider_message_id = b.provider_message_id
+            AND e.error_code = '21610'
+    ), ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, provider_message_id, error_code)
+        SELECT p_account, t.profile_id, t.channel, 'unsubscribed',
+            'provider_error', t.at, t.provider_message_id, t.error_code
+        FROM targets t
+        ORDER BY t.profile_id, t.channel, t.at
+        ON CONFLICT DO NOTHING
+        RETURNING change_id, profile_id, channel,
+            least(at, recorded_at) AS effective_at
+    )
+    INSERT INTO convo.consent AS s (account_id, profile_id, channel,
+        status, changed_at, change_id)
+    SELECT DISTINCT ON (ins.profile_id, ins.channel) p_account,
+        ins.profile_id, ins.channel, 'unsubscribed', ins.effective_at,
+        ins.change_id
+    FROM ins
+    ORDER BY ins.profile_id, ins.channel, ins.effective_at DESC
+    ON CONFLICT (account_id, profile_id, channel) DO UPDATE
+    SET status = 'unsubscribed', changed_at = EXCLUDED.changed_at,
+        change_id = EXCLUDED.change_id, archived = false
+    WHERE s.changed_at <= EXCLUDED.changed_at;
+END;
+$$;
+
+-- As in 009, but the consent in force names the change of the error, and
+-- one that it replaces is no longer archived.
+CREATE OR REPLACE FUNCTION convo.outbox_failed(p_account bigint,
+    p_outbox bigint, p_error_code text, p_error_message text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    o convo.outbox;
+    v_change bigint;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE convo.outbox x SET state = 'failed', error_code = p_error_code,
+        error_message = p_error_message, updated_at = now()
+    WHERE x.account_id = p_account AND x.outbox_id = p_outbox
+    RETURNING * INTO o;
+    IF p_error_code = '21610' THEN
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, error_code)
+        VALUES (p_account, o.profile_id, o.channel, 'unsubscribed',
+            'provider_error', now(), p_error_code)
+        ON CONFLICT DO NOTHING
+        RETURNING change_id INTO v_change;
+        -- The same error recorded earlier in this transaction.
+        IF v_change IS NULL THEN
+            SELECT c.change_id INTO v_change FROM convo.consent_changes c
+            WHERE c.account_id = p_account AND c.profile_id = o.profile_id
+                AND c.channel = o.channel AND c.at = now()
+                AND c.status = 'unsubscribed'
+                AND c.method = 'provider_error'
+                AND c.message_id IS NULL
+                AND c.provider_message_id IS NULL;
+        END IF;
+        INSERT INTO convo.consent AS s (account_id, profile_id, channel,
+            status, changed_at, change_id)
+        VALUES (p_account, o.profile_id, o.channel, 'unsubscribed', now(),
+            v_change)
+        ON CONFLICT (account_id, profile_id, channel) DO UPDATE
+        SET status = 'unsubscribed', changed_at = EXCLUDED.changed_at,
+            change_id = EXCLUDED.change_id, archived = false
+        WHERE s.changed_at <= EXCLUDED.changed_at;
+    END IF;
+END;
+$$;
 
 -- As in 029, but an archived consent in force is kept and counts in the
 -- judgement of conditional keywords.
