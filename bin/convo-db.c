@@ -3,6 +3,7 @@
  * local PostgreSQL cluster, schema migrations and accounts.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <err.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -912,8 +913,12 @@ cmd_archive(int argc, char **argv)
 	if (partition_parse_month(before, day) == -1)
 		errx(EX_USAGE, "--before: expected a month as YYYY-MM, not "
 		    "\"%s\"", before);
-	if (stat(dir, &st) == -1)
+	if (stat(dir, &st) == -1) {
+		if (errno == ENOENT)
+			errx(EX_CANTCREAT, "--dir: %s does not exist. Create it "
+			    "with mkdir -p %s", dir, dir);
 		err(EX_CANTCREAT, "--dir: %s", dir);
+	}
 	if (!S_ISDIR(st.st_mode))
 		errx(EX_USAGE, "--dir: %s is not a directory", dir);
 	if (access(dir, W_OK | X_OK) == -1)

@@ -432,12 +432,13 @@ partition_gone(PGconn *conn, const char *name)
 
 /*
  * Archive the partition of row ROW of RES (parent, month, name,
- * attached). Returns 0, -1 when its file exists already and the
- * partition stays, or an exit status.
+ * attached), and set *WRITTEN when this run wrote its file. Returns 0,
+ * -1 when its file exists already and the partition stays, or an exit
+ * status.
  */
 static int
 archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
-    FILE *out, int *archived)
+    FILE *out, int *archived, char *written)
 {
 	const char *name = PQgetvalue(res, row, 2);
 	char path[PATH_MAX], rows[32] = "0";
@@ -467,18 +468,36 @@ archive_one(PGconn *conn, PGresult *res, int row, const char *dir,
 	if (done) {
 		print_partition(out, "archive", res, row, "rows", rows, path);
 		(*archived)++;
+		*written = 1;
 	}
+	return 0;
+}
+
+/*
+ * Return whether partition NAME is one of the rows of LISTED (parent,
+ * month, name) whose file this run wrote, as WRITTEN marks them.
+ */
+static int
+written_by_run(PGresult *listed, const char *written, const char *name)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(listed); i++)
+		if (written[i] && strcmp(PQgetvalue(listed, i, 2), name) == 0)
+			return 1;
 	return 0;
 }
 
 /*
  * Warn about each month of WAITING (months ahead, the month to archive
  * before) whose rows still wait in a default partition after the run.
+ * LISTED and WRITTEN mark the partitions whose files this run wrote.
  * Returns 0 or an exit status: 73 when the month's archive file exists,
  * 75 when the rows arrived during the run.
  */
 static int
-report_waiting(PGconn *conn, const char **waiting, const char *dir)
+report_waiting(PGconn *conn, const char **waiting, const char *dir,
+    PGresult *listed, const char *written)
 {
 	PGresult *res;
 	char path[PATH_MAX];
@@ -493,6 +512,15 @@ report_waiting(PGconn *conn, const char **waiting, const char *dir)
 	for (i = 0; i < PQntuples(res); i++) {
 		if (archive_path(path, dir, PQgetvalue(res, i, 2)) != 0) {
 			rc = EX_USAGE;
+		} else if (access(path, F_OK) == 0 &&
+		    written_by_run(listed, written, PQgetvalue(res, i, 2))) {
+			/* The file contains only the rows of the month's partition. */
+			warnx("rows of %s of %.7s reached the default partition "
+			    "after the month was detached, so %s, which this run "
+			    "wrote, does not contain them. Move that file away "
+			    "and run archive again to archive them",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), path);
+			rc = EX_CANTCREAT;
 		} else if (access(path, F_OK) == 0) {
 			warnx("rows of %s of %.7s wait in the default partition, "
 			    "and %s exists; move it away and run archive again",
@@ -516,6 +544,7 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 {
 	const char *params[1] = { before }, *waiting[2] = { "0", before };
 	PGresult *res;
+	char *written;
 	int i, n, created = 0, file_exists = 0, rc = 0;
 
 	*archived = 0;
@@ -557,16 +586,19 @@ partition_archive(PGconn *conn, const char *before, const char *dir,
 	}
 	/* A month whose file exists stays, and the others go on. */
 	n = PQntuples(res);
+	if ((written = calloc((size_t)n + 1, 1)) == NULL)
+		errx(EX_OSERR, "out of memory");
 	for (i = 0; i < n && rc == 0; i++) {
-		rc = archive_one(conn, res, i, dir, out, archived);
+		rc = archive_one(conn, res, i, dir, out, archived, &written[i]);
 		if (rc < 0) {
 			file_exists = 1;
 			rc = 0;
 		}
 		fflush(out);
 	}
-	PQclear(res);
 	if (rc == 0)
-		rc = report_waiting(conn, waiting, dir);
+		rc = report_waiting(conn, waiting, dir, res, written);
+	free(written);
+	PQclear(res);
 	return rc == 0 && file_exists ? EX_CANTCREAT : rc;
 }

@@ -341,7 +341,7 @@ two_old_months() {
 	run convo-db -q archive --before 2025-02
 	assert_failure 73
 	[ "$(jq -r .rows <<<"${lines[0]}")" = 2 ]
-	assert_line --index 1 'convo-db: rows of messages of 2025-01 wait in the default partition, and ./messages_2025_01.copy exists; move it away and run archive again'
+	assert_line --index 1 'convo-db: rows of messages of 2025-01 reached the default partition after the month was detached, so ./messages_2025_01.copy, which this run wrote, does not contain them. Move that file away and run archive again to archive them'
 	run convo-db -q maintain
 	assert_success
 	run partition_of SMjan9
@@ -465,6 +465,43 @@ EOF
 	run convo-db -q archive --before 2025-02
 	assert_success
 	assert_line --partial '"month":"2024-12","partition":"convo_partitions.messages_2024_12","rows":1'
+}
+
+@test "archive reports rows its file missed" {
+	two_old_months
+	# A January message lands in the default partition once the month
+	# is detached, while the archive waits for the partition lock.
+	other_run <<'EOF'
+SELECT pg_sleep(1);
+SELECT convo.partition_detach('messages_2025_01');
+INSERT INTO convo.messages SELECT (jsonb_populate_record(m,
+    jsonb_build_object('message_id', m.message_id + 1000,
+    'provider_message_id', 'SMjan7', 'sent_at', '2025-01-20T10:00:00Z'))).*
+FROM convo.messages m WHERE m.provider_message_id = 'SMfeb1';
+COMMIT;
+EOF
+	run convo-db archive --before 2025-02
+	assert_failure 73
+	assert_line --index 0 --partial '"month":"2025-01","partition":"convo_partitions.messages_2025_01","rows":2'
+	assert_line --index 1 'convo-db: rows of messages of 2025-01 reached the default partition after the month was detached, so ./messages_2025_01.copy, which this run wrote, does not contain them. Move that file away and run archive again to archive them'
+	wait
+	run partition_of SMjan7
+	assert_output convo_partitions.messages_default
+	mkdir kept
+	mv messages_2025_01.copy kept/
+	run convo-db -q archive --before 2025-02
+	assert_success
+	assert_line --partial '"month":"2025-01","partition":"convo_partitions.messages_2025_01","rows":1'
+}
+
+@test "archive names a missing directory" {
+	two_old_months
+	run convo-db archive --before 2025-02 --dir archive/2025
+	assert_failure 73
+	assert_output 'convo-db: --dir: archive/2025 does not exist. Create it with mkdir -p archive/2025'
+	run sql "SELECT count(*) FROM convo.partitions()
+	    WHERE partition = 'messages_2025_01' AND attached"
+	assert_output 1
 }
 
 # The consent in force of +12015550123 on sms.
