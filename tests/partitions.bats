@@ -590,6 +590,19 @@ archive_january() {
 	assert_success
 }
 
+@test "restored consent month clears the archived flag" {
+	archive_january subscribed SMjan5 STOP
+	run sql "SELECT archived FROM convo.consent"
+	assert_output t
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" \
+	    -c '\copy convo.consent_changes FROM consent_changes_2025_01.copy'
+	convo-db -q maintain >/dev/null
+	run sql "SELECT status, archived FROM convo.consent"
+	assert_output unsubscribed\|f
+	run convo-db -q verify
+	assert_success
+}
+
 # Add a consent change of STATUS at AT for +12015550123 on sms, leaving
 # the consent in force as it is.
 add_change() {

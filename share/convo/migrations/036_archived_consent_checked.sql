@@ -381,3 +381,59 @@ LANGUAGE sql STABLE AS $$
     ) v (field, stored, expected)
     WHERE x.account_id = p_account AND v.stored IS DISTINCT FROM v.expected;
 $$;
+
+-- A month of consent changes restored from its archive file and moved
+-- into its partition by convo-db maintain clears the archived flag of
+-- the consent in force whose change it holds.
+CREATE OR REPLACE FUNCTION convo.partition_create(p_parent text, p_month date)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_moved bigint;
+    v_column text;
+    v_name text := p_parent || '_' || to_char(p_month, 'YYYY_MM');
+    v_from timestamptz := p_month::timestamp AT TIME ZONE 'UTC';
+    v_to timestamptz := (p_month + interval '1 month')::timestamp
+        AT TIME ZONE 'UTC';
+    v_attached boolean;
+BEGIN
+    SELECT t.time_column INTO STRICT v_column
+    FROM convo.partitioned_tables() t WHERE t.parent = p_parent;
+    IF p_month <> date_trunc('month', p_month)::date THEN
+        RAISE EXCEPTION 'month % does not start on its first day', p_month;
+    END IF;
+    PERFORM convo.partitions_lock();
+    SELECT p.attached INTO v_attached
+    FROM convo.partitions() p WHERE p.partition = v_name;
+    IF v_attached THEN
+        RETURN NULL;
+    ELSIF NOT v_attached THEN
+        RAISE EXCEPTION 'partition convo_partitions.% is detached', v_name
+            USING HINT = 'Run convo-db archive to finish archiving it.';
+    END IF;
+    LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
+    PERFORM convo.partitions_defaults();
+    EXECUTE format('LOCK TABLE convo_partitions.%I IN EXCLUSIVE MODE',
+        p_parent || '_default');
+    EXECUTE format('CREATE TABLE convo_partitions.%I (LIKE convo.%I '
+        'INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', v_name, p_parent);
+    EXECUTE format('WITH moved AS (DELETE FROM convo_partitions.%I d '
+        'WHERE d.%I >= $1 AND d.%I < $2 RETURNING d.*) '
+        'INSERT INTO convo_partitions.%I SELECT * FROM moved',
+        p_parent || '_default', v_column, v_column, v_name)
+        USING v_from, v_to;
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
+    EXECUTE format('ALTER TABLE convo.%I ATTACH PARTITION '
+        'convo_partitions.%I FOR VALUES FROM (%L) TO (%L)',
+        p_parent, v_name, v_from, v_to);
+    -- Changes copied back from an archive file are among the changes
+    -- again, so the consent in force that names one is not archived.
+    IF p_parent = 'consent_changes' AND v_moved > 0 THEN
+        EXECUTE format('UPDATE convo.consent s SET archived = false '
+            'FROM convo_partitions.%I c WHERE s.archived '
+            'AND c.account_id = s.account_id AND c.change_id = s.change_id',
+            v_name);
+    END IF;
+    RETURN v_moved;
+END;
+$$;
