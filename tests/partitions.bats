@@ -568,6 +568,23 @@ archive_january() {
 	assert_output subscribed
 }
 
+@test "a YES after an archived STOP stays an opt-in" {
+	archive_january subscribed SMjan2 STOP
+	# The re-import brings back the opt-in of January 2, before the STOP.
+	convo-ingest -q -a default in >/dev/null
+	text SMmar3 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null
+	# The next text of the customer judges the YES again.
+	text SMmar6 2025-03-02T09:00:00Z 'thanks' | convo-ingest -q >/dev/null
+	run sql "SELECT provider_message_id, coalesce(keyword_action, 'none')
+	    FROM convo.messages ORDER BY sent_at"
+	assert_output "$(printf 'SMmar3|opt_in\nSMmar6|none')"
+	run sql "SELECT status, convo.rfc3339(changed_at), archived
+	    FROM convo.consent"
+	assert_output 'subscribed|2025-03-01T09:00:00Z|f'
+	run convo-db -q verify
+	assert_success
+}
+
 @test "a YES after an archived START is a text" {
 	archive_january unsubscribed SMjan1 START
 	text SMmar4 2025-03-01T09:00:00Z 'YES' | convo-ingest -q >/dev/null

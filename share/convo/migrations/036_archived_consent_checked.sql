@@ -9,16 +9,24 @@
 -- force from the changes left alone, so it reported every archived
 -- consent in force as differing, and judged such a YES without it.
 --
--- convo.verify now expects an archived consent in force to stay until a
--- change left is at least as late, and judges YES messages as
--- convo.ingest_consent does.
+-- A change that replaced the archived change in force also took it out
+-- of the judgement of YES messages, so the next ingest batch of the
+-- customer judged a YES after it by the changes left, withdrew the
+-- opt-in it had recorded, and put an older change back in force.
+-- convo.consent now keeps the latest archived change of each customer
+-- and channel (archived_status, archived_at, archived_change_id) after
+-- a later change replaces it, and archived marks the consent in force
+-- that is that change. convo.ingest_consent and convo.verify count it as
+-- the latest change before the ones left, and convo.verify expects it to
+-- stay in force until a change left is at least as late.
 --
 -- The opt-outs of error 21610, from convo.outbox_receipts and
 -- convo.outbox_failed, replaced the change in force without clearing the
 -- flag, so the consent in force was marked archived while its change
 -- was among the changes. convo.outbox_failed also kept the change_id of
--- the change it replaced. Both now record their own change and clear the flag, and
--- this migration does the same for the consent they wrote before.
+-- the change it replaced. Both now record their own change and clear
+-- the flag, and this migration does the same for the consent they wrote
+-- before.
 
 -- Ingest batches take consent changes before the consent in force.
 LOCK TABLE convo.consent_changes IN SHARE ROW EXCLUSIVE MODE;
@@ -41,6 +49,62 @@ UPDATE convo.consent s SET change_id = m.change_id, archived = false
 FROM matched m
 WHERE s.account_id = m.account_id AND s.profile_id = m.profile_id
     AND s.channel = m.channel;
+
+-- The latest archived change of each customer and channel, kept after a
+-- later change replaces it, so that a conditional opt-in judged against
+-- it is judged the same way again. NULL while no change is archived.
+ALTER TABLE convo.consent ADD COLUMN archived_status text,
+    ADD COLUMN archived_at timestamptz,
+    ADD COLUMN archived_change_id bigint,
+    ADD CONSTRAINT consent_archived_change
+        CHECK ((archived_status IS NULL) = (archived_at IS NULL));
+
+-- Of the changes archived before, only those still in force are known.
+UPDATE convo.consent s SET archived_status = s.status,
+    archived_at = s.changed_at, archived_change_id = s.change_id
+WHERE s.archived;
+
+-- As in 035, and the latest change of each customer and channel in the
+-- month is kept as the archived change when it is later than the one kept.
+CREATE OR REPLACE FUNCTION convo.partition_detach(p_name text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_parent text;
+    v_attached boolean;
+BEGIN
+    PERFORM convo.partitions_lock();
+    SELECT p.parent, p.attached INTO v_parent, v_attached
+    FROM convo.partitions() p WHERE p.partition = p_name;
+    IF v_attached THEN
+        LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
+        EXECUTE format('ALTER TABLE convo.%I DETACH PARTITION '
+            'convo_partitions.%I', v_parent, p_name);
+    END IF;
+    IF v_parent = 'consent_changes' THEN
+        EXECUTE format('UPDATE convo.consent s SET archived = true '
+            'FROM convo_partitions.%I c WHERE s.account_id = c.account_id '
+            'AND s.profile_id = c.profile_id AND s.channel = c.channel '
+            'AND s.change_id = c.change_id AND NOT s.archived', p_name);
+        EXECUTE format('UPDATE convo.consent s '
+            'SET archived_status = c.status, archived_at = c.effective_at, '
+            'archived_change_id = c.change_id '
+            'FROM (SELECT DISTINCT ON (x.account_id, x.profile_id, '
+            'x.channel) x.account_id, x.profile_id, x.channel, x.status, '
+            'least(x.at, x.recorded_at) AS effective_at, x.change_id '
+            'FROM convo_partitions.%I x '
+            'ORDER BY x.account_id, x.profile_id, x.channel, '
+            'least(x.at, x.recorded_at) DESC, '
+            'x.status = ''unsubscribed'' DESC, x.change_id DESC) c '
+            'WHERE s.account_id = c.account_id '
+            'AND s.profile_id = c.profile_id AND s.channel = c.channel '
+            'AND (s.archived_at IS NULL OR (c.effective_at, '
+            'c.status = ''unsubscribed'', c.change_id) > (s.archived_at, '
+            's.archived_status = ''unsubscribed'', s.archived_change_id))',
+            p_name);
+    END IF;
+END;
+$$;
 
 -- As in 027, but the consent in force that a receipt replaces is no
 -- longer archived.
@@ -131,8 +195,8 @@ BEGIN
 END;
 $$;
 
--- As in 029, but an archived consent in force is kept and counts in the
--- judgement of conditional keywords.
+-- As in 029, but the latest archived change counts in the consent in
+-- force and in the judgement of conditional keywords.
 CREATE OR REPLACE FUNCTION convo.verify(p_account bigint)
 RETURNS TABLE (conversation_id bigint, profile_id bigint, channel text,
     message_id bigint, field text, stored jsonb, expected jsonb)
@@ -279,8 +343,8 @@ LANGUAGE sql STABLE AS $$
 
     -- The consent in force is the change with the latest effective time;
     -- at the same instant unsubscribed wins, then the change recorded
-    -- last. No change means no row. An archived change in force is no
-    -- longer among the changes, so it stays right until a change left is
+    -- last. No change means no row. The latest archived change is no
+    -- longer among the changes, so it is in force until a change left is
     -- at least as late, unsubscribed winning at the same instant, as in
     -- convo.ingest_consent.
     UNION ALL
@@ -301,25 +365,24 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN convo.conversations c ON c.account_id = p_account
         AND c.profile_id = coalesce(l.profile_id, s.profile_id)
         AND c.channel = coalesce(l.channel, s.channel)
+    CROSS JOIN LATERAL (SELECT s.archived_at IS NOT NULL
+        AND (l.profile_id IS NULL
+            OR (s.archived_at, s.archived_status = 'unsubscribed')
+                > (l.effective_at, l.status = 'unsubscribed'))
+        AS archived) w
     CROSS JOIN LATERAL (VALUES
-        ('consent', to_jsonb(s.status), to_jsonb(l.status)),
+        ('consent', to_jsonb(s.status), to_jsonb(CASE WHEN w.archived
+            THEN s.archived_status ELSE l.status END)),
         ('consent_changed_at', to_jsonb(convo.rfc3339(s.changed_at)),
-            to_jsonb(convo.rfc3339(l.effective_at)))
+            to_jsonb(convo.rfc3339(CASE WHEN w.archived
+                THEN s.archived_at ELSE l.effective_at END)))
     ) v (field, stored, expected)
     WHERE v.stored IS DISTINCT FROM v.expected
-        AND NOT (coalesce(s.archived, false)
-            AND (l.profile_id IS NULL
-                OR (l.effective_at, l.status = 'unsubscribed')
-                    < (s.changed_at, s.status = 'unsubscribed')))
 
     -- A conditional opt-in (YES) is a keyword exactly when the customer
-    -- was not subscribed just before its effective time. An archived
-    -- change in force before that time counts when no change left before
+    -- was not subscribed just before its effective time. The latest
+    -- archived change before that time counts when no change left before
     -- it is later, as in convo.ingest_consent.
-    -- NOTE: a change that replaces the archived change in force also
-    -- takes it out of these judgements, so a YES that was judged against
-    -- it is judged by the changes left, here and in the next ingest batch
-    -- of its customer.
     UNION ALL
     SELECT c.conversation_id, x.profile_id, x.channel, x.message_id,
         'keyword_action', to_jsonb(x.keyword_action), to_jsonb(j.action)
@@ -337,12 +400,13 @@ LANGUAGE sql STABLE AS $$
     ) k ON true
     LEFT JOIN convo.consent s ON s.account_id = p_account
         AND s.profile_id = x.profile_id AND s.channel = x.channel
-        AND s.archived AND s.changed_at < least(x.sent_at, x.recorded_at)
+        AND s.archived_at < least(x.sent_at, x.recorded_at)
         AND (k.effective_at IS NULL
-            OR (s.changed_at, s.status = 'unsubscribed')
+            OR (s.archived_at, s.archived_status = 'unsubscribed')
                 > (k.effective_at, k.status = 'unsubscribed'))
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN coalesce(s.status, k.status, 'never_subscribed')
+        SELECT CASE WHEN coalesce(s.archived_status, k.status,
+                'never_subscribed')
                 <> 'subscribed'
             THEN 'opt_in' END AS action
     ) j
@@ -429,11 +493,258 @@ BEGIN
     -- Changes copied back from an archive file are among the changes
     -- again, so the consent in force that names one is not archived.
     IF p_parent = 'consent_changes' AND v_moved > 0 THEN
-        EXECUTE format('UPDATE convo.consent s SET archived = false '
-            'FROM convo_partitions.%I c WHERE s.archived '
-            'AND c.account_id = s.account_id AND c.change_id = s.change_id',
-            v_name);
+        EXECUTE format('UPDATE convo.consent s SET archived = false, '
+            'archived_status = NULL, archived_at = NULL, '
+            'archived_change_id = NULL FROM convo_partitions.%I c '
+            'WHERE c.account_id = s.account_id '
+            'AND c.change_id = s.archived_change_id', v_name);
     END IF;
     RETURN v_moved;
+END;
+$$;
+
+-- As in 035, but the latest archived change of the customer, kept when a
+-- later change replaced it, counts in the judgement of a conditional
+-- opt-in and in the consent in force.
+CREATE OR REPLACE FUNCTION convo.ingest_consent(p_account bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_pair record;
+    v_msg record;
+    v_state text;
+    v_state_at timestamptz;
+    v_keyword boolean;
+BEGIN
+    INSERT INTO pg_temp.ingest_consent_changed
+    SELECT t.profile_id, t.channel FROM pg_temp.ingest_touched t
+    ON CONFLICT DO NOTHING;
+
+    WITH firsts AS (
+        SELECT DISTINCT ON (s.profile_id, s.channel, s.at, s.status,
+            s.method) s.*
+        FROM pg_temp.ingest_consents s
+        ORDER BY s.profile_id, s.channel, s.at, s.status, s.method, s.line
+    ), ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at)
+        SELECT p_account, f.profile_id, f.channel, f.status, f.method, f.at
+        FROM firsts f ORDER BY f.profile_id, f.channel, f.at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id, consent_changes.profile_id,
+            consent_changes.channel
+    ), x AS (
+        INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins
+    )
+    INSERT INTO pg_temp.ingest_consent_changed
+    SELECT DISTINCT ins.profile_id, ins.channel FROM ins
+    ON CONFLICT DO NOTHING;
+
+    -- Opt-out and unconditional opt-in keywords.
+    WITH ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, message_id, keyword, recorded_at)
+        SELECT p_account, n.profile_id, n.channel,
+            CASE n.keyword_action WHEN 'opt_out' THEN 'unsubscribed'
+                ELSE 'subscribed' END,
+            'keyword', n.sent_at, n.message_id, n.keyword, n.recorded_at
+        FROM pg_temp.ingest_added n
+        WHERE n.keyword_action IN ('opt_out', 'opt_in')
+        ORDER BY n.profile_id, n.channel, n.sent_at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id, consent_changes.profile_id,
+            consent_changes.channel
+    ), x AS (
+        INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins
+    )
+    INSERT INTO pg_temp.ingest_consent_changed
+    SELECT DISTINCT ins.profile_id, ins.channel FROM ins
+    ON CONFLICT DO NOTHING;
+
+    -- Error 21610: the recipient replied STOP to the sender. The receipt
+    -- names the recipient, or its message does.
+    -- NOTE: a receipt stored before its message and without a channel is
+    -- taken as sms, so one for a WhatsApp message also unsubscribes sms.
+    WITH events AS (
+        SELECT e.* FROM pg_temp.ingest_new_events ne
+        CROSS JOIN LATERAL (SELECT e.* FROM convo.status_events e
+            WHERE e.account_id = p_account AND e.event_id = ne.event_id
+            OFFSET 0) e
+        WHERE ne.error_code = '21610'
+        UNION
+        SELECT e.* FROM pg_temp.ingest_added n
+        CROSS JOIN LATERAL (SELECT e.* FROM convo.status_events e
+            WHERE e.account_id = p_account AND e.provider = n.provider
+                AND e.provider_message_id = n.provider_message_id
+                AND e.error_code = '21610'
+            OFFSET 0) e
+        WHERE n.has_receipts
+    ), targets AS (
+        SELECT DISTINCT coalesce(p.profile_id, m.profile_id) AS profile_id,
+            coalesce(m.channel, e.channel, 'sms') AS channel,
+            e.at, e.provider_message_id, e.error_code
+        FROM events e
+        LEFT JOIN LATERAL (SELECT m.profile_id, m.channel
+            FROM convo.messages m
+            WHERE m.account_id = p_account AND m.provider = e.provider
+                AND m.provider_message_id = e.provider_message_id
+            OFFSET 0) m ON true
+        LEFT JOIN LATERAL (SELECT p.profile_id FROM convo.profiles p
+            WHERE p.account_id = p_account AND p.phone = e.to_phone
+            OFFSET 0) p ON true
+    ), ins AS (
+        INSERT INTO convo.consent_changes (account_id, profile_id, channel,
+            status, method, at, provider_message_id, error_code)
+        SELECT p_account, t.profile_id, t.channel, 'unsubscribed',
+            'provider_error', t.at, t.provider_message_id, t.error_code
+        FROM targets t WHERE t.profile_id IS NOT NULL
+        ORDER BY t.profile_id, t.channel, t.at
+        ON CONFLICT DO NOTHING
+        RETURNING consent_changes.change_id, consent_changes.profile_id,
+            consent_changes.channel
+    ), x AS (
+        INSERT INTO pg_temp.ingest_new_changes SELECT ins.change_id FROM ins
+    )
+    INSERT INTO pg_temp.ingest_consent_changed
+    SELECT DISTINCT ins.profile_id, ins.channel FROM ins
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO pg_temp.ingest_touched
+    SELECT c.profile_id, c.channel FROM pg_temp.ingest_consent_changed c
+    UNION
+    SELECT n.profile_id, n.channel FROM pg_temp.ingest_added n
+    ON CONFLICT DO NOTHING;
+
+    -- A conditional opt-in (YES) is a keyword only while the customer is
+    -- not subscribed at the message's effective time. Each judgement can
+    -- change the consent that later ones see, so they go in that order.
+    FOR v_pair IN SELECT t.profile_id, t.channel
+        FROM pg_temp.ingest_touched t
+        WHERE (SELECT true FROM convo.messages x
+            WHERE x.account_id = p_account AND x.profile_id = t.profile_id
+                AND x.channel = t.channel AND x.keyword_conditional
+            LIMIT 1)
+        ORDER BY 1, 2
+    LOOP
+        FOR v_msg IN SELECT x.message_id, x.sent_at, x.recorded_at,
+                least(x.sent_at, x.recorded_at) AS effective_at,
+                x.keyword, x.keyword_action
+            FROM convo.messages x
+            WHERE x.account_id = p_account
+                AND x.profile_id = v_pair.profile_id
+                AND x.channel = v_pair.channel AND x.keyword_conditional
+            ORDER BY least(x.sent_at, x.recorded_at), x.provider_message_id
+        LOOP
+            SELECT c.status, least(c.at, c.recorded_at)
+            INTO v_state, v_state_at FROM convo.consent_changes c
+            WHERE c.account_id = p_account
+                AND c.profile_id = v_pair.profile_id
+                AND c.channel = v_pair.channel
+                AND least(c.at, c.recorded_at) < v_msg.effective_at
+            ORDER BY least(c.at, c.recorded_at) DESC,
+                c.status = 'unsubscribed' DESC, c.change_id DESC
+            LIMIT 1;
+            -- The latest archived change counts when no change left
+            -- before the message is later.
+            SELECT coalesce(
+                (SELECT s.archived_status FROM convo.consent s
+                WHERE s.account_id = p_account
+                    AND s.profile_id = v_pair.profile_id
+                    AND s.channel = v_pair.channel
+                    AND s.archived_at < v_msg.effective_at
+                    AND (v_state_at IS NULL
+                        OR (s.archived_at, s.archived_status = 'unsubscribed')
+                            > (v_state_at, v_state = 'unsubscribed'))),
+                v_state)
+            INTO v_state;
+            v_keyword := coalesce(v_state, 'never_subscribed')
+                <> 'subscribed';
+            IF v_keyword AND v_msg.keyword_action IS NULL THEN
+                UPDATE convo.messages x SET keyword_action = 'opt_in'
+                WHERE x.account_id = p_account
+                    AND x.message_id = v_msg.message_id
+                    AND x.sent_at = v_msg.sent_at;
+                INSERT INTO convo.consent_changes (account_id, profile_id,
+                    channel, status, method, at, message_id, keyword,
+                    recorded_at)
+                VALUES (p_account, v_pair.profile_id, v_pair.channel,
+                    'subscribed', 'keyword', v_msg.sent_at, v_msg.message_id,
+                    v_msg.keyword, v_msg.recorded_at)
+                ON CONFLICT DO NOTHING;
+            ELSIF NOT v_keyword AND v_msg.keyword_action IS NOT NULL THEN
+                UPDATE convo.messages x SET keyword_action = NULL
+                WHERE x.account_id = p_account
+                    AND x.message_id = v_msg.message_id
+                    AND x.sent_at = v_msg.sent_at;
+                DELETE FROM convo.consent_changes c
+                WHERE c.account_id = p_account
+                    AND c.profile_id = v_pair.profile_id
+                    AND c.channel = v_pair.channel
+                    AND c.at = v_msg.sent_at
+                    AND c.message_id = v_msg.message_id;
+            ELSE
+                CONTINUE;
+            END IF;
+            INSERT INTO pg_temp.ingest_rejudged
+            VALUES (v_pair.profile_id, v_pair.channel)
+            ON CONFLICT DO NOTHING;
+            INSERT INTO pg_temp.ingest_consent_changed
+            VALUES (v_pair.profile_id, v_pair.channel)
+            ON CONFLICT DO NOTHING;
+        END LOOP;
+    END LOOP;
+
+    -- The consent in force is the change with the latest effective time;
+    -- at the same instant unsubscribed wins. The latest archived change
+    -- is no longer among the changes, so it is in force until one as late
+    -- replaces it.
+    INSERT INTO convo.consent AS s (account_id, profile_id, channel,
+        status, changed_at, change_id, archived)
+    SELECT p_account, t.profile_id, t.channel,
+        CASE WHEN w.archived THEN f.archived_status ELSE c.status END,
+        CASE WHEN w.archived THEN f.archived_at ELSE c.effective_at END,
+        CASE WHEN w.archived THEN f.archived_change_id ELSE c.change_id END,
+        w.archived
+    FROM pg_temp.ingest_consent_changed t
+    LEFT JOIN LATERAL (SELECT c.status,
+            least(c.at, c.recorded_at) AS effective_at, c.change_id
+        FROM convo.consent_changes c
+        WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+            AND c.channel = t.channel
+        ORDER BY least(c.at, c.recorded_at) DESC,
+            c.status = 'unsubscribed' DESC, c.change_id DESC
+        LIMIT 1) c ON true
+    LEFT JOIN LATERAL (SELECT f.archived_status, f.archived_at,
+            f.archived_change_id
+        FROM convo.consent f
+        WHERE f.account_id = p_account AND f.profile_id = t.profile_id
+            AND f.channel = t.channel AND f.archived_at IS NOT NULL
+        OFFSET 0) f ON true
+    CROSS JOIN LATERAL (SELECT f.archived_at IS NOT NULL
+        AND (c.change_id IS NULL
+            OR (f.archived_at, f.archived_status = 'unsubscribed')
+                > (c.effective_at, c.status = 'unsubscribed'))
+        AS archived) w
+    WHERE c.change_id IS NOT NULL OR f.archived_at IS NOT NULL
+    ORDER BY t.profile_id, t.channel
+    ON CONFLICT (account_id, profile_id, channel) DO UPDATE
+    SET status = EXCLUDED.status, changed_at = EXCLUDED.changed_at,
+        change_id = EXCLUDED.change_id, archived = EXCLUDED.archived
+    WHERE (s.status, s.changed_at, s.change_id, s.archived)
+        IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.changed_at,
+            EXCLUDED.change_id, EXCLUDED.archived);
+    DELETE FROM convo.consent s
+    USING (SELECT t.profile_id, t.channel
+        FROM pg_temp.ingest_consent_changed t
+        LEFT JOIN LATERAL (SELECT 1 AS one FROM convo.consent_changes c
+            WHERE c.account_id = p_account AND c.profile_id = t.profile_id
+                AND c.channel = t.channel
+            LIMIT 1) c ON true
+        WHERE c.one IS NULL) t
+    WHERE s.account_id = p_account AND s.archived_at IS NULL
+        AND s.profile_id = t.profile_id AND s.channel = t.channel;
+    DELETE FROM pg_temp.ingest_consent_changed;
 END;
 $$;
