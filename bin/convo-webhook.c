@@ -43,6 +43,12 @@
 /* Most shared keys a key file may list, for rotating them. */
 #define SHARED_KEYS_MAX 8
 
+/* Seconds a request may take before it gets 503, unless configured. */
+#define TIMEOUT_DEFAULT 10
+
+/* Seconds a canceled query may take to end before the 503 goes out. */
+#define CANCEL_WAIT 2
+
 #define EMPTY_TWIML "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
 
 /* Fields of the request's log line. */
@@ -73,7 +79,14 @@ struct outcome {
 
 static struct log_entry entry;
 static struct timespec started;
-static int responded;
+static volatile sig_atomic_t responded;
+
+/* Seconds of CONVO_WEBHOOK_TIMEOUT, and whether they have passed. */
+static int timeout_seconds = TIMEOUT_DEFAULT;
+static volatile sig_atomic_t timed_out;
+
+/* Cancels the queries of the connection, while one is open. */
+static PGcancel *volatile query_cancel;
 
 /*
  * Write " NAME=S" to the log, S in double quotes when QUOTED. Control
@@ -176,7 +189,13 @@ respond_on_exit(int status, void *arg)
 	(void)arg;
 	if (responded)
 		return;
-	if (status == EX_UNAVAILABLE || status == EX_TEMPFAIL) {
+	if (timed_out) {
+		snprintf(entry.error, sizeof(entry.error), "no answer from "
+		    "the database within CONVO_WEBHOOK_TIMEOUT=%d seconds; "
+		    "the transaction was canceled", timeout_seconds);
+		respond(503, "text/plain; charset=utf-8", NULL,
+		    reason_phrase(503));
+	} else if (status == EX_UNAVAILABLE || status == EX_TEMPFAIL) {
 		snprintf(entry.error, sizeof(entry.error),
 		    "database unavailable (exit status %d)", status);
 		respond(503, "text/plain; charset=utf-8", NULL,
@@ -187,6 +206,57 @@ respond_on_exit(int status, void *arg)
 		respond(500, "text/plain; charset=utf-8", NULL,
 		    reason_phrase(500));
 	}
+}
+
+/*
+ * Handle SIGALRM, which comes CONVO_WEBHOOK_TIMEOUT seconds after the
+ * request started: cancel the query in flight, so that its transaction
+ * rolls back and the request ends in 503. Without one, or when the
+ * server has not ended it CANCEL_WAIT seconds later, respond 503 and exit
+ * at once, with only async-signal-safe calls.
+ */
+static void
+on_timeout(int sig)
+{
+	static const char response[] = "Status: 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+	    "Service Unavailable\n";
+	static const char line[] = "convo-webhook: status=503 "
+	    "error=\"no answer from the database within "
+	    "CONVO_WEBHOOK_TIMEOUT\"\n";
+	char errbuf[256];
+
+	(void)sig;
+	if (responded)
+		return;
+	if (!timed_out && query_cancel != NULL) {
+		timed_out = 1;
+		alarm(CANCEL_WAIT);
+		PQcancel(query_cancel, errbuf, sizeof(errbuf));
+		return;
+	}
+	timed_out = 1;
+	responded = 1;
+	if (write(STDOUT_FILENO, response, sizeof(response) - 1) < 0 ||
+	    write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+		_exit(EX_IOERR);
+	_exit(EX_TEMPFAIL);
+}
+
+/* Start the clock of CONVO_WEBHOOK_TIMEOUT, once it is read. */
+static void
+start_timeout(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_timeout;
+	/* A second alarm must reach a handler stuck in PQcancel(). */
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) != 0)
+		err(EX_OSERR, "sigaction");
+	alarm((unsigned)timeout_seconds);
 }
 
 /* Return S without leading and trailing white space, in place. */
@@ -289,6 +359,7 @@ check_config(void)
 {
 	const char *url = getenv("CONVO_WEBHOOK_URL");
 	const char *reply = getenv("CONVO_WEBHOOK_REPLY");
+	const char *timeout = getenv("CONVO_WEBHOOK_TIMEOUT"), *errstr;
 
 	if (url == NULL || (strncasecmp(url, "https://", 8) != 0 &&
 	    strncasecmp(url, "http://", 7) != 0))
@@ -298,6 +369,13 @@ check_config(void)
 	    strcmp(reply, "twiml") != 0)
 		fail(500, NULL, "CONVO_WEBHOOK_REPLY \"%s\" is invalid: "
 		    "expected none or twiml", reply);
+	if (timeout != NULL && *timeout != '\0') {
+		timeout_seconds = (int)cli_number(timeout, 1, 600, &errstr);
+		if (errstr != NULL)
+			fail(500, NULL, "CONVO_WEBHOOK_TIMEOUT \"%.32s\" is "
+			    "invalid: expected whole seconds from 1 to 600",
+			    timeout);
+	}
 	/* A CGI program must not start a server that outlives it. */
 	if (db_uses_local(NULL))
 		fail(500, NULL, "no database configured: set CONVO_DB or "
@@ -341,6 +419,25 @@ read_body(struct request *rq)
 }
 
 /*
+ * Return the query of the request as the client sent it, or NULL. It
+ * comes from REQUEST_URI where the server sets it, because a server may
+ * rewrite the escapes of QUERY_STRING (lighttpd changes %7e to ~), and
+ * Twilio signed the query as it sent it.
+ */
+static const char *
+request_query(void)
+{
+	static struct buf query;
+	const char *uri = getenv("REQUEST_URI"), *q;
+
+	if (uri == NULL || (q = strchr(uri, '?')) == NULL)
+		return getenv("QUERY_STRING");
+	if (query.data == NULL)
+		buf_add(&query, q + 1, strcspn(q + 1, "#"));
+	return query.data;
+}
+
+/*
  * Build the URL that Twilio signed: the configured public URL, never
  * the Host header, with the query of this request, which carries
  * bodySHA256 for JSON webhooks.
@@ -349,7 +446,7 @@ static void
 build_url(struct request *rq)
 {
 	const char *url = getenv("CONVO_WEBHOOK_URL");
-	const char *query = getenv("QUERY_STRING");
+	const char *query = request_query();
 
 	buf_add(&rq->url, url, strcspn(url, "?#"));
 	if (query != NULL && *query != '\0') {
@@ -603,7 +700,7 @@ json_params(const struct request *rq)
 static jv
 add_outbox(jv rec)
 {
-	const char *query = getenv("QUERY_STRING");
+	const char *query = request_query();
 	jv type, params, outbox;
 
 	if (query == NULL || *query == '\0')
@@ -692,6 +789,8 @@ ingest_record(jv line, struct outcome *o)
 		.emit = keep_record,
 		.emit_arg = o,
 	};
+	sigset_t alarm_set, old_set;
+	PGcancel *cancel;
 
 	/* The log line has the error, so ingest prints none of its own. */
 	in.errors_shown = 1000000;
@@ -701,10 +800,19 @@ ingest_record(jv line, struct outcome *o)
 	 */
 	in.replies_by_caller = twiml_replies();
 	in.conn = db_connect(NULL);
+	query_cancel = PQgetCancel(in.conn);
 	ingest_open(&in, convo_account(NULL));
 	ingest_line(&in, NULL, 1, jv_string_value(line),
 	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);
 	ingest_flush(&in);
+	/* The alarm must not find the cancel object freed. */
+	sigemptyset(&alarm_set);
+	sigaddset(&alarm_set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &alarm_set, &old_set);
+	cancel = query_cancel;
+	query_cancel = NULL;
+	sigprocmask(SIG_SETMASK, &old_set, NULL);
+	PQfreeCancel(cancel);
 	PQfinish(in.conn);
 	ingest_close(&in);
 }
@@ -896,6 +1004,7 @@ main(int argc, char **argv)
 		    "webhooks are POST requests", method ? method : "(none)");
 	load_config();
 	check_config();
+	start_timeout();
 	cli_phase("configuration");
 	read_body(&rq);
 	rq.content_type = getenv("CONTENT_TYPE");

@@ -106,28 +106,40 @@ cgi_json() {
 }
 
 # Start lighttpd on 127.0.0.1 with convo-webhook as a CGI program at
-# /twilio, on a free port that it tries in turn; sets URL.
+# /twilio, on a free port that it tries in turn; sets URL. With the
+# argument "example", the site is the shipped example configuration.
 start_lighttpd() {
-	local try i port
+	local try i port site env
 	command -v lighttpd >/dev/null ||
 		skip "lighttpd is not installed (scripts/install-deps)"
 	mkdir -p www
+	env="\"CONVO_WEBHOOK_CONFIG\" => \"$CONVO_WEBHOOK_CONFIG\","
+	env+=" \"ASAN_OPTIONS\" => \"$ASAN_OPTIONS\","
+	env+=" \"LSAN_OPTIONS\" => \"$LSAN_OPTIONS\","
+	env+=" \"UBSAN_OPTIONS\" => \"$UBSAN_OPTIONS\","
+	if [ "${1:-}" = example ]; then
+		site="server.modules = (\"mod_alias\")
+		include \"$BATS_TEST_TMPDIR/site.conf\""
+		sed -e "s|/usr/local/bin/convo-webhook|$(command -v convo-webhook)|" \
+		    -e "s|/var/log/lighttpd/convo-webhook.log|$BATS_TEST_TMPDIR/cgi.log|" \
+		    -e "s|\"CONVO_WEBHOOK_CONFIG\" => .*|$env|" \
+		    "$BATS_TEST_DIRNAME/../share/convo/examples/lighttpd.conf" \
+		    >site.conf
+	else
+		site="server.modules = (\"mod_alias\", \"mod_cgi\", \"mod_setenv\")
+		server.breakagelog = \"$BATS_TEST_TMPDIR/cgi.log\"
+		alias.url = (\"/twilio\" => \"$(command -v convo-webhook)\")
+		\$HTTP[\"url\"] =~ \"^/twilio\" { cgi.assign = (\"\" => \"\") }
+		setenv.add-environment = ($env)"
+	fi
 	for try in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 40000))
 		cat >lighttpd.conf <<-EOF
-		server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+		$site
 		server.document-root = "$BATS_TEST_TMPDIR/www"
 		server.bind = "127.0.0.1"
 		server.port = $port
 		server.errorlog = "$BATS_TEST_TMPDIR/error.log"
-		server.breakagelog = "$BATS_TEST_TMPDIR/cgi.log"
-		alias.url = ("/twilio" => "$(command -v convo-webhook)")
-		\$HTTP["url"] =~ "^/twilio" { cgi.assign = ("" => "") }
-		setenv.add-environment = (
-		    "CONVO_WEBHOOK_CONFIG" => "$CONVO_WEBHOOK_CONFIG",
-		    "ASAN_OPTIONS" => "$ASAN_OPTIONS",
-		    "LSAN_OPTIONS" => "$LSAN_OPTIONS",
-		    "UBSAN_OPTIONS" => "$UBSAN_OPTIONS")
 		EOF
 		lighttpd -D -f lighttpd.conf 2>lighttpd.err &
 		LIGHTTPD_PID=$!
@@ -234,6 +246,17 @@ post() {
 	[ "$(cgi_status)" = 403 ]
 	run cgi QUERY_STRING=team=a
 	[ "$(cgi_status)" = 200 ]
+}
+
+@test "query is signed as the client sent it" {
+	inbound +12015550107 "hello" SMw0007
+	SIG=$(signature "$PUBLIC_URL?site=caf%c3%a9&t=%7e" <<<"$PARAMS")
+	# lighttpd rewrites the escapes of QUERY_STRING but not REQUEST_URI.
+	run cgi 'QUERY_STRING=site=caf%C3%A9&t=~' \
+	    'REQUEST_URI=/twilio?site=caf%c3%a9&t=%7e'
+	[ "$(cgi_status)" = 200 ]
+	run cgi 'QUERY_STRING=site=caf%C3%A9&t=~'
+	[ "$(cgi_status)" = 403 ]
 }
 
 @test "status callback passes outbox row on" {
@@ -668,6 +691,62 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	[[ $output != *"$BATS_TEST_TMPDIR"* ]]
 }
 
+@test "busy database gets 503 in time" {
+	inbound +12015550123 "STOP" SMw0023
+	# Another session holds the profiles while the webhook waits.
+	psql -X -q "$CONVO_DB" -c 'BEGIN' \
+	    -c 'LOCK TABLE convo.profiles IN ACCESS EXCLUSIVE MODE' \
+	    -c 'SELECT pg_sleep(20)' &
+	local holder=$! i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c
+		    ON c.oid = l.relation WHERE c.relname = 'profiles'
+		    AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] &&
+		    break
+		sleep 0.1
+	done
+	run --separate-stderr cgi CONVO_WEBHOOK_TIMEOUT=1
+	sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	    WHERE query = 'SELECT pg_sleep(20)'" >/dev/null
+	wait "$holder" || true
+	[ "$(cgi_status)" = 503 ]
+	[[ $stderr == *'status=503'*'no answer from the database within CONVO_WEBHOOK_TIMEOUT=1 seconds'* ]] ||
+	    fail "$stderr"
+	run messages
+	assert_output 0
+	# Twilio's retry then records it.
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 200 ]
+	run messages
+	assert_output 1
+}
+
+@test "silent database server gets 503 in time" {
+	local fake i
+	inbound +12015550125 "hello" SMw0025
+	# The fake Twilio API accepts the connection and never answers it.
+	"$FAKE_TWILIO" --port-file port --log fake.log 2>/dev/null 3>&- &
+	fake=$!
+	for ((i = 0; i < 50; i++)); do
+		[ -s port ] && break
+		sleep 0.1
+	done
+	run --separate-stderr cgi CONVO_WEBHOOK_TIMEOUT=1 \
+	    "CONVO_DB=host=127.0.0.1 port=$(cat port) dbname=x sslmode=disable"
+	kill "$fake"
+	wait "$fake" || true
+	[ "$(cgi_status)" = 503 ]
+	assert_equal "$stderr" 'convo-webhook: status=503 error="no answer from the database within CONVO_WEBHOOK_TIMEOUT"'
+}
+
+@test "invalid timeout is a configuration error" {
+	inbound +12015550124 "hello" SMw0024
+	run --separate-stderr cgi CONVO_WEBHOOK_TIMEOUT=0
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'CONVO_WEBHOOK_TIMEOUT \"0\" is invalid: expected whole seconds from 1 to 600'* ]] ||
+	    fail "$stderr"
+}
+
 @test "configuration errors get 500" {
 	inbound +12015550122 "hello" SMw0022
 	echo "CONVO_SURPLUS" >>webhook.conf
@@ -846,6 +925,27 @@ status_unknown_value 400 result=rejected sid=SMe287d7109a5a925f182f0e07fe5b223b 
 	assert_output "+12015550125 Is it in stock? 1"
 	run grep -c 'status=200 kind=message result=inserted sid=SMw0025' \
 	    cgi.log
+	assert_output 1
+}
+
+@test "lighttpd: shipped example runs only /twilio" {
+	start_lighttpd example
+	inbound +12015550126 "Is it in stock?" SMw0026
+	run post
+	assert_output 200
+	run grep -c 'status=200 kind=message result=inserted sid=SMw0026' \
+	    cgi.log
+	assert_output 1
+	# Paths under or beside /twilio name no file of the program.
+	run curl -s -o file -w '%{http_code}' "${URL}/x"
+	assert_output 404
+	run curl -s -o file -w '%{http_code}' "${URL}.c"
+	assert_output 404
+	# lighttpd refuses a body over 64 KiB before the program runs.
+	BODY=$(head -c 70000 /dev/zero | tr '\0' a)
+	run post
+	assert_output 413
+	run grep -c 'status=' cgi.log
 	assert_output 1
 }
 
