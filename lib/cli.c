@@ -335,3 +335,15 @@ cli_number(const char *arg, long long min, long long max,
 	}
 	return strtonum(arg, min, max, errstr);
 }
+
+const char *
+cli_printable(const char *s, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < n; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	out[i] = '\0';
+	return out;
+}

@@ -28,6 +28,13 @@ long long cli_number(const char *arg, long long min, long long max,
 void cli_reject_operands(int first, int argc, char **argv,
     void (*usage)(void));
 
+/*
+ * Copy the name S, such as a file's, into OUT of N bytes for a message,
+ * with each control character as '?', so that a name cannot fake a log
+ * line or send a terminal escape. Returns OUT.
+ */
+const char *cli_printable(const char *s, char *out, size_t n);
+
 /* Print "PROGNAME: message" on standard error unless -q was given. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

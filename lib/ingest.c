@@ -1,4 +1,5 @@
 #include <err.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +67,14 @@ struct slot {
 static void
 line_warning(struct ingest *in, const struct slot *s)
 {
+	char name[PATH_MAX];
+
 	in->errors_shown++;
 	if (in->errors_shown > ERRORS_SHOWN_MAX)
 		return;
 	if (s->file != NULL)
-		warnx("%s: line %lld: %s", s->file, s->line, s->error);
+		warnx("%s: line %lld: %s", cli_printable(s->file, name,
+		    sizeof(name)), s->line, s->error);
 	else
 		warnx("line %lld: %s", s->line, s->error);
 	if (in->errors_shown == ERRORS_SHOWN_MAX)
@@ -299,6 +303,19 @@ ingest_line(struct ingest *in, const char *file, long long lineno,
 	} else {
 		parse_line(in, b, s, line, len);
 	}
+}
+
+void
+ingest_reject(struct ingest *in, const char *file, long long lineno,
+    const char *line, size_t len, const char *error)
+{
+	struct batch *b = in->reading;
+	size_t stored = len > LINEREADER_HEAD ? LINEREADER_HEAD : len;
+	struct slot *s = new_slot(b, file, lineno, line, stored, len);
+
+	b->bytes += stored;
+	poll_server(in);
+	s->error = xstrdup(error);
 }
 
 /*

@@ -94,6 +94,14 @@ void ingest_open(struct ingest *in, const char *account);
 void ingest_line(struct ingest *in, const char *file, long long lineno,
     const char *line, size_t len, int too_long);
 
+/*
+ * Add input line LINENO of FILE, LEN bytes at LINE, to the batch being
+ * read as a line rejected for ERROR before it became a record, so that
+ * its result comes in input order.
+ */
+void ingest_reject(struct ingest *in, const char *file, long long lineno,
+    const char *line, size_t len, const char *error);
+
 /* Return 1 when the batch has --batch-size lines or its maximum bytes. */
 int ingest_batch_full(const struct ingest *in);
 

@@ -16,6 +16,7 @@
 #include <jv.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "convo.h"
 #include "form.h"
 #include "ingest.h"
@@ -135,20 +136,31 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Return 1 for a regular file whose name does not start with a dot. */
+/*
+ * Return 1 for a regular file whose name does not start with a dot. Warn
+ * about other entries without a dot, which stay in new: a producer
+ * writes regular files only.
+ */
 static int
-is_spool_file(int dir_fd, const struct dirent *d)
+is_spool_file(const struct spool *sp, const struct dirent *d)
 {
 	struct stat st;
+	char name[NAME_MAX + 1];
+	int regular;
 
 	if (d->d_name[0] == '.')
 		return 0;
-	if (d->d_type == DT_REG)
-		return 1;
 	if (d->d_type != DT_UNKNOWN)
-		return 0;
-	return fstatat(dir_fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode);
+		regular = d->d_type == DT_REG;
+	else if (fstatat(sp->new_fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;	/* removed since, or read as it is opened */
+	else
+		regular = S_ISREG(st.st_mode);
+	if (!regular)
+		warnx("\"%s/new/%s\" is not a regular file, so it stays in "
+		    "new; remove it or move it away", sp->dir,
+		    cli_printable(d->d_name, name, sizeof(name)));
+	return regular;
 }
 
 /*
@@ -172,7 +184,7 @@ list_new(struct spool *sp, char ***names)
 	}
 	rewinddir(dir);
 	while ((d = readdir(dir)) != NULL) {
-		if (!is_spool_file(sp->new_fd, d))
+		if (!is_spool_file(sp, d))
 			continue;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -222,15 +234,18 @@ move_file(struct spool_run *run, struct spool_file *f)
 	int to = f->rejected > 0 ? sp->failed_fd : sp->cur_fd;
 	const char *where = f->rejected > 0 ? "failed" : "cur";
 
+	char name[NAME_MAX + 1];
+
+	cli_printable(f->name, name, sizeof(name));
 	if (f->rejected > 0 && write_reason(sp, f->name, &f->reason) != 0) {
 		warn("cannot write \"%s/failed/%s.reason\"; \"%s\" stays in "
-		    "new", sp->dir, f->name, f->name);
+		    "new", sp->dir, name, name);
 		run->status = exit_merge(run->status, EX_IOERR);
 		return;
 	}
 	if (renameat(sp->new_fd, f->name, to, f->name) != 0) {
-		warn("cannot move \"%s\" to \"%s/%s\"", f->path, sp->dir,
-		    where);
+		warn("cannot move \"%s/new/%s\" to \"%s/%s\"", sp->dir, name,
+		    sp->dir, where);
 		run->status = exit_merge(run->status, EX_IOERR);
 	}
 }
@@ -350,29 +365,6 @@ format_time(const struct timespec *ts, char out[TIME_MAX])
 }
 
 /*
- * Reject the webhook body of file F, which never reached the batch, in
- * the way that ingest rejects a line.
- */
-static void
-reject_body(struct spool_run *run, struct spool_file *f, long long lineno,
-    const char *error)
-{
-	jv r;
-
-	warnx("%s: line %lld: %s", f->path, lineno, error);
-	note_rejected(f, lineno, error);
-	run->in->records++;
-	run->in->rejected++;
-	r = jv_object_set(jv_object(), jv_string("type"),
-	    jv_string("ingest_result"));
-	r = jv_object_set(r, jv_string("file"), jv_string(f->path));
-	r = jv_object_set(r, jv_string("input_line"), jv_number(lineno));
-	r = jv_object_set(r, jv_string("result"), jv_string("rejected"));
-	r = jv_object_set(r, jv_string("error"), jv_string(error));
-	print_record(run->in, r);
-}
-
-/*
  * The file being read. It is always the last in the list, and a batch
  * recorded while it is read moves it to the front, so callers look it
  * up again after adding a line.
@@ -403,7 +395,8 @@ add_webhook(struct spool_run *run, long long lineno, const char *line,
 	rec = twilio_form_to_record(form_decode(line, len), received);
 	if (!jv_is_valid(rec)) {
 		msg = jv_invalid_get_msg(rec);
-		reject_body(run, f, lineno, jv_get_kind(msg) == JV_KIND_STRING ?
+		ingest_reject(in, f->path, lineno, line, len,
+		    jv_get_kind(msg) == JV_KIND_STRING ?
 		    jv_string_value(msg) : "invalid webhook body");
 		jv_free(msg);
 		return;
@@ -494,6 +487,7 @@ spool_file(struct spool_run *run, const char *name)
 {
 	struct spool_file *f;
 	struct stat st;
+	char shown[NAME_MAX + 1];
 	int fd;
 
 	fd = openat(run->sp->new_fd, name,
@@ -501,7 +495,8 @@ spool_file(struct spool_run *run, const char *name)
 	if (fd < 0) {
 		/* A producer may remove its own file before it is read. */
 		if (errno != ENOENT) {
-			warn("cannot open \"%s/new/%s\"", run->sp->dir, name);
+			warn("cannot open \"%s/new/%s\"", run->sp->dir,
+			    cli_printable(name, shown, sizeof(shown)));
 			run->status = exit_merge(run->status, EX_IOERR);
 		}
 		return;
@@ -516,7 +511,8 @@ spool_file(struct spool_run *run, const char *name)
 	f->state = FILE_READING;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    read_file(run, fd, &st.st_mtim) < 0) {
-		warn("cannot read \"%s/new/%s\"", run->sp->dir, name);
+		warn("cannot read \"%s/new/%s\"", run->sp->dir,
+		    cli_printable(name, shown, sizeof(shown)));
 		run->status = exit_merge(run->status, EX_IOERR);
 		current_file(run)->state = FILE_UNREADABLE;
 	} else {

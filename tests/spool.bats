@@ -180,13 +180,48 @@ setup() {
 	webhook_file a SMh2 0113
 	mv spool/new/a spool/tmp/a
 	mkdir spool/new/subdir
-	run convo-ingest -q --spool spool
+	run --separate-stderr convo-ingest -q --spool spool
 	assert_success
 	assert_output ""
+	assert_equal "$stderr" 'convo-ingest: "spool/new/subdir" is not a regular file, so it stays in new; remove it or move it away'
 	[ -f spool/new/.partial ]
 	[ -f spool/tmp/a ]
 	run messages
 	assert_output 0
+}
+
+@test "links and pipes are named and left" {
+	webhook_file a SMh3 0114
+	ln -s a spool/new/b
+	mkfifo spool/new/c
+	run --separate-stderr convo-ingest -q --spool spool
+	assert_success
+	run jq -r '[.file, .result] | join(" ")' <<<"$output"
+	assert_output 'spool/new/a inserted'
+	[[ $stderr == *'"spool/new/b" is not a regular file'* ]]
+	[[ $stderr == *'"spool/new/c" is not a regular file'* ]]
+	[ -L spool/new/b ]
+	[ -p spool/new/c ]
+	[ -f spool/cur/a ]
+}
+
+@test "results keep file order with bad bodies" {
+	webhook_file 001 SMo1 0115
+	echo 'Body=%FF' >spool/new/002
+	webhook_file 003 SMo3 0116
+	run --separate-stderr convo-ingest -q --spool spool
+	assert_failure 65
+	run jq -r '[.file, .result] | join(" ")' <<<"$output"
+	assert_output "$(printf 'spool/new/001 inserted\nspool/new/002 rejected\nspool/new/003 inserted')"
+	[ -f spool/failed/002 ]
+}
+
+@test "control characters of names are not printed" {
+	echo 'Body=%FF' >"spool/new/x"$'\e'"[2J"$'\n'"fake"
+	run --separate-stderr convo-ingest -q --spool spool
+	assert_failure 65
+	[[ $stderr == 'convo-ingest: spool/new/x?[2J?fake: line 1: '* ]] ||
+	    fail "$stderr"
 }
 
 @test "empty spool records nothing" {
