@@ -1037,9 +1037,17 @@ int
 main(int argc, char **argv)
 {
 	const struct command *c;
-	int first, status;
+	int first, i, status;
 
 	first = parse_options(argc, argv);
+	/*
+	 * "convo-db archive --help" shows the help of every command; psql
+	 * passes its arguments on.
+	 */
+	for (i = first + 1; i < argc && strcmp(argv[first], "psql") != 0 &&
+	    strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			help();
 	for (c = commands; c->name != NULL; c++)
 		if (strcmp(c->name, argv[first]) == 0) {
 			status = c->run(argc - first, argv + first);

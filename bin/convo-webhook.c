@@ -393,6 +393,9 @@ read_body(struct request *rq)
 
 	if (length != NULL && *length != '\0') {
 		want = strtonum(length, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL && strcmp(errstr, "too large") == 0)
+			fail(413, NULL, "request body of %.32s bytes is over "
+			    "the limit of %d bytes", length, BODY_MAX);
 		if (errstr != NULL)
 			fail(400, NULL, "CONTENT_LENGTH \"%.32s\" is %s",
 			    length, errstr);
@@ -496,10 +499,10 @@ load_shared_key_env(struct secrets *s)
 	const char *env = getenv("CONVO_TWILIO_SHARED_KEY");
 	char *secret;
 
+	/* The header comes from the client, so this is no server error. */
 	if (env == NULL)
-		fail(500, NULL, "request is signed with a shared key, but "
-		    "neither CONVO_TWILIO_SHARED_KEY_FILE nor "
-		    "CONVO_TWILIO_SHARED_KEY is set");
+		fail(403, NULL, "request is signed with a shared key, but "
+		    "no shared key is configured");
 	if (strlen(env) >= sizeof(s->text))
 		fail(500, NULL, "CONVO_TWILIO_SHARED_KEY is longer than %zu "
 		    "bytes", sizeof(s->text) - 1);
@@ -586,23 +589,23 @@ is_json(const char *content_type)
 }
 
 /*
- * Reject with 403 a request whose URL has a bodySHA256 other than the
- * SHA-256 of the body, and a JSON body without one, because only that
- * parameter ties such a body to the signed URL. The URL and the body
- * are public, so the reason in the response reveals nothing secret.
+ * Return why the bodySHA256 parameter of the URL does not match the
+ * body, or why a JSON body has none, because only that parameter ties
+ * such a body to the signed URL; NULL when it matches. The URL and the
+ * body are public, so the reason in the response reveals nothing secret.
  */
-static void
-check_body_hash(const struct request *rq)
+static const char *
+body_hash_problem(const struct request *rq)
 {
 	char hash[SIGNATURE_BODY_HASH_MAX];
 
 	if (is_json(rq->content_type) && !signature_url_param(rq->url.data,
 	    "bodySHA256", hash, sizeof(hash)))
-		fail(403, NULL, "JSON body without a bodySHA256 parameter "
-		    "in the URL");
+		return "JSON body without a bodySHA256 parameter in the URL";
 	if (!signature_body_matches(rq->url.data, rq->body, rq->len))
-		fail(403, NULL, "bodySHA256 in the URL does not match the "
-		    "SHA-256 of the body");
+		return "bodySHA256 in the URL does not match the SHA-256 of "
+		    "the body";
+	return NULL;
 }
 
 /* Reject the request with 403 unless it has a valid signature. */
@@ -611,12 +614,10 @@ check_signature(struct request *rq)
 {
 	enum signature_algorithm alg = SIGNATURE_HMAC_SHA1;
 	char key_id[SIGNATURE_KEY_ID_MAX];
+	const char *problem;
 	struct secrets s;
 	int i, valid = 0;
 
-	if (rq->signature == NULL || *rq->signature == '\0')
-		fail(403, NULL, "missing X-Twilio-Signature");
-	check_body_hash(rq);
 	memset(&s, 0, sizeof(s));
 	if (rq->settings != NULL && *rq->settings != '\0') {
 		if (signature_settings_parse(rq->settings, &alg, key_id) != 0)
@@ -624,6 +625,13 @@ check_signature(struct request *rq)
 		load_shared_keys(&s, key_id);
 	} else {
 		load_auth_token(&s);
+	}
+	/* Keys are loaded first, so that a missing one is reported. */
+	problem = rq->signature == NULL || *rq->signature == '\0' ?
+	    "missing X-Twilio-Signature" : body_hash_problem(rq);
+	if (problem != NULL) {
+		OPENSSL_cleanse(&s, sizeof(s));
+		fail(403, NULL, "%s", problem);
 	}
 	for (i = 0; i < s.count; i++)
 		valid |= signature_verify(alg, &s.keys[i], rq->url.data,

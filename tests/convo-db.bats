@@ -25,6 +25,16 @@ convo_db() {
 	"$CONVO_DB_BIN" "$@"
 }
 
+@test "help after a command shows the help" {
+	run --separate-stderr convo-db account add --help
+	assert_success
+	assert_line --index 0 'usage: convo-db [--db conninfo] [-qv] command [argument ...]'
+	assert_equal "$stderr" ""
+	run --separate-stderr convo-db archive --before 2025-01 --help
+	assert_success
+	assert_line --index 0 'usage: convo-db [--db conninfo] [-qv] command [argument ...]'
+}
+
 @test "version names convo and libpq" {
 	run convo_db --version
 	assert_success

@@ -344,14 +344,22 @@ post() {
 	[ "$(cgi_status)" = 413 ]
 	run cgi CONTENT_LENGTH=
 	[ "$(cgi_status)" = 413 ]
+	run cgi CONTENT_LENGTH=100000000000000000000
+	[ "$(cgi_status)" = 413 ]
 	run messages
 	assert_output 0
 }
 
+@test "missing auth token before missing signature" {
+	inbound +12015550119 "hello" SMw0019
+	SIG=
+	run --separate-stderr cgi CONVO_TWILIO_AUTH_TOKEN_FILE=/nonexistent
+	[ "$(cgi_status)" = 500 ]
+	[[ $stderr == *'auth token file: '*'/nonexistent'* ]] || fail "$stderr"
+}
+
 @test "short or invalid length gets 400" {
 	inbound +12015550111 "hello" SMw0011
-	run cgi CONTENT_LENGTH=100000000000000000000
-	[ "$(cgi_status)" = 400 ]
 	run cgi CONTENT_LENGTH=-1
 	[ "$(cgi_status)" = 400 ]
 	run cgi CONTENT_LENGTH=5000
@@ -517,12 +525,13 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	assert_output 1
 }
 
-@test "shared key without key file gets 500" {
+@test "shared key without key configured" {
 	inbound +12015550118 "hello" SMw0018
 	local h=HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS
+	# Any client can send the header, so this is no server error.
 	run --separate-stderr cgi "$h=key=K,algorithm=HMAC_SHA256"
-	[ "$(cgi_status)" = 500 ]
-	[[ $stderr == *"neither CONVO_TWILIO_SHARED_KEY_FILE nor"* ]]
+	[ "$(cgi_status)" = 403 ]
+	[[ $stderr == *"signed with a shared key, but no shared key is configured"* ]]
 	[[ $output != *CONVO_TWILIO_SHARED_KEY* ]]
 	run --separate-stderr cgi "$h=key=K,algorithm=HMAC_SHA256" \
 	    CONVO_TWILIO_SHARED_KEY=
