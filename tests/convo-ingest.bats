@@ -786,6 +786,80 @@ END
 	assert_output --partial "STOP"
 }
 
+# Print the body of the send record that answers message id ID in the
+# ingest output FILE.
+reply_body() {
+	jq -r --arg id "$2" 'select(.type == "send" and .in_reply_to == $id)
+	    | .body' "$1"
+}
+
+@test "reply without help contact drops {help} sentences" {
+	local -a replies=(
+	    '{brand}: Questions? Email {help} anytime. Reply STOP to opt out.'
+	    '{brand} is open 9-5. Call {help} for more.'
+	    'Need help: {help}. Nohelp: reply STOP to opt out. More: {help}.'
+	    '{brand}: {help}. Reply STOP to opt out.'
+	    'Hi! Call {help}! Write to {help}? Bye?'
+	    'See example.com/{help} now. Thanks.'
+	    $'{brand}: hi.\nCall {help}.\n\nBye.'
+	    '  Hours 9-5.  {help} too.  '
+	)
+	local -a expected=(
+	    'convo: Questions? Reply STOP to opt out.'
+	    'convo is open 9-5.'
+	    'Nohelp: reply STOP to opt out.'
+	    'convo: Reply STOP to opt out.'
+	    'Hi! Bye?'
+	    'Thanks.'
+	    'convo: hi. Bye.'
+	    'Hours 9-5.'
+	)
+	local i
+
+	for i in "${!replies[@]}"; do
+		convo-keywords add "word$i" --action custom \
+		    --reply "${replies[$i]}" >/dev/null
+		inbound "+1201555090$i" "word$i" 2026-11-09T10:00:00Z "SMh$i"
+	done >input.ndjson
+	inbound +12015550910 INFO 2026-11-09T10:00:00Z SMhinfo >>input.ndjson
+	convo-ingest -q input.ndjson >out.ndjson
+	for i in "${!replies[@]}"; do
+		run reply_body out.ndjson "SMh$i"
+		assert_output "${expected[$i]}"
+	done
+	# The pack's reply keeps its brand when its first sentence goes.
+	run reply_body out.ndjson SMhinfo
+	assert_output 'convo: Msg & data rates may apply. Reply STOP to opt out.'
+	run grep -c '{help}' out.ndjson
+	assert_output "0"
+}
+
+@test "reply of {help} sentences only is not sent" {
+	convo-keywords add hours --action custom \
+	    --reply '{brand}: Call {help}. Or write to {help}!' >/dev/null
+	inbound +12015550911 hours 2026-11-09T10:00:00Z SMh1 >input.ndjson
+	convo-ingest -q input.ndjson >out.ndjson
+	run jq -r 'select(.type == "ingest_result") | .keyword.action' \
+	    out.ndjson
+	assert_output "custom"
+	run jq -s 'map(select(.type == "send")) | length' out.ndjson
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+}
+
+@test "reply inserts setting values once" {
+	convo-keywords settings --brand 'B{frequency}' \
+	    --help-contact '{brand}@example.com' --frequency '{help} msgs' \
+	    >/dev/null
+	convo-keywords add hours --action custom \
+	    --reply '{brand}: {help}. {frequency}{unknown} {{brand}}' >/dev/null
+	inbound +12015550912 hours 2026-11-09T10:00:00Z SMh1 >input.ndjson
+	convo-ingest -q input.ndjson >out.ndjson
+	run reply_body out.ndjson SMh1
+	assert_output 'B{frequency}: {brand}@example.com. {help} msgs. {unknown} {B{frequency}}'
+}
+
 @test "text like a revocation flags the conversation" {
 	inbound +12015550804 "Stop. Thank you" 2026-11-09T10:00:00Z SMf1 \
 	    >input.ndjson

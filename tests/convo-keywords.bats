@@ -565,6 +565,15 @@ same_output_both_paths() {
 	assert_success
 }
 
+@test "lint expands setting values once" {
+	convo-keywords settings --brand '{help}{frequency}' \
+	    --help-contact '{brand}@example.com' --frequency '{brand} msgs' \
+	    >/dev/null
+	run convo-keywords lint
+	assert_success
+	assert_output ""
+}
+
 @test "lint reports weak replies" {
 	convo-keywords settings --help-contact support@example.com >/dev/null
 	convo-keywords add quit --action opt_out --reply 'Bye' >/dev/null

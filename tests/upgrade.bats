@@ -291,3 +291,15 @@ SQL
 	assert_line --index 1 '+12015550131|unsubscribed|f|provider_error'
 	drop_old_database
 }
+
+@test "migration inserts setting values once in replies" {
+	old_database 035
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-keywords settings \
+	    --brand 'B{frequency}' >/dev/null
+
+	CONVO_DB=$OLD convo-db -q migrate
+	stop_line +12015550129 SMup4 | CONVO_DB=$OLD convo-ingest -q >out.ndjson
+	run jq -r 'select(.type == "send") | .body' out.ndjson
+	assert_output 'B{frequency}: You are unsubscribed and will receive no more messages. Reply START to resubscribe.'
+	drop_old_database
+}
