@@ -113,7 +113,10 @@ struct lint {
 	char *frequency;	/* message_frequency, or NULL */
 	/* Upper-case forms of the keywords of each action; see names(). */
 	struct keyword_set opt_out, opt_in, help;
-	/* Keyword rows (word, action, expanded reply, lang), in list order. */
+	/*
+	 * Keyword rows (word, action, expanded reply, lang, stored reply),
+	 * in list order.
+	 */
 	const PGresult *keywords;
 	long long problems;
 };
@@ -1471,14 +1474,48 @@ lint_help(struct lint *l, const char *word, const char *reply,
 	lint_opt_out_keyword(l, word, "help", reply, lang);
 }
 
-/* Check the reply of one keyword, as expanded with the settings. */
+/*
+ * Report a reply STORED with {help} while the account has no help
+ * contact, because convo.reply_expand leaves out each sentence that
+ * contains it. REPLY is the expanded reply. Returns 1 when nothing of
+ * the reply is left, so that no other check applies.
+ */
+static int
+lint_help_placeholder(struct lint *l, const char *word, const char *action,
+    const char *reply, const char *stored)
+{
+	if (l->help_contact != NULL || stored == NULL ||
+	    strstr(stored, "{help}") == NULL)
+		return 0;
+	if (reply == NULL) {
+		problem(l, word, action, "reply is empty without a help "
+		    "contact, because every sentence contains {help}, so no "
+		    "reply is sent; set one with convo-keywords settings "
+		    "--help-contact");
+		return 1;
+	}
+	/* lint_help() reports a help keyword without a contact. */
+	if (strcmp(action, "help") != 0)
+		problem(l, word, action, "reply uses {help}, but the account "
+		    "has no help contact, so the sentences that contain {help} "
+		    "are left out; set one with convo-keywords settings "
+		    "--help-contact");
+	return 0;
+}
+
+/*
+ * Check the reply of one keyword: REPLY as expanded with the settings,
+ * from STORED as the keyword has it.
+ */
 static void
 lint_keyword(struct lint *l, const char *word, const char *action,
-    const char *reply, const char *lang)
+    const char *reply, const char *lang, const char *stored)
 {
 	char *normal;
 	int chars;
 
+	if (lint_help_placeholder(l, word, action, reply, stored))
+		return;
 	if (strcmp(action, "custom") == 0)
 		return;
 	if (reply == NULL || *reply == '\0') {
@@ -1536,7 +1573,7 @@ load_lint_keywords(struct lint *l)
 
 	res = query(c, "cannot read the keywords", "SELECT k.word, k.action, "
 	    "convo.reply_expand(k.reply, a.brand_name, a.help_contact, "
-	    "a.message_frequency), k.lang FROM convo.keywords k "
+	    "a.message_frequency), k.lang, k.reply FROM convo.keywords k "
 	    "JOIN convo.accounts "
 	    "a ON a.account_id = k.account_id WHERE k.account_id = $1 "
 	    "ORDER BY " KEYWORD_ORDER, 1, params);
@@ -1592,7 +1629,8 @@ cmd_lint(struct context *c, int argc, char **argv)
 	for (i = 0; i < n; i++)
 		lint_keyword(&l, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 		    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
-		    PQgetvalue(res, i, 3));
+		    PQgetvalue(res, i, 3),
+		    PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4));
 	lint_standard_keywords(&l);
 	PQclear(res);
 	if (l.opt_out.count == 0)

@@ -574,6 +574,26 @@ same_output_both_paths() {
 	assert_output ""
 }
 
+@test "lint reports {help} without help contact" {
+	convo-keywords add hours --action custom \
+	    --reply '{brand} is open 9-5. Call {help} for more.' >/dev/null
+	convo-keywords add menu --action custom \
+	    --reply 'Call {help}. Or write to {help}!' >/dev/null
+	local stop='{brand}: You will receive no more messages.'
+	stop+=' Questions: {help}. Reply START to resubscribe.'
+	convo-keywords add stop --action opt_out --reply "$stop" >/dev/null
+	run jq -r 'select(.word != "help" and .word != "info")
+	    | [.word, .action, .problem] | @tsv' \
+	    <<<"$(convo-keywords lint 2>/dev/null)"
+	assert_line --index 0 'stop	opt_out	reply uses {help}, but the account has no help contact, so the sentences that contain {help} are left out; set one with convo-keywords settings --help-contact'
+	assert_line --index 1 'hours	custom	reply uses {help}, but the account has no help contact, so the sentences that contain {help} are left out; set one with convo-keywords settings --help-contact'
+	assert_line --index 2 'menu	custom	reply is empty without a help contact, because every sentence contains {help}, so no reply is sent; set one with convo-keywords settings --help-contact'
+	[ "${#lines[@]}" -eq 3 ]
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	run convo-keywords lint
+	assert_success
+}
+
 @test "lint reports weak replies" {
 	convo-keywords settings --help-contact support@example.com >/dev/null
 	convo-keywords add quit --action opt_out --reply 'Bye' >/dev/null
