@@ -184,7 +184,8 @@ help(void)
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
-	    "  -q, --quiet           no counts on standard error\n"
+	    "  -q, --quiet           no counts or lint problems on standard "
+	    "error\n"
 	    "  -v, --verbose         print the time each step takes\n"
 	    "  -h, --help            show this help\n"
 	    "  -V, --version         show the versions of convo and its "
@@ -1273,9 +1274,10 @@ problem(struct lint *l, const char *word, const char *action,
 	r = jv_object_set(r, jv_string("action"), jv_string(action));
 	r = jv_object_set(r, jv_string("problem"), jv_string(text));
 	emit(l->context, r);
-	if (word != NULL)
+	/* The record is for programs and the sentence for people. */
+	if (!l->context->quiet && word != NULL)
 		warnx("keyword \"%s\" (%s): %s", word, action, text);
-	else
+	else if (!l->context->quiet)
 		warnx("%s", text);
 	l->problems++;
 }

@@ -594,6 +594,18 @@ same_output_both_paths() {
 	assert_success
 }
 
+@test "lint writes sentences unless quiet" {
+	run --separate-stderr convo-keywords lint
+	assert_failure 65
+	[ "${#lines[@]}" -eq 2 ]
+	[[ $stderr == *'keyword "help" (help): no help contact set'* ]] ||
+	    fail "stderr: $stderr"
+	run --separate-stderr convo-keywords -q lint
+	assert_failure 65
+	[ "${#lines[@]}" -eq 2 ]
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+}
+
 @test "lint reports weak replies" {
 	convo-keywords settings --help-contact support@example.com >/dev/null
 	convo-keywords add quit --action opt_out --reply 'Bye' >/dev/null
