@@ -601,8 +601,10 @@ cmd_remove(struct context *c, int argc, char **argv)
 }
 
 /*
- * Add the fixed standard keywords that the account lacks from the
- * English language pack, so that an account without English keeps them.
+ * Add the standard keywords that the account lacks from the English
+ * language pack, so that an account without English keeps them. The
+ * opt-in words START, UNSTOP and YES are added too, because the Spanish
+ * and French opt-out replies tell customers to send START.
  */
 static void
 add_standard_keywords(struct context *c)
@@ -612,8 +614,6 @@ add_standard_keywords(struct context *c)
 	const char *params[2];
 
 	for (s = keyword_standards; s->word != NULL; s++) {
-		if (!s->fixed)
-			continue;
 		buf_adds(&words, words.data == NULL ? "{" : ",");
 		buf_adds(&words, s->word);
 	}

@@ -237,16 +237,39 @@ EOF
 }
 
 @test "reset keeps standard keywords without English" {
-	convo-keywords settings --lang es >/dev/null
-	run convo-keywords reset
-	assert_success
-	run keyword_field stop action
+	local -A count=([es]=21 [fr]=20)
+	local lang word
+
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	for lang in es fr; do
+		convo-keywords settings --lang "$lang" >/dev/null
+		run convo-keywords reset
+		assert_success
+		# The pack's words and the 11 standard keywords.
+		assert_output --partial "has ${count[$lang]} default keywords"
+		for word in stop stopall unsubscribe cancel end quit; do
+			run keyword_field "$word" action
+			assert_output "opt_out"
+		done
+		for word in start unstop yes; do
+			run keyword_field "$word" action
+			assert_output "opt_in"
+		done
+		for word in help info; do
+			run keyword_field "$word" action
+			assert_output "help"
+		done
+		run keyword_field yes only_unsubscribed
+		assert_output "true"
+		run keyword_field revoke action
+		assert_output ""
+		# The pack's opt-out reply tells customers to send START.
+		run convo-keywords lint
+		assert_success
+	done
+	run keyword_field arret action
 	assert_output "opt_out"
-	run keyword_field help action
-	assert_output "help"
 	run keyword_field parar action
-	assert_output "opt_out"
-	run keyword_field start action
 	assert_output ""
 }
 
