@@ -693,7 +693,8 @@ parse_object(const char *line, size_t len, jv *rec, char *why,
 
 /*
  * Read the optional string field NAME of REC (borrowed) into *VALUE,
- * NULL when absent or null. Returns -1 when it is something else.
+ * invalid when absent. Returns -1 when it is neither a string nor null,
+ * with the value in *VALUE for the error message.
  */
 static int
 optional_string(jv rec, const char *name, jv *value)
@@ -702,9 +703,24 @@ optional_string(jv rec, const char *name, jv *value)
 	if (!jv_is_valid(*value) || jv_get_kind(*value) == JV_KIND_NULL ||
 	    jv_get_kind(*value) == JV_KIND_STRING)
 		return 0;
-	jv_free(*value);
-	*value = jv_invalid();
 	return -1;
+}
+
+/*
+ * Write into WHY that field NAME must be EXPECTED, quoting its JSON
+ * VALUE (borrowed).
+ */
+static void
+wrong_type(char *why, size_t whysz, const char *name, const char *expected,
+    jv value)
+{
+	jv text = jv_dump_string(jv_copy(value), 0);
+	const char *json = jv_string_value(text);
+	int n = quote_length(json);
+
+	snprintf(why, whysz, "field \"%s\" must be %s, not %.*s%s", name,
+	    expected, n, json, json[n] != '\0' ? "..." : "");
+	jv_free(text);
 }
 
 /* Read the optional boolean field NAME of REC (borrowed) into *VALUE. */
@@ -749,8 +765,11 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 	jv_free(type);
 	if (rc != 0)
 		return rc;
-	if (optional_string(rec, "word", word) != 0 ||
-	    string_or_null(*word) == NULL) {
+	if (optional_string(rec, "word", word) != 0) {
+		wrong_type(why, whysz, "word", "a string", *word);
+		return -1;
+	}
+	if (string_or_null(*word) == NULL) {
 		snprintf(why, whysz, "missing field \"word\": expected the "
 		    "keyword as a string");
 		return -1;
@@ -771,8 +790,11 @@ parse_keyword_head(jv rec, struct keyword_input *k, jv *word, jv *action,
 		    jv_string_value(*word), strlen(k->word), KEYWORD_TEXT_MAX);
 		return -1;
 	}
-	if (optional_string(rec, "action", action) != 0 ||
-	    string_or_null(*action) == NULL) {
+	if (optional_string(rec, "action", action) != 0) {
+		wrong_type(why, whysz, "action", "a string", *action);
+		return -1;
+	}
+	if (string_or_null(*action) == NULL) {
 		snprintf(why, whysz, "missing field \"action\": expected "
 		    "opt_out, opt_in, help or custom");
 		return -1;
@@ -793,18 +815,22 @@ parse_keyword_tail(jv rec, struct keyword_input *k, jv *reply, jv *lang,
     char *why, size_t whysz)
 {
 	if (optional_string(rec, "reply", reply) != 0) {
-		snprintf(why, whysz, "field \"reply\" must be a string or "
-		    "null");
+		wrong_type(why, whysz, "reply", "a string or null", *reply);
 		return -1;
 	}
 	k->reply = string_or_null(*reply);
 	if (k->reply != NULL && *k->reply == '\0')
 		k->reply = NULL;
-	if (optional_string(rec, "lang", lang) != 0 ||
-	    (string_or_null(*lang) != NULL &&
-	    !lang_code_valid(jv_string_value(*lang)))) {
-		snprintf(why, whysz, "invalid field \"lang\": expected an ISO "
-		    "639 code such as en or es");
+	if (optional_string(rec, "lang", lang) != 0) {
+		wrong_type(why, whysz, "lang", "a string or null", *lang);
+		return -1;
+	}
+	if (string_or_null(*lang) != NULL &&
+	    !lang_code_valid(jv_string_value(*lang))) {
+		snprintf(why, whysz, "invalid field \"lang\" \"%.*s\": "
+		    "expected an ISO 639 code such as en or es",
+		    quote_length(jv_string_value(*lang)),
+		    jv_string_value(*lang));
 		return -1;
 	}
 	k->lang = string_or_null(*lang);

@@ -334,6 +334,21 @@ EOF
 	assert_output "false"
 }
 
+@test "import names a field of the wrong type" {
+	cat >input.ndjson <<'EOF'
+{"word":12,"action":"custom"}
+{"word":"hours","action":["custom"]}
+{"word":null,"action":"custom"}
+{"word":"hours","action":"custom","reply":{"text":"Open"}}
+EOF
+	run convo-keywords import input.ndjson
+	assert_failure 65
+	assert_line --partial 'line 1: field "word" must be a string, not 12'
+	assert_line --partial 'line 2: field "action" must be a string, not ["custom"]'
+	assert_line --partial 'line 3: missing field "word"'
+	assert_line --partial 'line 4: field "reply" must be a string or null, not {"text":"Open"}'
+}
+
 @test "import reads standard input" {
 	run convo-keywords import <<<'{"word":"x","action":"stopp"}'
 	assert_failure 65
