@@ -446,6 +446,10 @@ parse_account_add(int argc, char **argv, char *country, const char **brand)
 		errx(EX_USAGE, "--brand needs a name: replies start with it");
 	if (*brand != NULL && !utf8_valid(*brand, strlen(*brand)))
 		errx(EX_USAGE, "--brand is not valid UTF-8 text");
+	if (*brand != NULL && utf8_control_offset(*brand) >= 0)
+		errx(EX_USAGE, "--brand contains a control character at byte "
+		    "%ld, which replies would send to customers",
+		    utf8_control_offset(*brand) + 1);
 	country[0] = '\0';
 	if (cc != NULL) {
 		if (!phone_country_known(cc))

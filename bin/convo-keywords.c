@@ -1217,12 +1217,23 @@ static void
 check_settings_text(const struct context *c)
 {
 	const char *texts[3] = { c->brand, c->help_contact, c->frequency };
+	static const char *const names[3] = {
+		"--brand", "--help-contact", "--frequency",
+	};
+	char quoted[80];
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		if (texts[i] != NULL && !utf8_valid(texts[i], strlen(texts[i])))
 			errx(EX_USAGE, "setting \"%s\" is not valid UTF-8",
 			    texts[i]);
+		if (texts[i] != NULL && utf8_control_offset(texts[i]) >= 0)
+			errx(EX_USAGE, "invalid %s \"%s\": it contains a "
+			    "control character at byte %ld, which replies would "
+			    "send to customers", names[i],
+			    record_quote(texts[i], quoted),
+			    utf8_control_offset(texts[i]) + 1);
+	}
 	/* A brand of white space alone reads as none at the reply's start. */
 	if (c->brand != NULL && c->brand[strspn(c->brand, " \t\n\v\f\r")] ==
 	    '\0')

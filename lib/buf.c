@@ -177,6 +177,27 @@ utf8_invalid_offset(const char *text, size_t n)
 	return n;
 }
 
+long
+utf8_control_offset(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	long i;
+
+	for (i = 0; p[i] != '\0'; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return i;
+		if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return i;
+		if (p[i] == 0xe2 && p[i + 1] == 0x80 && p[i + 2] >= 0xaa &&
+		    p[i + 2] <= 0xae)
+			return i;
+		if (p[i] == 0xe2 && p[i + 1] == 0x81 && p[i + 2] >= 0xa6 &&
+		    p[i + 2] <= 0xa9)
+			return i;
+	}
+	return -1;
+}
+
 int
 utf8_valid(const char *text, size_t n)
 {

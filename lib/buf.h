@@ -37,6 +37,15 @@ int utf8_valid(const char *s, size_t n);
  */
 size_t utf8_invalid_offset(const char *s, size_t n);
 
+/*
+ * Return the offset of the first control character in the NUL-terminated
+ * UTF-8 text S, C0, DEL and C1 controls and the bidirectional embeddings,
+ * overrides and isolates (U+202A to U+202E, U+2066 to U+2069), or -1
+ * when it has none. Such characters in a text sent to customers change
+ * how the rest of it shows.
+ */
+long utf8_control_offset(const char *s);
+
 /* Exit with a message when memory runs out; never returns NULL. */
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);

@@ -25,6 +25,12 @@ convo_db() {
 	"$CONVO_DB_BIN" "$@"
 }
 
+@test "account brand with a control character exits 64" {
+	run --separate-stderr convo-db account add shop --brand $'Sh\eop'
+	assert_failure 64
+	assert_equal "$stderr" 'convo-db: --brand contains a control character at byte 3, which replies would send to customers'
+}
+
 @test "help after a command shows the help" {
 	run --separate-stderr convo-db account add --help
 	assert_success

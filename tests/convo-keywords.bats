@@ -18,6 +18,20 @@ keyword_field() {
 	    jq -r --arg w "$1" --arg f "$2" 'select(.word == $w) | .[$f]'
 }
 
+@test "settings with control characters exit 64" {
+	run --separate-stderr convo-keywords settings --brand $'Ac\nme'
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: invalid --brand "Ac?me": it contains a control character at byte 3, which replies would send to customers'
+	run --separate-stderr convo-keywords settings \
+	    --help-contact $'help\u202e@example.com'
+	assert_failure 64
+	[[ $stderr == *'invalid --help-contact '*'control character at byte 5,'* ]]
+	run --separate-stderr convo-keywords settings --frequency $'4\tmsgs'
+	assert_failure 64
+	run convo-keywords settings
+	refute_output --partial 'Ac'
+}
+
 @test "list shows English defaults" {
 	run convo-keywords list
 	assert_success

@@ -8,6 +8,7 @@
 
 #include <jv.h>
 
+#include "buf.h"
 #include "record.h"
 #include "timeutil.h"
 #include "unit.h"
@@ -316,6 +317,37 @@ check_times(void)
 	check_utc("2026-10-03T14:02:11.5+01:00", "2026-10-03T13:02:11.500000Z");
 }
 
+/* Control characters that settings and names must not contain. */
+static const struct {
+	const char *text;
+	long offset;
+} controls[] = {
+	{ "Acme", -1 },
+	{ "Café ☕ 北京", -1 },
+	{ "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", -1 },	/* Hebrew, right to left */
+	{ "A\tB", 1 },
+	{ "AB\x7f", 2 },
+	{ "A\xc2\x85", 1 },			/* U+0085, a C1 control */
+	{ "A\xc2\xa0" "B", -1 },			/* U+00A0, no control */
+	{ "ab\xe2\x80\xae", 2 },		/* U+202E */
+	{ "ab\xe2\x80\xa9", -1 },		/* U+2029, no control here */
+	{ "\xe2\x81\xa6x", 0 },		/* U+2066 */
+	{ "x\xe2\x81\xaa", -1 },		/* U+206A, not an isolate */
+};
+
+static void
+check_controls(void)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+		snprintf(name, sizeof(name), "control offset of text %zu", i);
+		unit_check(utf8_control_offset(controls[i].text) ==
+		    controls[i].offset, name);
+	}
+}
+
 int
 main(void)
 {
@@ -332,5 +364,6 @@ main(void)
 	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
 		check_target(&targets[i]);
 	check_times();
+	check_controls();
 	return unit_done();
 }
