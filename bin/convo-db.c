@@ -1012,7 +1012,7 @@ parse_options(int argc, char **argv)
 		case CLI_OPT_COMPLETE:
 			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'd':
-			opt_db = optarg;
+			opt_db = cli_conninfo_option(optarg);
 			break;
 		case 'q':
 			opt_quiet = 1;

@@ -190,7 +190,7 @@ parse_options(struct ingest *in, int argc, char **argv, const char **db,
 		case CLI_OPT_COMPLETE:
 			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': *account = optarg; break;
-		case 'd': *db = optarg; break;
+		case 'd': *db = cli_conninfo_option(optarg); break;
 		case 's': *spool = optarg; break;
 		case 'q':
 			in->quiet = 1;

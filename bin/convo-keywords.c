@@ -1813,7 +1813,7 @@ parse_options(struct context *c, int argc, char **argv)
 		case CLI_OPT_COMPLETE:
 			cli_complete(&prog, optarg, argc - optind, argv + optind);
 		case 'a': c->account = optarg; break;
-		case 'd': c->db = optarg; break;
+		case 'd': c->db = cli_conninfo_option(optarg); break;
 		case 'h': help(); break;
 		case 'q':
 			c->quiet = 1;

@@ -399,7 +399,7 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': o->account = optarg; break;
 		case 'b': o->before = optarg; break;
-		case 'd': o->db = optarg; break;
+		case 'd': o->db = cli_conninfo_option(optarg); break;
 		case 'F': o->flagged = 1; break;
 		case 'h': help(); break;
 		case 'j': o->json = 1; break;

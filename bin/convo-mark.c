@@ -794,7 +794,7 @@ parse_options(struct marker *m, int argc, char **argv, const char **db)
 		case 'q': cli_verbosity = CLI_QUIET; break;
 		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': m->account = optarg; break;
-		case 'd': *db = optarg; break;
+		case 'd': *db = cli_conninfo_option(optarg); break;
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'o':

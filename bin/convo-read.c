@@ -687,7 +687,7 @@ parse_options(struct reader *r, int argc, char **argv, const char **db)
 		case 'q': cli_verbosity = CLI_QUIET; break;
 		case 'v': cli_verbosity = CLI_VERBOSE; break;
 		case 'a': r->account = optarg; break;
-		case 'd': *db = optarg; break;
+		case 'd': *db = cli_conninfo_option(optarg); break;
 		case 'h': help(); break;
 		case 'j': r->json = 1; break;
 		case 'N': r->mark_read = 0; break;

@@ -2038,7 +2038,7 @@ parse_options(struct options *o, int argc, char **argv)
 			o->body = o->body_file = read_body_file(optarg);
 			break;
 		case 'c': o->conversation = optarg; break;
-		case 'd': o->db = optarg; break;
+		case 'd': o->db = cli_conninfo_option(optarg); break;
 		case 'f': o->from = sender_option(optarg); break;
 		case 'h': help(); break;
 		case 'j': o->body_jq = optarg; break;

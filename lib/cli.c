@@ -347,3 +347,25 @@ cli_printable(const char *s, char *out, size_t n)
 	out[i] = '\0';
 	return out;
 }
+
+const char *
+cli_conninfo_option(char *arg)
+{
+	PQconninfoOption *options, *o;
+	char *copy;
+	int secret = 0;
+
+	options = PQconninfoParse(arg, NULL);
+	for (o = options; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			secret = 1;
+	PQconninfoFree(options);
+	if (!secret)
+		return arg;
+	copy = xstrdup(arg);
+	memset(arg, 'x', strlen(arg));
+	warnx("warning: the password in --db could be read in the process "
+	    "list until it was hidden; put it in ~/.pgpass or PGPASSFILE");
+	return copy;
+}

@@ -35,6 +35,13 @@ void cli_reject_operands(int first, int argc, char **argv,
  */
 const char *cli_printable(const char *s, char *out, size_t n);
 
+/*
+ * Return the value ARG of --db for use. When it contains a password, return
+ * a copy and overwrite ARG, which stays in the process list, with x's,
+ * with a warning that the password was visible until then.
+ */
+const char *cli_conninfo_option(char *arg);
+
 /* Print "PROGNAME: message" on standard error unless -q was given. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -190,6 +190,26 @@ run_ok() {
 	done
 }
 
+@test "password of --db leaves the process list" {
+	local pid i
+	mkfifo in
+	# convo-read waits for its input, with its arguments in place.
+	convo-read --db "$CONVO_DB password=hunter22" <in >out 2>err &
+	pid=$!
+	exec 3>in
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'password' err 2>/dev/null && break
+		sleep 0.1
+	done
+	run tr '\0' ' ' </proc/$pid/cmdline
+	exec 3>&-
+	wait "$pid" || true
+	refute_output --partial hunter22
+	assert_output --partial 'convo-read --db xxxx'
+	run cat err
+	assert_output 'convo-read: warning: the password in --db could be read in the process list until it was hidden; put it in ~/.pgpass or PGPASSFILE'
+}
+
 @test "double dash ends the options" {
 	local p expect
 	printf '%s\n' '{"type":"profile","phone":"+12015550188"}' >-x.ndjson
