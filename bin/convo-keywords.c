@@ -325,7 +325,8 @@ normal_argument(const char *text)
 	size_t n;
 
 	if (!utf8_valid(text, strlen(text)))
-		errx(EX_USAGE, "keyword \"%s\" is not valid UTF-8", text);
+		errx(EX_USAGE, "keyword is not valid UTF-8 at byte %zu",
+		    utf8_invalid_offset(text, strlen(text)) + 1);
 	word = normalize(text, strlen(text));
 	if (*word == '\0') {
 		free(word);
@@ -959,7 +960,8 @@ test_argument(struct context *c, const struct keyword_set *set,
 	jv r;
 
 	if (!utf8_valid(text, strlen(text))) {
-		warnx("text \"%s\" is not valid UTF-8", text);
+		warnx("text is not valid UTF-8 at byte %zu",
+		    utf8_invalid_offset(text, strlen(text)) + 1);
 		c->status = exit_merge(c->status, EX_DATAERR);
 		return;
 	}
@@ -1225,8 +1227,9 @@ check_settings_text(const struct context *c)
 
 	for (i = 0; i < 3; i++) {
 		if (texts[i] != NULL && !utf8_valid(texts[i], strlen(texts[i])))
-			errx(EX_USAGE, "setting \"%s\" is not valid UTF-8",
-			    texts[i]);
+			errx(EX_USAGE, "invalid %s: not valid UTF-8 at byte "
+			    "%zu", names[i], utf8_invalid_offset(texts[i],
+			    strlen(texts[i])) + 1);
 		if (texts[i] != NULL && utf8_control_offset(texts[i]) >= 0)
 			errx(EX_USAGE, "invalid %s \"%s\": it contains a "
 			    "control character at byte %ld, which replies would "

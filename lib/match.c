@@ -120,7 +120,8 @@ word_char_at(const char *s, const char *end)
 	utf8proc_int32_t cp;
 	utf8proc_category_t c;
 
-	if (s >= end || utf8proc_iterate((const utf8proc_uint8_t *)s, end - s, &cp) <= 0)
+	if (s >= end || utf8proc_iterate((const utf8proc_uint8_t *)s,
+	    end - s, &cp) <= 0)
 		return 0;
 	c = utf8proc_category(cp);
 	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ND) ||

@@ -18,6 +18,18 @@ keyword_field() {
 	    jq -r --arg w "$1" --arg f "$2" 'select(.word == $w) | .[$f]'
 }
 
+@test "invalid UTF-8 is named by its byte" {
+	run --separate-stderr convo-keywords test $'st\xffop'
+	assert_failure 65
+	assert_equal "$stderr" 'convo-keywords: text is not valid UTF-8 at byte 3'
+	run --separate-stderr convo-keywords add $'\xc3' --action opt_out
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: keyword is not valid UTF-8 at byte 1'
+	run --separate-stderr convo-keywords settings --brand $'Ac\xffme'
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: invalid --brand: not valid UTF-8 at byte 3'
+}
+
 @test "settings with control characters exit 64" {
 	run --separate-stderr convo-keywords settings --brand $'Ac\nme'
 	assert_failure 64
