@@ -276,9 +276,10 @@ snooze_until(struct marker *m, const char *id, const char *where,
 	    local ? a->snooze_day : NULL, local ? a->snooze_clock : NULL,
 	    m->now };
 	PGresult *res;
-	int future;
+	int future, near;
 
-	res = query(m, "SELECT convo.rfc3339(t.until), t.until > t.now "
+	res = query(m, "SELECT convo.rfc3339(t.until), t.until > t.now, "
+	    "t.until <= t.now + interval '36525 days' "
 	    "FROM (SELECT n.now, CASE $3::text "
 	    "WHEN 'at' THEN $4::timestamptz "
 	    "WHEN 'for' THEN n.now + $5::bigint * interval '1 second' "
@@ -292,11 +293,15 @@ snooze_until(struct marker *m, const char *id, const char *where,
 	    params);
 	snprintf(until, TIME_MAX, "%s", PQgetvalue(res, 0, 0));
 	future = PQgetvalue(res, 0, 1)[0] == 't';
+	near = PQgetvalue(res, 0, 2)[0] == 't';
 	PQclear(res);
 	if (!future)
 		warnx("%ssnooze time %s has passed; the conversation is "
 		    "unchanged", where, until);
-	return future ? 0 : -1;
+	else if (!near)
+		warnx("%ssnooze time %s is more than 100 years away; the "
+		    "conversation is unchanged", where, until);
+	return future && near ? 0 : -1;
 }
 
 /*

@@ -306,6 +306,16 @@ convo-mark: $id: snooze time 2090-06-01T09:00:00Z has passed; the conversation i
 	assert_output 0
 }
 
+@test "snooze past 100 years changes nothing" {
+	two_customers
+	run --separate-stderr mark --snooze-until 9999-12-31T23:59:59Z $ADA
+	assert_failure 65
+	[[ $stderr == *'snooze time 9999-12-31T23:59:59Z is more than 100 years away; the conversation is unchanged' ]] ||
+	    fail "$stderr"
+	run field_of $ADA .status
+	assert_output open
+}
+
 @test "snooze expiry shows as open" {
 	two_customers
 	id=$(conversation_of $ADA)
