@@ -645,9 +645,18 @@ check_signature(struct request *rq)
 static void
 note_sid(jv form)
 {
-	jv sid = jv_object_get(jv_copy(form), jv_string("MessageSid"));
+	static const char *const names[] = {
+		"MessageSid", "SmsMessageSid", "SmsSid",
+	};
+	jv sid = jv_invalid();
 	const char *s;
-	size_t n = 0;
+	size_t i, n = 0;
+
+	/* The names that twilio_form_to_record() reads, in its order. */
+	for (i = 0; i < 3 && jv_get_kind(sid) != JV_KIND_STRING; i++) {
+		jv_free(sid);
+		sid = jv_object_get(jv_copy(form), jv_string(names[i]));
+	}
 
 	if (jv_get_kind(sid) == JV_KIND_STRING)
 		for (s = jv_string_value(sid); *s != '\0' &&
@@ -905,6 +914,20 @@ respond_recorded(jv reply)
 	jv_free(body);
 }
 
+/*
+ * Return "message" or "status" for LINE, the record as JSON text (borrowed),
+ * or NULL. The log entry keeps the name until the program exits.
+ */
+static const char *
+record_kind(jv line)
+{
+	jv rec = jv_parse(jv_string_value(line));
+	const char *kind = field(rec, "type");
+
+	jv_free(rec);
+	return kind;
+}
+
 /* Record the request and respond with its outcome. */
 static void
 record_request(const struct request *rq)
@@ -914,16 +937,19 @@ record_request(const struct request *rq)
 	const char *error;
 
 	ingest_record(line, &o);
-	jv_free(line);
 	if (!jv_is_valid(o.result))
 		fail(500, NULL, "the database returned no result");
 	entry.kind = field(o.result, "kind");
+	/* A rejected record has no kind, but its type tells it. */
+	if (entry.kind == NULL)
+		entry.kind = record_kind(line);
 	entry.result = field(o.result, "result");
 	if (entry.result != NULL && strcmp(entry.result, "rejected") == 0) {
 		error = field(o.result, "error");
 		fail(400, NULL, "%s", error != NULL ? error : "rejected");
 	}
 	respond_recorded(o.reply);
+	jv_free(line);
 	jv_free(o.result);
 	jv_free(o.reply);
 }

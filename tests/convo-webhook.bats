@@ -297,6 +297,17 @@ post() {
 	run --separate-stderr cgi QUERY_STRING=convo_outbox=x9
 	[ "$(cgi_status)" = 400 ]
 	assert_output --partial 'invalid outbox_id "x9"'
+	[[ $stderr == *"status=400 kind=status result=rejected sid=SMw0012"* ]] ||
+	    fail "unexpected log line: $stderr"
+}
+
+@test "log names the sid of an older form" {
+	webhook SmsMessageSid=SMw0013 SmsSid=SMw0013 SmsStatus=received \
+	    From=+12015550113 "To=$BRAND" Body=hello NumMedia=0
+	run --separate-stderr cgi
+	[ "$(cgi_status)" = 200 ]
+	[[ $stderr == *"kind=message result=inserted sid=SMw0013"* ]] ||
+	    fail "unexpected log line: $stderr"
 }
 
 @test "redelivery gets 200, stored once" {
