@@ -940,7 +940,7 @@ record_request(const struct request *rq)
 	if (!jv_is_valid(o.result))
 		fail(500, NULL, "the database returned no result");
 	entry.kind = field(o.result, "kind");
-	/* A rejected record has no kind, but its type tells it. */
+	/* A rejected record has no kind, so its type names it. */
 	if (entry.kind == NULL)
 		entry.kind = record_kind(line);
 	entry.result = field(o.result, "result");
