@@ -937,6 +937,7 @@ record_request(const struct request *rq)
 	const char *error;
 
 	ingest_record(line, &o);
+	cli_phase("record");
 	if (!jv_is_valid(o.result))
 		fail(500, NULL, "the database returned no result");
 	entry.kind = field(o.result, "kind");

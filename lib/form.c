@@ -37,7 +37,8 @@ hex_value(int c)
 
 /*
  * Decode the N bytes at S into OUT, which has room for N bytes. Returns
- * the decoded length, or -1 when a '%' is not followed by two hex digits.
+ * the decoded length, or -1 - I when the '%' at offset I is not followed
+ * by two hex digits.
  */
 static int
 percent_decode(const char *s, int n, char *out)
@@ -55,11 +56,11 @@ percent_decode(const char *s, int n, char *out)
 			continue;
 		}
 		if (n - i < 3)
-			return -1;
+			return -1 - i;
 		hi = hex_value((unsigned char)s[i + 1]);
 		lo = hex_value((unsigned char)s[i + 2]);
 		if (hi < 0 || lo < 0)
-			return -1;
+			return -1 - i;
 		out[len++] = (char)(hi << 4 | lo);
 		i += 2;
 	}
@@ -111,7 +112,7 @@ static jv
 decode_pair(jv obj, const char *pair, int n, char *buf)
 {
 	const char *eq;
-	char *key, *value;
+	char *key, *value, fmt[96];
 	int rawkey, keylen, valuelen;
 
 	eq = memchr(pair, '=', n);
@@ -140,8 +141,9 @@ decode_pair(jv obj, const char *pair, int n, char *buf)
 		valuelen = percent_decode(eq + 1, n - rawkey - 1, value);
 	if (valuelen < 0) {
 		jv_free(obj);
-		return name_error("invalid percent escape in parameter "
-		    "\"%.*s%s\"", key, keylen);
+		snprintf(fmt, sizeof(fmt), "invalid percent escape at byte %d "
+		    "of the value of parameter \"%%.*s%%s\"", -valuelen);
+		return name_error(fmt, key, keylen);
 	}
 	if (!utf8_valid(value, valuelen)) {
 		jv_free(obj);

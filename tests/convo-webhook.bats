@@ -301,6 +301,16 @@ post() {
 	    fail "unexpected log line: $stderr"
 }
 
+@test "verbose log times the record step" {
+	inbound +12015550114 "hello" SMw0014
+	run --separate-stderr env REQUEST_METHOD=POST \
+	    CONTENT_TYPE=application/x-www-form-urlencoded \
+	    CONTENT_LENGTH="$(printf '%s' "$BODY" | wc -c)" \
+	    HTTP_X_TWILIO_SIGNATURE="$SIG" convo-webhook -v <<<"$BODY"
+	[ "$(cgi_status)" = 200 ] || fail "$output $stderr"
+	[[ $stderr == *'convo-webhook: record: '*' ms'* ]] || fail "$stderr"
+}
+
 @test "log names the sid of an older form" {
 	webhook SmsMessageSid=SMw0013 SmsSid=SMw0013 SmsStatus=received \
 	    From=+12015550113 "To=$BRAND" Body=hello NumMedia=0
@@ -384,8 +394,8 @@ post() {
 	SIG=$(signature <<<"$PARAMS"$'\nBad\t%zz')
 	run --separate-stderr cgi
 	[ "$(cgi_status)" = 400 ]
-	[[ $stderr == *'status=400 error="invalid percent escape in'* ]]
-	[[ $stderr == *'in parameter \"Bad\""'* ]]
+	[[ $stderr == *'status=400 error="invalid percent escape at byte 1 of the value of parameter \"Bad\""'* ]] ||
+	    fail "$stderr"
 	webhook MessageSid=SMw0013 From=+12015550112 To=$BRAND
 	run --separate-stderr cgi
 	[ "$(cgi_status)" = 400 ]

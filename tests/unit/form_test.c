@@ -70,13 +70,17 @@ static const struct form_case decode_cases[] = {
 	{ "line end only", IN("\n"), "{}" },
 	{ "NUL in value kept", IN("a=x%00y"), "{\"a\":\"x\\u0000y\"}" },
 	{ "non-hex escape", IN("Body=%G1"),
-	    "error: invalid percent escape in parameter \"Body\"" },
+	    "error: invalid percent escape at byte 1 of the value of "
+	    "parameter \"Body\"" },
 	{ "short escape at end", IN("a=1&Body=%4"),
-	    "error: invalid percent escape in parameter \"Body\"" },
+	    "error: invalid percent escape at byte 1 of the value of "
+	    "parameter \"Body\"" },
 	{ "percent at end", IN("Body=50%"),
-	    "error: invalid percent escape in parameter \"Body\"" },
-	{ "escape cut by plus", IN("Body=%2+"),
-	    "error: invalid percent escape in parameter \"Body\"" },
+	    "error: invalid percent escape at byte 3 of the value of "
+	    "parameter \"Body\"" },
+	{ "escape cut by plus", IN("Body=ok%2+"),
+	    "error: invalid percent escape at byte 3 of the value of "
+	    "parameter \"Body\"" },
 	{ "bad escape in key", IN("B%ZZ=1"),
 	    "error: invalid percent escape in parameter \"B%ZZ\"" },
 	{ "invalid UTF-8 byte", IN("Body=%FF"),
@@ -96,13 +100,15 @@ static const struct form_case decode_cases[] = {
 	{ "long key in message",
 	    IN("0123456789012345678901234567890123456789"
 	    "0123456789012345678901234567890123456789=%"),
-	    "error: invalid percent escape in parameter \""
+	    "error: invalid percent escape at byte 1 of the value of "
+	    "parameter \""
 	    "0123456789012345678901234567890123456789"
 	    "012345678901234567890123...\"" },
 	{ "long key cut on character",
 	    IN("0123456789012345678901234567890123456789"
 	    "01234567890123456789012\xc3\xa9xyz=%"),
-	    "error: invalid percent escape in parameter \""
+	    "error: invalid percent escape at byte 1 of the value of "
+	    "parameter \""
 	    "0123456789012345678901234567890123456789"
 	    "01234567890123456789012...\"" },
 };
@@ -237,7 +243,8 @@ static const struct form_case twilio_cases[] = {
 	    "error: invalid UTF-8 in parameter \"Body\"" },
 	{ "malformed escape in To",
 	    IN("MessageSid=" SID "&Body=Hi&To=%2G15005550006"),
-	    "error: invalid percent escape in parameter \"To\"" },
+	    "error: invalid percent escape at byte 1 of the value of "
+	    "parameter \"To\"" },
 	{ "MessageStatus received with Body",
 	    IN("MessageSid=" SID "&MessageStatus=received&Body=Hi"
 	    "&To=" BRAND "&From=" CUSTOMER),
