@@ -88,6 +88,7 @@ struct context {
 	const char *frequency;
 	const char *country;
 	const char *optout_mode;
+	const char *operator;	/* who makes the changes, or NULL */
 };
 
 struct command {
@@ -129,7 +130,7 @@ usage(void)
 	    "commands: list, export, add WORD... --action ACTION, "
 	    "remove WORD..., reset,\n"
 	    "          import [FILE], test [TEXT...], settings [OPTIONS], "
-	    "lint\n");
+	    "lint, history\n");
 	exit(EX_USAGE);
 }
 
@@ -153,7 +154,9 @@ help(void)
 	    "                        match to each input record with a "
 	    "\"body\"\n"
 	    "  settings              print or change the reply settings\n"
-	    "  lint                  check replies against carrier rules\n\n"
+	    "  lint                  check replies against carrier rules\n"
+	    "  history               print the changes of keywords and "
+	    "settings\n\n"
 	    "Options of add:\n"
 	    "      --action ACTION   opt_out, opt_in, help or custom "
 	    "(required)\n"
@@ -184,6 +187,8 @@ help(void)
 	    "  -a, --account NAME    account (default $CONVO_ACCOUNT or "
 	    "\"default\")\n"
 	    "  -d, --db CONNINFO     PostgreSQL connection\n"
+	    "  -o, --operator NAME   who makes the changes (default the "
+	    "login name)\n"
 	    "  -q, --quiet           no counts or lint problems on standard "
 	    "error\n"
 	    "  -v, --verbose         print the time each step takes\n"
@@ -263,9 +268,15 @@ open_account(struct context *c)
 {
 	char country[8];
 
+	const char *params[1] = { c->operator };
+
 	c->conn = db_connect(c->db);
 	snprintf(c->account_id, sizeof(c->account_id), "%lld",
 	    db_account(c->conn, c->account, country));
+	/* The events of keyword changes name the operator. */
+	if (c->operator != NULL)
+		PQclear(query(c, "cannot set the operator", "SELECT "
+		    "set_config('convo.operator', $1, false)", 1, params));
 }
 
 static jv
@@ -492,6 +503,66 @@ cmd_list(struct context *c, int argc, char **argv)
 		emit(c, keyword_record(c, res, i));
 	warn_standard_keywords(res);
 	PQclear(res);
+	return 0;
+}
+
+/* Build the keyword_event record of row ROW of RES. */
+static jv
+event_record(const struct context *c, const PGresult *res, int row)
+{
+	static const char *const names[] = {
+		"id", "at", "operator", "action", "word",
+	};
+	jv r = jv_object_set(jv_object(), jv_string("type"),
+	    jv_string("keyword_event"));
+	int i;
+
+	r = jv_object_set(r, jv_string("account"), jv_string(c->account));
+	for (i = 0; i < 5; i++)
+		if (!PQgetisnull(res, row, i))
+			r = jv_object_set(r, jv_string(names[i]),
+			    jv_string(PQgetvalue(res, row, i)));
+	for (i = 5; i < 7; i++)
+		r = jv_object_set(r, jv_string(i == 5 ? "before" : "after"),
+		    PQgetisnull(res, row, i) ? jv_null() :
+		    jv_parse(PQgetvalue(res, row, i)));
+	return r;
+}
+
+/*
+ * Print the keyword and settings changes of the account, oldest first,
+ * one row at a time, so that a long history takes no more memory.
+ */
+static int
+cmd_history(struct context *c, int argc, char **argv)
+{
+	const char *params[1];
+	PGresult *res;
+	int done = 0;
+
+	(void)argv;
+	if (argc > 0)
+		errx(EX_USAGE, "history takes no arguments");
+	open_account(c);
+	params[0] = c->account_id;
+	if (!PQsendQueryParams(c->conn, "SELECT 'e_' || event_id, "
+	    "convo.rfc3339(at), operator, action, word, before, after "
+	    "FROM convo.keyword_events WHERE account_id = $1 "
+	    "ORDER BY event_id", 1, NULL, params, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(c->conn))
+		errx(EX_UNAVAILABLE, "cannot read the keyword history: %s",
+		    PQerrorMessage(c->conn));
+	while ((res = PQgetResult(c->conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && !done)
+			emit(c, event_record(c, res, 0));
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		    PQresultStatus(res) != PGRES_SINGLE_TUPLE)
+			exit(db_report(c->conn, res,
+			    "cannot read the keyword history"));
+		/* After a failed write, the rest is read and dropped. */
+		done = c->output_failed;
+		PQclear(res);
+	}
 	return 0;
 }
 
@@ -1225,6 +1296,10 @@ check_settings_text(const struct context *c)
 	char quoted[80];
 	int i;
 
+	/* A brand of white space alone reads as none at the reply's start. */
+	if (c->brand != NULL && c->brand[strspn(c->brand, " \t\n\v\f\r")] ==
+	    '\0')
+		errx(EX_USAGE, "--brand needs a name: replies start with it");
 	for (i = 0; i < 3; i++) {
 		if (texts[i] != NULL && !utf8_valid(texts[i], strlen(texts[i])))
 			errx(EX_USAGE, "invalid %s: not valid UTF-8 at byte "
@@ -1237,10 +1312,6 @@ check_settings_text(const struct context *c)
 			    record_quote(texts[i], quoted),
 			    utf8_control_offset(texts[i]) + 1);
 	}
-	/* A brand of white space alone reads as none at the reply's start. */
-	if (c->brand != NULL && c->brand[strspn(c->brand, " \t\n\v\f\r")] ==
-	    '\0')
-		errx(EX_USAGE, "--brand needs a name: replies start with it");
 }
 
 static int
@@ -1702,6 +1773,7 @@ static const struct command commands[] = {
 	{ "test", cmd_test, 0 },
 	{ "settings", cmd_settings, SETTINGS_OPTIONS },
 	{ "lint", cmd_lint, 0 },
+	{ "history", cmd_history, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -1715,7 +1787,7 @@ find_command(const char *name)
 		if (strcmp(cmd->name, name) == 0)
 			return cmd;
 	errx(EX_USAGE, "unknown command \"%s\": expected list, export, add, "
-	    "remove, reset, import, test, settings or lint", name);
+	    "remove, reset, import, test, settings, lint or history", name);
 }
 
 /* Exit with a usage error when C has an option that CMD does not take. */
@@ -1770,7 +1842,8 @@ complete_value(int option, int argc, char **argv)
 	default: return NULL;
 	}
 	if (argc == 0)
-		return "list export add remove reset import test settings lint";
+		return "list export add remove reset import test settings lint "
+		    "history";
 	if (strcmp(argv[0], "remove") == 0)
 		return CLI_KEYWORD;
 	if (strcmp(argv[0], "import") == 0 && argc == 1)
@@ -1797,6 +1870,7 @@ parse_options(struct context *c, int argc, char **argv)
 		{ "lang", required_argument, NULL, OPT_LANG },
 		{ "only-unsubscribed", no_argument, NULL,
 		    OPT_ONLY_UNSUBSCRIBED },
+		{ "operator", required_argument, NULL, 'o' },
 		{ "optout-mode", required_argument, NULL, OPT_OPTOUT_MODE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "reply", required_argument, NULL, OPT_REPLY },
@@ -1806,7 +1880,7 @@ parse_options(struct context *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct cli_program prog = {
-		"a:d:hqvV", options, complete_value,
+		"a:d:ho:qvV", options, complete_value,
 	};
 	int opt;
 
@@ -1818,6 +1892,10 @@ parse_options(struct context *c, int argc, char **argv)
 		case 'a': c->account = optarg; break;
 		case 'd': c->db = cli_conninfo_option(optarg); break;
 		case 'h': help(); break;
+		case 'o':
+			cli_check_name("operator", optarg);
+			c->operator = optarg;
+			break;
 		case 'q':
 			c->quiet = 1;
 			cli_verbosity = CLI_QUIET;
@@ -1849,6 +1927,8 @@ main(int argc, char **argv)
 	cmd = find_command(argv[0]);
 	check_command_options(&c, cmd);
 	c.account = convo_account(c.account);
+	if (c.operator == NULL)
+		c.operator = cli_login_name();
 	status = cmd->run(&c, argc - 1, argv + 1);
 	cli_phase(cmd->name);
 	if (c.conn != NULL)

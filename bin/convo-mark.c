@@ -8,7 +8,6 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,30 +558,6 @@ read_stdin(struct marker *m)
 }
 
 /*
- * Exit with a usage error unless NAME, the value of an operator or an
- * assignee (WHAT), shows a character and contains no control character.
- */
-static void
-check_name(const char *what, const char *name)
-{
-	char quoted[80];
-	const char *p;
-	int shown = 0;
-
-	for (p = name; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			errx(EX_USAGE, "invalid %s \"%s\": expected a name "
-			    "without control characters", what,
-			    record_quote(name, quoted));
-		if (*p != ' ')
-			shown = 1;
-	}
-	if (!shown)
-		errx(EX_USAGE, "invalid %s \"%s\": expected a name", what,
-		    name);
-}
-
-/*
  * Read a duration such as "30m" into SECONDS. Returns NULL, or what is
  * wrong with ARG.
  */
@@ -713,7 +688,7 @@ parse_action(struct actions *a, int c, const char *name, const char *arg)
 	case OPT_ASSIGN: case OPT_UNASSIGN:
 		set_group(a, G_ASSIGN, name);
 		if (arg != NULL)
-			check_name("assignee", arg);
+			cli_check_name("assignee", arg);
 		a->assignee = arg;
 		break;
 	case OPT_DISMISS_FLAG: case OPT_CONFIRM_OPT_OUT:
@@ -724,23 +699,6 @@ parse_action(struct actions *a, int c, const char *name, const char *arg)
 		return -1;
 	}
 	return 0;
-}
-
-/* Return the login name: getlogin(), else $USER, else the passwd entry. */
-static const char *
-login_name(void)
-{
-	const char *name = getlogin();
-	struct passwd *pw;
-
-	if (name != NULL && *name != '\0')
-		return name;
-	name = getenv("USER");
-	if (name != NULL && *name != '\0')
-		return name;
-	if ((pw = getpwuid(getuid())) != NULL)
-		return pw->pw_name;
-	return NULL;
 }
 
 static const struct option options[] = {
@@ -803,7 +761,7 @@ parse_options(struct marker *m, int argc, char **argv, const char **db)
 		case 'h': help(); break;
 		case 'V': db_print_version(); break;
 		case 'o':
-			check_name("operator", optarg);
+			cli_check_name("operator", optarg);
 			m->operator = optarg;
 			break;
 		default:
@@ -849,9 +807,7 @@ main(int argc, char **argv)
 	argv += optind;
 	m.account = convo_account(m.account);
 	m.now = fixed_now(now);
-	if (m.operator == NULL && (m.operator = login_name()) == NULL)
-		errx(EX_USAGE, "cannot determine the login name: give "
-		    "--operator NAME");
+	m.operator = cli_operator(m.operator);
 	if (argc == 0 && isatty(STDIN_FILENO))
 		usage();
 	m.conn = db_connect(db);

@@ -1,10 +1,12 @@
 #include <ctype.h>
 #include <err.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,4 +370,49 @@ cli_conninfo_option(char *arg)
 	warnx("warning: the password in --db could be read in the process "
 	    "list until it was hidden; put it in ~/.pgpass or PGPASSFILE");
 	return copy;
+}
+
+void
+cli_check_name(const char *what, const char *name)
+{
+	char quoted[80];
+	const char *p;
+	int shown = 0;
+
+	for (p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			errx(EX_USAGE, "invalid %s \"%s\": expected a name "
+			    "without control characters", what,
+			    cli_printable(name, quoted, sizeof(quoted)));
+		if (*p != ' ')
+			shown = 1;
+	}
+	if (!shown)
+		errx(EX_USAGE, "invalid %s \"%s\": expected a name", what,
+		    name);
+}
+
+const char *
+cli_login_name(void)
+{
+	const char *name = getlogin();
+	struct passwd *pw;
+
+	if (name == NULL || *name == '\0')
+		name = getenv("USER");
+	if ((name == NULL || *name == '\0') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		name = pw->pw_name;
+	return name != NULL && *name != '\0' ? name : NULL;
+}
+
+const char *
+cli_operator(const char *given)
+{
+	const char *name = given != NULL ? given : cli_login_name();
+
+	if (name == NULL)
+		errx(EX_USAGE, "cannot determine the login name: give "
+		    "--operator NAME");
+	return name;
 }

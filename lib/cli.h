@@ -42,6 +42,25 @@ const char *cli_printable(const char *s, char *out, size_t n);
  */
 const char *cli_conninfo_option(char *arg);
 
+/*
+ * Exit with a usage error unless NAME, the value of an operator or an
+ * assignee (WHAT), shows a character and contains no control character.
+ */
+void cli_check_name(const char *what, const char *name);
+
+/*
+ * Return the login name from getlogin(), $USER or the password database,
+ * or NULL when none is known.
+ */
+const char *cli_login_name(void);
+
+/*
+ * Return the operator who makes the changes: GIVEN, checked with
+ * cli_check_name() by the caller, else the login name from getlogin(),
+ * $USER or the password database. Exits when there is none.
+ */
+const char *cli_operator(const char *given);
+
 /* Print "PROGNAME: message" on standard error unless -q was given. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

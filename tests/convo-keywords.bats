@@ -18,6 +18,40 @@ keyword_field() {
 	    jq -r --arg w "$1" --arg f "$2" 'select(.word == $w) | .[$f]'
 }
 
+@test "history keeps who changed keywords and settings" {
+	convo-keywords -o ana add hours --action custom \
+	    --reply '{brand} is open 9-5' >/dev/null
+	convo-keywords -o ana add hours --action custom \
+	    --reply '{brand} opens at 8' >/dev/null
+	convo-keywords -o bob settings --optout-mode contains >/dev/null
+	convo-keywords -o bob remove hours >/dev/null
+	run --separate-stderr convo-keywords history
+	assert_success
+	run jq -c 'select(.word == "hours" or .action == "settings")
+	    | [.operator, .action, .word, .before, .after]' <<<"$output"
+	assert_output - <<'EOF'
+["ana","add","hours",null,{"lang":"en","reply":"{brand} is open 9-5","action":"custom","only_unsubscribed":false}]
+["ana","change","hours",{"lang":"en","reply":"{brand} is open 9-5","action":"custom","only_unsubscribed":false},{"lang":"en","reply":"{brand} opens at 8","action":"custom","only_unsubscribed":false}]
+["bob","settings",null,{"optout_mode":"whole"},{"optout_mode":"contains"}]
+["bob","remove","hours",{"lang":"en","reply":"{brand} opens at 8","action":"custom","only_unsubscribed":false},null]
+EOF
+}
+
+@test "history names the role without an operator" {
+	sql "UPDATE convo.keywords SET reply = 'Bye' WHERE word = 'stop'"
+	run --separate-stderr convo-keywords history
+	assert_success
+	run jq -r 'select(.action == "change") | [.operator, .word] | join(" ")' \
+	    <<<"$output"
+	assert_output "$(sql 'SELECT session_user') stop"
+}
+
+@test "operator with control characters exits 64" {
+	run --separate-stderr convo-keywords -o $'a\tb' remove hours
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: invalid operator "a?b": expected a name without control characters'
+}
+
 @test "invalid UTF-8 is named by its byte" {
 	run --separate-stderr convo-keywords test $'st\xffop'
 	assert_failure 65

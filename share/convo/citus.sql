@@ -101,5 +101,13 @@ SELECT create_distributed_table('convo.conversation_events', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.conversation_events'::regclass);
+-- The trigger of keywords writes keyword_events of the same account, a
+-- co-located shard. NOTE: the trigger of the reference table accounts
+-- writes it too, which Citus may reject; a settings change would then
+-- fail on Citus.
+SELECT create_distributed_table('convo.keyword_events', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.keyword_events'::regclass);
 
 RESET citus.enable_local_reference_table_foreign_keys;
