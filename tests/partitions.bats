@@ -620,6 +620,54 @@ archive_january() {
 	assert_success
 }
 
+@test "a restored month keeps older archived consent" {
+	{
+		text SMx1 2025-01-10T09:00:00Z START
+		text SMx2 2025-02-05T09:00:00Z YES
+		text SMx3 2025-02-20T09:00:00Z START
+		text SMx4 2025-04-20T09:00:00Z thanks
+	} | convo-ingest -q >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-03 >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" \
+	    -c '\copy convo.messages FROM messages_2025_02.copy' \
+	    -c '\copy convo.consent_changes FROM consent_changes_2025_02.copy'
+	convo-db -q maintain >/dev/null
+	# The YES came after the archived START of January: no opt-in.
+	run sql "SELECT coalesce(keyword_action, 'none') FROM convo.messages
+	    WHERE provider_message_id = 'SMx2'"
+	assert_output none
+	run convo-db -q verify
+	assert_success
+	text SMx5 2025-04-21T09:00:00Z 'and again' | convo-ingest -q >/dev/null
+	run sql "SELECT coalesce(keyword_action, 'none') FROM convo.messages
+	    WHERE provider_message_id = 'SMx2'"
+	assert_output none
+	run consent_of
+	assert_output subscribed
+}
+
+@test "restore skips consent recorded again" {
+	archive_january subscribed SMjan5 STOP
+	convo-ingest -q -a default in >/dev/null
+	run convo-db psql -c "\\copy convo.consent_changes FROM 'consent_changes_2025_01.copy'"
+	assert_failure
+	run convo-db psql -q \
+	    -c "CREATE TEMP TABLE back (LIKE convo.consent_changes)" \
+	    -c "\\copy back FROM 'consent_changes_2025_01.copy'" \
+	    -c "INSERT INTO convo.consent_changes SELECT * FROM back
+	        ON CONFLICT DO NOTHING"
+	assert_success
+	convo-db -q maintain >/dev/null
+	run sql "SELECT status, method FROM convo.consent_changes
+	    ORDER BY at"
+	assert_output "$(printf 'subscribed|import\nunsubscribed|keyword')"
+	run sql "SELECT status, archived FROM convo.consent"
+	assert_output 'unsubscribed|f'
+	run convo-db -q verify
+	assert_success
+}
+
 # Add a consent change of STATUS at AT for +12015550123 on sms, leaving
 # the consent in force as it is.
 add_change() {

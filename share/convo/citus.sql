@@ -70,6 +70,10 @@ SELECT create_distributed_table('convo.consent_ahead', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.consent_ahead'::regclass);
+SELECT create_distributed_table('convo.consent_archived', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.consent_archived'::regclass);
 -- The partitioned tables are distributed whole: each monthly partition
 -- becomes distributed with them, and a partition that convo-db
 -- maintain attaches later is distributed as it is attached.

@@ -13,12 +13,13 @@
 -- of the judgement of YES messages, so the next ingest batch of the
 -- customer judged a YES after it by the changes left, withdrew the
 -- opt-in it had recorded, and put an older change back in force.
--- convo.consent now keeps the latest archived change of each customer
--- and channel (archived_status, archived_at, archived_change_id) after
--- a later change replaces it, and archived marks the consent in force
--- that is that change. convo.ingest_consent and convo.verify count it as
--- the latest change before the ones left, and convo.verify expects it to
--- stay in force until a change left is at least as late.
+-- convo.consent_archived now keeps the latest change of each customer
+-- and channel in each archived month, after a later change replaces it
+-- and until the month is brought back, and convo.consent.archived marks
+-- the consent in force that is such a change. convo.ingest_consent and
+-- convo.verify count these changes beside the ones left, and
+-- convo.verify expects the latest of them to stay in force until a
+-- change left is at least as late.
 --
 -- The opt-outs of error 21610, from convo.outbox_receipts and
 -- convo.outbox_failed, replaced the change in force without clearing the
@@ -50,31 +51,43 @@ FROM matched m
 WHERE s.account_id = m.account_id AND s.profile_id = m.profile_id
     AND s.channel = m.channel;
 
--- The latest archived change of each customer and channel, kept after a
--- later change replaces it, so that a conditional opt-in judged against
--- it is judged the same way again. NULL while no change is archived.
-ALTER TABLE convo.consent ADD COLUMN archived_status text,
-    ADD COLUMN archived_at timestamptz,
-    ADD COLUMN archived_change_id bigint,
-    ADD CONSTRAINT consent_archived_change
-        CHECK ((archived_status IS NULL) = (archived_at IS NULL));
+-- The latest change of each customer and channel in each archived month
+-- of consent changes, kept after a later change replaces it, so that a
+-- conditional opt-in judged against it is judged the same way again,
+-- also after another month is brought back. month is the month of the
+-- partition that held the change.
+CREATE TABLE convo.consent_archived (
+    account_id bigint NOT NULL,
+    profile_id bigint NOT NULL,
+    channel text NOT NULL,
+    month date NOT NULL,
+    status text NOT NULL,
+    effective_at timestamptz NOT NULL,
+    change_id bigint NOT NULL,
+    PRIMARY KEY (account_id, profile_id, channel, month),
+    FOREIGN KEY (account_id, profile_id) REFERENCES convo.profiles
+);
 
 -- Of the changes archived before, only those still in force are known.
-UPDATE convo.consent s SET archived_status = s.status,
-    archived_at = s.changed_at, archived_change_id = s.change_id
-WHERE s.archived;
+INSERT INTO convo.consent_archived (account_id, profile_id, channel,
+    month, status, effective_at, change_id)
+SELECT s.account_id, s.profile_id, s.channel,
+    convo.month_of(s.changed_at), s.status, s.changed_at, s.change_id
+FROM convo.consent s
+WHERE s.archived AND s.change_id IS NOT NULL;
 
 -- As in 035, and the latest change of each customer and channel in the
--- month is kept as the archived change when it is later than the one kept.
+-- month is kept in convo.consent_archived.
 CREATE OR REPLACE FUNCTION convo.partition_detach(p_name text)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_parent text;
+    v_month date;
     v_attached boolean;
 BEGIN
     PERFORM convo.partitions_lock();
-    SELECT p.parent, p.attached INTO v_parent, v_attached
+    SELECT p.parent, p.month, p.attached INTO v_parent, v_month, v_attached
     FROM convo.partitions() p WHERE p.partition = p_name;
     IF v_attached THEN
         LOCK TABLE convo.profiles IN SHARE ROW EXCLUSIVE MODE;
@@ -86,22 +99,20 @@ BEGIN
             'FROM convo_partitions.%I c WHERE s.account_id = c.account_id '
             'AND s.profile_id = c.profile_id AND s.channel = c.channel '
             'AND s.change_id = c.change_id AND NOT s.archived', p_name);
-        EXECUTE format('UPDATE convo.consent s '
-            'SET archived_status = c.status, archived_at = c.effective_at, '
-            'archived_change_id = c.change_id '
-            'FROM (SELECT DISTINCT ON (x.account_id, x.profile_id, '
-            'x.channel) x.account_id, x.profile_id, x.channel, x.status, '
-            'least(x.at, x.recorded_at) AS effective_at, x.change_id '
+        EXECUTE format('INSERT INTO convo.consent_archived AS a '
+            '(account_id, profile_id, channel, month, status, '
+            'effective_at, change_id) '
+            'SELECT DISTINCT ON (x.account_id, x.profile_id, x.channel) '
+            'x.account_id, x.profile_id, x.channel, $1, x.status, '
+            'least(x.at, x.recorded_at), x.change_id '
             'FROM convo_partitions.%I x '
             'ORDER BY x.account_id, x.profile_id, x.channel, '
             'least(x.at, x.recorded_at) DESC, '
-            'x.status = ''unsubscribed'' DESC, x.change_id DESC) c '
-            'WHERE s.account_id = c.account_id '
-            'AND s.profile_id = c.profile_id AND s.channel = c.channel '
-            'AND (s.archived_at IS NULL OR (c.effective_at, '
-            'c.status = ''unsubscribed'', c.change_id) > (s.archived_at, '
-            's.archived_status = ''unsubscribed'', s.archived_change_id))',
-            p_name);
+            'x.status = ''unsubscribed'' DESC, x.change_id DESC '
+            'ON CONFLICT (account_id, profile_id, channel, month) '
+            'DO UPDATE SET status = EXCLUDED.status, '
+            'effective_at = EXCLUDED.effective_at, '
+            'change_id = EXCLUDED.change_id', p_name) USING v_month;
     END IF;
 END;
 $$;
@@ -365,17 +376,24 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN convo.conversations c ON c.account_id = p_account
         AND c.profile_id = coalesce(l.profile_id, s.profile_id)
         AND c.channel = coalesce(l.channel, s.channel)
-    CROSS JOIN LATERAL (SELECT s.archived_at IS NOT NULL
+    LEFT JOIN LATERAL (SELECT a.status, a.effective_at
+        FROM convo.consent_archived a
+        WHERE a.account_id = p_account
+            AND a.profile_id = coalesce(l.profile_id, s.profile_id)
+            AND a.channel = coalesce(l.channel, s.channel)
+        ORDER BY a.effective_at DESC, a.status = 'unsubscribed' DESC
+        LIMIT 1) a ON true
+    CROSS JOIN LATERAL (SELECT a.status IS NOT NULL
         AND (l.profile_id IS NULL
-            OR (s.archived_at, s.archived_status = 'unsubscribed')
+            OR (a.effective_at, a.status = 'unsubscribed')
                 > (l.effective_at, l.status = 'unsubscribed'))
         AS archived) w
     CROSS JOIN LATERAL (VALUES
         ('consent', to_jsonb(s.status), to_jsonb(CASE WHEN w.archived
-            THEN s.archived_status ELSE l.status END)),
+            THEN a.status ELSE l.status END)),
         ('consent_changed_at', to_jsonb(convo.rfc3339(s.changed_at)),
             to_jsonb(convo.rfc3339(CASE WHEN w.archived
-                THEN s.archived_at ELSE l.effective_at END)))
+                THEN a.effective_at ELSE l.effective_at END)))
     ) v (field, stored, expected)
     WHERE v.stored IS DISTINCT FROM v.expected
 
@@ -398,14 +416,18 @@ LANGUAGE sql STABLE AS $$
             k.status = 'unsubscribed' DESC, k.change_id DESC
         LIMIT 1
     ) k ON true
-    LEFT JOIN convo.consent s ON s.account_id = p_account
-        AND s.profile_id = x.profile_id AND s.channel = x.channel
-        AND s.archived_at < least(x.sent_at, x.recorded_at)
-        AND (k.effective_at IS NULL
-            OR (s.archived_at, s.archived_status = 'unsubscribed')
-                > (k.effective_at, k.status = 'unsubscribed'))
+    LEFT JOIN LATERAL (SELECT a.status
+        FROM convo.consent_archived a
+        WHERE a.account_id = p_account AND a.profile_id = x.profile_id
+            AND a.channel = x.channel
+            AND a.effective_at < least(x.sent_at, x.recorded_at)
+            AND (k.effective_at IS NULL
+                OR (a.effective_at, a.status = 'unsubscribed')
+                    > (k.effective_at, k.status = 'unsubscribed'))
+        ORDER BY a.effective_at DESC, a.status = 'unsubscribed' DESC
+        LIMIT 1) a ON true
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN coalesce(s.archived_status, k.status,
+        SELECT CASE WHEN coalesce(a.status, k.status,
                 'never_subscribed')
                 <> 'subscribed'
             THEN 'opt_in' END AS action
@@ -493,11 +515,11 @@ BEGIN
     -- Changes copied back from an archive file are among the changes
     -- again, so the consent in force that names one is not archived.
     IF p_parent = 'consent_changes' AND v_moved > 0 THEN
-        EXECUTE format('UPDATE convo.consent s SET archived = false, '
-            'archived_status = NULL, archived_at = NULL, '
-            'archived_change_id = NULL FROM convo_partitions.%I c '
-            'WHERE c.account_id = s.account_id '
-            'AND c.change_id = s.archived_change_id', v_name);
+        EXECUTE format('UPDATE convo.consent s SET archived = false '
+            'FROM convo_partitions.%I c WHERE s.archived '
+            'AND c.account_id = s.account_id AND c.change_id = s.change_id',
+            v_name);
+        DELETE FROM convo.consent_archived a WHERE a.month = p_month;
     END IF;
     RETURN v_moved;
 END;
@@ -649,14 +671,16 @@ BEGIN
             -- The latest archived change counts when no change left
             -- before the message is later.
             SELECT coalesce(
-                (SELECT s.archived_status FROM convo.consent s
-                WHERE s.account_id = p_account
-                    AND s.profile_id = v_pair.profile_id
-                    AND s.channel = v_pair.channel
-                    AND s.archived_at < v_msg.effective_at
+                (SELECT a.status FROM convo.consent_archived a
+                WHERE a.account_id = p_account
+                    AND a.profile_id = v_pair.profile_id
+                    AND a.channel = v_pair.channel
+                    AND a.effective_at < v_msg.effective_at
                     AND (v_state_at IS NULL
-                        OR (s.archived_at, s.archived_status = 'unsubscribed')
-                            > (v_state_at, v_state = 'unsubscribed'))),
+                        OR (a.effective_at, a.status = 'unsubscribed')
+                            > (v_state_at, v_state = 'unsubscribed'))
+                ORDER BY a.effective_at DESC, a.status = 'unsubscribed' DESC
+                LIMIT 1),
                 v_state)
             INTO v_state;
             v_keyword := coalesce(v_state, 'never_subscribed')
@@ -703,9 +727,9 @@ BEGIN
     INSERT INTO convo.consent AS s (account_id, profile_id, channel,
         status, changed_at, change_id, archived)
     SELECT p_account, t.profile_id, t.channel,
-        CASE WHEN w.archived THEN f.archived_status ELSE c.status END,
-        CASE WHEN w.archived THEN f.archived_at ELSE c.effective_at END,
-        CASE WHEN w.archived THEN f.archived_change_id ELSE c.change_id END,
+        CASE WHEN w.archived THEN f.status ELSE c.status END,
+        CASE WHEN w.archived THEN f.effective_at ELSE c.effective_at END,
+        CASE WHEN w.archived THEN f.change_id ELSE c.change_id END,
         w.archived
     FROM pg_temp.ingest_consent_changed t
     LEFT JOIN LATERAL (SELECT c.status,
@@ -716,18 +740,18 @@ BEGIN
         ORDER BY least(c.at, c.recorded_at) DESC,
             c.status = 'unsubscribed' DESC, c.change_id DESC
         LIMIT 1) c ON true
-    LEFT JOIN LATERAL (SELECT f.archived_status, f.archived_at,
-            f.archived_change_id
-        FROM convo.consent f
+    LEFT JOIN LATERAL (SELECT f.status, f.effective_at, f.change_id
+        FROM convo.consent_archived f
         WHERE f.account_id = p_account AND f.profile_id = t.profile_id
-            AND f.channel = t.channel AND f.archived_at IS NOT NULL
-        OFFSET 0) f ON true
-    CROSS JOIN LATERAL (SELECT f.archived_at IS NOT NULL
+            AND f.channel = t.channel
+        ORDER BY f.effective_at DESC, f.status = 'unsubscribed' DESC
+        LIMIT 1) f ON true
+    CROSS JOIN LATERAL (SELECT f.status IS NOT NULL
         AND (c.change_id IS NULL
-            OR (f.archived_at, f.archived_status = 'unsubscribed')
+            OR (f.effective_at, f.status = 'unsubscribed')
                 > (c.effective_at, c.status = 'unsubscribed'))
         AS archived) w
-    WHERE c.change_id IS NOT NULL OR f.archived_at IS NOT NULL
+    WHERE c.change_id IS NOT NULL OR f.status IS NOT NULL
     ORDER BY t.profile_id, t.channel
     ON CONFLICT (account_id, profile_id, channel) DO UPDATE
     SET status = EXCLUDED.status, changed_at = EXCLUDED.changed_at,
@@ -743,8 +767,11 @@ BEGIN
                 AND c.channel = t.channel
             LIMIT 1) c ON true
         WHERE c.one IS NULL) t
-    WHERE s.account_id = p_account AND s.archived_at IS NULL
-        AND s.profile_id = t.profile_id AND s.channel = t.channel;
+    WHERE s.account_id = p_account
+        AND s.profile_id = t.profile_id AND s.channel = t.channel
+        AND NOT EXISTS (SELECT 1 FROM convo.consent_archived a
+            WHERE a.account_id = p_account AND a.profile_id = t.profile_id
+                AND a.channel = t.channel);
     DELETE FROM pg_temp.ingest_consent_changed;
 END;
 $$;
