@@ -55,6 +55,11 @@ tenants() {
 	sql "INSERT INTO convo.consent_ahead (account_id, profile_id, channel,
 	    at) SELECT p.account_id, p.profile_id, 'sms', '2030-01-01Z'
 	    FROM convo.profiles p WHERE p.phone = '$ADA'"
+	sql "INSERT INTO convo.consent_archived (account_id, profile_id,
+	    channel, month, status, effective_at, change_id)
+	    SELECT p.account_id, p.profile_id, 'sms', '2020-01-01',
+	    'subscribed', '2020-01-02Z', 0
+	    FROM convo.profiles p WHERE p.phone = '$ADA'"
 	ACME=$(sql "SELECT account_id FROM convo.accounts WHERE name = 'acme'")
 	BRAVO=$(sql "SELECT account_id FROM convo.accounts
 	    WHERE name = 'bravo'")
