@@ -1617,6 +1617,41 @@ lint_help_placeholder(struct lint *l, const char *word, const char *action,
 }
 
 /*
+ * Report each word in braces of the reply STORED that is no placeholder,
+ * such as {HELP} or {Brand}, which customers would receive as written.
+ */
+static void
+lint_unknown_placeholders(struct lint *l, const char *word,
+    const char *action, const char *stored)
+{
+	static const char *const known[] = {
+		"{brand}", "{help}", "{frequency}", NULL,
+	};
+	const char *open, *close, *p;
+	const char *const *k;
+	int letters;
+
+	for (open = stored; open != NULL && (open = strchr(open, '{')) != NULL;
+	    open++) {
+		close = strchr(open, '}');
+		if (close == NULL)
+			return;
+		letters = close > open + 1;
+		for (p = open + 1; p < close && letters; p++)
+			letters = isalpha((unsigned char)*p) || *p == '_';
+		for (k = known; letters && *k != NULL; k++)
+			if ((size_t)(close - open + 1) == strlen(*k) &&
+			    strncmp(open, *k, strlen(*k)) == 0)
+				letters = 0;
+		if (letters)
+			problem(l, word, action, "reply has \"%.*s\", which is "
+			    "no placeholder and is sent as written; the "
+			    "placeholders are {brand}, {help} and {frequency}",
+			    (int)(close - open + 1), open);
+	}
+}
+
+/*
  * Check the reply of one keyword: REPLY as expanded with the settings,
  * from STORED as the keyword has it.
  */
@@ -1627,6 +1662,8 @@ lint_keyword(struct lint *l, const char *word, const char *action,
 	char *normal;
 	int chars;
 
+	if (stored != NULL)
+		lint_unknown_placeholders(l, word, action, stored);
 	if (lint_help_placeholder(l, word, action, reply, stored))
 		return;
 	if (strcmp(action, "custom") == 0)

@@ -4,6 +4,7 @@
  */
 #include <err.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,6 +520,8 @@ main(int argc, char **argv)
 	long long account;
 	int i, status = 0;
 
+	/* A closed pipe must show up as a failed write, not end the run. */
+	signal(SIGPIPE, SIG_IGN);
 	parse_options(&o, argc, argv);
 	o.table = !o.json && isatty(STDOUT_FILENO);
 	o.account = convo_account(o.account);

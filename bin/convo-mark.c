@@ -538,7 +538,8 @@ read_stdin(struct marker *m)
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
-		if (record_target_repeats(&last, target)) {
+		if (!record_is_conversation(rec) &&
+		    record_target_repeats(&last, target)) {
 			/* The records of a thread change it once. */
 		} else if (jv_is_valid(target)) {
 			seen_flag(m, rec);

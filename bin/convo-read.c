@@ -379,8 +379,9 @@ reader_gone(void)
 }
 
 /*
- * Mark the conversation read up to READ_MARK: messages recorded later,
- * which this run did not show, stay unread. The conversation is locked
+ * Mark the conversation read up to READ_MARK, or NULL to keep its mark:
+ * messages recorded later, which this run did not show, stay unread, and
+ * no others. The conversation is locked
  * so that a concurrent convo-ingest either committed before the count
  * or records its messages after the mark.
  */
@@ -517,6 +518,14 @@ print_header(struct reader *r, const struct thread *t,
 		snprintf(note, sizeof(note), "older messages: convo-read "
 		    "%s--before m_%s %s", account, PQgetvalue(messages, 1,
 		    PQfnumber(messages, "message_id")), name);
+	else if (PQntuples(messages) == 0 && PQntuples(consent) == 0 &&
+	    r->before != NULL)
+		snprintf(note, sizeof(note), "no older messages");
+	else if (PQntuples(messages) == 0 && PQntuples(consent) == 0 &&
+	    conversation != NULL)
+		/* A customer's text started it: archive took its months. */
+		snprintf(note, sizeof(note), "no messages left: the months "
+		    "that held them are archived");
 	else if (PQntuples(messages) == 0 && PQntuples(consent) == 0)
 		snprintf(note, sizeof(note), "no messages");
 	else
@@ -545,8 +554,12 @@ print_thread(struct reader *r, const struct thread *t)
 	PQclear(res);
 	if (!r->output_closed && (view_flush() != 0 || reader_gone()))
 		r->output_closed = 1;
+	/*
+	 * Without a read mark, as when the months of the unread messages are
+	 * archived, the count is taken again from the messages left.
+	 */
 	if (!r->output_closed && r->mark_read && r->before == NULL &&
-	    conversation != NULL && read_mark != NULL)
+	    conversation != NULL)
 		mark_read(r, t, read_mark);
 	free(read_mark);
 }
@@ -624,7 +637,8 @@ read_stdin(struct reader *r)
 		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
-		if (record_target_repeats(&last, target)) {
+		if (!record_is_conversation(rec) &&
+		    record_target_repeats(&last, target)) {
 			/* The records of a thread print it once. */
 		} else if (jv_is_valid(target)) {
 			read_one(r, jv_string_value(target), lr.lineno);

@@ -88,6 +88,9 @@ static volatile sig_atomic_t timed_out;
 /* Cancels the queries of the connection, while one is open. */
 static PGcancel *volatile query_cancel;
 
+/* Set once the request is read and the database is being used. */
+static volatile sig_atomic_t connecting;
+
 /*
  * Write " NAME=S" to the log, S in double quotes when QUOTED. Control
  * characters become '?' so that S cannot fake a log line, and quotes
@@ -208,12 +211,53 @@ respond_on_exit(int status, void *arg)
 	}
 }
 
+/* Write S to standard error, from a signal handler too. */
+static void
+write_log(const char *s)
+{
+	if (write(STDERR_FILENO, s, strlen(s)) < 0)
+		_exit(EX_IOERR);
+}
+
+/*
+ * Write the log line of a request that timed out, with only
+ * async-signal-safe calls: the sid when known and the milliseconds.
+ */
+static void
+log_timeout(void)
+{
+	struct timespec now;
+	char digits[24];
+	long ms;
+	int n = sizeof(digits) - 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - started.tv_sec) * 1000 +
+	    (now.tv_nsec - started.tv_nsec) / 1000000;
+	digits[n] = '\0';
+	do {
+		digits[--n] = (char)('0' + ms % 10);
+		ms /= 10;
+	} while (ms > 0 && n > 0);
+	write_log("convo-webhook: status=503");
+	if (entry.sid[0] != '\0') {
+		write_log(" sid=");
+		write_log(entry.sid);
+	}
+	write_log(connecting ? " error=\"no answer from the database within "
+	    "CONVO_WEBHOOK_TIMEOUT\" ms=" : " error=\"request not read within "
+	    "CONVO_WEBHOOK_TIMEOUT\" ms=");
+	write_log(digits + n);
+	write_log("\n");
+}
+
 /*
  * Handle SIGALRM, which comes CONVO_WEBHOOK_TIMEOUT seconds after the
  * request started: cancel the query in flight, so that its transaction
  * rolls back and the request ends in 503. Without one, or when the
  * server has not ended it CANCEL_WAIT seconds later, respond 503 and exit
- * at once, with only async-signal-safe calls.
+ * at once. The server checks that the client is still there, so it then
+ * rolls back what it was doing.
  */
 static void
 on_timeout(int sig)
@@ -221,9 +265,6 @@ on_timeout(int sig)
 	static const char response[] = "Status: 503 Service Unavailable\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
 	    "Service Unavailable\n";
-	static const char line[] = "convo-webhook: status=503 "
-	    "error=\"no answer from the database within "
-	    "CONVO_WEBHOOK_TIMEOUT\"\n";
 	char errbuf[256];
 
 	(void)sig;
@@ -237,9 +278,9 @@ on_timeout(int sig)
 	}
 	timed_out = 1;
 	responded = 1;
-	if (write(STDOUT_FILENO, response, sizeof(response) - 1) < 0 ||
-	    write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+	if (write(STDOUT_FILENO, response, sizeof(response) - 1) < 0)
 		_exit(EX_IOERR);
+	log_timeout();
 	_exit(EX_TEMPFAIL);
 }
 
@@ -795,6 +836,33 @@ twiml_replies(void)
 	return mode != NULL && strcmp(mode, "twiml") == 0;
 }
 
+/*
+ * Make the server end this request's statements by itself when the time
+ * left runs out, and roll back when the client has gone, as after a 503
+ * sent while the server was stalled.
+ */
+static void
+server_deadline(PGconn *conn)
+{
+	struct timespec now;
+	char left[24];
+	const char *params[1] = { left };
+	PGresult *res;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = timeout_seconds * 1000L - ((now.tv_sec - started.tv_sec) * 1000 +
+	    (now.tv_nsec - started.tv_nsec) / 1000000);
+	/* A second more, so that the cancel at the deadline comes first. */
+	snprintf(left, sizeof(left), "%ld", (ms > 0 ? ms : 0) + 1000);
+	res = PQexecParams(conn, "SELECT set_config('statement_timeout', $1, "
+	    "false), set_config('client_connection_check_interval', '1000', "
+	    "false)", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(db_report(conn, res, "cannot set the request's deadline"));
+	PQclear(res);
+}
+
 /* Record LINE, one NDJSON record, and collect its result into O. */
 static void
 ingest_record(jv line, struct outcome *o)
@@ -816,8 +884,10 @@ ingest_record(jv line, struct outcome *o)
 	 * none is stored. A custom keyword's reply is stored all the same.
 	 */
 	in.replies_by_caller = twiml_replies();
+	connecting = 1;
 	in.conn = db_connect(NULL);
 	query_cancel = PQgetCancel(in.conn);
+	server_deadline(in.conn);
 	ingest_open(&in, convo_account(NULL));
 	ingest_line(&in, NULL, 1, jv_string_value(line),
 	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);

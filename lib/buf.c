@@ -177,6 +177,18 @@ utf8_invalid_offset(const char *text, size_t n)
 	return n;
 }
 
+void
+utf8_replace_invalid(char *s, char with)
+{
+	size_t n = strlen(s), at;
+
+	while ((at = utf8_invalid_offset(s, n)) < n) {
+		s[at] = with;
+		s += at + 1;
+		n -= at + 1;
+	}
+}
+
 long
 utf8_control_offset(const char *s)
 {

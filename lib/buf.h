@@ -46,6 +46,9 @@ size_t utf8_invalid_offset(const char *s, size_t n);
  */
 long utf8_control_offset(const char *s);
 
+/* Replace in place each byte of the string S that starts no valid UTF-8. */
+void utf8_replace_invalid(char *s, char with);
+
 /* Exit with a message when memory runs out; never returns NULL. */
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);

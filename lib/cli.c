@@ -120,7 +120,7 @@ parse_typed(const struct cli_program *prog, int nwords, char **words,
 	while ((c = getopt_long(nwords + 1, argv, prog->shortopts,
 	    prog->options, NULL)) != -1) {
 		if (c == db && optarg != NULL)
-			t->db = optarg;
+			t->db = cli_conninfo_option(optarg);
 		else if (c == account && optarg != NULL)
 			t->account = optarg;
 	}

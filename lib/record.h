@@ -68,6 +68,9 @@ int record_provider_acted(jv rec);
  */
 jv record_target(jv rec);
 
+/* Return 1 when REC (borrowed) is a conversation record. */
+int record_is_conversation(jv rec);
+
 /* The target of the last record read, for record_target_repeats(). */
 struct record_last_target {
 	char value[128];
@@ -76,7 +79,8 @@ struct record_last_target {
 /*
  * Return 1 when TARGET (borrowed), from record_target(), is the target
  * kept in LAST, as for every record of a thread after its first, and
- * keep TARGET in LAST otherwise. An invalid TARGET returns 0.
+ * keep TARGET in LAST otherwise. An invalid TARGET returns 0. Targets
+ * compare as text, so a phone and an id of one conversation differ.
  */
 int record_target_repeats(struct record_last_target *last, jv target);
 

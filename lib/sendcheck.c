@@ -76,7 +76,7 @@ send_check_recipient(const struct send_ctx *ctx,
 		    "consent)" : "", strcmp(j->consent, "unsubscribed") == 0 ?
 		    "the customer can text START to subscribe again" :
 		    "record the consent they gave with a consent record "
-		    "through convo-ingest");
+		    "through convo-ingest (see \"consent\" in convo(5))");
 		return "not_subscribed";
 	}
 	/* A block covers every channel, even one without a conversation. */

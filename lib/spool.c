@@ -508,6 +508,12 @@ spool_file(struct spool_run *run, const char *name)
 	f->name = xstrdup(name);
 	if (asprintf(&f->path, "%s/new/%s", run->sp->dir, name) < 0)
 		err(EX_OSERR, "out of memory");
+	/*
+	 * Results name the file by its path as JSON text, which cannot hold
+	 * invalid UTF-8, so such bytes become '?' in the path that the
+	 * results and messages show and match.
+	 */
+	utf8_replace_invalid(f->path, '?');
 	f->state = FILE_READING;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    read_file(run, fd, &st.st_mtim) < 0) {

@@ -69,3 +69,10 @@ record_target_repeats(struct record_last_target *last, jv target)
 	memcpy(last->value, value, len + 1);
 	return 0;
 }
+
+int
+record_is_conversation(jv rec)
+{
+	return jv_get_kind(rec) == JV_KIND_OBJECT &&
+	    field_is(rec, "type", "conversation");
+}

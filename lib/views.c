@@ -501,7 +501,20 @@ view_tty_init(struct view_tty *t)
 }
 
 /* Widths of the table columns that are aligned. */
+/* Terminal columns below which the table leaves out the ids. */
+#define ID_COLUMNS_MIN 40
+
+/* Return the id of conversation record REC (borrowed), or "". */
+static const char *
+conversation_id(jv rec)
+{
+	const char *id = string_at(rec, "id", NULL);
+
+	return id != NULL ? id : "";
+}
+
 struct table {
+	size_t id;
 	size_t name;
 	size_t when;
 	size_t flags;
@@ -596,6 +609,7 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 
 	for (i = 0; i < n; i++) {
 		rec = jv_array_get(jv_copy(rows), i);
+		w->id = max_size(w->id, escaped_width(conversation_id(rec)));
 		w->name = max_size(w->name, escaped_width(display_name(rec)));
 		last_when(when, rec, t);
 		w->when = max_size(w->when, strlen(when));
@@ -604,6 +618,8 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 	}
 	if (w->name > max_size(NAME_MIN, t->columns / 4))
 		w->name = max_size(NAME_MIN, t->columns / 4);
+	if (t->columns < ID_COLUMNS_MIN)
+		w->id = 0;
 }
 
 /* Singular and plural nouns of a kind of media item. */
@@ -728,6 +744,14 @@ table_row(jv rec, const struct view_tty *t, const struct table *w)
 		line_color(&l, TTY_BOLD TTY_CYAN);
 		line_add(&l, "*");
 		line_reset(&l);
+	}
+	/* The id that convo-read and convo-mark take, when there is room. */
+	if (w->id > 0) {
+		line_pad(&l, column);
+		line_color(&l, TTY_DIM);
+		line_add_untrusted(&l, conversation_id(rec), w->id);
+		line_reset(&l);
+		column += w->id + 2;
 	}
 	line_pad(&l, column);
 	if (unread)

@@ -210,6 +210,27 @@ run_ok() {
 	assert_output 'convo-read: warning: the password in --db could be read in the process list until it was hidden; put it in ~/.pgpass or PGPASSFILE'
 }
 
+@test "completion hides the password of --db" {
+	local pid i
+	# The fake Twilio API accepts the connection and never answers it.
+	"$FAKE_TWILIO" --port-file port --log fake.log 2>/dev/null 3>&- &
+	local fake=$!
+	for ((i = 0; i < 50; i++)); do
+		[ -s port ] && break
+		sleep 0.1
+	done
+	convo-read --complete '' -- --db "host=127.0.0.1 port=$(cat port) sslmode=disable password=hunter22" c_ \
+	    >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.5
+	run tr '\0' ' ' </proc/$pid/cmdline
+	wait "$pid" || true
+	kill "$fake"
+	wait "$fake" || true
+	refute_output --partial hunter22
+	assert_output --partial 'xxxx'
+}
+
 @test "double dash ends the options" {
 	local p expect
 	printf '%s\n' '{"type":"profile","phone":"+12015550188"}' >-x.ndjson

@@ -803,6 +803,8 @@ reply_body() {
 	    'See example.com/{help} now. Thanks.'
 	    $'{brand}: hi.\nCall {help}.\n\nBye.'
 	    '  Hours 9-5.  {help} too.  '
+	    $'{brand}: Help: {help}.\xc2\xa0Rates apply.'
+	    $'{brand}\xc2\xa0: aide\xc2\xa0: {help}. Des frais.'
 	)
 	local -a expected=(
 	    'convo: Questions? Reply STOP to opt out.'
@@ -813,6 +815,8 @@ reply_body() {
 	    'Thanks.'
 	    'convo: hi. Bye.'
 	    'Hours 9-5.'
+	    'convo: Rates apply.'
+	    $'convo\xc2\xa0: Des frais.'
 	)
 	local i
 
@@ -837,11 +841,17 @@ reply_body() {
 @test "reply of {help} sentences only is not sent" {
 	convo-keywords add hours --action custom \
 	    --reply '{brand}: Call {help}. Or write to {help}!' >/dev/null
-	inbound +12015550911 hours 2026-11-09T10:00:00Z SMh1 >input.ndjson
+	# What is left is a zero-width space, which shows nothing.
+	convo-keywords add menu --action custom \
+	    --reply $'{help}. \xe2\x80\x8b' >/dev/null
+	{
+		inbound +12015550911 hours 2026-11-09T10:00:00Z SMh1
+		inbound +12015550912 menu 2026-11-09T10:00:00Z SMh2
+	} >input.ndjson
 	convo-ingest -q input.ndjson >out.ndjson
 	run jq -r 'select(.type == "ingest_result") | .keyword.action' \
 	    out.ndjson
-	assert_output "custom"
+	assert_output "$(printf 'custom\ncustom')"
 	run jq -s 'map(select(.type == "send")) | length' out.ndjson
 	assert_output "0"
 	run sql "SELECT count(*) FROM convo.outbox"
@@ -858,6 +868,39 @@ reply_body() {
 	convo-ingest -q input.ndjson >out.ndjson
 	run reply_body out.ndjson SMh1
 	assert_output 'B{frequency}: {brand}@example.com. {help} msgs. {unknown} {B{frequency}}'
+}
+
+@test "frequency is one sentence in a reply" {
+	local -a replies=(
+	    '{brand}: Joined. {frequency}Rates apply.'
+	    '{brand}: Joined. {frequency}. Rates apply.'
+	    '{brand}: Joined. {frequency} Rates apply.'
+	    '{brand}: {frequency}'
+	)
+	local -a expected=(
+	    'convo: Joined. Up to 4 msgs/mo! Rates apply.'
+	    'convo: Joined. Up to 4 msgs/mo. Rates apply.'
+	    'convo: Joined. Up to 4 msgs/mo! Rates apply.'
+	    'convo: Up to 4 msgs/mo!'
+	)
+	local i
+
+	convo-keywords settings --frequency 'Up to 4 msgs/mo! ' >/dev/null
+	for i in "${!replies[@]}"; do
+		convo-keywords add "word$i" --action custom \
+		    --reply "${replies[$i]}" >/dev/null
+		inbound "+1201555093$i" "word$i" 2026-11-09T10:00:00Z "SMq$i"
+	done >input.ndjson
+	convo-ingest -q input.ndjson >out.ndjson
+	for i in "${!replies[@]}"; do
+		run reply_body out.ndjson "SMq$i"
+		assert_output "${expected[$i]}"
+	done
+	convo-keywords settings --frequency '' >/dev/null
+	inbound +12015550940 word0 2026-11-09T11:00:00Z SMq9 |
+	    convo-ingest -q >out.ndjson
+	run reply_body out.ndjson SMq9
+	assert_output 'convo: Joined. Msg frequency varies. Rates apply.'
 }
 
 @test "text like a revocation flags the conversation" {

@@ -18,6 +18,16 @@ keyword_field() {
 	    jq -r --arg w "$1" --arg f "$2" 'select(.word == $w) | .[$f]'
 }
 
+@test "lint reports words in braces that are no placeholder" {
+	convo-keywords settings --help-contact help@example.com >/dev/null
+	convo-keywords add end --action opt_out \
+	    --reply '{brand}: no more messages. Reply START. {HELP}' >/dev/null
+	run --separate-stderr convo-keywords lint
+	assert_failure 65
+	run jq -r 'select(.word == "end") | .problem' <<<"$output"
+	assert_output 'reply has "{HELP}", which is no placeholder and is sent as written; the placeholders are {brand}, {help} and {frequency}'
+}
+
 @test "history keeps who changed keywords and settings" {
 	convo-keywords -o ana add hours --action custom \
 	    --reply '{brand} is open 9-5' >/dev/null

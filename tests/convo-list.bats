@@ -170,13 +170,13 @@ EOF
 	} | ingest -
 	run list_table
 	assert_success
-	assert_line --index 0 "* +15005550161  2h  [photo]"
-	assert_line --index 1 "* +15005550162  2h  [3 photos]"
-	assert_line --index 2 "* +15005550163  2h  [2 attachments]"
-	assert_line --index 3 "* +15005550164  2h  [attachment]"
-	assert_line --index 4 "* +15005550165  2h  [audio file]"
-	assert_line --index 5 "* +15005550166  2h  → [video]"
-	assert_line --index 6 "* +15005550167  2h  Here it is"
+	assert_line --index 0 "* c_1  +15005550161  2h  [photo]"
+	assert_line --index 1 "* c_2  +15005550162  2h  [3 photos]"
+	assert_line --index 2 "* c_3  +15005550163  2h  [2 attachments]"
+	assert_line --index 3 "* c_4  +15005550164  2h  [attachment]"
+	assert_line --index 4 "* c_5  +15005550165  2h  [audio file]"
+	assert_line --index 5 "* c_6  +15005550166  2h  → [video]"
+	assert_line --index 6 "* c_7  +15005550167  2h  Here it is"
 	[ "${#lines[@]}" -eq 7 ]
 }
 
@@ -188,7 +188,7 @@ EOF
 	sql "DELETE FROM convo.messages WHERE provider_message_id = 'MMtb1'"
 	run list_table
 	assert_success
-	assert_output "* +15005550161  2h"
+	assert_output "* c_1  +15005550161  2h"
 }
 
 @test "records keep media-only body empty" {
@@ -699,6 +699,12 @@ EOF
 	run convo-list --since 2026-11-10
 	assert_failure 64
 	assert_output --partial 'invalid time "2026-11-10"'
+}
+
+@test "closed output exits 74" {
+	convo-ingest -q "$SAMPLE" >/dev/null
+	run bash -c 'convo-list -n 0 | (exec 0<&-; sleep 1); echo "${PIPESTATUS[0]}"'
+	assert_output 74
 }
 
 @test "extra argument is a usage error" {

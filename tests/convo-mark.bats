@@ -694,6 +694,19 @@ EOF
 	assert_output null
 }
 
+@test "conversation record after its thread is checked" {
+	inbound $ADA 2026-11-12T09:00:00Z SMada001 "ok, stop" | ingest -
+	convo-list --flagged >old.ndjson
+	inbound $ADA 2026-11-12T09:10:00Z SMada002 "remove me please" | ingest -
+	# The thread's newest record settles the flag; the stale conversation
+	# record after it names the same conversation, and is checked.
+	run --separate-stderr bash -c \
+	    '{ convo-read -N -n 1 "$1"; cat old.ndjson; } |
+	    convo-mark -o ana --dismiss-flag' _ $ADA
+	assert_failure 65
+	assert_equal "$stderr" 'convo-mark: line 2: c_1: the possible opt-out is now none, not m_1 as in the record; read the thread and settle it again'
+}
+
 @test "stdin records name phones" {
 	two_customers
 	run --separate-stderr convo-mark -o ana --close <<EOF

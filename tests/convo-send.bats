@@ -152,7 +152,7 @@ requests() {
 	run --separate-stderr convo-send -q --to +12015550913 --body "Hello"
 	assert_failure 65
 	run jq -r .message <<<"$output"
-	assert_output "+12015550913 is never_subscribed, not subscribed; record the consent they gave with a consent record through convo-ingest"
+	assert_output "+12015550913 is never_subscribed, not subscribed; record the consent they gave with a consent record through convo-ingest (see \"consent\" in convo(5))"
 	run requests
 	assert_output "0"
 }

@@ -766,7 +766,18 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	kill "$fake"
 	wait "$fake" || true
 	[ "$(cgi_status)" = 503 ]
-	assert_equal "$stderr" 'convo-webhook: status=503 error="no answer from the database within CONVO_WEBHOOK_TIMEOUT"'
+	[[ $stderr =~ ^'convo-webhook: status=503 sid=SMw0025 error="no answer from the database within CONVO_WEBHOOK_TIMEOUT" ms='[0-9]+$ ]] ||
+	    fail "$stderr"
+}
+
+@test "slow request body gets 503 in time" {
+	inbound +12015550126 "hello" SMw0026
+	run --separate-stderr bash -c 'sleep 3 | env REQUEST_METHOD=POST \
+	    CONTENT_TYPE=application/x-www-form-urlencoded CONTENT_LENGTH=100 \
+	    CONVO_WEBHOOK_TIMEOUT=1 HTTP_X_TWILIO_SIGNATURE=x convo-webhook'
+	[ "$(cgi_status)" = 503 ]
+	[[ $stderr =~ 'error="request not read within CONVO_WEBHOOK_TIMEOUT" ms=' ]] ||
+	    fail "$stderr"
 }
 
 @test "invalid timeout is a configuration error" {

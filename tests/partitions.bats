@@ -668,6 +668,20 @@ archive_january() {
 	assert_success
 }
 
+@test "reading a thread of archived months marks it read" {
+	text SMjan7 2025-01-07T09:00:00Z 'where is my order?' | convo-ingest -q >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >/dev/null
+	run convo-list --unread
+	run jq -r '.unread_count' <<<"$output"
+	assert_output 1
+	run convo-read c_1
+	assert_success
+	assert_output ""
+	run convo-list --unread
+	assert_output ""
+}
+
 # Add a consent change of STATUS at AT for +12015550123 on sms, leaving
 # the consent in force as it is.
 add_change() {

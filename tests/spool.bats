@@ -224,6 +224,17 @@ setup() {
 	    fail "$stderr"
 }
 
+@test "bad line in a file not named in UTF-8 fails it" {
+	printf '{"type":"profile","phone":"bad"}\n' >spool/new/$'caf\xe9'
+	run --separate-stderr convo-ingest -q --spool spool
+	assert_failure 65
+	run jq -r '[.file, .result] | join(" ")' <<<"$output"
+	assert_output 'spool/new/caf? rejected'
+	[ -f spool/failed/$'caf\xe9' ]
+	[ -f spool/failed/$'caf\xe9'.reason ]
+	[ "$(count new)" = 0 ]
+}
+
 @test "empty spool records nothing" {
 	run convo-ingest --spool spool
 	assert_success

@@ -115,10 +115,10 @@ EOF
 	run on_tty "convo-list"
 	assert_success
 	assert_output - <<'EOF'
-* Cy Park        3m  Is the coupon 50% off?
-* Bo Tran        3m  Thanks a lot
-  Ada Quinn     54m  → It ships today, order 77 is packed
-* +15005550104   2h  REFUND order_77 please, 500 came broken
+* c_3  Cy Park        3m  Is the coupon 50% off?
+* c_2  Bo Tran        3m  Thanks a lot
+  c_1  Ada Quinn     54m  → It ships today, order 77 is packed
+* c_4  +15005550104   2h  REFUND order_77 please, 500 came broken
 EOF
 }
 
@@ -128,10 +128,10 @@ EOF
 	run on_tty "convo-list --status all"
 	assert_success
 	assert_output - <<'EOF'
-* Cy Park        3m                   Is the coupon 50% off?
-* Bo Tran        3m  snoozed          Thanks a lot
-  Ada Quinn     54m  closed           → It ships today, order 77 is packed
-* +15005550104   2h  blocked flagged  REFUND order_77 please, 500 came broken
+* c_3  Cy Park        3m                   Is the coupon 50% off?
+* c_2  Bo Tran        3m  snoozed          Thanks a lot
+  c_1  Ada Quinn     54m  closed           → It ships today, order 77 is packed
+* c_4  +15005550104   2h  blocked flagged  REFUND order_77 please, 500 came bro…
 EOF
 }
 
@@ -139,11 +139,11 @@ EOF
 	ingest "$THREADS"
 	export NO_COLOR=1
 	CONVO_NOW=2026-11-13T09:00:00Z run on_tty "convo-list -n 1"
-	assert_output --regexp '^\* Cy Park +Tue  '
+	assert_output --regexp '^\* c_3  Cy Park +Tue  '
 	CONVO_NOW=2026-12-01T00:00:00Z run on_tty "convo-list -n 1"
-	assert_output --regexp '^\* Cy Park +10 Nov  '
+	assert_output --regexp '^\* c_3  Cy Park +10 Nov  '
 	CONVO_NOW=2027-06-01T00:00:00Z run on_tty "convo-list -n 1"
-	assert_output --regexp '^\* Cy Park +Nov 2026  '
+	assert_output --regexp '^\* c_3  Cy Park +Nov 2026  '
 }
 
 @test "list cuts bodies to terminal width" {
@@ -291,7 +291,7 @@ EOF
 	[[ $output != *"$ESC"* ]]
 	[[ $output != *$'\a'* ]]
 	[[ $output != *$'\x7f'* ]]
-	assert_line --index 0 --partial '* Eve\x1b[31m Mal\u20…'
+	assert_line --index 0 --partial '* c_1  Eve\x1b[31m Mal\u20…'
 	assert_line --index 0 --partial 'title \x1b]0;evil\x07 clear \x1b[2J'
 	assert_line --index 1 --partial 'Eve\x1b[31m Mal\u202eory'
 	assert_line --index 3 --partial 'title \x1b]0;evil\x07 clear \x1b[2J'
