@@ -196,13 +196,13 @@ run_ok() {
 	# convo-read waits for its input, with its arguments in place.
 	convo-read --db "$CONVO_DB password=hunter22" <in >out 2>err &
 	pid=$!
-	exec 3>in
+	exec 7>in
 	for ((i = 0; i < 50; i++)); do
 		grep -q 'password' err 2>/dev/null && break
 		sleep 0.1
 	done
 	run tr '\0' ' ' </proc/$pid/cmdline
-	exec 3>&-
+	exec 7>&-
 	wait "$pid" || true
 	refute_output --partial hunter22
 	assert_output --partial 'convo-read --db xxxx'

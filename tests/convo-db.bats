@@ -7,6 +7,8 @@ bats_load_library bats-support
 bats_load_library bats-assert
 load build
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	CONVO_DB_BIN="$CONVO_BUILD/bin/convo-db"
 	unset CONVO_DB PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE
