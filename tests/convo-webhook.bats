@@ -871,8 +871,8 @@ status_delivered_minimal 200 kind=status result=pending
 status_failed_21610_unsubscribed 200 kind=status result=pending
 status_failed_63018_rate_limit 200 kind=status result=pending
 status_read 200 kind=status result=pending
-status_sent_messaging_service 400 result=rejected sid=SM0b6e2697aae04182a9f5b5c7a8994c7f error="invalid phone number \"2021\"
-status_unknown_value 400 result=rejected sid=SMe287d7109a5a925f182f0e07fe5b223b error="unknown status \"huh\"'
+status_sent_messaging_service 400 kind=status result=rejected sid=SM0b6e2697aae04182a9f5b5c7a8994c7f error="invalid phone number \"2021\"
+status_unknown_value 400 kind=status result=rejected sid=SMe287d7109a5a925f182f0e07fe5b223b error="unknown status \"huh\"'
 
 @test "corpus payloads get expected responses" {
 	need_corpus
