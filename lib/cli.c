@@ -353,8 +353,9 @@ cli_printable(const char *s, char *out, size_t n)
 const char *
 cli_conninfo_option(char *arg)
 {
+	/* The copy lives until the program exits; a later --db replaces it. */
+	static char *copy;
 	PQconninfoOption *options, *o;
-	char *copy;
 	int secret = 0;
 
 	options = PQconninfoParse(arg, NULL);
@@ -365,6 +366,7 @@ cli_conninfo_option(char *arg)
 	PQconninfoFree(options);
 	if (!secret)
 		return arg;
+	free(copy);
 	copy = xstrdup(arg);
 	memset(arg, 'x', strlen(arg));
 	warnx("warning: the password in --db could be read in the process "
