@@ -268,15 +268,25 @@ open_account(struct context *c)
 {
 	char country[8];
 
-	const char *params[1] = { c->operator };
-
 	c->conn = db_connect(c->db);
 	snprintf(c->account_id, sizeof(c->account_id), "%lld",
 	    db_account(c->conn, c->account, country));
-	/* The events of keyword changes name the operator. */
+}
+
+/*
+ * Begin a transaction that changes keywords or settings, with the
+ * operator that their events name. The setting is local to the
+ * transaction, because a pooler may give the next one to another client.
+ */
+static void
+begin_changes(struct context *c)
+{
+	const char *params[1] = { c->operator };
+
+	db_exec(c->conn, "BEGIN");
 	if (c->operator != NULL)
 		PQclear(query(c, "cannot set the operator", "SELECT "
-		    "set_config('convo.operator', $1, false)", 1, params));
+		    "set_config('convo.operator', $1, true)", 1, params));
 }
 
 static jv
@@ -613,7 +623,9 @@ cmd_add(struct context *c, int argc, char **argv)
 	k.lang = c->lang;
 	k.only_unsubscribed = c->only_unsubscribed;
 	open_account(c);
+	begin_changes(c);
 	res = upsert_keyword(c, &k);
+	db_exec(c->conn, "COMMIT");
 	emit(c, keyword_record(c, res, 0));
 	PQclear(res);
 	free(k.word);
@@ -652,7 +664,7 @@ cmd_remove(struct context *c, int argc, char **argv)
 		exit(status);
 	open_account(c);
 	params[0] = c->account_id;
-	db_exec(c->conn, "BEGIN");
+	begin_changes(c);
 	for (i = 0; i < argc; i++) {
 		params[1] = words[i];
 		res = query(c, "cannot remove the keyword", "DELETE FROM "
@@ -712,7 +724,7 @@ cmd_reset(struct context *c, int argc, char **argv)
 		errx(EX_USAGE, "reset takes no arguments");
 	open_account(c);
 	params[0] = c->account_id;
-	db_exec(c->conn, "BEGIN");
+	begin_changes(c);
 	PQclear(query(c, "cannot remove the keywords", "DELETE FROM "
 	    "convo.keywords WHERE account_id = $1", 1, params));
 	PQclear(query(c, "cannot add the default keywords",
@@ -1012,7 +1024,7 @@ cmd_import(struct context *c, int argc, char **argv)
 			err(EX_NOINPUT, "cannot open \"%s\"", file);
 	}
 	open_account(c);
-	db_exec(c->conn, "BEGIN");
+	begin_changes(c);
 	stored = import_fd(c, fd, file);
 	db_exec(c->conn, "COMMIT");
 	if (file != NULL)
@@ -1274,7 +1286,7 @@ update_settings(struct context *c, const char *country, const char *langs)
 	if (langs != NULL)
 		set_column(&sql, params, &n, "languages", langs);
 	buf_adds(&sql, " WHERE account_id = $1");
-	db_exec(c->conn, "BEGIN");
+	begin_changes(c);
 	PQclear(query(c, "cannot change the account settings", sql.data, n,
 	    params));
 	/* Words the account has keep their action and reply. */

@@ -837,29 +837,22 @@ twiml_replies(void)
 }
 
 /*
- * Make the server end this request's statements by itself when the time
- * left runs out, and roll back when the client has gone, as after a 503
- * sent while the server was stalled.
+ * Make the server check every second that this client is still there
+ * while a statement runs, so that it rolls back once a 503 went out while
+ * the server was stalled. The setting is harmless to other clients of a
+ * pooled server connection.
+ * NOTE: behind a pooler the server sees the pooler, which stays, so
+ * there it cannot tell that the client is gone.
  */
 static void
-server_deadline(PGconn *conn)
+check_client(PGconn *conn)
 {
-	struct timespec now;
-	char left[24];
-	const char *params[1] = { left };
 	PGresult *res;
-	long ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = timeout_seconds * 1000L - ((now.tv_sec - started.tv_sec) * 1000 +
-	    (now.tv_nsec - started.tv_nsec) / 1000000);
-	/* A second more, so that the cancel at the deadline comes first. */
-	snprintf(left, sizeof(left), "%ld", (ms > 0 ? ms : 0) + 1000);
-	res = PQexecParams(conn, "SELECT set_config('statement_timeout', $1, "
-	    "false), set_config('client_connection_check_interval', '1000', "
-	    "false)", 1, NULL, params, NULL, NULL, 0);
+	res = PQexec(conn, "SELECT set_config("
+	    "'client_connection_check_interval', '1000', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		exit(db_report(conn, res, "cannot set the request's deadline"));
+		exit(db_report(conn, res, "cannot set the client check"));
 	PQclear(res);
 }
 
@@ -887,7 +880,7 @@ ingest_record(jv line, struct outcome *o)
 	connecting = 1;
 	in.conn = db_connect(NULL);
 	query_cancel = PQgetCancel(in.conn);
-	server_deadline(in.conn);
+	check_client(in.conn);
 	ingest_open(&in, convo_account(NULL));
 	ingest_line(&in, NULL, 1, jv_string_value(line),
 	    (size_t)jv_string_length_bytes(jv_copy(line)), 0);

@@ -379,7 +379,7 @@ cli_check_name(const char *what, const char *name)
 {
 	char quoted[80];
 	const char *p;
-	int shown = 0;
+	int visible = 0;
 
 	for (p = name; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -387,9 +387,9 @@ cli_check_name(const char *what, const char *name)
 			    "without control characters", what,
 			    cli_printable(name, quoted, sizeof(quoted)));
 		if (*p != ' ')
-			shown = 1;
+			visible = 1;
 	}
-	if (!shown)
+	if (!visible)
 		errx(EX_USAGE, "invalid %s \"%s\": expected a name", what,
 		    name);
 }

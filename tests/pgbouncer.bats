@@ -336,6 +336,19 @@ EOF
 	assert_output 25
 }
 
+@test "keyword history names each operator" {
+	convo-keywords -o ana add hours --action custom --reply '{brand}: 9-5' \
+	    >/dev/null
+	# A change on a pooled connection without an operator of its own.
+	psql -X -qAt "$CONVO_DB" \
+	    -c "UPDATE convo.keywords SET reply = 'Open 9-5' WHERE word = 'hours'"
+	run convo-keywords history
+	assert_success
+	run jq -r 'select(.word == "hours") | [.action, .operator] | join(" ")' \
+	    <<<"$output"
+	assert_output "$(printf 'add ana\nchange %s' "$(direct_sql 'SELECT current_user')")"
+}
+
 @test "migrate leaves no advisory lock" {
 	local db="${TEST_DB}_direct" files latest i
 
