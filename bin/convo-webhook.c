@@ -841,8 +841,8 @@ twiml_replies(void)
  * while a statement runs, so that it rolls back once a 503 went out while
  * the server was stalled. The setting is harmless to other clients of a
  * pooled server connection.
- * NOTE: behind a pooler the server sees the pooler, which stays, so
- * there it cannot tell that the client is gone.
+ * NOTE: behind a pooler the server is connected to the pooler, which
+ * stays, so there it cannot tell that the client is gone.
  */
 static void
 check_client(PGconn *conn)
