@@ -128,9 +128,10 @@ usage(void)
 	fprintf(stderr, "usage: convo-keywords [-qv] [--account NAME] "
 	    "[--db CONNINFO] COMMAND [ARGS]\n"
 	    "commands: list, export, add WORD... --action ACTION, "
-	    "remove WORD..., reset,\n"
-	    "          import [FILE], test [TEXT...], settings [OPTIONS], "
-	    "lint, history\n");
+	    "remove WORD...,\n"
+	    "          reset [WORD...], import [FILE], test [TEXT...], "
+	    "settings [OPTIONS],\n"
+	    "          lint, history\n");
 	exit(EX_USAGE);
 }
 
@@ -147,6 +148,10 @@ help(void)
 	    "  remove WORD...        remove keywords\n"
 	    "  reset                 replace the keywords with those of the "
 	    "language packs\n"
+	    "  reset WORD...         give these words back the reply and "
+	    "action of the\n"
+	    "                        language packs; other keywords stay as "
+	    "they are\n"
 	    "  import [FILE]         add or replace keywords from NDJSON "
 	    "records\n"
 	    "  test [TEXT...]        show which keyword each TEXT matches, "
@@ -429,14 +434,14 @@ standard_keyword_problem(const struct keyword_standard *s,
 		return 0;
 	if (action == NULL)
 		snprintf(text, size, "standard keyword %s is missing, but %s. "
-		    "Add it back with convo-keywords add %s --action %s "
-		    "--reply TEXT, or run convo-keywords reset", s->upper,
-		    s->reason, s->word, fixed);
+		    "Add it back with convo-keywords reset %s, or with "
+		    "convo-keywords add %s --action %s --reply TEXT", s->upper,
+		    s->reason, s->word, s->word, fixed);
 	else
 		snprintf(text, size, "standard keyword %s has the action %s, "
-		    "but %s. Change it back with convo-keywords add %s "
-		    "--action %s --reply TEXT", s->upper, action, s->reason,
-		    s->word, fixed);
+		    "but %s. Change it back with convo-keywords reset %s, or "
+		    "with convo-keywords add %s --action %s --reply TEXT",
+		    s->upper, action, s->reason, s->word, s->word, fixed);
 	return -1;
 }
 
@@ -654,10 +659,11 @@ cmd_remove(struct context *c, int argc, char **argv)
 			continue;
 		warnx("cannot remove keyword \"%s\": %s, so it stays %s %s "
 		    "keyword. Change its reply with convo-keywords add %s "
-		    "--action %s --reply TEXT", words[i], s->reason,
+		    "--action %s --reply TEXT, or restore the standard reply "
+		    "with convo-keywords reset %s", words[i], s->reason,
 		    article(keyword_action_name(s->action)),
 		    keyword_action_name(s->action), s->word,
-		    keyword_action_name(s->action));
+		    keyword_action_name(s->action), s->word);
 		status = EX_USAGE;
 	}
 	if (status != 0)
@@ -693,24 +699,137 @@ cmd_remove(struct context *c, int argc, char **argv)
 static void
 add_standard_keywords(struct context *c)
 {
-	const struct keyword_standard *s;
-	struct buf words = { 0 };
-	const char *params[2];
+	char *words = keyword_standard_array();
+	const char *params[2] = { c->account_id, words };
 
-	for (s = keyword_standards; s->word != NULL; s++) {
-		buf_adds(&words, words.data == NULL ? "{" : ",");
-		buf_adds(&words, s->word);
-	}
-	buf_addc(&words, '}');
-	params[0] = c->account_id;
-	params[1] = words.data;
 	PQclear(query(c, "cannot add the standard keywords", "INSERT INTO "
 	    "convo.keywords (account_id, word, action, reply, lang, "
 	    "is_default, only_unsubscribed) SELECT $1, word, action, reply, "
 	    "lang, true, only_unsubscribed FROM convo.keyword_packs "
 	    "WHERE lang = 'en' AND word = ANY ($2::text[]) "
 	    "ON CONFLICT (account_id, word) DO NOTHING", 2, params));
-	buf_free(&words);
+	free(words);
+}
+
+/*
+ * Give keyword WORD the action, reply and language that reset without
+ * words gives it. They come from the pack of one of the account's
+ * languages, English first, else from the English pack when WORD is in
+ * STANDARD, the array literal of the standard keywords. Returns the
+ * stored row, or no row when no such pack has WORD.
+ */
+static PGresult *
+restore_keyword(struct context *c, const char *word, const char *standard)
+{
+	const char *params[3] = { c->account_id, word, standard };
+
+	return query(c, "cannot reset the keyword", "INSERT INTO "
+	    "convo.keywords AS k (account_id, word, action, reply, lang, "
+	    "is_default, only_unsubscribed) "
+	    "SELECT a.account_id, p.word, p.action, p.reply, p.lang, true, "
+	    "p.only_unsubscribed FROM convo.accounts a "
+	    "JOIN convo.keyword_packs p ON p.word = $2 "
+	    "AND (p.lang = ANY (a.languages) "
+	    "OR (p.lang = 'en' AND p.word = ANY ($3::text[]))) "
+	    "WHERE a.account_id = $1 "
+	    "ORDER BY p.lang <> ALL (a.languages), p.lang <> 'en', p.lang "
+	    "LIMIT 1 "
+	    "ON CONFLICT (account_id, word) DO UPDATE SET "
+	    "action = EXCLUDED.action, reply = EXCLUDED.reply, "
+	    "lang = EXCLUDED.lang, is_default = true, "
+	    "only_unsubscribed = EXCLUDED.only_unsubscribed "
+	    "RETURNING " KEYWORD_COLUMNS, 3, params);
+}
+
+/*
+ * Print why reset cannot restore WORD, which no pack of the account's
+ * languages has.
+ */
+static void
+warn_not_standard(struct context *c, const char *word)
+{
+	const char *params[2] = { c->account_id, word };
+	const char *packs, *languages;
+	PGresult *res;
+
+	res = query(c, "cannot read the language packs", "SELECT "
+	    "(SELECT string_agg(p.lang, ',' ORDER BY p.lang) "
+	    "FROM convo.keyword_packs p WHERE p.word = $2), "
+	    "array_to_string(a.languages, ','), "
+	    "EXISTS (SELECT 1 FROM convo.keywords k "
+	    "WHERE k.account_id = a.account_id AND k.word = $2) "
+	    "FROM convo.accounts a WHERE a.account_id = $1", 2, params);
+	packs = PQgetvalue(res, 0, 0);
+	languages = PQgetvalue(res, 0, 1);
+	if (!PQgetisnull(res, 0, 0))
+		warnx("cannot reset keyword \"%s\": it is only in the %s "
+		    "language pack, which account \"%s\" does not use; add the "
+		    "language with convo-keywords settings --lang %s%s%.*s",
+		    word, packs, c->account, languages,
+		    *languages != '\0' ? "," : "", (int)strcspn(packs, ","),
+		    packs);
+	else if (PQgetvalue(res, 0, 2)[0] == 't')
+		warnx("cannot reset keyword \"%s\": no language pack has it, "
+		    "so it has no standard reply; change it with convo-keywords "
+		    "add or remove it with convo-keywords remove", word);
+	else
+		warnx("cannot reset keyword \"%s\": no language pack has it, "
+		    "and account \"%s\" has no such keyword; see convo-keywords "
+		    "list", word, c->account);
+	PQclear(res);
+}
+
+/* Return 1 when one of the first N words of WORDS is WORD. */
+static int
+word_listed(char *const *words, int n, const char *word)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(words[i], word) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Restore each keyword of ARGV, one word per operand, to what reset
+ * without words gives it, and print their records. Changes nothing and
+ * returns EX_USAGE when the account's languages give a word no standard
+ * reply.
+ */
+static int
+reset_words(struct context *c, int argc, char **argv)
+{
+	PGresult **rows = xmalloc(argc * sizeof(*rows));
+	char **words = xmalloc(argc * sizeof(*words));
+	char *standard = keyword_standard_array();
+	int i, status = 0;
+
+	for (i = 0; i < argc; i++)
+		words[i] = normal_argument(argv[i]);
+	open_account(c);
+	begin_changes(c);
+	for (i = 0; i < argc; i++) {
+		rows[i] = NULL;
+		if (word_listed(words, i, words[i]))
+			continue;
+		rows[i] = restore_keyword(c, words[i], standard);
+		if (PQntuples(rows[i]) == 0) {
+			warn_not_standard(c, words[i]);
+			status = EX_USAGE;
+		}
+	}
+	db_exec(c->conn, status == 0 ? "COMMIT" : "ROLLBACK");
+	for (i = 0; i < argc; i++) {
+		if (status == 0 && rows[i] != NULL)
+			emit(c, keyword_record(c, rows[i], 0));
+		PQclear(rows[i]);
+		free(words[i]);
+	}
+	free(standard);
+	free(words);
+	free(rows);
+	return status;
 }
 
 static int
@@ -719,9 +838,8 @@ cmd_reset(struct context *c, int argc, char **argv)
 	const char *params[1];
 	PGresult *res;
 
-	(void)argv;
 	if (argc > 0)
-		errx(EX_USAGE, "reset takes no arguments");
+		return reset_words(c, argc, argv);
 	open_account(c);
 	params[0] = c->account_id;
 	begin_changes(c);
@@ -1895,6 +2013,8 @@ complete_value(int option, int argc, char **argv)
 		    "history";
 	if (strcmp(argv[0], "remove") == 0)
 		return CLI_KEYWORD;
+	if (strcmp(argv[0], "reset") == 0)
+		return CLI_PACK_KEYWORD;
 	if (strcmp(argv[0], "import") == 0 && argc == 1)
 		return CLI_FILE;
 	return NULL;

@@ -153,19 +153,17 @@ option_with_argument(const struct cli_program *prog, const char *what)
 }
 
 /*
- * Print the rows of SQL, run with ACCOUNT_ID as $1 unless it is NULL, as
- * "value" or "value<TAB>description" lines.
+ * Print the rows of SQL, run with the N parameters PARAMS, as "value" or
+ * "value<TAB>description" lines.
  */
 static void
-print_rows(PGconn *conn, const char *sql, const char *account_id,
+print_rows(PGconn *conn, const char *sql, int n, const char *const *params,
     int (*skip)(const char *value))
 {
-	const char *params[1] = { account_id };
 	PGresult *res;
 	int i;
 
-	res = PQexecParams(conn, sql, account_id != NULL ? 1 : 0, NULL, params,
-	    NULL, NULL, 0);
+	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	for (i = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    i < PQntuples(res); i++) {
 		if (skip != NULL && skip(PQgetvalue(res, i, 0)))
@@ -234,20 +232,32 @@ lookup_account(PGconn *conn, const char *name, char id[32])
 static void
 print_from_database(const char *kind, const struct typed *t)
 {
-	char sql[1024], id[32];
+	char sql[1024], id[32], *standard;
+	const char *params[2] = { id };
 	PGconn *conn = complete_connect(t->db);
 
 	if (conn == NULL)
 		return;
 	if (strcmp(kind, CLI_ACCOUNT) == 0) {
 		print_rows(conn, "SELECT name, brand_name FROM convo.accounts "
-		    "ORDER BY name", NULL, NULL);
+		    "ORDER BY name", 0, NULL, NULL);
 	} else if (lookup_account(conn, convo_account(t->account), id) != 0) {
 		/* An unknown account completes to nothing. */
 	} else if (strcmp(kind, CLI_KEYWORD) == 0) {
 		print_rows(conn, "SELECT k.word, k.action FROM convo.keywords k "
-		    "WHERE k.account_id = $1 ORDER BY k.word", id,
+		    "WHERE k.account_id = $1 ORDER BY k.word", 1, params,
 		    keyword_fixed);
+	} else if (strcmp(kind, CLI_PACK_KEYWORD) == 0) {
+		/* The words that convo-keywords reset WORD restores. */
+		standard = keyword_standard_array();
+		params[1] = standard;
+		print_rows(conn, "SELECT DISTINCT ON (p.word) p.word, p.action "
+		    "FROM convo.keyword_packs p JOIN convo.accounts a "
+		    "ON a.account_id = $1 WHERE p.lang = ANY (a.languages) "
+		    "OR (p.lang = 'en' AND p.word = ANY ($2::text[])) "
+		    "ORDER BY p.word, p.lang <> ALL (a.languages), "
+		    "p.lang <> 'en', p.lang", 2, params, NULL);
+		free(standard);
 	} else if (strcmp(kind, CLI_CONVERSATION) == 0) {
 		snprintf(sql, sizeof(sql), "SELECT 'c_' || c.conversation_id, "
 		    "concat_ws(' ', nullif(concat_ws(' ', p.first_name, "
@@ -257,7 +267,7 @@ print_from_database(const char *kind, const struct typed *t)
 		    "AND p.profile_id = c.profile_id WHERE c.account_id = $1 "
 		    "ORDER BY c.last_at DESC, c.conversation_id DESC LIMIT %d",
 		    COMPLETE_CONVERSATIONS_MAX);
-		print_rows(conn, sql, id, NULL);
+		print_rows(conn, sql, 1, params, NULL);
 	}
 	PQfinish(conn);
 }

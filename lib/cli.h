@@ -91,6 +91,7 @@ void cli_phase(const char *phase);
 #define CLI_ACCOUNT		"@account"
 #define CLI_CONVERSATION	"@conversation"
 #define CLI_KEYWORD		"@keyword"
+#define CLI_PACK_KEYWORD	"@pack_keyword"
 
 /*
  * What a program completes: the values of the argument of OPTION (a

@@ -61,6 +61,20 @@ keyword_standard_find(const char *normal)
 	return NULL;
 }
 
+char *
+keyword_standard_array(void)
+{
+	const struct keyword_standard *s;
+	struct buf words = { 0 };
+
+	for (s = keyword_standards; s->word != NULL; s++) {
+		buf_adds(&words, words.data == NULL ? "{" : ",");
+		buf_adds(&words, s->word);
+	}
+	buf_addc(&words, '}');
+	return words.data;
+}
+
 void
 keyword_set_add(struct keyword_set *set, const char *word,
     enum keyword_action action, int only_unsubscribed)

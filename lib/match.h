@@ -65,6 +65,12 @@ extern const struct keyword_standard keyword_standards[];
 /* Return the standard keyword whose normal form is NORMAL, or NULL. */
 const struct keyword_standard *keyword_standard_find(const char *normal);
 
+/*
+ * Return the normal forms of the standard keywords as a PostgreSQL array
+ * literal such as "{stop,stopall}", a new string that the caller frees.
+ */
+char *keyword_standard_array(void);
+
 /* Add a copy of WORD, already in normal form, to SET. */
 void keyword_set_add(struct keyword_set *set, const char *word,
     enum keyword_action action, int only_unsubscribed);

@@ -153,6 +153,13 @@ refute_offers() {
 	refute_offers "convo-keywords remove ho" stop
 }
 
+@test "reset completes pack keywords" {
+	convo-keywords -q add hola --action custom --reply "Hi" >/dev/null
+	assert_offers "convo-keywords reset " stop help start
+	refute_offers "convo-keywords reset " hola
+	refute_offers "convo-keywords reset " parar
+}
+
 @test "conversation ids come from the database" {
 	local id
 	id=$(convo-list --limit 1 | jq -r .id)

@@ -364,6 +364,101 @@ EOF
 	assert_output ""
 }
 
+@test "reset of one word keeps other changes" {
+	local stop_reply
+
+	stop_reply=$(keyword_field stop reply)
+	convo-keywords add stop --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords add help --action help --reply 'Call 555-0100' >/dev/null
+	convo-keywords add hours --action custom --reply 'Open 9-5' >/dev/null
+	run --separate-stderr convo-keywords reset STOP
+	assert_success
+	assert_equal "$stderr" ""
+	run jq -r '[.word, .action, .reply, .default] | @tsv' <<<"$output"
+	assert_output "stop	opt_out	$stop_reply	true"
+	run keyword_field stop reply
+	assert_output "$stop_reply"
+	run keyword_field stop default
+	assert_output "true"
+	run keyword_field help reply
+	assert_output 'Call 555-0100'
+	run keyword_field hours action
+	assert_output "custom"
+	run keyword_field hours reply
+	assert_output 'Open 9-5'
+	run bash -c 'convo-keywords list | wc -l'
+	assert_output "16"
+}
+
+@test "reset of a removed word adds it back" {
+	convo-keywords remove start yes >/dev/null
+	run convo-keywords reset start yes
+	assert_success
+	run keyword_field start action
+	assert_output "opt_in"
+	run keyword_field yes only_unsubscribed
+	assert_output "true"
+}
+
+@test "reset of an unknown word changes nothing" {
+	local events
+
+	convo-keywords add stop --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords add hours --action custom --reply 'Open 9-5' >/dev/null
+	convo-keywords list >before.ndjson
+	events=$(sql "SELECT count(*) FROM convo.keyword_events")
+	run --separate-stderr convo-keywords reset stop nosuchword
+	assert_failure 64
+	assert_equal "$output" ""
+	assert_equal "$stderr" 'convo-keywords: cannot reset keyword "nosuchword": no language pack has it, and account "default" has no such keyword; see convo-keywords list'
+	run --separate-stderr convo-keywords reset stop Hours
+	assert_failure 64
+	assert_equal "$output" ""
+	assert_equal "$stderr" 'convo-keywords: cannot reset keyword "hours": no language pack has it, so it has no standard reply; change it with convo-keywords add or remove it with convo-keywords remove'
+	run keyword_field stop reply
+	assert_output "Bye"
+	run convo-keywords list
+	assert_output "$(cat before.ndjson)"
+	run sql "SELECT count(*) FROM convo.keyword_events"
+	assert_output "$events"
+}
+
+@test "reset of a word follows the languages" {
+	run --separate-stderr convo-keywords reset parar
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: cannot reset keyword "parar": it is only in the es language pack, which account "default" does not use; add the language with convo-keywords settings --lang en,es'
+	run keyword_field parar action
+	assert_output ""
+	convo-keywords settings --lang es >/dev/null
+	convo-keywords -q reset
+	convo-keywords remove start >/dev/null
+	convo-keywords add parar --action opt_out --reply 'Adiós' >/dev/null
+	# START comes from the English pack, as with reset without words.
+	run convo-keywords reset start parar
+	assert_success
+	run jq -r '[.word, .action, .lang] | @tsv' <<<"$output"
+	assert_line --index 0 "start	opt_in	en"
+	assert_line --index 1 "parar	opt_out	es"
+	run keyword_field parar reply
+	assert_output --partial 'Se ha dado de baja'
+	run --separate-stderr convo-keywords reset revoke
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: cannot reset keyword "revoke": it is only in the en language pack, which account "default" does not use; add the language with convo-keywords settings --lang es,en'
+}
+
+@test "history shows reset of a word" {
+	convo-keywords -o ana add stop --action opt_out --reply 'Bye' >/dev/null
+	convo-keywords -o bob reset stop >/dev/null
+	run --separate-stderr convo-keywords history
+	assert_success
+	run jq -c 'select(.word == "stop")
+	    | [.operator, .action, .before.reply, .after.reply]' <<<"$output"
+	assert_output - <<'EOF'
+["ana","change","{brand}: You are unsubscribed and will receive no more messages. Reply START to resubscribe.","Bye"]
+["bob","change","Bye","{brand}: You are unsubscribed and will receive no more messages. Reply START to resubscribe."]
+EOF
+}
+
 @test "export and import round trip" {
 	convo-db account add other >/dev/null 2>&1
 	convo-keywords -a other remove start yes >/dev/null
