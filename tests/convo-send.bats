@@ -974,6 +974,33 @@ END
 	grep -q 'stopping on signal 15' err.txt
 }
 
+@test "stop signal during a retry wait ends the wait" {
+	local i pid rc=0 start
+	start_fake 'status 503 retry-after 30'
+	customer +12015550948 subscribed | convo-ingest -q >/dev/null
+	echo '{"to":"+12015550948","body":"Hello"}' >in.ndjson
+	convo-send -q <in.ndjson >results.ndjson 2>err.txt &
+	pid=$!
+	for i in $(seq 50); do
+		[ "$(requests)" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$(requests)" = 1 ] || fail "no first request"
+	sleep 0.3
+	start=$SECONDS
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	# The answer asked for 30 seconds; the run does not wait them out.
+	[ $((SECONDS - start)) -le 5 ] ||
+	    fail "the run took $((SECONDS - start)) s to stop"
+	assert_equal "$rc" 143
+	run jq -r '[.status, .reason] | join(" ")' results.ndjson
+	assert_output "queued interrupted"
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
+	[ "$(requests)" = 1 ]
+}
+
 @test "unreadable input is an error" {
 	start_fake
 	mkdir input.d
