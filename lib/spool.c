@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jv.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -136,6 +137,17 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Warn that the entry NAME of new is not a regular file and stays there. */
+static void
+warn_not_regular(const struct spool *sp, const char *name)
+{
+	char shown[NAME_MAX + 1];
+
+	warnx("\"%s/new/%s\" is not a regular file, so it stays in new; "
+	    "remove it or move it away", sp->dir,
+	    cli_printable(name, shown, sizeof(shown)));
+}
+
 /*
  * Return 1 for a regular file whose name does not start with a dot. Warn
  * about other entries without a dot, which stay in new: a producer
@@ -145,7 +157,6 @@ static int
 is_spool_file(const struct spool *sp, const struct dirent *d)
 {
 	struct stat st;
-	char name[NAME_MAX + 1];
 	int regular;
 
 	if (d->d_name[0] == '.')
@@ -157,9 +168,7 @@ is_spool_file(const struct spool *sp, const struct dirent *d)
 	else
 		regular = S_ISREG(st.st_mode);
 	if (!regular)
-		warnx("\"%s/new/%s\" is not a regular file, so it stays in "
-		    "new; remove it or move it away", sp->dir,
-		    cli_printable(d->d_name, name, sizeof(name)));
+		warn_not_regular(sp, d->d_name);
 	return regular;
 }
 
@@ -199,16 +208,49 @@ list_new(struct spool *sp, char ***names)
 	return (long)count;
 }
 
-/* Write TEXT to failed/NAME.reason. Returns 0 or -1. */
+#define REASON_SUFFIX	".reason"
+#define REASON_HASH_LEN	16	/* hex digits of SHA-256 in a short name */
+
+/*
+ * Write the name of the reason file of the failed file NAME to REASON:
+ * NAME.reason, unless that is longer than NAME_MAX bytes. Then it is the
+ * first 231 bytes of NAME, fewer when byte 232 continues a UTF-8
+ * character, "~", the first 16 hex digits of the SHA-256 of NAME and
+ * ".reason": at most NAME_MAX bytes. Returns 1 for such a short name.
+ */
 static int
-write_reason(struct spool *sp, const char *name, const struct buf *text)
+reason_name(const char *name, char reason[NAME_MAX + 1])
 {
-	char reason[NAME_MAX + 16];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	size_t len = strlen(name), keep, i;
+
+	if (len + strlen(REASON_SUFFIX) <= NAME_MAX) {
+		snprintf(reason, NAME_MAX + 1, "%s" REASON_SUFFIX, name);
+		return 0;
+	}
+	if (!EVP_Digest(name, len, md, NULL, EVP_sha256(), NULL))
+		errx(EX_SOFTWARE, "cannot compute a SHA-256 digest");
+	/* A UTF-8 character has at most 3 continuation bytes. */
+	keep = NAME_MAX - strlen(REASON_SUFFIX) - 1 - REASON_HASH_LEN;
+	for (i = 0; i < 3 && ((unsigned char)name[keep] & 0xc0) == 0x80; i++)
+		keep--;
+	memcpy(reason, name, keep);
+	reason[keep] = '~';
+	for (i = 0; i < REASON_HASH_LEN / 2; i++)
+		snprintf(reason + keep + 1 + 2 * i, 3, "%02x", md[i]);
+	snprintf(reason + keep + 1 + REASON_HASH_LEN,
+	    NAME_MAX + 1 - keep - 1 - REASON_HASH_LEN, REASON_SUFFIX);
+	return 1;
+}
+
+/* Write TEXT to the file REASON of failed. Returns 0 or -1. */
+static int
+write_reason(struct spool *sp, const char *reason, const struct buf *text)
+{
 	ssize_t n;
 	size_t done = 0;
 	int fd;
 
-	snprintf(reason, sizeof(reason), "%s.reason", name);
 	fd = openat(sp->failed_fd, reason,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0660);
 	if (fd < 0)
@@ -234,19 +276,28 @@ move_file(struct spool_run *run, struct spool_file *f)
 	int to = f->rejected > 0 ? sp->failed_fd : sp->cur_fd;
 	const char *where = f->rejected > 0 ? "failed" : "cur";
 
-	char name[NAME_MAX + 1];
+	char name[NAME_MAX + 1], reason[NAME_MAX + 1], shown[NAME_MAX + 1];
+	int shortened = 0;
 
 	cli_printable(f->name, name, sizeof(name));
-	if (f->rejected > 0 && write_reason(sp, f->name, &f->reason) != 0) {
-		warn("cannot write \"%s/failed/%s.reason\"; \"%s\" stays in "
-		    "new", sp->dir, name, name);
-		run->status = exit_merge(run->status, EX_IOERR);
-		return;
+	if (f->rejected > 0) {
+		shortened = reason_name(f->name, reason);
+		cli_printable(reason, shown, sizeof(shown));
+		if (write_reason(sp, reason, &f->reason) != 0) {
+			warn("cannot write \"%s/failed/%s\"; \"%s\" stays in "
+			    "new", sp->dir, shown, name);
+			run->status = exit_merge(run->status, EX_IOERR);
+			return;
+		}
 	}
 	if (renameat(sp->new_fd, f->name, to, f->name) != 0) {
 		warn("cannot move \"%s/new/%s\" to \"%s/%s\"", sp->dir, name,
 		    sp->dir, where);
 		run->status = exit_merge(run->status, EX_IOERR);
+	} else if (shortened) {
+		warnx("the reason file of \"%s/failed/%s\" is \"%s/failed/%s\", "
+		    "because the file name is too long to add \"%s\"",
+		    sp->dir, name, sp->dir, shown, REASON_SUFFIX);
 	}
 }
 
@@ -455,7 +506,7 @@ read_file(struct spool_run *run, int fd, const struct timespec *mtime)
 	char *first = NULL;
 	size_t len, first_len = 0;
 	long long first_no = 0;
-	int rc, too_long, first_too_long = 0;
+	int rc, too_long, first_too_long = 0, error;
 
 	linereader_init(&r, fd, CONVO_LINE_MAX);
 	if ((rc = next_line(&r, &line, &len, &first_too_long)) == 1) {
@@ -476,9 +527,58 @@ read_file(struct spool_run *run, int fd, const struct timespec *mtime)
 			rc = next_line(&r, &line, &len, &too_long);
 		}
 	}
+	/* The caller reports errno of a failed read. */
+	error = errno;
 	free(first);
 	linereader_free(&r);
+	errno = error;
 	return rc;
+}
+
+/*
+ * Open the file NAME that list_new() found in new and fill *ST. A producer
+ * may have removed or replaced it since: a removed file is skipped, and
+ * an entry that is no longer a regular file gets the warning of the
+ * listing and stays in new. Returns the descriptor, or -1.
+ */
+static int
+open_listed(struct spool_run *run, const char *name, struct stat *st)
+{
+	char shown[NAME_MAX + 1];
+	int fd, error;
+
+	/* O_NONBLOCK, so that a named pipe put in its place cannot block. */
+	fd = openat(run->sp->new_fd, name,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		error = errno;
+		if (error == ENOENT)
+			return -1;
+		/* openat() fails on a symbolic link, given O_NOFOLLOW. */
+		if (fstatat(run->sp->new_fd, name, st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st->st_mode)) {
+			warn_not_regular(run->sp, name);
+			return -1;
+		}
+		errno = error;
+		warn("cannot open \"%s/new/%s\"", run->sp->dir,
+		    cli_printable(name, shown, sizeof(shown)));
+		run->status = exit_merge(run->status, EX_IOERR);
+		return -1;
+	}
+	if (fstat(fd, st) != 0) {
+		warn("cannot read \"%s/new/%s\"", run->sp->dir,
+		    cli_printable(name, shown, sizeof(shown)));
+		run->status = exit_merge(run->status, EX_IOERR);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		warn_not_regular(run->sp, name);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Open and read the file NAME of new into the batch. */
@@ -490,17 +590,9 @@ spool_file(struct spool_run *run, const char *name)
 	char shown[NAME_MAX + 1];
 	int fd;
 
-	fd = openat(run->sp->new_fd, name,
-	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		/* A producer may remove its own file before it is read. */
-		if (errno != ENOENT) {
-			warn("cannot open \"%s/new/%s\"", run->sp->dir,
-			    cli_printable(name, shown, sizeof(shown)));
-			run->status = exit_merge(run->status, EX_IOERR);
-		}
+	fd = open_listed(run, name, &st);
+	if (fd < 0)
 		return;
-	}
 	run->files = xrealloc(run->files,
 	    (run->nfiles + 1) * sizeof(*run->files));
 	f = &run->files[run->nfiles++];
@@ -515,8 +607,7 @@ spool_file(struct spool_run *run, const char *name)
 	 */
 	utf8_replace_invalid(f->path, '?');
 	f->state = FILE_READING;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    read_file(run, fd, &st.st_mtim) < 0) {
+	if (read_file(run, fd, &st.st_mtim) < 0) {
 		warn("cannot read \"%s/new/%s\"", run->sp->dir,
 		    cli_printable(name, shown, sizeof(shown)));
 		run->status = exit_merge(run->status, EX_IOERR);

@@ -235,6 +235,132 @@ setup() {
 	[ "$(count new)" = 0 ]
 }
 
+@test "long failed names keep their reasons" {
+	local name length hash short
+
+	# Names of 248 bytes still fit NAME.reason in NAME_MAX (255) bytes;
+	# longer ones get a shortened reason name. The 249-byte name is 124
+	# two-byte characters and one more byte, so that a cut at byte 231
+	# would split a character.
+	for length in 248 249 255; do
+		name=$(printf 'é%.0s' $(seq 124))
+		name=$name$(printf 'x%.0s' $(seq $((length - 248))))
+		[ "$length" = 248 ] && name=$(printf 'x%.0s' $(seq 248))
+		[ "${#name}" -gt 0 ]
+		[ "$(printf %s "$name" | wc -c)" = "$length" ]
+		echo 'Body=%FF' >"spool/new/$name"
+		run --separate-stderr convo-ingest -q --spool spool
+		assert_failure 65
+		[ -f "spool/failed/$name" ] || fail "$length bytes: not in failed"
+		[ "$(count new)" = 0 ] || fail "$length bytes: still in new"
+		if [ "$length" = 248 ]; then
+			run cat "spool/failed/$name.reason"
+			assert_output --partial 'line 1: '
+			[[ $stderr != *'reason file'* ]] || fail "$stderr"
+			continue
+		fi
+		hash=$(printf %s "$name" | sha256sum | cut -c 1-16)
+		short=$(printf 'é%.0s' $(seq 115))~$hash.reason
+		[ -f "spool/failed/$short" ] ||
+		    fail "$length bytes: no $short in: $(ls spool/failed)"
+		run cat "spool/failed/$short"
+		assert_output --partial 'line 1: '
+		[[ $stderr == *"the reason file of \"spool/failed/$name\" is \"spool/failed/$short\""* ]] ||
+		    fail "$stderr"
+	done
+	run messages
+	assert_output 0
+}
+
+# Hold a SHARE lock on convo.profiles, which blocks the inserts of
+# convo-ingest, until the file "release" exists or a minute has passed.
+hold_profiles() {
+	local i
+
+	psql -X -q "$CONVO_DB" >hold.out 2>&1 <<'EOF' &
+BEGIN;
+LOCK TABLE convo.profiles IN SHARE MODE;
+\! touch locked
+\! timeout 60 sh -c 'until [ -e release ]; do sleep 0.05; done'
+COMMIT;
+EOF
+	HOLD_PID=$!
+	for i in $(seq 100); do
+		[ -e locked ] && return 0
+		sleep 0.05
+	done
+	fail "the lock was not taken: $(cat hold.out)"
+}
+
+# Wait until a convo-ingest waits for a lock, for at most 10 seconds.
+wait_for_blocked_ingest() {
+	local i
+
+	for i in $(seq 200); do
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		    WHERE application_name = 'convo-ingest'
+		    AND wait_event_type = 'Lock'")" = 1 ] && return 0
+		sleep 0.05
+	done
+	fail "convo-ingest did not wait for the lock"
+}
+
+@test "entries changed after listing are named" {
+	local rc=0
+
+	webhook_file a SMw1 0117
+	webhook_file b SMw2 0118
+	webhook_file c SMw3 0119
+	webhook_file d SMw4 0120
+	webhook_file e SMw5 0121
+	hold_profiles
+	convo-ingest -q -b 1 --spool spool >out 2>err &
+	local pid=$!
+	wait_for_blocked_ingest
+	# The run listed every file and waits to record the first one.
+	rm spool/new/b spool/new/c spool/new/d
+	mkdir spool/new/b
+	ln -s a spool/new/c
+	mkfifo spool/new/d
+	touch release
+	wait "$pid" || rc=$?
+	wait "$HOLD_PID"
+	[ "$rc" = 0 ] || fail "exit status $rc: $(cat err)"
+	run cat err
+	refute_output --partial 'Success'
+	assert_line 'convo-ingest: "spool/new/b" is not a regular file, so it stays in new; remove it or move it away'
+	assert_line 'convo-ingest: "spool/new/c" is not a regular file, so it stays in new; remove it or move it away'
+	assert_line 'convo-ingest: "spool/new/d" is not a regular file, so it stays in new; remove it or move it away'
+	assert_equal "${#lines[@]}" 3
+	run jq -r '[.file, .result] | join(" ")' out
+	assert_output "$(printf 'spool/new/a inserted\nspool/new/e inserted')"
+	[ -d spool/new/b ]
+	[ -L spool/new/c ]
+	[ -p spool/new/d ]
+	[ -f spool/cur/a ]
+	[ -f spool/cur/e ]
+}
+
+@test "entry removed after listing is skipped" {
+	local rc=0
+
+	webhook_file a SMv1 0122
+	webhook_file b SMv2 0123
+	hold_profiles
+	convo-ingest -q -b 1 --spool spool >out 2>err &
+	local pid=$!
+	wait_for_blocked_ingest
+	rm spool/new/b
+	touch release
+	wait "$pid" || rc=$?
+	wait "$HOLD_PID"
+	[ "$rc" = 0 ] || fail "exit status $rc: $(cat err)"
+	run cat err
+	assert_output ''
+	run jq -r '[.file, .result] | join(" ")' out
+	assert_output 'spool/new/a inserted'
+}
+
 @test "empty spool records nothing" {
 	run convo-ingest --spool spool
 	assert_success
