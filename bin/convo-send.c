@@ -2120,10 +2120,10 @@ start_provider(struct sender *s)
 {
 	const char *provider = getenv("CONVO_PROVIDER");
 	char msg[1024];
-	int rc;
+	int rc, provider_dry_run = 0;
 
 	if (provider != NULL && strcmp(provider, "dry-run") == 0)
-		s->o.dry_run = 1;
+		provider_dry_run = s->o.dry_run = 1;
 	else if (provider != NULL && *provider != '\0' &&
 	    strcmp(provider, "twilio") != 0)
 		errx(EX_CONFIG, "unknown provider \"%s\" in CONVO_PROVIDER: "
@@ -2131,10 +2131,17 @@ start_provider(struct sender *s)
 	/* A dry run checks the settings too, but needs no credentials. */
 	rc = twilio_init(&s->twilio, s->o.dry_run ?
 	    TWILIO_CREDENTIALS_OPTIONAL : 0, msg, sizeof(msg));
-	if (rc == TWILIO_MISSING)
+	if (rc == TWILIO_MISSING && !s->o.dry_run)
 		errx(EX_CONFIG, "%s; or use --dry-run", msg);
-	if (rc != TWILIO_OK)
+	if (rc == TWILIO_INVALID)
 		errx(EX_CONFIG, "%s", msg);
+	/*
+	 * --dry-run rehearses a real run, so it warns of what would stop
+	 * one. With CONVO_PROVIDER=dry-run no real run is configured.
+	 */
+	if (rc == TWILIO_MISSING && !provider_dry_run && !s->o.quiet)
+		warnx("warning: a run without --dry-run would exit %d, "
+		    "because %s", EX_CONFIG, msg);
 	if (s->twilio.insecure && !s->o.quiet)
 		warnx("warning: %s=1: TLS is neither required nor verified "
 		    "for %s; use it only with a local test server",

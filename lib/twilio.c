@@ -25,6 +25,28 @@ copy_env(const char *name, char *out, size_t n)
 	return 0;
 }
 
+/* Write to ERR that neither ENV_VARIABLE nor FILE_VARIABLE is set. */
+static void
+secret_missing(const char *file_variable, const char *env_variable,
+    char *err, size_t errsz)
+{
+	snprintf(err, errsz, "%s is not set: set it, or name a file that "
+	    "contains it with %s%s", env_variable, file_variable,
+	    strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0 ? ", or use an API "
+	    "key with TWILIO_API_KEY and TWILIO_API_SECRET" : "");
+}
+
+/* Return 1 when FILE_VARIABLE or ENV_VARIABLE is set and not empty. */
+static int
+secret_is_set(const char *file_variable, const char *env_variable)
+{
+	const char *path = getenv(file_variable);
+	const char *value = getenv(env_variable);
+
+	return (path != NULL && *path != '\0') ||
+	    (value != NULL && *value != '\0');
+}
+
 /*
  * Copy the secret from the file named by FILE_VARIABLE, without
  * surrounding white space, or else from ENV_VARIABLE, into OUT.
@@ -40,10 +62,7 @@ load_secret(const char *file_variable, const char *env_variable, char *out,
 	if (path == NULL || *path == '\0') {
 		if (copy_env(env_variable, out, n) == 0)
 			return TWILIO_OK;
-		snprintf(err, errsz, "%s is not set: set it, or name a file "
-		    "that contains it with %s%s", env_variable, file_variable,
-		    strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0 ? ", or use "
-		    "an API key with TWILIO_API_KEY and TWILIO_API_SECRET" : "");
+		secret_missing(file_variable, env_variable, err, errsz);
 		return TWILIO_MISSING;
 	}
 	if (secret_file_read(path, text, sizeof(text), msg, sizeof(msg)) < 0) {
@@ -70,13 +89,37 @@ load_secret(const char *file_variable, const char *env_variable, char *out,
 	return rc;
 }
 
+/*
+ * Fill ERR for a missing TWILIO_ACCOUNT_SID, naming the secret too when
+ * it is not set either. The secret file, if named, is not read.
+ */
+static void
+account_sid_missing(char *err, size_t errsz)
+{
+	const char *file = "CONVO_TWILIO_AUTH_TOKEN_FILE";
+	const char *env = "TWILIO_AUTH_TOKEN";
+	const char *key = getenv("TWILIO_API_KEY");
+	char secret[512];
+
+	if (key != NULL && *key != '\0') {
+		file = "CONVO_TWILIO_API_SECRET_FILE";
+		env = "TWILIO_API_SECRET";
+	}
+	if (secret_is_set(file, env)) {
+		snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set");
+		return;
+	}
+	secret_missing(file, env, secret, sizeof(secret));
+	snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set, and %s", secret);
+}
+
 /* Read the account SID and the secret, filling ERR on failure. */
 static int
 load_credentials(struct twilio *t, char *err, size_t errsz)
 {
 	if (copy_env("TWILIO_ACCOUNT_SID", t->account_sid,
 	    sizeof(t->account_sid)) != 0) {
-		snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set");
+		account_sid_missing(err, errsz);
 		return TWILIO_MISSING;
 	}
 	if (copy_env("TWILIO_API_KEY", t->user, sizeof(t->user)) == 0)
@@ -157,7 +200,7 @@ int
 twilio_init(struct twilio *t, int flags, char *err, size_t errsz)
 {
 	const char *base = getenv("TWILIO_API_BASE");
-	int rc;
+	int rc, missing = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->timeout_ms = 30000;
@@ -165,6 +208,7 @@ twilio_init(struct twilio *t, int flags, char *err, size_t errsz)
 	if (rc == TWILIO_MISSING && (flags & TWILIO_CREDENTIALS_OPTIONAL)) {
 		explicit_bzero(t->secret, sizeof(t->secret));
 		t->user[0] = t->account_sid[0] = '\0';
+		missing = 1;
 		rc = TWILIO_OK;
 	}
 	if (rc != TWILIO_OK)
@@ -180,6 +224,9 @@ twilio_init(struct twilio *t, int flags, char *err, size_t errsz)
 		t->base[strlen(t->base) - 1] = '\0';
 	if ((rc = check_base(t, t->base, err, errsz)) != TWILIO_OK)
 		return rc;
+	/* ERR still has the message of the missing credentials. */
+	if (missing)
+		return TWILIO_MISSING;
 	if (flags & TWILIO_CREDENTIALS_OPTIONAL)
 		return TWILIO_OK;
 	if ((t->multi = curl_multi_init()) == NULL) {

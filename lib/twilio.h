@@ -65,9 +65,10 @@ struct twilio_response {
  * must pass the checks of secret_file_read(). The base must be https
  * unless TWILIO_INSECURE_VARIABLE is 1, which only a loopback base
  * (127.0.0.0/8, [::1], localhost) may use. With
- * TWILIO_CREDENTIALS_OPTIONAL in FLAGS, unset credentials are no error
- * and no libcurl handle is made. Returns TWILIO_OK, or TWILIO_MISSING
- * or TWILIO_INVALID with a message in ERR that never contains a secret.
+ * TWILIO_CREDENTIALS_OPTIONAL in FLAGS, no libcurl handle is made, and
+ * unset credentials still return TWILIO_MISSING but leave T ready for a
+ * dry run, without credentials. Returns TWILIO_OK, or TWILIO_MISSING or
+ * TWILIO_INVALID with a message in ERR that never contains a secret.
  */
 int twilio_init(struct twilio *t, int flags, char *err, size_t errsz);
 

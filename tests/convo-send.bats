@@ -2336,6 +2336,59 @@ sent -"
 	assert_output "null null"
 }
 
+@test "dry run warns of missing credentials" {
+	local hint="set it, or name a file that contains it with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET"
+	local warning="convo-send: warning: a run without --dry-run would exit 78, because"
+
+	customer +12015550936 subscribed | convo-ingest -q >/dev/null
+	customer +12015550937 subscribed | convo-ingest -q >/dev/null
+	unset TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_KEY
+	unset TWILIO_API_SECRET CONVO_PROVIDER
+	unset CONVO_TWILIO_AUTH_TOKEN_FILE CONVO_TWILIO_API_SECRET_FILE
+	printf '{"to":"+12015550936"}\n{"to":"+12015550937"}\n' >to.ndjson
+	run --separate-stderr convo-send --dry-run --body "Hello" <to.ndjson
+	assert_success
+	assert_equal "${stderr_lines[0]}" "$warning TWILIO_ACCOUNT_SID is not set, and TWILIO_AUTH_TOKEN is not set: $hint"
+	# Warned once for two messages, then the summary line.
+	assert_equal "${#stderr_lines[@]}" 2
+	run jq -r .status <<<"$output"
+	assert_output "$(printf 'dry_run\ndry_run')"
+
+	# Only the setting that is missing is named, and no secret.
+	TWILIO_AUTH_TOKEN=s3cret-token-5e1b run --separate-stderr \
+	    convo-send --dry-run --to +12015550936 --body "Hello"
+	assert_success
+	assert_equal "${stderr_lines[0]}" "$warning TWILIO_ACCOUNT_SID is not set"
+	[[ $stderr != *s3cret-token-5e1b* ]] || fail "$stderr"
+	TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 run \
+	    --separate-stderr convo-send --dry-run --to +12015550936 \
+	    --body "Hello"
+	assert_success
+	assert_equal "${stderr_lines[0]}" "$warning TWILIO_AUTH_TOKEN is not set: $hint"
+	TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
+	    TWILIO_API_KEY=SK00000000000000000000000000000001 run \
+	    --separate-stderr convo-send --dry-run --to +12015550936 \
+	    --body "Hello"
+	assert_success
+	assert_equal "${stderr_lines[0]}" "$warning TWILIO_API_SECRET is not set: set it, or name a file that contains it with CONVO_TWILIO_API_SECRET_FILE"
+
+	# A real run fails on the same settings, naming both.
+	run --separate-stderr convo-send --to +12015550936 --body "Hello"
+	assert_failure 78
+	assert_equal "$stderr" "convo-send: TWILIO_ACCOUNT_SID is not set, and TWILIO_AUTH_TOKEN is not set: $hint; or use --dry-run"
+
+	# Quiet runs and the dry-run provider print no warning.
+	run --separate-stderr convo-send -q --dry-run --to +12015550936 \
+	    --body "Hello"
+	assert_success
+	assert_equal "$stderr" ""
+	CONVO_PROVIDER=dry-run run --separate-stderr convo-send \
+	    --to +12015550936 --body "Hello"
+	assert_success
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_equal "${stderr_lines[0]}" "convo-send: 0 sent, 0 duplicate, 0 deferred, 0 rejected, 0 failed, 0 unknown, 0 queued, 0 skipped, 1 dry run"
+}
+
 @test "plain http needs the test setting" {
 	start_fake
 	unset CONVO_INSECURE_TLS_FOR_TESTING
