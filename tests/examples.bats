@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The examples under share/convo/examples, run as a user would run them:
 # the crontab's jobs with a fake mail(1), the scripts against the
-# test database and the fake Twilio API.
+# test database and the fake Twilio API. Also the README's commands
+# that send through that fake.
 
 load helper
 
@@ -230,6 +231,38 @@ customer() {
 	    reply.txt
 	assert_success
 	[[ $stderr == *'no unread conversation contains "nothing-like-this"'* ]]
+}
+
+# Print the README's commands that send through the fake Twilio API,
+# from the line that starts it to the one that stops it.
+readme_fake_commands() {
+	awk '/^    tests\/fake-twilio / { on = 1 }
+	    on { sub(/^    /, ""); print }
+	    on && /^kill / { exit }' "$CONVO_SOURCE/README.md"
+}
+
+@test "README sends through the fake API" {
+	local commands
+
+	run grep -c '^    make all units$' "$CONVO_SOURCE/README.md"
+	assert_output 1
+	commands=$(readme_fake_commands)
+	[ -n "$commands" ] || fail "the README shows no fake-twilio commands"
+	convo-ingest -q "$SAMPLE" >/dev/null
+	# The README runs from the source tree, where "make all units"
+	# puts bin/ and tests/fake-twilio.
+	mkdir tests
+	ln -s "$CONVO_BUILD/bin" bin
+	ln -s "$FAKE_TWILIO" tests/fake-twilio
+	# The trap stops the fake when a command fails before "kill %1".
+	run --separate-stderr timeout 60 bash -e -c \
+	    "trap 'kill \$(jobs -p) 2>/dev/null || true' EXIT
+$commands"
+	[ "$status" = 0 ] || fail "status $status: $stderr"
+	run jq -r '[.to, .status] | join(" ")' <<<"$output"
+	assert_output "+12015550123 sent"
+	run jq -r .form.Body fake.ndjson
+	assert_output "Yes, size 8 in black"
 }
 
 @test "export-thread writes a transcript" {
