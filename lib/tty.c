@@ -96,21 +96,56 @@ tty_escape(struct buf *b, const char *s, size_t n)
 		buf_add(b, "", 0);
 }
 
-/* Decode the character at S into its length, at least 1, and *WIDTH. */
+/* Return the width of the escape that tty_escape() writes for CP. */
 static size_t
-next_char(const char *s, size_t n, size_t *width)
+escape_width(utf8proc_int32_t cp)
 {
-	utf8proc_int32_t cp;
-	size_t step = decode(s, n, &cp);
+	if (cp == '\n' || cp == '\r' || cp == '\t')
+		return 2;
+	if (cp < 0x80)
+		return 4;	/* \xNN */
+	return cp > 0xffff ? 7 : 6;	/* \uNNNN, \uNNNNN */
+}
+
+/*
+ * Return the length in bytes of the unit at S (N > 0 bytes) that text is
+ * cut and wrapped by, at least 1, and put its width once escaped in
+ * *WIDTH. A byte that is not UTF-8 and a character that tty_escape()
+ * escapes are each a unit, shown as one escape. Other text is cut into
+ * grapheme clusters, such as a letter and its combining marks or an
+ * emoji sequence joined by U+200D. A cluster is as wide as its
+ * characters by utf8proc_charwidth(), added up.
+ * NOTE: terminals differ on emoji sequences. The sum is at least what
+ * most show, except for a character that U+FE0F turns into a 2-column
+ * emoji, which counts as its base, often 1 column.
+ */
+static size_t
+next_unit(const char *s, size_t n, size_t *width)
+{
+	utf8proc_int32_t cp, next, state = 0;
+	size_t len, step;
 	int w;
 
-	if (step == 0) {
-		*width = 1;
+	len = decode(s, n, &cp);
+	if (len == 0) {
+		*width = 4;	/* \xNN */
 		return 1;
+	}
+	if (is_control(cp)) {
+		*width = escape_width(cp);
+		return len;
 	}
 	w = utf8proc_charwidth(cp);
 	*width = w > 0 ? (size_t)w : 0;
-	return step;
+	while (len < n && (step = decode(s + len, n - len, &next)) > 0 &&
+	    !is_control(next) &&
+	    !utf8proc_grapheme_break_stateful(cp, next, &state)) {
+		w = utf8proc_charwidth(next);
+		*width += w > 0 ? (size_t)w : 0;
+		len += step;
+		cp = next;
+	}
+	return len;
 }
 
 size_t
@@ -119,7 +154,7 @@ tty_width(const char *s, size_t n)
 	size_t i = 0, width = 0, w;
 
 	while (i < n) {
-		i += next_char(s + i, n - i, &w);
+		i += next_unit(s + i, n - i, &w);
 		width += w;
 	}
 	return width;
@@ -131,7 +166,7 @@ tty_fit(const char *s, size_t n, size_t columns, size_t *width)
 	size_t i = 0, used = 0, step, w;
 
 	while (i < n) {
-		step = next_char(s + i, n - i, &w);
+		step = next_unit(s + i, n - i, &w);
 		if (used + w > columns)
 			break;
 		used += w;
@@ -148,15 +183,45 @@ tty_cut(struct buf *b, const char *s, size_t n, size_t columns)
 	size_t width = tty_width(s, n), len;
 
 	if (width <= columns) {
-		buf_add(b, s, n);
+		tty_escape(b, s, n);
 		return width;
 	}
 	if (columns == 0)
 		return 0;
 	len = tty_fit(s, n, columns - 1, &width);
-	buf_add(b, s, len);
+	tty_escape(b, s, len);
 	buf_adds(b, ELLIPSIS);
 	return width + 1;
+}
+
+/*
+ * Return 1 when the N bytes at S start with a space that is a unit of
+ * its own, not the base of a cluster such as a space and a combining
+ * mark.
+ */
+static int
+is_space_unit(const char *s, size_t n)
+{
+	size_t w;
+
+	return s[0] == ' ' && next_unit(s, n, &w) == 1;
+}
+
+/*
+ * Return the offset after the last space unit in the LEN bytes at S, or
+ * LEN when there is none.
+ */
+static size_t
+after_last_space(const char *s, size_t len)
+{
+	size_t i = 0, end = len, w;
+
+	while (i < len) {
+		if (is_space_unit(s + i, len - i))
+			end = i + 1;
+		i += next_unit(s + i, len - i, &w);
+	}
+	return end;
 }
 
 size_t
@@ -166,21 +231,17 @@ tty_wrap(const char *s, size_t n, size_t columns, size_t *next)
 
 	len = tty_fit(s, n, columns, NULL);
 	if (len == 0)
-		len = next_char(s, n, &w);
+		len = next_unit(s, n, &w);
 	if (len >= n) {
 		*next = n;
 		return n;
 	}
 	end = len;
 	/* A space right after the line ends a word, so no word is split. */
-	if (s[len] != ' ') {
-		while (end > 0 && s[end - 1] != ' ')
-			end--;
-		if (end == 0)
-			end = len;
-	}
+	if (!is_space_unit(s + len, n - len))
+		end = after_last_space(s, len);
 	*next = end;
-	while (*next < n && s[*next] == ' ')
+	while (*next < n && is_space_unit(s + *next, n - *next))
 		(*next)++;
 	while (end > 0 && s[end - 1] == ' ')
 		end--;

@@ -38,31 +38,37 @@
 void tty_escape(struct buf *b, const char *s, size_t n);
 
 /*
- * Return the display width in columns of the N bytes of UTF-8 at S, by
- * utf8proc_charwidth(). A byte that is not valid UTF-8 counts as one
- * column, as tty_escape() would show it as one.
+ * The functions below measure, cut and wrap the N bytes at S as
+ * tty_escape() shows them. They never cut inside a unit, which is a
+ * grapheme cluster or one escape. A cluster is a letter with its
+ * combining marks, an emoji sequence or the like, and is as wide as its
+ * characters by utf8proc_charwidth(), added up. An escape, such as
+ * "\x1b" for ESC or "\u202e" for a bidi override, is as wide as its
+ * text. Text without controls or invalid UTF-8, such as the views' own,
+ * shows unchanged.
  */
+
+/* Return the display width in columns of the N bytes at S, escaped. */
 size_t tty_width(const char *s, size_t n);
 
 /*
  * Return the length in bytes of the longest prefix of the N bytes at S
- * that fits in COLUMNS columns. The prefix ends on a character boundary
- * and keeps zero-width characters, such as combining marks, that follow
- * its last character. Its width goes to *WIDTH unless WIDTH is NULL.
+ * that fits in COLUMNS columns once escaped, ending between two units.
+ * Its width goes to *WIDTH unless WIDTH is NULL.
  */
 size_t tty_fit(const char *s, size_t n, size_t columns, size_t *width);
 
 /*
- * Append the N bytes at S to B, cut to COLUMNS columns: text that is
- * wider loses its end and gets "…" in its last column. Returns the
- * width appended.
+ * Append the N bytes at S to B, escaped and cut to COLUMNS columns: text
+ * that is wider loses its end and gets "…" in its last column. Returns
+ * the width appended.
  */
 size_t tty_cut(struct buf *b, const char *s, size_t n, size_t columns);
 
 /*
  * Return the length in bytes of the first line of the N bytes at S when
- * they are wrapped at COLUMNS columns: after the last space that fits,
- * else at the last character that fits, and at least one character.
+ * they are wrapped at COLUMNS columns once escaped: after the last space
+ * that fits, else at the last unit that fits, and at least one unit.
  * The offset where the next line starts, past the spaces at the break,
  * goes to *NEXT.
  */

@@ -327,18 +327,31 @@ view_flush(void)
 /*
  * The views for people. A line is built in a buffer with its width in
  * columns. Padding waits until text follows, so that no line ends in
- * spaces.
+ * spaces. A line with a limit, the terminal's width, cuts the text that
+ * would go past it and drops the text that starts past it.
  */
 struct line {
 	struct buf b;
 	size_t width;
 	size_t pending;		/* spaces owed before the next text */
+	size_t limit;		/* maximum width, 0 for none */
 	int color;
 };
 
 #define NAME_MIN	10	/* columns the name keeps on narrow screens */
 #define TEXT_MIN	10	/* columns a message keeps on narrow screens */
 #define CLOCK_WIDTH	6	/* "09:30 " */
+
+/* Return the columns left for text after the padding, or SIZE_MAX. */
+static size_t
+line_room(const struct line *l)
+{
+	if (l->limit == 0)
+		return SIZE_MAX;
+	if (l->width + l->pending >= l->limit)
+		return 0;
+	return l->limit - l->width - l->pending;
+}
 
 static void
 line_flush_padding(struct line *l)
@@ -349,34 +362,33 @@ line_flush_padding(struct line *l)
 	}
 }
 
+/*
+ * Add the N bytes at S, escaped and cut to COLUMNS columns and to the
+ * room left. Nothing is added, not even padding, when no room is left.
+ */
+static void
+line_add_text(struct line *l, const char *s, size_t n, size_t columns)
+{
+	size_t room = line_room(l);
+
+	if (room == 0)
+		return;
+	line_flush_padding(l);
+	l->width += tty_cut(&l->b, s, n, columns < room ? columns : room);
+}
+
 /* Add the program's own text S. */
 static void
 line_add(struct line *l, const char *s)
 {
-	line_flush_padding(l);
-	buf_adds(&l->b, s);
-	l->width += tty_width(s, strlen(s));
-}
-
-/* Add N bytes of text that tty_escape() wrote. */
-static void
-line_add_escaped(struct line *l, const char *s, size_t n)
-{
-	line_flush_padding(l);
-	buf_add(&l->b, s, n);
-	l->width += tty_width(s, n);
+	line_add_text(l, s, strlen(s), SIZE_MAX);
 }
 
 /* Add untrusted text S, escaped and cut to COLUMNS columns. */
 static void
 line_add_untrusted(struct line *l, const char *s, size_t columns)
 {
-	struct buf e = { 0 };
-
-	line_flush_padding(l);
-	tty_escape(&e, s, strlen(s));
-	l->width += tty_cut(&l->b, e.data, e.len, columns);
-	buf_free(&e);
+	line_add_text(l, s, strlen(s), columns);
 }
 
 /* Pad the line with spaces up to column COLUMN. */
@@ -387,12 +399,17 @@ line_pad(struct line *l, size_t column)
 		l->pending = column - l->width;
 }
 
+/*
+ * Start the SGR color SGR. The padding before it comes first, so that
+ * it is not colored, unless no text can follow it on the line.
+ */
 static void
 line_color(struct line *l, const char *sgr)
 {
 	if (!l->color)
 		return;
-	line_flush_padding(l);
+	if (line_room(l) > 0)
+		line_flush_padding(l);
 	buf_adds(&l->b, sgr);
 }
 
@@ -574,13 +591,7 @@ display_name(jv rec)
 static size_t
 escaped_width(const char *s)
 {
-	struct buf e = { 0 };
-	size_t width;
-
-	tty_escape(&e, s, strlen(s));
-	width = tty_width(e.data, e.len);
-	buf_free(&e);
-	return width;
+	return tty_width(s, strlen(s));
 }
 
 static void
@@ -620,6 +631,9 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 		w->name = max_size(NAME_MIN, t->columns / 4);
 	if (t->columns < ID_COLUMNS_MIN)
 		w->id = 0;
+	/* Too narrow for NAME_MIN and the time, the name takes what is left. */
+	if (w->name + w->when + 4 > t->columns && t->columns > w->when + 5)
+		w->name = t->columns - w->when - 4;
 }
 
 /* Singular and plural nouns of a kind of media item. */
@@ -734,7 +748,7 @@ add_last_body(struct line *l, jv rec, size_t columns)
 static int
 table_row(jv rec, const struct view_tty *t, const struct table *w)
 {
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	char when[TTY_TIME_MAX];
 	int unread = number_at(rec, "unread_count") > 0;
 	size_t column = 2;
@@ -801,23 +815,28 @@ view_print_counts(jv counts, const struct view_tty *t)
 	static const char *const keys[] = {
 		"open", "snoozed", "closed", "unread", "flagged", "blocked"
 	};
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	char number[32];
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (i > 0)
-			line_pad(&l, l.width + 2);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && rc == 0; i++) {
 		snprintf(number, sizeof(number), "%.0f",
 		    number_at(counts, keys[i]));
+		/* A count that does not fit goes to the next line, whole. */
+		if (i > 0 && l.width + 2 + strlen(number) + 1 +
+		    strlen(keys[i]) > t->columns)
+			rc = line_print(&l);
+		else if (i > 0)
+			line_pad(&l, l.width + 2);
 		line_color(&l, TTY_BOLD);
 		line_add(&l, number);
 		line_reset(&l);
 		line_pad(&l, l.width + 1);
 		line_add(&l, keys[i]);
 	}
-	rc = line_print(&l);
+	if (rc == 0)
+		rc = line_print(&l);
 	buf_free(&l.b);
 	jv_free(counts);
 	return rc;
@@ -833,7 +852,7 @@ outbound_indent(const struct view_tty *t)
 static int
 chat_day(struct view_tty *t, const char *at)
 {
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	char day[TTY_TIME_MAX], text[TTY_TIME_MAX + 16];
 	size_t width;
 	int rc;
@@ -844,6 +863,11 @@ chat_day(struct view_tty *t, const char *at)
 	snprintf(t->day, sizeof(t->day), "%s", day);
 	snprintf(text, sizeof(text), "── %s ──", day);
 	width = tty_width(text, strlen(text));
+	/* On a narrow terminal the date goes without its rules. */
+	if (width > t->columns) {
+		snprintf(text, sizeof(text), "%s", day);
+		width = tty_width(text, strlen(text));
+	}
 	if (t->columns > width)
 		line_pad(&l, (t->columns - width) / 2);
 	line_color(&l, TTY_DIM);
@@ -855,24 +879,47 @@ chat_day(struct view_tty *t, const char *at)
 }
 
 /*
- * Add the N bytes of escaped TEXT from the current column, wrapped at
- * the terminal width, with continuation lines indented to INDENT. The
- * last line stays in L for more text.
+ * Return the column that continuation lines start at in place of INDENT,
+ * so that they keep TEXT_MIN columns, or all, on a terminal of COLUMNS.
+ */
+static size_t
+wrap_indent(size_t indent, size_t columns)
+{
+	if (indent + TEXT_MIN <= columns)
+		return indent;
+	return columns > TEXT_MIN ? columns - TEXT_MIN : 0;
+}
+
+/*
+ * Add the N bytes of untrusted TEXT, escaped, from the current column in
+ * the color SGR (NULL for none), wrapped at the terminal width, with
+ * continuation lines at column INDENT. Text that does not fit in the
+ * room after a prefix such as the time starts on the next line when
+ * less than TEXT_MIN columns are left. The last line stays in L for more
+ * text.
  */
 static int
 chat_wrap(struct line *l, const char *text, size_t n, size_t indent,
-    const struct view_tty *t)
+    const char *sgr, const struct view_tty *t)
 {
 	size_t start = 0, len, next, room;
 	int rc = 0;
 
+	indent = wrap_indent(indent, t->columns);
 	while (start < n && rc == 0) {
-		line_flush_padding(l);
-		room = TEXT_MIN;
-		if (t->columns > l->width + TEXT_MIN)
-			room = t->columns - l->width;
+		room = line_room(l);
+		if (room < TEXT_MIN && l->width + l->pending > indent &&
+		    tty_width(text + start, n - start) > room) {
+			rc = line_print(l);
+			line_pad(l, indent);
+			continue;
+		}
 		len = tty_wrap(text + start, n - start, room, &next);
-		line_add_escaped(l, text + start, len);
+		if (sgr != NULL)
+			line_color(l, sgr);
+		line_add_text(l, text + start, len, SIZE_MAX);
+		if (sgr != NULL)
+			line_reset(l);
 		start += next;
 		if (start < n) {
 			rc = line_print(l);
@@ -926,23 +973,21 @@ static int
 chat_meta(struct line *l, jv rec, size_t indent, int has_text,
     const struct view_tty *t)
 {
-	struct buf meta = { 0 }, escaped = { 0 };
+	struct buf meta = { 0 };
 	int failed = outbound_meta(&meta, rec), rc = 0;
 
 	if (meta.len == 0)
 		return 0;
-	tty_escape(&escaped, meta.data, meta.len);
-	if (has_text && l->width + 2 + tty_width(escaped.data, escaped.len) <=
+	if (has_text && l->width + 2 + tty_width(meta.data, meta.len) <=
 	    t->columns) {
 		line_pad(l, l->width + 2);
 	} else if (has_text) {
 		rc = line_print(l);
-		line_pad(l, indent);
+		line_pad(l, wrap_indent(indent, t->columns));
 	}
-	line_color(l, failed ? TTY_RED : TTY_DIM);
-	line_add_escaped(l, escaped.data, escaped.len);
-	line_reset(l);
-	buf_free(&escaped);
+	if (rc == 0)
+		rc = chat_wrap(l, meta.data, meta.len, indent,
+		    failed ? TTY_RED : TTY_DIM, t);
 	buf_free(&meta);
 	return rc;
 }
@@ -952,7 +997,8 @@ chat_meta(struct line *l, jv rec, size_t indent, int has_text,
  * first on the current line when INLINE is 1.
  */
 static int
-chat_media(struct line *l, jv rec, size_t indent, int inline_first)
+chat_media(struct line *l, jv rec, size_t indent, int inline_first,
+    const struct view_tty *t)
 {
 	jv media = jv_object_get(jv_copy(rec), jv_string("media")), item;
 	const char *url;
@@ -967,13 +1013,12 @@ chat_media(struct line *l, jv rec, size_t indent, int inline_first)
 		    JV_KIND_OBJECT ? string_at(item, "url", NULL) : NULL;
 		if (url != NULL && (i > 0 || !inline_first)) {
 			rc = line_print(l);
-			line_pad(l, indent);
+			line_pad(l, wrap_indent(indent, t->columns));
 		}
-		if (url != NULL) {
-			line_color(l, TTY_UNDERLINE);
-			line_add_untrusted(l, url, SIZE_MAX);
-			line_reset(l);
-		}
+		/* A URL is wrapped, not cut, so that all of it shows. */
+		if (url != NULL && rc == 0)
+			rc = chat_wrap(l, url, strlen(url), indent,
+			    TTY_UNDERLINE, t);
 		jv_free(item);
 	}
 	jv_free(media);
@@ -1003,7 +1048,7 @@ chat_prefix(struct line *l, jv rec, const struct view_tty *t)
 static int
 chat_message(struct view_tty *t, jv rec)
 {
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	struct buf text = { 0 };
 	const char *body = string_at(rec, "body", NULL);
 	const char *word = string_at(rec, "keyword", "word");
@@ -1022,14 +1067,14 @@ chat_message(struct view_tty *t, jv rec)
 		line_pad(&l, l.width + 1);
 		buf_reset(&text);
 	}
-	tty_escape(&text, body != NULL ? body : "", body != NULL ?
-	    strlen(body) : 0);
-	rc = chat_wrap(&l, text.data, text.len, indent, t);
+	if (body != NULL)
+		buf_adds(&text, body);
+	rc = chat_wrap(&l, text.data, text.len, indent, NULL, t);
 	if (rc == 0 && string_is(string_at(rec, "direction", NULL),
 	    "outbound"))
 		rc = chat_meta(&l, rec, indent, text.len > 0, t);
 	if (rc == 0)
-		rc = chat_media(&l, rec, indent, l.width <= indent);
+		rc = chat_media(&l, rec, indent, l.width <= indent, t);
 	if (rc == 0)
 		rc = line_print(&l);
 	buf_free(&text);
@@ -1053,7 +1098,7 @@ consent_time(jv rec)
 static int
 chat_consent(struct view_tty *t, jv rec)
 {
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	struct buf note = { 0 };
 	const char *status = string_at(rec, "status", NULL);
 	const char *method = string_at(rec, "method", NULL);
@@ -1066,6 +1111,7 @@ chat_consent(struct view_tty *t, jv rec)
 	line_add(&l, clock[0] != '\0' ? clock : "--:--");
 	line_reset(&l);
 	line_pad(&l, CLOCK_WIDTH);
+	buf_adds(&note, "— ");
 	buf_adds(&note, status != NULL ? status : "consent change");
 	if (method != NULL) {
 		buf_adds(&note, " (");
@@ -1076,13 +1122,11 @@ chat_consent(struct view_tty *t, jv rec)
 		}
 		buf_adds(&note, ")");
 	}
-	line_color(&l, string_is(status, "unsubscribed") ? TTY_YELLOW :
-	    TTY_GREEN);
-	line_add(&l, "— ");
-	line_add_untrusted(&l, note.data, SIZE_MAX);
-	line_add(&l, " —");
-	line_reset(&l);
-	rc = line_print(&l);
+	buf_adds(&note, " —");
+	rc = chat_wrap(&l, note.data, note.len, CLOCK_WIDTH,
+	    string_is(status, "unsubscribed") ? TTY_YELLOW : TTY_GREEN, t);
+	if (rc == 0)
+		rc = line_print(&l);
 	buf_free(&note);
 	buf_free(&l.b);
 	return rc;
@@ -1104,41 +1148,58 @@ view_print_chat(struct view_tty *t, jv record)
 	return rc;
 }
 
+/*
+ * Add untrusted ITEM, cut to COLUMNS columns, in the color SGR (NULL for
+ * none), two columns after the text of L. An item that does not fit
+ * whole in what is left of the line starts the next one.
+ */
+static int
+line_add_item(struct line *l, const char *item, size_t columns,
+    const char *sgr)
+{
+	size_t width = escaped_width(item);
+	int rc = 0;
+
+	if (width > columns)
+		width = columns;
+	if (l->width > 0 && l->limit > 0 && l->width + 2 + width > l->limit)
+		rc = line_print(l);
+	else if (l->width > 0)
+		line_pad(l, l->width + 2);
+	if (sgr != NULL)
+		line_color(l, sgr);
+	line_add_untrusted(l, item, columns);
+	if (sgr != NULL)
+		line_reset(l);
+	return rc;
+}
+
 int
 view_print_thread(struct view_tty *t, const char *name, const char *phone,
     const char *channel, const char *conversation_id, const char *note)
 {
-	struct line l = { .color = t->color };
+	struct line l = { .color = t->color, .limit = t->columns };
 	int rc = 0;
 
 	if (t->threads++ > 0)
 		rc = line_print(&l);
 	t->day[0] = '\0';
-	line_color(&l, TTY_BOLD);
-	line_add_untrusted(&l, name != NULL ? name : phone,
-	    max_size(NAME_MIN, t->columns / 2));
-	line_reset(&l);
-	if (name != NULL) {
-		line_pad(&l, l.width + 2);
-		line_add_untrusted(&l, phone, SIZE_MAX);
-	}
-	line_color(&l, TTY_DIM);
-	if (channel != NULL && strcmp(channel, "sms") != 0) {
-		line_pad(&l, l.width + 2);
-		line_add_untrusted(&l, channel, 20);
-	}
-	if (conversation_id != NULL) {
-		line_pad(&l, l.width + 2);
-		line_add_untrusted(&l, conversation_id, SIZE_MAX);
-	}
-	line_reset(&l);
+	if (rc == 0)
+		rc = line_add_item(&l, name != NULL ? name : phone,
+		    max_size(NAME_MIN, t->columns / 2), TTY_BOLD);
+	if (rc == 0 && name != NULL)
+		rc = line_add_item(&l, phone, SIZE_MAX, NULL);
+	if (rc == 0 && channel != NULL && strcmp(channel, "sms") != 0)
+		rc = line_add_item(&l, channel, 20, TTY_DIM);
+	if (rc == 0 && conversation_id != NULL)
+		rc = line_add_item(&l, conversation_id, SIZE_MAX, TTY_DIM);
 	if (rc == 0)
 		rc = line_print(&l);
+	/* The note may be a command to copy, so it is wrapped, not cut. */
 	if (rc == 0 && note != NULL) {
-		line_color(&l, TTY_DIM);
-		line_add_untrusted(&l, note, SIZE_MAX);
-		line_reset(&l);
-		rc = line_print(&l);
+		rc = chat_wrap(&l, note, strlen(note), 0, TTY_DIM, t);
+		if (rc == 0)
+			rc = line_print(&l);
 	}
 	buf_free(&l.b);
 	return rc;

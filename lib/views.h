@@ -164,22 +164,27 @@ void view_tty_init(struct view_tty *t);
  */
 int view_print_table(jv conversations, const struct view_tty *t);
 
-/* Print a conversation_counts record (consumed) on one line. */
+/*
+ * Print a conversation_counts record (consumed) on one line, or on more
+ * when the terminal is too narrow for one.
+ */
 int view_print_counts(jv counts, const struct view_tty *t);
 
 /*
  * Print the header of a thread: the customer's NAME (NULL when unknown),
- * PHONE, CHANNEL and CONVERSATION_ID (NULL when none), and NOTE (NULL
- * for none) on a line of its own. Returns 0 or -1.
+ * PHONE, CHANNEL and CONVERSATION_ID (NULL when none), with each item
+ * that does not fit on a line of its own, then NOTE (NULL for none),
+ * wrapped at the terminal width. Returns 0 or -1.
  */
 int view_print_thread(struct view_tty *t, const char *name,
     const char *phone, const char *channel, const char *conversation_id,
     const char *note);
 
 /*
- * Print a message or consent_change record (consumed) as chat lines,
- * after a day separator when its local date differs from the previous
- * record's. Returns 0 or -1.
+ * Print a message or consent_change record (consumed) as chat lines no
+ * wider than the terminal, after a day separator when its local date
+ * differs from the previous record's. Text and URLs are wrapped, and
+ * only a prefix wider than the terminal is cut. Returns 0 or -1.
  */
 int view_print_chat(struct view_tty *t, jv record);
 

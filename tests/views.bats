@@ -188,6 +188,62 @@ EOF
 	assert_output 30
 }
 
+@test "narrow list fits the terminal" {
+	local cols
+
+	vary_conversations
+	for cols in 30 20 12; do
+		run on_tty "convo-list --status all" "$cols"
+		assert_success
+		assert_equal "${#lines[@]}" 4
+		run max_width <<<"$(strip_sgr <<<"$output")"
+		[ "$output" -le "$cols" ] || fail "$cols columns: $output wide"
+	done
+	export NO_COLOR=1
+	run on_tty "convo-list --status all" 30
+	assert_output - <<'EOF'
+* Cy Park      3m
+* Bo Tran      3m  snoozed
+  Ada Quinn   54m  closed
+* +15005550…   2h  blocked fl…
+EOF
+	run on_tty "convo-list --status all" 16
+	assert_line --index 0 "* Cy Park     3m"
+}
+
+@test "list cuts names between units" {
+	local flag=$'\xf0\x9f\x87\xba\xf0\x9f\x87\xb8'
+
+	# The name column is 20 wide. Columns 17 to 22 of the first name are
+	# the escape \u202e, and columns 19 and 20 of the second are a flag
+	# of two regional indicators, one column each by utf8proc.
+	jq -nc --arg flag "$flag" '
+	    {type: "profile", phone: "+15005550171",
+	     first_name: "Abcdefghijklmnop\u202eqrs"},
+	    {type: "profile", phone: "+15005550172",
+	     first_name: "Abcdefghijklmnopqr\($flag)s"}' | ingest -
+	inbound +15005550171 SMcut1 hello | ingest -
+	inbound +15005550172 SMcut2 hello | ingest -
+	export NO_COLOR=1
+	run on_tty "convo-list" 80
+	assert_success
+	assert_line --index 0 '* c_2  Abcdefghijklmnopqr…   1m  hello'
+	assert_line --index 1 '* c_1  Abcdefghijklmnop…     1m  hello'
+	run iconv -f UTF-8 -t UTF-8 <<<"$output"
+	assert_success
+}
+
+@test "counts wrap on narrow terminal" {
+	vary_conversations
+	export NO_COLOR=1
+	run on_tty "convo-list --counts --status all" 30
+	assert_success
+	assert_output - <<'EOF'
+2 open  1 snoozed  1 closed
+3 unread  1 flagged  1 blocked
+EOF
+}
+
 @test "read on terminal prints chat" {
 	ingest "$THREAD"
 	export NO_COLOR=1
@@ -205,6 +261,61 @@ Rae Moss  +15005550131  $id
 09:45 [keyword STOP] STOP
 09:45 — unsubscribed (keyword STOP) —
 EOF
+}
+
+@test "narrow read fits the terminal" {
+	local cols
+
+	ingest "$THREAD"
+	hostile_thread | ingest -
+	for cols in 30 20 12; do
+		for phone in $RAE +15005550161; do
+			CONVO_NOW=2026-11-12T10:04:00Z run on_tty \
+			    "convo-read -N $phone; convo-read -N -n 2 $phone" \
+			    "$cols"
+			assert_success
+			run max_width <<<"$(strip_sgr <<<"$output")"
+			[ "$output" -le "$cols" ] ||
+			    fail "$phone at $cols columns: $output wide"
+		done
+	done
+}
+
+@test "narrow read wraps what it cannot cut" {
+	ingest "$THREAD"
+	export NO_COLOR=1
+	id=$(conversation_of $RAE)
+	CONVO_NOW=2026-11-12T10:04:00Z run on_tty "convo-read -N $RAE" 30
+	assert_success
+	assert_output - <<EOF
+Rae Moss  +15005550131  $id
+    ── Thu 12 Nov 2026 ──
+  → 09:00 Fall sale: boots 30%
+          off. Reply STOP to
+          opt out.
+          campaign ·
+          undelivered · error
+          30003
+09:30 Can I return boots I
+      bought online?
+09:31 https://media.example.co
+      m/r/boots.png
+  → 09:40 Yes, within 30 days
+          with the receipt.
+          delivered
+09:45 [keyword STOP] STOP
+09:45 — unsubscribed (keyword
+      STOP) —
+EOF
+	CONVO_NOW=2026-11-12T10:04:00Z run on_tty \
+	    "convo-read -N -n 2 $RAE" 30
+	assert_line --index 1 'older messages: convo-read'
+	assert_line --index 2 --regexp "^--before m_[0-9]+ $id\$"
+	CONVO_NOW=2026-11-12T10:04:00Z run on_tty "convo-read -N $RAE" 16
+	assert_line --index 0 'Rae Moss'
+	assert_line --index 1 '+15005550131'
+	assert_line --index 2 "$id"
+	assert_line --index 3 'Thu 12 Nov 2026'
 }
 
 @test "read separates days" {
@@ -291,7 +402,8 @@ EOF
 	[[ $output != *"$ESC"* ]]
 	[[ $output != *$'\a'* ]]
 	[[ $output != *$'\x7f'* ]]
-	assert_line --index 0 --partial '* c_1  Eve\x1b[31m Mal\u20…'
+	# The name is cut before the escape \u202e, not inside it.
+	assert_line --index 0 --partial '* c_1  Eve\x1b[31m Mal…  '
 	assert_line --index 0 --partial 'title \x1b]0;evil\x07 clear \x1b[2J'
 	assert_line --index 1 --partial 'Eve\x1b[31m Mal\u202eory'
 	assert_line --index 3 --partial 'title \x1b]0;evil\x07 clear \x1b[2J'

@@ -19,6 +19,11 @@
 #define EMOJI	"\xf0\x9f\x98\x80"	/* U+1F600, 2 columns */
 #define COMBINING_ACUTE	"\xcc\x81"	/* U+0301, 0 columns */
 #define ELLIPSIS	"\xe2\x80\xa6"		/* U+2026 */
+#define RLO	"\xe2\x80\xae"		/* U+202E, escaped as \u202e */
+/* The flag of the US: two regional indicators, U+1F1FA U+1F1F8. */
+#define FLAG	"\xf0\x9f\x87\xba\xf0\x9f\x87\xb8"
+/* U+1F469 U+200D U+1F4BB, woman technologist: one cluster, 4 columns. */
+#define ZWJ_EMOJI	"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb"
 
 struct escape_case {
 	const char *name;
@@ -83,7 +88,12 @@ static const struct width_case widths[] = {
 	{ "combining mark adds nothing", "e" COMBINING_ACUTE, 1 },
 	{ "ellipsis is one column", ELLIPSIS, 1 },
 	{ "arrow is one column", "\xe2\x86\x92", 1 },
-	{ "invalid byte is one column", "\xff", 1 },
+	{ "invalid byte is its escape", "\xff", 4 },
+	{ "ESC is its escape", "\033", 4 },
+	{ "newline is its escape", "\n", 2 },
+	{ "bidi override is its escape", RLO, 6 },
+	{ "tag letter is its escape", "\xf3\xa0\x81\x81", 7 },
+	{ "flag is two columns", FLAG, 2 },
 };
 
 struct fit_case {
@@ -103,6 +113,10 @@ static const struct fit_case fits[] = {
 	{ "combining mark stays", "e" COMBINING_ACUTE "x", 1, 3, 1 },
 	{ "emoji not split", "a" EMOJI, 2, 1, 1 },
 	{ "emoji fits", "a" EMOJI, 3, 5, 3 },
+	{ "escape not split", "a\033", 4, 1, 1 },
+	{ "escape fits", "a\033", 5, 2, 5 },
+	{ "flag not split", "a" FLAG, 2, 1, 1 },
+	{ "emoji sequence not split", ZWJ_EMOJI, 3, 0, 0 },
 };
 
 struct cut_case {
@@ -120,7 +134,15 @@ static const struct cut_case cuts[] = {
 	{ "one column", "abc", 1, ELLIPSIS, 1 },
 	{ "CJK before ellipsis", CJK_TEXT, 4, "\xe6\x97\xa5" ELLIPSIS, 3 },
 	{ "CJK fills", CJK_TEXT, 5, "\xe6\x97\xa5\xe6\x9c\xac" ELLIPSIS, 5 },
-	{ "escape cut", "\\x1b[2J", 4, "\\x1" ELLIPSIS, 4 },
+	{ "backslash text cut anywhere", "\\x1b[2J", 4, "\\x1" ELLIPSIS, 4 },
+	{ "escape not split", "\033[2J", 4, ELLIPSIS, 1 },
+	{ "escape kept whole", "\033[2J", 5, "\\x1b" ELLIPSIS, 5 },
+	{ "text escaped", "a\xff\tb", 8, "a\\xff\\tb", 8 },
+	{ "bidi escape not split", "ab" RLO "cd", 7, "ab" ELLIPSIS, 3 },
+	{ "combining mark kept", "e" COMBINING_ACUTE "e" COMBINING_ACUTE "x",
+	  2, "e" COMBINING_ACUTE ELLIPSIS, 2 },
+	{ "flag not split", FLAG FLAG, 3, FLAG ELLIPSIS, 3 },
+	{ "emoji sequence not split", ZWJ_EMOJI "x", 4, ELLIPSIS, 1 },
 };
 
 struct wrap_case {
@@ -143,6 +165,10 @@ static const struct wrap_case wraps[] = {
 	  "\xe6\x9c\xac\xe8\xaa\x9e" },
 	{ "combining mark kept", "e" COMBINING_ACUTE "e" COMBINING_ACUTE "e", 2,
 	  "e" COMBINING_ACUTE "e" COMBINING_ACUTE, "e" },
+	{ "escape not split", "ab\033cd", 4, "ab", "\033cd" },
+	{ "flag not split", "a" FLAG, 2, "a", FLAG },
+	{ "space with a mark is no break", "ab " COMBINING_ACUTE "cd", 4,
+	  "ab " COMBINING_ACUTE "c", "d" },
 };
 
 struct when_case {
