@@ -1321,8 +1321,9 @@ unknown_language(PGresult *packs, const char *lang)
 
 /*
  * Check the comma-separated language list TEXT against the language
- * packs. Returns it lower-cased, without empty items or repeats, as a
- * PostgreSQL array literal such as "{en,es}".
+ * packs, and exit with a usage error on an empty item. Returns it
+ * lower-cased, without repeats, as a PostgreSQL array literal such as
+ * "{en,es}".
  */
 static char *
 pack_languages(struct context *c, const char *text)
@@ -1340,9 +1341,12 @@ pack_languages(struct context *c, const char *text)
 	for (item = copy; item != NULL; item = next) {
 		if ((next = strchr(item, ',')) != NULL)
 			*next++ = '\0';
+		if (*item == '\0')
+			errx(EX_USAGE, "invalid --lang \"%s\": empty language "
+			    "code; separate the codes with single commas, as "
+			    "in en,es", text);
 		/* The list so far starts after its opening brace. */
-		if (*item == '\0' || (list.data != NULL &&
-		    list_contains(list.data + 1, item)))
+		if (list.data != NULL && list_contains(list.data + 1, item))
 			continue;
 		for (i = found = 0; i < PQntuples(packs) && !found; i++)
 			found = strcmp(PQgetvalue(packs, i, 0), item) == 0;
@@ -1353,9 +1357,6 @@ pack_languages(struct context *c, const char *text)
 	}
 	free(copy);
 	PQclear(packs);
-	if (list.data == NULL)
-		errx(EX_USAGE, "--lang needs at least one language, such as "
-		    "en");
 	buf_addc(&list, '}');
 	return list.data;
 }

@@ -727,6 +727,22 @@ same_output_both_paths() {
 	assert_output "{en}"
 }
 
+@test "settings rejects empty language" {
+	local value
+
+	for value in en,,es ,en en, , ''; do
+		run --separate-stderr convo-keywords settings --lang "$value"
+		assert_failure 64
+		assert_output ''
+		[[ $stderr == "convo-keywords: invalid --lang \"$value\": "* ]] ||
+		    fail "--lang '$value' wrote: $stderr"
+	done
+	run convo-keywords settings --lang en,,es
+	assert_output 'convo-keywords: invalid --lang "en,,es": empty language code; separate the codes with single commas, as in en,es'
+	run sql "SELECT languages FROM convo.accounts WHERE name = 'default'"
+	assert_output "{en}"
+}
+
 @test "settings rejects unknown country" {
 	run convo-keywords settings --country ZZ
 	assert_failure 64
