@@ -218,5 +218,9 @@ fuzz-ci: fuzz-build
 	tests/fuzz/run $(FUZZ_DIR) 15 $(FUZZ_HARNESSES)
 
 clean:
-	-DCONVO_DATADIR=\"$(DATADIR)/convo\" $(JQ_CFLAGS) $(CFLAGS) \
-	$(SANITIZER_CFLAGS) \
+	rm -f lib/*.o lib/libconvo.a $(BINS) $(UNITS) $(FAKE) bench/gen-events
+	rm -rf $(ASAN_DIR) $(FUZZ_DIR)
+
+.PHONY: all units asan check check-normal check-asan check-valgrind demo \
+	install uninstall deps lint-man clean bench fuzz fuzz-build fuzz-ci
+.SECONDARY: $(LIB_OBJS) $(FUZZ_LIB_OBJS)

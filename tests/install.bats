@@ -47,3 +47,29 @@ build_dir() {
 	run find "$root" -type f
 	assert_output ""
 }
+
+@test "clean removes the programs, the sanitizer build and the generator" {
+	run make -C "$CONVO_SOURCE" -n clean
+	assert_success
+	assert_line --regexp '^rm -f lib/\*\.o lib/libconvo\.a .*bin/convo-ingest .*tests/fake-twilio bench/gen-events$'
+	assert_line 'rm -rf build/asan build/fuzz'
+}
+
+@test "a file named like a make target does not stop it" {
+	local src=$BATS_TEST_TMPDIR/src target
+	mkdir "$src"
+	cp "$CONVO_SOURCE/Makefile" "$src/"
+	touch "$src/clean"
+	run make -C "$src" -n clean
+	assert_success
+	assert_line 'rm -rf build/asan build/fuzz'
+	# Every target that names no file is declared phony.
+	run make -C "$CONVO_SOURCE" -pn clean
+	assert_success
+	for target in all units asan check check-normal check-asan \
+	    check-valgrind install uninstall demo deps lint-man bench fuzz \
+	    fuzz-build fuzz-ci clean; do
+		grep -Eq "^\.PHONY:.* $target( |\$)" <<<"$output" ||
+		    fail "$target is not phony"
+	done
+}
