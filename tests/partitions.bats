@@ -797,3 +797,161 @@ consent_row() {
 	    WHERE provider_message_id LIKE 'SMbulk%'"
 	assert_output 3000
 }
+
+# An inbound text from PHONE with provider id ID sent at AT.
+text_from() {
+	printf '{"type":"message","direction":"inbound","channel":"sms",'
+	printf '"from":"%s","to":"+12025550140","body":"%s",' "$1" "$4"
+	printf '"provider":"twilio","provider_message_id":"%s",' "$2"
+	printf '"sent_at":"%s"}\n' "$3"
+}
+
+# The conversation id of PHONE on sms, without the prefix.
+conversation_of() {
+	sql "SELECT c.conversation_id FROM convo.conversations c
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '$1' AND c.channel = 'sms'"
+}
+
+# Print the mismatches of verify as "conversation field stored expected".
+mismatches() {
+	convo-db -q verify | jq -r '[.conversation_id, .field,
+	    (.stored | tojson), (.expected | tojson)] | join(" ")'
+}
+
+# Record three threads and archive January 2025: +12015550123 wrote in
+# January only, last a text that reads like an opt-out; +12015550124 in
+# January and February; +12015550125 in February only.
+archive_three_threads() {
+	{
+		text_from +12015550123 SMt1 2025-01-10T09:00:00Z 'where is my order?'
+		text_from +12015550123 SMt2 2025-01-11T09:00:00Z 'Please stop texting me'
+		text_from +12015550124 SMt3 2025-01-12T09:00:00Z 'january question'
+		text_from +12015550124 SMt4 2025-02-12T09:00:00Z 'february question'
+		text_from +12015550125 SMt5 2025-02-13T09:00:00Z 'february only'
+	} | convo-ingest -q >/dev/null
+	convo-db -q maintain >/dev/null
+	convo-db -q archive --before 2025-02 >/dev/null
+}
+
+# Copy January 2025 back from its archive file and give it its partition.
+restore_january() {
+	psql -X -q -v ON_ERROR_STOP=1 "$CONVO_DB" \
+	    -c '\copy convo.messages FROM messages_2025_01.copy'
+	convo-db -q maintain >/dev/null
+}
+
+@test "verify accepts summaries of archived months" {
+	archive_three_threads
+	run convo-db verify
+	assert_success
+	assert_output 'convo-db: verified 3 conversations, 0 consent states and 2 messages in 1 account: 0 mismatches'
+}
+
+@test "verify finds changed archived summaries" {
+	local a b
+	archive_three_threads
+	a=$(conversation_of +12015550123)
+	b=$(conversation_of +12015550124)
+	sql "UPDATE convo.conversations SET last_body = 'old text',
+	    brand_address = '+12025550199', unread_count = 7
+	    WHERE conversation_id = $a"
+	sql "UPDATE convo.conversations SET unread_count = 0
+	    WHERE conversation_id = $b"
+	run convo-db -q verify
+	assert_failure 1
+	run mismatches
+	assert_line "c_$a last_body \"old text\" \"Please stop texting me\""
+	assert_line "c_$a brand_address \"+12025550199\" \"+12025550140\""
+	assert_line "c_$a unread_count 7 2"
+	assert_line "c_$b unread_count 0 1"
+	assert_equal "${#lines[@]}" 4
+}
+
+@test "verify is exact without archived months" {
+	local c
+	archive_three_threads
+	c=$(conversation_of +12015550125)
+	sql "UPDATE convo.conversations SET unread_count = 2
+	    WHERE conversation_id = $c"
+	run mismatches
+	assert_output "c_$c unread_count 2 1"
+}
+
+@test "verify reports dropped archived flag" {
+	local a
+	archive_three_threads
+	a=$(conversation_of +12015550123)
+	sql "UPDATE convo.conversations SET flagged_message_id = NULL
+	    WHERE conversation_id = $a"
+	run mismatches
+	assert_output "c_$a flagged_message_id null \"m_2\""
+	# A dismissal leaves the flag empty on purpose.
+	convo-mark -q --dismiss-flag "c_$a" >/dev/null
+	run convo-db -q verify
+	assert_success
+}
+
+@test "restored month verifies clean" {
+	archive_three_threads
+	run sql "SELECT count(*) FROM convo.messages_archived"
+	assert_output 2
+	restore_january
+	run sql "SELECT count(*) FROM convo.messages_archived"
+	assert_output 0
+	run convo-db verify
+	assert_success
+	assert_output 'convo-db: verified 3 conversations, 0 consent states and 5 messages in 1 account: 0 mismatches'
+}
+
+@test "read while archived verifies after restore" {
+	local a b
+	archive_three_threads
+	a=$(conversation_of +12015550123)
+	b=$(conversation_of +12015550124)
+	convo-read "c_$a" >/dev/null
+	convo-read "c_$b" >/dev/null
+	run sql "SELECT unread_count FROM convo.conversations
+	    ORDER BY conversation_id"
+	assert_output "$(printf '0\n0\n1')"
+	run convo-db -q verify
+	assert_success
+	restore_january
+	# The thread of January alone had no text left to read, so it kept
+	# no read mark, and its texts are unread again once they are back.
+	run sql "SELECT unread_count FROM convo.conversations
+	    WHERE conversation_id = $a"
+	assert_output 2
+	run convo-db -q verify
+	assert_success
+}
+
+@test "new text on archived thread verifies" {
+	local a
+	archive_three_threads
+	text_from +12015550123 SMt6 2025-03-01T09:00:00Z 'any news?' |
+	    convo-ingest -q >/dev/null
+	a=$(conversation_of +12015550123)
+	run sql "SELECT unread_count, last_body FROM convo.conversations
+	    WHERE conversation_id = $a"
+	assert_output '3|any news?'
+	run convo-db -q verify
+	assert_success
+}
+
+@test "month archived twice keeps both records" {
+	archive_three_threads
+	text_from +12015550124 SMt7 2025-01-20T09:00:00Z 'a late january text' |
+	    convo-ingest -q >/dev/null
+	mkdir first
+	mv messages_2025_01.copy first/
+	run convo-db -q archive --before 2025-02
+	assert_success
+	run sql "SELECT a.conversation_messages, a.last_body, a.unread
+	    FROM convo.messages_archived a
+	    JOIN convo.profiles p USING (account_id, profile_id)
+	    WHERE p.phone = '+12015550124'"
+	assert_output '2|a late january text|2'
+	run convo-db -q verify
+	assert_success
+}

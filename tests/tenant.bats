@@ -60,6 +60,9 @@ tenants() {
 	    SELECT p.account_id, p.profile_id, 'sms', '2020-01-01',
 	    'subscribed', '2020-01-02Z', 0
 	    FROM convo.profiles p WHERE p.phone = '$ADA'"
+	sql "INSERT INTO convo.messages_archived (account_id, profile_id,
+	    channel, month) SELECT p.account_id, p.profile_id, 'sms',
+	    '2020-01-01' FROM convo.profiles p WHERE p.phone = '$ADA'"
 	ACME=$(sql "SELECT account_id FROM convo.accounts WHERE name = 'acme'")
 	BRAVO=$(sql "SELECT account_id FROM convo.accounts
 	    WHERE name = 'bravo'")

@@ -303,3 +303,72 @@ SQL
 	assert_output 'B{frequency}: You are unsubscribed and will receive no more messages. Reply START to resubscribe.'
 	drop_old_database
 }
+
+@test "migration takes over archived summaries" {
+	local file=$BATS_TEST_TMPDIR/in
+	local archive=$BATS_TEST_TMPDIR/archive
+	local text='{"type":"message","direction":"inbound","from":"%s","to":"+12025550140","body":"%s","provider_message_id":"%s","sent_at":"%s"}\n'
+
+	# The schema before archive recorded what it removed from summaries.
+	old_database 038
+	{
+		printf "$text" +12015550132 'where is my order?' SMup5 \
+		    2025-01-10T09:00:00Z
+		printf "$text" +12015550132 'Please stop texting me' SMup6 \
+		    2025-01-11T09:00:00Z
+		printf "$text" +12015550133 'january question' SMup7 \
+		    2025-01-12T09:00:00Z
+		printf "$text" +12015550133 'february question' SMup8 \
+		    2025-02-12T09:00:00Z
+	} >"$file"
+	mkdir "$archive"
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q maintain >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q archive --before 2025-02 \
+	    --dir "$archive" >/dev/null
+	run env CONVO_SHARE="$SHARE" CONVO_DB="$OLD" convo-db -q verify
+	assert_failure 1
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run env CONVO_DB="$OLD" convo-db -q verify
+	assert_success
+	# What was taken over is checked from then on.
+	psql -X -q "$OLD" -c "UPDATE convo.conversations SET unread_count = 9,
+	    last_body = 'old text'"
+	run env CONVO_DB="$OLD" convo-db -q verify
+	assert_failure 1
+	run jq -r '[.phone, .field, (.stored | tojson), (.expected | tojson)]
+	    | join(" ")' <<<"$output"
+	assert_line '+12015550132 last_body "old text" "Please stop texting me"'
+	assert_line '+12015550132 unread_count 9 2'
+	assert_line '+12015550133 last_body "old text" "february question"'
+	assert_line '+12015550133 unread_count 9 2'
+	assert_equal "${#lines[@]}" 4
+	drop_old_database
+}
+
+@test "migration records a month left detached" {
+	local file=$BATS_TEST_TMPDIR/in
+	local text='{"type":"message","direction":"inbound","from":"%s","to":"+12025550140","body":"%s","provider_message_id":"%s","sent_at":"%s"}\n'
+
+	old_database 038
+	{
+		printf "$text" +12015550134 'january question' SMup9 \
+		    2025-01-10T09:00:00Z
+		printf "$text" +12015550134 'february question' SMup10 \
+		    2025-02-12T09:00:00Z
+	} >"$file"
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-ingest -q "$file" >/dev/null
+	CONVO_SHARE=$SHARE CONVO_DB=$OLD convo-db -q maintain >/dev/null
+	# An archive run stopped after it detached January.
+	psql -X -q "$OLD" -c "SELECT convo.partition_detach('messages_2025_01')" \
+	    >/dev/null
+
+	CONVO_DB=$OLD convo-db -q migrate
+	run psql -X -qAt "$OLD" -c "SELECT month, conversation_messages,
+	    last_body, unread FROM convo.messages_archived"
+	assert_output '2025-01-01|1|january question|1'
+	run env CONVO_DB="$OLD" convo-db -q verify
+	assert_success
+	drop_old_database
+}

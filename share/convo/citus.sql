@@ -74,6 +74,10 @@ SELECT create_distributed_table('convo.consent_archived', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.consent_archived'::regclass);
+SELECT create_distributed_table('convo.messages_archived', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.messages_archived'::regclass);
 -- The partitioned tables are distributed whole: each monthly partition
 -- becomes distributed with them, and a partition that convo-db
 -- maintain attaches later is distributed as it is attached.
