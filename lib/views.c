@@ -517,9 +517,8 @@ view_tty_init(struct view_tty *t)
 	t->color = tty_color(STDOUT_FILENO);
 }
 
-/* Widths of the table columns that are aligned. */
-/* Terminal columns below which the table leaves out the ids. */
-#define ID_COLUMNS_MIN 40
+/* Columns of the narrowest name that the table shows beside an id. */
+#define NAME_BESIDE_ID 6
 
 /* Return the id of conversation record REC (borrowed), or "". */
 static const char *
@@ -530,6 +529,7 @@ conversation_id(jv rec)
 	return id != NULL ? id : "";
 }
 
+/* Widths of the table columns that are aligned. */
 struct table {
 	size_t id;
 	size_t name;
@@ -616,6 +616,7 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 {
 	char when[TTY_TIME_MAX];
 	int i, n = jv_array_length(jv_copy(rows));
+	size_t used;
 	jv rec;
 
 	for (i = 0; i < n; i++) {
@@ -629,11 +630,13 @@ table_widths(jv rows, const struct view_tty *t, struct table *w)
 	}
 	if (w->name > max_size(NAME_MIN, t->columns / 4))
 		w->name = max_size(NAME_MIN, t->columns / 4);
-	if (t->columns < ID_COLUMNS_MIN)
+	/* The id goes only when not even a short name fits beside it. */
+	if (w->id + NAME_BESIDE_ID + w->when + 6 > t->columns)
 		w->id = 0;
+	used = (w->id > 0 ? w->id + 2 : 0) + w->when + 4;
 	/* Too narrow for NAME_MIN and the time, the name takes what is left. */
-	if (w->name + w->when + 4 > t->columns && t->columns > w->when + 5)
-		w->name = t->columns - w->when - 4;
+	if (w->name + used > t->columns && t->columns > used + 1)
+		w->name = t->columns - used;
 }
 
 /* Singular and plural nouns of a kind of media item. */

@@ -2175,7 +2175,7 @@ sent -"
 }
 
 @test "receipt stored before its reply applies when the reply is recorded" {
-	start_fake
+	FAKE_OPTIONS=--counted-sids start_fake
 	customer +12015550971 subscribed | convo-ingest -q >/dev/null
 	# The fake names its first message SM and 32 hex digits of 1.
 	sid=SM$(printf '%032x' 1)

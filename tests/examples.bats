@@ -236,7 +236,7 @@ customer() {
 # Print the README's commands that send through the fake Twilio API,
 # from the line that starts it to the one that stops it.
 readme_fake_commands() {
-	awk '/^    tests\/fake-twilio / { on = 1 }
+	awk '/^    rm -f fake\.port$/ { on = 1 }
 	    on { sub(/^    /, ""); print }
 	    on && /^kill / { exit }' "$CONVO_SOURCE/README.md"
 }
@@ -254,6 +254,8 @@ readme_fake_commands() {
 	mkdir tests
 	ln -s "$CONVO_BUILD/bin" bin
 	ln -s "$FAKE_TWILIO" tests/fake-twilio
+	# A port file left by an earlier run names no server now.
+	echo 1 >fake.port
 	# The trap stops the fake when a command fails before "kill %1".
 	run --separate-stderr timeout 60 bash -e -c \
 	    "trap 'kill \$(jobs -p) 2>/dev/null || true' EXIT

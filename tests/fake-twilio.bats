@@ -22,8 +22,9 @@ start_fake() {
 	[ -x "$FAKE" ] || fail "$FAKE is missing: run make units"
 	rm -f port log.ndjson
 	printf '%s\n' "$@" >script
-	"$FAKE" --port-file port --log log.ndjson --script script \
-	    >fake.out 2>fake.err 3>&- &
+	# Counted SIDs by default, so that tests can name them.
+	"$FAKE" ${FAKE_OPTIONS---counted-sids} --port-file port \
+	    --log log.ndjson --script script >fake.out 2>fake.err 3>&- &
 	FAKE_PID=$!
 	for i in $(seq 50); do
 		[ -s port ] && break
@@ -129,6 +130,21 @@ wait_for_log() {
 	send To=+15005550010 From=$FROM Body=two >/dev/null
 	run body .sid
 	assert_output SM00000000000000000000000000000002
+}
+
+@test "message sids differ after a restart" {
+	local first second
+	FAKE_OPTIONS= start_fake
+	send To=+15005550010 From=$FROM Body=one >/dev/null
+	first=$(body .sid)
+	FAKE_OPTIONS= start_fake
+	send To=+15005550010 From=$FROM Body=two >/dev/null
+	second=$(body .sid)
+	[[ $first =~ ^SM[0-9a-f]{32}$ ]] || fail "invalid sid $first"
+	[[ $second =~ ^SM[0-9a-f]{32}$ ]] || fail "invalid sid $second"
+	[ "$first" != "$second" ] || fail "both runs gave $first"
+	# A later run's SIDs sort after an earlier run's.
+	[[ $first < $second ]] || fail "$second sorts before $first"
 }
 
 @test "missing auth returns 20003" {

@@ -148,6 +148,9 @@ static int log_fd = -1;
 static const char *log_path;
 static unsigned long long messages_created;
 static int unordered_sids;
+static int counted_sids;
+/* The start time in microseconds, which SIDs begin with, or 0. */
+static unsigned long long sid_stamp;
 static unsigned long long requests_logged;
 static struct conn *conns[CONN_MAX];
 static volatile sig_atomic_t stop_signal;
@@ -165,7 +168,7 @@ usage(void)
 	fprintf(stderr, "usage: fake-twilio --port-file FILE --log FILE "
 	    "[--script FILE]\n"
 	    "                   [--account-sid SID] [--auth-token TOKEN]\n"
-	    "                   [--unordered-sids]\n");
+	    "                   [--unordered-sids | --counted-sids]\n");
 	exit(EX_USAGE);
 }
 
@@ -185,6 +188,11 @@ help(void)
 	    "  --unordered-sids     give message SIDs that do not sort in the "
 	    "order\n"
 	    "                       messages were created, as Twilio's do\n"
+	    "  --counted-sids       give SM and 32 hex digits of the count of "
+	    "messages;\n"
+	    "                       by default the start time comes first, "
+	    "so that\n"
+	    "                       a fake started again gives new SIDs\n"
 	    "  --help               show this help\n\n"
 	    "Script lines: [always] [to=ADDRESS] ACTION, where ACTION is one "
 	    "of\n"
@@ -870,6 +878,17 @@ validate(struct reply *rp, const struct form *fm)
  * Map N to a number that does not sort like N. Each step can be undone,
  * so distinct numbers stay distinct.
  */
+/* Return the time since the epoch in microseconds. */
+static unsigned long long
+start_microseconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000;
+}
+
 static unsigned long long
 scramble(unsigned long long n)
 {
@@ -901,8 +920,8 @@ create_message(struct reply *rp, const struct form *fm)
 		snprintf(rp->sid, sizeof(rp->sid), "SM%016llx%016llx",
 		    scramble(messages_created), messages_created);
 	else
-		snprintf(rp->sid, sizeof(rp->sid), "SM%032llx",
-		    messages_created);
+		snprintf(rp->sid, sizeof(rp->sid), "SM%016llx%016llx",
+		    sid_stamp, messages_created);
 	format_time(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000");
 	rp->status = 201;
 	sb_printf(b, "{\"account_sid\":\"%s\",\"api_version\":\"2010-04-01\","
@@ -1671,6 +1690,7 @@ main(int argc, char *argv[])
 		{ "account-sid", required_argument, NULL, 'a' },
 		{ "auth-token", required_argument, NULL, 't' },
 		{ "unordered-sids", no_argument, NULL, 'u' },
+		{ "counted-sids", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1698,6 +1718,9 @@ main(int argc, char *argv[])
 		case 'u':
 			unordered_sids = 1;
 			break;
+		case 'c':
+			counted_sids = 1;
+			break;
 		case 'h':
 			help();
 			break;
@@ -1705,8 +1728,11 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc || port_file == NULL || log_path == NULL)
+	if (optind != argc || port_file == NULL || log_path == NULL ||
+	    (counted_sids && unordered_sids))
 		usage();
+	if (!counted_sids)
+		sid_stamp = start_microseconds();
 	if (!is_account_sid(account_sid))
 		errx(EX_USAGE, "invalid account SID \"%s\": expected AC and "
 		    "32 hex digits", account_sid);

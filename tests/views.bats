@@ -172,11 +172,11 @@ EOF
 	export NO_COLOR=1
 	run on_tty "convo-list" 20
 	assert_success
-	assert_line --index 0 "* Cy Park      3m"
-	assert_line --index 3 "* +15005550…   2h"
+	assert_line --index 0 "* c_3  Cy Park    3m"
+	assert_line --index 3 "* c_4  +150055…   2h"
 	refute_output --regexp ' $'
 	run max_width <<<"$output"
-	assert_output 17
+	assert_output 20
 }
 
 @test "list falls back to COLUMNS" {
@@ -200,13 +200,15 @@ EOF
 		[ "$output" -le "$cols" ] || fail "$cols columns: $output wide"
 	done
 	export NO_COLOR=1
+	# The ids stay, so that convo-read and convo-mark can take them.
 	run on_tty "convo-list --status all" 30
 	assert_output - <<'EOF'
-* Cy Park      3m
-* Bo Tran      3m  snoozed
-  Ada Quinn   54m  closed
-* +15005550…   2h  blocked fl…
+* c_3  Cy Park      3m
+* c_2  Bo Tran      3m  snooz…
+  c_1  Ada Quinn   54m  closed
+* c_4  +15005550…   2h  block…
 EOF
+	# Without room for a short name beside it, the id goes.
 	run on_tty "convo-list --status all" 16
 	assert_line --index 0 "* Cy Park     3m"
 }
