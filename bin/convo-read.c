@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "convo.h"
 #include "db.h"
+#include "json.h"
 #include "linereader.h"
 #include "phone.h"
 #include "record.h"
@@ -627,14 +628,16 @@ read_stdin(struct reader *r)
 	const char *line;
 	size_t len;
 	int too_long;
-	jv rec, target;
+	jv rec, target, error;
 
 	linereader_init(&lr, STDIN_FILENO, CONVO_LINE_MAX);
 	while (!r->output_closed &&
 	    linereader_next(&lr, &line, &len, &too_long) == 1) {
 		if (!too_long && linereader_blank(line, len))
 			continue;
-		rec = too_long ? jv_invalid() : jv_parse_sized(line, (int)len);
+		rec = too_long ? jv_invalid_with_msg(jv_string_fmt("longer "
+		    "than the limit of %d bytes", CONVO_LINE_MAX)) :
+		    json_parse_line(line, len);
 		target = jv_get_kind(rec) == JV_KIND_OBJECT ?
 		    record_target(rec) : jv_invalid();
 		if (!record_is_conversation(rec) &&
@@ -647,8 +650,10 @@ read_stdin(struct reader *r)
 			/* Typed records that name no thread pass by, as
 			 * status results in a convo-ingest stream do. */
 		} else {
-			warnx("line %lld: expected a JSON record with a "
-			    "conversation id or phone", lr.lineno);
+			error = record_target_error(rec);
+			warnx("line %lld: %s", lr.lineno,
+			    jv_string_value(error));
+			jv_free(error);
 			r->status = exit_merge(r->status, EX_DATAERR);
 		}
 		jv_free(target);

@@ -71,6 +71,13 @@ jv record_target(jv rec);
 /* Return 1 when REC (borrowed) is a conversation record. */
 int record_is_conversation(jv rec);
 
+/*
+ * Return why REC (borrowed), an input line parsed by json_parse_line(),
+ * names no thread: its parse error, the kind of a value that is not an
+ * object, or the fields it lacks. The caller owns the string.
+ */
+jv record_target_error(jv rec);
+
 /* The target of the last record read, for record_target_repeats(). */
 struct record_last_target {
 	char value[128];

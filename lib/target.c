@@ -50,6 +50,32 @@ record_target(jv rec)
 	return v;
 }
 
+jv
+record_target_error(jv rec)
+{
+	jv msg;
+
+	switch (jv_get_kind(rec)) {
+	case JV_KIND_INVALID:
+		msg = jv_invalid_get_msg(jv_copy(rec));
+		if (jv_get_kind(msg) == JV_KIND_STRING)
+			return msg;
+		jv_free(msg);
+		return jv_string("invalid JSON");
+	case JV_KIND_OBJECT:
+		break;
+	default:
+		return jv_string_fmt("expected a JSON record, not %s",
+		    jv_kind_name(jv_get_kind(rec)));
+	}
+	if (jv_object_has(jv_copy(rec), jv_string("id")))
+		return jv_string("field \"id\" names a conversation only in a "
+		    "record of \"type\":\"conversation\"; give "
+		    "\"conversation_id\" or \"phone\"");
+	return jv_string("expected a JSON record with \"conversation_id\" or "
+	    "\"phone\"");
+}
+
 int
 record_target_repeats(struct record_last_target *last, jv target)
 {

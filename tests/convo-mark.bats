@@ -728,11 +728,16 @@ EOF
 	run --separate-stderr convo-mark -o ana --close <<EOF
 not JSON
 {"note":"nothing"}
+{"id":"c_1"}
+[1,2]
 {"phone":"$BEN"}
 EOF
 	assert_failure 65
-	assert_equal "$stderr" "convo-mark: line 1: expected a JSON record with a conversation id or phone
-convo-mark: line 2: expected a JSON record with a conversation id or phone"
+	assert_equal "$stderr" 'convo-mark: line 1: invalid JSON at column 4: Invalid numeric literal
+convo-mark: line 2: expected a JSON record with "conversation_id" or "phone"
+convo-mark: line 3: field "id" names a conversation only in a record of "type":"conversation"; give "conversation_id" or "phone"
+convo-mark: line 4: expected a JSON record, not array'
+
 	run jq -r .profile.phone <<<"$output"
 	assert_output $BEN
 }

@@ -593,8 +593,8 @@ this is not JSON
 {"phone":"+15005550131"}
 EOF
 	assert_failure 65
-	assert_equal "$stderr" "convo-read: line 2: expected a JSON record with a conversation id or phone
-convo-read: line 3: expected a JSON record with a conversation id or phone"
+	assert_equal "$stderr" 'convo-read: line 2: invalid JSON at column 5: Invalid literal
+convo-read: line 3: expected a JSON record with "conversation_id" or "phone"'
 	run message_ids
 	assert_line --index 0 SMrb0001
 	assert_line --index 1 SMra0001
