@@ -25,15 +25,28 @@ copy_env(const char *name, char *out, size_t n)
 	return 0;
 }
 
-/* Write to ERR that neither ENV_VARIABLE nor FILE_VARIABLE is set. */
+/*
+ * Write to ERR that neither ENV_VARIABLE nor FILE_VARIABLE is set, and
+ * that TWILIO_ACCOUNT_SID is not set either when SID_MISSING is 1.
+ */
 static void
 secret_missing(const char *file_variable, const char *env_variable,
-    char *err, size_t errsz)
+    int sid_missing, char *err, size_t errsz)
 {
-	snprintf(err, errsz, "%s is not set: set it, or name a file that "
-	    "contains it with %s%s", env_variable, file_variable,
-	    strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0 ? ", or use an API "
-	    "key with TWILIO_API_KEY and TWILIO_API_SECRET" : "");
+	int token = strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0;
+
+	if (sid_missing)
+		snprintf(err, errsz, "TWILIO_ACCOUNT_SID and %s are not set: "
+		    "set both, or set TWILIO_ACCOUNT_SID and name a file that "
+		    "contains the %s with %s%s", env_variable,
+		    token ? "token" : "secret", file_variable, token ?
+		    ", or use an API key with TWILIO_API_KEY and "
+		    "TWILIO_API_SECRET" : "");
+	else
+		snprintf(err, errsz, "%s is not set: set it, or name a file "
+		    "that contains it with %s%s", env_variable, file_variable,
+		    token ? ", or use an API key with TWILIO_API_KEY and "
+		    "TWILIO_API_SECRET" : "");
 }
 
 /* Return 1 when FILE_VARIABLE or ENV_VARIABLE is set and not empty. */
@@ -62,7 +75,7 @@ load_secret(const char *file_variable, const char *env_variable, char *out,
 	if (path == NULL || *path == '\0') {
 		if (copy_env(env_variable, out, n) == 0)
 			return TWILIO_OK;
-		secret_missing(file_variable, env_variable, err, errsz);
+		secret_missing(file_variable, env_variable, 0, err, errsz);
 		return TWILIO_MISSING;
 	}
 	if (secret_file_read(path, text, sizeof(text), msg, sizeof(msg)) < 0) {
@@ -99,7 +112,6 @@ account_sid_missing(char *err, size_t errsz)
 	const char *file = "CONVO_TWILIO_AUTH_TOKEN_FILE";
 	const char *env = "TWILIO_AUTH_TOKEN";
 	const char *key = getenv("TWILIO_API_KEY");
-	char secret[512];
 
 	if (key != NULL && *key != '\0') {
 		file = "CONVO_TWILIO_API_SECRET_FILE";
@@ -109,8 +121,7 @@ account_sid_missing(char *err, size_t errsz)
 		snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set");
 		return;
 	}
-	secret_missing(file, env, secret, sizeof(secret));
-	snprintf(err, errsz, "TWILIO_ACCOUNT_SID is not set, and %s", secret);
+	secret_missing(file, env, 1, err, errsz);
 }
 
 /* Read the account SID and the secret, filling ERR on failure. */

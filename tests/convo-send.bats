@@ -2196,7 +2196,7 @@ sent -"
 	unset TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN
 	run convo-send -q --to +12015550999 --body "Hello"
 	assert_failure 78
-	assert_output --partial "TWILIO_ACCOUNT_SID is not set"
+	assert_output --partial "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"
 	TWILIO_ACCOUNT_SID=AC0000 run convo-send -q --to +12015550999 \
 	    --body "Hello"
 	assert_failure 78
@@ -2339,6 +2339,7 @@ sent -"
 @test "dry run warns of missing credentials" {
 	local hint="set it, or name a file that contains it with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET"
 	local warning="convo-send: warning: a run without --dry-run would exit 78, because"
+	local both="TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: set both, or set TWILIO_ACCOUNT_SID and name a file that contains the token with CONVO_TWILIO_AUTH_TOKEN_FILE, or use an API key with TWILIO_API_KEY and TWILIO_API_SECRET"
 
 	customer +12015550936 subscribed | convo-ingest -q >/dev/null
 	customer +12015550937 subscribed | convo-ingest -q >/dev/null
@@ -2348,7 +2349,7 @@ sent -"
 	printf '{"to":"+12015550936"}\n{"to":"+12015550937"}\n' >to.ndjson
 	run --separate-stderr convo-send --dry-run --body "Hello" <to.ndjson
 	assert_success
-	assert_equal "${stderr_lines[0]}" "$warning TWILIO_ACCOUNT_SID is not set, and TWILIO_AUTH_TOKEN is not set: $hint"
+	assert_equal "${stderr_lines[0]}" "$warning $both"
 	# Warned once for two messages, then the summary line.
 	assert_equal "${#stderr_lines[@]}" 2
 	run jq -r .status <<<"$output"
@@ -2375,7 +2376,7 @@ sent -"
 	# A real run fails on the same settings, naming both.
 	run --separate-stderr convo-send --to +12015550936 --body "Hello"
 	assert_failure 78
-	assert_equal "$stderr" "convo-send: TWILIO_ACCOUNT_SID is not set, and TWILIO_AUTH_TOKEN is not set: $hint; or use --dry-run"
+	assert_equal "$stderr" "convo-send: $both; or use --dry-run"
 
 	# Quiet runs and the dry-run provider print no warning.
 	run --separate-stderr convo-send -q --dry-run --to +12015550936 \
