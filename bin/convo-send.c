@@ -1917,6 +1917,15 @@ read_body_file(const char *path)
 	while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
 	    b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
+	/*
+	 * Editors on Windows start UTF-8 files with a byte order mark.
+	 * Customers would get it as an invisible character that also
+	 * makes a GSM-7 text UCS-2.
+	 */
+	if (b.len >= 3 && memcmp(b.data, "\xef\xbb\xbf", 3) == 0) {
+		memmove(b.data, b.data + 3, b.len - 3);
+		b.len -= 3;
+	}
 	buf_addc(&b, '\0');
 	if (!utf8_valid(b.data, strlen(b.data)) || strlen(b.data) != b.len - 1)
 		errx(EX_DATAERR, "body file \"%s\" is not UTF-8 text", path);

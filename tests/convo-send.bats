@@ -1967,6 +1967,21 @@ receipt() {
 	assert_output "invalid_media_url"
 }
 
+@test "body file loses a leading byte order mark" {
+	start_fake
+	customer +12015550960 subscribed | convo-ingest -q >/dev/null
+	printf '\357\273\277Your order has shipped\n' >reply.txt
+	run --separate-stderr convo-send -q --to +12015550960 \
+	    --body-file reply.txt
+	assert_success
+	run jq -r '[.encoding, .units] | join(" ")' <<<"$output"
+	assert_output "GSM-7 22"
+	run sql "SELECT body FROM convo.outbox"
+	assert_output "Your order has shipped"
+	run jq -r .form.Body log.ndjson
+	assert_output "Your order has shipped"
+}
+
 @test "body, media or key of the wrong type is rejected" {
 	start_fake
 	customer +12015550919 subscribed | convo-ingest -q >/dev/null
