@@ -1898,6 +1898,8 @@ read_body_file(const char *path)
 {
 	struct buf b = { 0 };
 	char chunk[4096];
+	const char *nul;
+	size_t bom = 0;
 	ssize_t n;
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
 
@@ -1923,12 +1925,19 @@ read_body_file(const char *path)
 	 * makes a GSM-7 text UCS-2.
 	 */
 	if (b.len >= 3 && memcmp(b.data, "\xef\xbb\xbf", 3) == 0) {
-		memmove(b.data, b.data + 3, b.len - 3);
-		b.len -= 3;
+		bom = 3;
+		memmove(b.data, b.data + bom, b.len - bom);
+		b.len -= bom;
 	}
+	if ((nul = memchr(b.data, '\0', b.len)) != NULL)
+		errx(EX_DATAERR, "body file \"%s\" contains a NUL byte at "
+		    "offset %zu, so it is not text", path,
+		    (size_t)(nul - b.data) + bom);
 	buf_addc(&b, '\0');
-	if (!utf8_valid(b.data, strlen(b.data)) || strlen(b.data) != b.len - 1)
-		errx(EX_DATAERR, "body file \"%s\" is not UTF-8 text", path);
+	if (!utf8_valid(b.data, b.len - 1))
+		errx(EX_DATAERR, "body file \"%s\" is not UTF-8 text: invalid "
+		    "byte at offset %zu", path,
+		    utf8_invalid_offset(b.data, b.len - 1) + bom);
 	return b.data;
 }
 

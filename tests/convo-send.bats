@@ -1982,6 +1982,21 @@ receipt() {
 	assert_output "Your order has shipped"
 }
 
+@test "body file errors name the offset" {
+	printf 'Hello\000there\n' >nul.txt
+	run --separate-stderr convo-send -q --to +12015550961 \
+	    --body-file nul.txt
+	assert_failure 65
+	assert_equal "$stderr" "convo-send: body file \"nul.txt\" contains a\
+ NUL byte at offset 5, so it is not text"
+	printf '\357\273\277Caf\351\n' >latin1.txt
+	run --separate-stderr convo-send -q --to +12015550961 \
+	    --body-file latin1.txt
+	assert_failure 65
+	assert_equal "$stderr" "convo-send: body file \"latin1.txt\" is not\
+ UTF-8 text: invalid byte at offset 6"
+}
+
 @test "body, media or key of the wrong type is rejected" {
 	start_fake
 	customer +12015550919 subscribed | convo-ingest -q >/dev/null
