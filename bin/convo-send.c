@@ -1357,9 +1357,10 @@ complete(struct sender *s, struct twilio_call *call)
 		}
 		check_outage(s, j, res);
 		if (!s->down)
-			warnx("%s: still queued after %d attempts: %s; "
+			warnx("%s: still queued after %d %s: %s; "
 			    "convo-send --queued tries it again", job_name(j),
-			    j->attempts, res->transport_error[0] ?
+			    j->attempts, j->attempts == 1 ? "attempt" :
+			    "attempts", res->transport_error[0] ?
 			    res->transport_error : res->error_message);
 		hold_queued(s, j, "provider_unavailable", EX_TEMPFAIL);
 		twilio_call_free(call);

@@ -1550,6 +1550,7 @@ receipt() {
 	run --separate-stderr convo-send -q --max-attempts 1 \
 	    --to +12015550927 --body "Your table is ready"
 	assert_failure 75
+	assert_regex "$stderr" "still queued after 1 attempt: "
 	run --separate-stderr convo-send -q --rate 0 --queued
 	assert_success
 	run jq -r '[.status, .to, .outbox_id] | join(" ")' <<<"$output"
