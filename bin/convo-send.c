@@ -723,6 +723,23 @@ recipient_of(struct sender *s, struct send_job *j, char *message, size_t n)
 	    "invalid_recipient";
 }
 
+/*
+ * Return "invalid_recipient", with MESSAGE set, when J's record has a
+ * "to" or "conversation_id" that is not a string, such as a phone
+ * number written as a JSON number. Else NULL.
+ */
+static const char *
+recipient_kind(const struct send_job *j, char *message, size_t n)
+{
+	const char *wrong;
+
+	if ((wrong = wrong_kind(j->input, "to", JV_KIND_STRING,
+	    "invalid_recipient", message, n)) != NULL)
+		return wrong;
+	return wrong_kind(j->input, "conversation_id", JV_KIND_STRING,
+	    "invalid_recipient", message, n);
+}
+
 /* Return 1 when a record of this type names a message to send. */
 static int
 sendable(jv rec)
@@ -1543,7 +1560,10 @@ prepare_batch(struct sender *s, struct send_job **jobs, int n)
 	int i, m = 0;
 
 	for (i = 0; i < n; i++) {
-		reason = recipient_of(s, jobs[i], message, sizeof(message));
+		reason = recipient_kind(jobs[i], message, sizeof(message));
+		if (reason == NULL)
+			reason = recipient_of(s, jobs[i], message,
+			    sizeof(message));
 		if (reason == NULL) {
 			jobs[m++] = jobs[i];
 			continue;

@@ -2022,6 +2022,28 @@ receipt() {
 	assert_output "Default text"
 }
 
+@test "recipient of the wrong type is rejected" {
+	start_fake
+	customer +12015550962 subscribed | convo-ingest -q >/dev/null
+	run --separate-stderr convo-send -q --body "Hi" <<-'END'
+	{"to":12015550962}
+	{"conversation_id":1}
+	{"to":["+12015550962"]}
+	END
+	assert_failure 65
+	run jq -sr 'sort_by(.input_line)[]
+	    | [.input_line, .status, .reason, .message] | join("|")' \
+	    <<<"$output"
+	assert_line --index 0 "1|rejected|invalid_recipient|to 12015550962\
+ is a number, not a string"
+	assert_line --index 1 "2|rejected|invalid_recipient|conversation_id 1\
+ is a number, not a string"
+	assert_line --index 2 "3|rejected|invalid_recipient|to\
+ [\"+12015550962\"] is an array, not a string"
+	run requests
+	assert_output "0"
+}
+
 @test "same idempotency key is sent once" {
 	start_fake
 	customer +12015550918 subscribed | convo-ingest -q >/dev/null
