@@ -155,6 +155,23 @@ is_loopback(const char *host)
 }
 
 /*
+ * Return 1 when the authority of URL BASE ends with a colon, as in
+ * "http://127.0.0.1:$PORT" with PORT unset. libcurl reads an empty port
+ * as the scheme's default.
+ */
+static int
+empty_port(const char *base)
+{
+	const char *start = strstr(base, "://"), *end;
+
+	if (start == NULL)
+		return 0;
+	start += 3;
+	end = start + strcspn(start, "/?#");
+	return end > start && end[-1] == ':';
+}
+
+/*
  * Check the scheme, user information and host of BASE against the
  * transport rules and set T->insecure. Messages show BASE only after
  * the check that it contains no user name or password.
@@ -188,6 +205,10 @@ check_base(struct twilio *t, const char *base, char *err, size_t errsz)
 		snprintf(err, errsz, "TWILIO_API_BASE must not contain a user "
 		    "name or password; set the credentials in "
 		    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN");
+	} else if (empty_port(base)) {
+		snprintf(err, errsz, "TWILIO_API_BASE \"%s\" has no port "
+		    "number after the colon; give the port, or remove the colon "
+		    "to use the default port of the scheme", base);
 	} else if (t->insecure && !is_loopback(host)) {
 		snprintf(err, errsz, "%s=1 applies only to a test server on a "
 		    "loopback address, not to TWILIO_API_BASE \"%s\"; unset it",

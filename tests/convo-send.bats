@@ -2460,6 +2460,25 @@ sent -"
 	assert_output "0"
 }
 
+@test "API base with an empty port is rejected" {
+	customer +12015550963 subscribed | convo-ingest -q >/dev/null
+	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+	export TWILIO_AUTH_TOKEN=test-token CONVO_INSECURE_TLS_FOR_TESTING=1
+	# The value, then as the message shows it without a final slash.
+	for pair in 'http://127.0.0.1:|http://127.0.0.1:' \
+	    'http://127.0.0.1:/|http://127.0.0.1:' \
+	    'http://[::1]:/2010|http://[::1]:/2010'; do
+		TWILIO_API_BASE=${pair%%|*} run --separate-stderr convo-send -q \
+		    --to +12015550963 --body "Hello"
+		assert_failure 78
+		assert_equal "$stderr" "convo-send: TWILIO_API_BASE\
+ \"${pair#*|}\" has no port number after the colon; give the port,\
+ or remove the colon to use the default port of the scheme"
+	done
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+}
+
 @test "test setting is for loopback only" {
 	customer +12015550935 subscribed | convo-ingest -q >/dev/null
 	export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
