@@ -1968,6 +1968,26 @@ receipt() {
 	assert_output "invalid_media_url"
 }
 
+@test "segments as the manual counts them" {
+	local emoji brace page
+	start_fake
+	customer +12015550964 subscribed | convo-ingest -q >/dev/null
+	emoji=$(printf '\360\237\230\200%.0s' $(seq 800))
+	brace="$(printf 'a%.0s' $(seq 152)){$(printf 'a%.0s' $(seq 152))"
+	run --separate-stderr convo-send -q --dry-run --to +12015550964 \
+	    --body "$emoji"
+	run jq -r '[.encoding, .units, .segments] | join(" ")' <<<"$output"
+	assert_output "UCS-2 1600 25"
+	run --separate-stderr convo-send -q --dry-run --to +12015550964 \
+	    --body "$brace"
+	run jq -r '[.encoding, .units, .segments] | join(" ")' <<<"$output"
+	assert_output "GSM-7 306 3"
+	page=$(mandoc -Tascii "$BATS_TEST_DIRNAME/../man/convo-send.1" | col -b |
+	    tr -s ' \n' '  ')
+	assert_regex "$page" "800 emoji, 1600 code units, is therefore sent in 25 segments"
+	assert_regex "$page" "306 septets, in 3 segments, not 2"
+}
+
 @test "body file loses a leading byte order mark" {
 	start_fake
 	customer +12015550960 subscribed | convo-ingest -q >/dev/null
