@@ -89,6 +89,8 @@ struct context {
 	const char *country;
 	const char *optout_mode;
 	const char *operator;	/* who makes the changes, or NULL */
+	/* The account's keywords, for import's opt-out words check. */
+	struct keyword_set keywords;
 };
 
 struct command {
@@ -420,6 +422,29 @@ check_standard_action(const char *word, const char *action, char *why,
 }
 
 /*
+ * Check that keyword WORD may get ACTION. A keyword whose words read as
+ * an opt-out against SET (keyword_opt_out_words()) must be an opt_out
+ * keyword, or a customer who sends it stays subscribed and unflagged.
+ * Returns 0, or -1 with the reason written into WHY.
+ */
+static int
+check_opt_out_words(const struct keyword_set *set, const char *word,
+    const char *action, char *why, size_t whysz)
+{
+	const char *found;
+
+	if (strcmp(action, "opt_out") == 0 ||
+	    (found = keyword_opt_out_words(set, word)) == NULL)
+		return 0;
+	snprintf(why, whysz, "cannot make keyword \"%s\" %s %s keyword, "
+	    "because it contains the opt-out words \"%s\" and a customer who "
+	    "sends it asks to opt out. Make it an opt_out keyword, or choose "
+	    "words without \"%s\"", word, article(action), action, found,
+	    found);
+	return -1;
+}
+
+/*
  * Write into TEXT the problem of the standard keyword S when the account
  * stores it with ACTION, NULL when it lacks the word. Returns 0 when the
  * keyword is as it must be.
@@ -600,6 +625,7 @@ static int
 cmd_add(struct context *c, int argc, char **argv)
 {
 	struct keyword_input k = { 0 };
+	struct keyword_set set = { 0 };
 	PGresult *res;
 	char *text, why[512];
 
@@ -628,6 +654,11 @@ cmd_add(struct context *c, int argc, char **argv)
 	k.lang = c->lang;
 	k.only_unsubscribed = c->only_unsubscribed;
 	open_account(c);
+	db_load_keywords(c->conn, atoll(c->account_id), &set);
+	if (check_opt_out_words(&set, k.word, k.action, why,
+	    sizeof(why)) != 0)
+		errx(EX_USAGE, "%s", why);
+	keyword_set_free(&set);
 	begin_changes(c);
 	res = upsert_keyword(c, &k);
 	db_exec(c->conn, "COMMIT");
@@ -1088,8 +1119,15 @@ import_line(struct context *c, const char *file, long long lineno,
 	    sizeof(why)) == 0)
 		rc = check_import_action(&k, why, sizeof(why));
 	if (rc == 0)
+		rc = check_opt_out_words(&c->keywords, k.word, k.action, why,
+		    sizeof(why));
+	if (rc == 0) {
 		PQclear(upsert_keyword(c, &k));
-	else
+		/* Later lines are checked against this keyword too. */
+		if (strcmp(k.action, "opt_out") == 0)
+			keyword_set_add(&c->keywords, k.word, KEYWORD_OPT_OUT,
+			    0);
+	} else
 		line_error(c, file, lineno, why);
 	free(k.word);
 	jv_free(word);
@@ -1142,9 +1180,11 @@ cmd_import(struct context *c, int argc, char **argv)
 			err(EX_NOINPUT, "cannot open \"%s\"", file);
 	}
 	open_account(c);
+	db_load_keywords(c->conn, atoll(c->account_id), &c->keywords);
 	begin_changes(c);
 	stored = import_fd(c, fd, file);
 	db_exec(c->conn, "COMMIT");
+	keyword_set_free(&c->keywords);
 	if (file != NULL)
 		close(fd);
 	if (!c->quiet)
@@ -1874,6 +1914,36 @@ load_lint_keywords(struct lint *l)
 	return res;
 }
 
+/*
+ * Report each keyword of RES, rows as for stored_action(), whose words
+ * read as an opt-out but whose action is not opt_out. SQL, an older
+ * convo-keywords or an opt_out keyword added later can leave one.
+ */
+static void
+lint_opt_out_words(struct lint *l, const PGresult *res)
+{
+	struct keyword_set set = { 0 };
+	const char *word, *action, *found;
+	int i, n = PQntuples(res);
+
+	db_load_keywords(l->context->conn, atoll(l->context->account_id),
+	    &set);
+	for (i = 0; i < n; i++) {
+		word = PQgetvalue(res, i, 0);
+		action = PQgetvalue(res, i, 1);
+		if (strcmp(action, "opt_out") == 0 ||
+		    (found = keyword_opt_out_words(&set, word)) == NULL)
+			continue;
+		problem(l, word, action, "keyword contains the opt-out words "
+		    "\"%s\", so a customer who sends it asks to opt out, but "
+		    "stays subscribed, gets its reply and is not flagged as a "
+		    "possible opt-out. Make it an opt_out keyword with "
+		    "convo-keywords add %s --action opt_out --reply TEXT, or "
+		    "remove it", found, word);
+	}
+	keyword_set_free(&set);
+}
+
 /* Report each fixed standard keyword that the account lacks or changed. */
 static void
 lint_standard_keywords(struct lint *l)
@@ -1913,6 +1983,7 @@ cmd_lint(struct context *c, int argc, char **argv)
 		    PQgetvalue(res, i, 3),
 		    PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4));
 	lint_standard_keywords(&l);
+	lint_opt_out_words(&l, res);
 	PQclear(res);
 	if (l.opt_out.count == 0)
 		problem(&l, NULL, "opt_out", "the account has no opt_out "

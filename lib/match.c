@@ -212,6 +212,28 @@ match_possible_opt_out(const struct keyword_set *set, const char *normal,
 	}
 }
 
+const char *
+keyword_opt_out_words(const struct keyword_set *set, const char *word)
+{
+	const struct keyword_standard *s;
+	const char *const *phrase;
+	size_t i;
+
+	for (i = 0; i < set->count; i++)
+		if (set->items[i].action == KEYWORD_OPT_OUT &&
+		    strcmp(set->items[i].word, word) != 0 &&
+		    keyword_has_words(word, set->items[i].word))
+			return set->items[i].word;
+	for (s = keyword_standards; s->word != NULL; s++)
+		if (s->action == KEYWORD_OPT_OUT && strcmp(s->word, word) != 0 &&
+		    keyword_has_words(word, s->word))
+			return s->word;
+	for (phrase = revocation_phrases; *phrase != NULL; phrase++)
+		if (keyword_has_words(word, *phrase))
+			return *phrase;
+	return NULL;
+}
+
 void
 keyword_match(const struct keyword_set *set, const char *normal,
     struct keyword_match *m)

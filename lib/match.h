@@ -100,4 +100,15 @@ int keyword_has_words(const char *text, const char *needle);
 void keyword_match(const struct keyword_set *set, const char *normal,
     struct keyword_match *m);
 
+/*
+ * Return the opt-out keyword or plain-words phrase ("remove me") that
+ * occurs as whole words in WORD, a keyword in normal form, or NULL. The
+ * opt-out keywords are those of SET other than WORD itself and the
+ * standard ones. A customer who sent WORD would otherwise be an opt-out
+ * in contains mode or a possible opt-out, so WORD should be an opt_out
+ * keyword. The result is borrowed from SET or static.
+ */
+const char *keyword_opt_out_words(const struct keyword_set *set,
+    const char *word);
+
 #endif

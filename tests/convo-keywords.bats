@@ -257,6 +257,33 @@ EOF
 	assert_output "help"
 }
 
+@test "add rejects opt-out words with another action" {
+	run --separate-stderr convo-keywords add please stop --action opt_in \
+	    --reply '{brand}: You are subscribed.'
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: cannot make keyword "please stop" an opt_in keyword, because it contains the opt-out words "stop" and a customer who sends it asks to opt out. Make it an opt_out keyword, or choose words without "stop"'
+	run --separate-stderr convo-keywords add remove me --action custom \
+	    --reply '{brand}: Check our deals at example.com!'
+	assert_failure 64
+	assert_regex "$stderr" 'keyword "remove me" a custom keyword, because it contains the opt-out words "remove me"'
+	convo-keywords add parar --action opt_out --reply 'Adios' >/dev/null
+	run convo-keywords add ya parar --action help
+	assert_failure 64
+	run keyword_field "please stop" word
+	assert_output ""
+	run keyword_field "remove me" word
+	assert_output ""
+	run keyword_field "ya parar" word
+	assert_output ""
+	run convo-keywords add please stop --action opt_out \
+	    --reply '{brand}: no more messages. Reply START.'
+	assert_success
+	run keyword_field "please stop" action
+	assert_output "opt_out"
+	run convo-keywords add stopping by --action custom --reply 'Hi'
+	assert_success
+}
+
 @test "add changes reply of standard keyword" {
 	run convo-keywords add STOP --action opt_out \
 	    --reply '{brand}: Bye, no more messages. Reply START.' --lang es
@@ -289,6 +316,26 @@ EOF
 	assert_output "help"
 	run keyword_field quit reply
 	assert_output "Bye"
+	run keyword_field hours action
+	assert_output "custom"
+}
+
+@test "import rejects opt-out words with another action" {
+	cat >input.ndjson <<'EOF'
+{"word":"remove me","action":"custom","reply":"Deals!"}
+{"word":"arrete","action":"opt_out","reply":"Bye"}
+{"word":"arrete tout","action":"opt_in"}
+{"word":"hours","action":"custom"}
+EOF
+	run --separate-stderr convo-keywords import input.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'convo-keywords: input.ndjson: line 1: cannot make keyword "remove me" a custom keyword, because it contains the opt-out words "remove me" and a customer who sends it asks to opt out. Make it an opt_out keyword, or choose words without "remove me"'
+	assert_regex "${stderr_lines[1]}" 'input.ndjson: line 3: cannot make keyword "arrete tout" an opt_in keyword, because it contains the opt-out words "arrete"'
+	assert_regex "$stderr" 'keywords stored: 2, lines rejected: 2'
+	run keyword_field "remove me" word
+	assert_output ""
+	run keyword_field "arrete tout" word
+	assert_output ""
 	run keyword_field hours action
 	assert_output "custom"
 }
@@ -874,6 +921,26 @@ same_output_both_paths() {
 	assert_line --partial 'stop	help	standard keyword STOP has the action help, but carrier rules (CTIA) and Twilio treat STOP as an opt-out'
 	assert_line --partial 'quit	opt_out	standard keyword QUIT is missing, but carrier rules (CTIA) and Twilio treat QUIT as an opt-out'
 	assert_line --partial 'info	help	standard keyword INFO is missing, but Twilio treats INFO as a help request'
+}
+
+@test "lint reports opt-out words with another action" {
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	run --separate-stderr convo-keywords lint
+	assert_success
+	# As SQL or an older convo-keywords could store them.
+	sql "INSERT INTO convo.keywords (account_id, word, action, reply)
+	    SELECT account_id, 'please stop', 'opt_in', 'You are subscribed'
+	    FROM convo.accounts WHERE name = 'default'"
+	sql "INSERT INTO convo.keywords (account_id, word, action, reply)
+	    SELECT account_id, 'remove me', 'custom', 'Deals'
+	    FROM convo.accounts WHERE name = 'default'"
+	run --separate-stderr convo-keywords lint
+	assert_failure 65
+	run jq -r 'select(.problem | test("opt-out words"))
+	    | [.word, .action, .problem] | @tsv' <<<"$output"
+	assert_line --index 0 'please stop	opt_in	keyword contains the opt-out words "stop", so a customer who sends it asks to opt out, but stays subscribed, gets its reply and is not flagged as a possible opt-out. Make it an opt_out keyword with convo-keywords add please stop --action opt_out --reply TEXT, or remove it'
+	assert_line --index 1 --partial 'remove me	custom	keyword contains the opt-out words "remove me"'
+	[ "${#lines[@]}" -eq 2 ]
 }
 
 @test "lint names STOP when it is not an opt-out" {

@@ -219,6 +219,41 @@ check_contains(void)
 	keyword_set_free(&set);
 }
 
+/* Keywords whose words read as an opt-out, with the words found. */
+static void
+check_opt_out_words(void)
+{
+	static const struct {
+		const char *word;
+		const char *found;	/* NULL when the keyword is fine */
+	} cases[] = {
+		{ "please stop", "stop" }, { "remove me", "remove me" },
+		{ "stop by", "stop" }, { "the end", "end" },
+		{ "don t stop the deliveries", "stop" },
+		{ "opt out now", "opt out" }, { "revoke it", "revoke" },
+		{ "take me off", "take me off" }, { "quit now", "quit" },
+		{ "stop", NULL }, { "opt out", NULL }, { "unstop", NULL },
+		{ "stopping by", NULL }, { "weekend", NULL }, { "yes", NULL },
+		{ "deals", NULL }, { "help me", NULL },
+	};
+	struct keyword_set set, empty = { 0 };
+	const char *found;
+	size_t i;
+
+	load_defaults(&set, 0);
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		found = keyword_opt_out_words(&set, cases[i].word);
+		if (cases[i].found == NULL)
+			unit_check(found == NULL, cases[i].word);
+		else
+			unit_check_str(found != NULL ? found : "(none)",
+			    cases[i].found, cases[i].word);
+	}
+	unit_check_str(keyword_opt_out_words(&empty, "stop now"), "stop",
+	    "standard opt-out word without account keywords");
+	keyword_set_free(&set);
+}
+
 int
 main(void)
 {
@@ -231,5 +266,6 @@ main(void)
 	    1);
 	check_list(ordinary, sizeof(ordinary) / sizeof(*ordinary), 0, 0, 0);
 	check_contains();
+	check_opt_out_words();
 	return unit_done();
 }
