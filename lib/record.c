@@ -814,6 +814,20 @@ profile_fields(jv rec)
 			jv_free(fields);
 			return fail("NUL byte in field \"%s\"", *f);
 		}
+		if (k == JV_KIND_STRING && strcmp(*f, "timezone") == 0 &&
+		    timezone_sign_inverted(jv_string_value(v))) {
+			char q[80];
+
+			jv_free(fields);
+			fields = fail("invalid time zone \"%s\": PostgreSQL "
+			    "reads a UTC offset with the POSIX sign, positive "
+			    "west of UTC, so convo would take the customer's "
+			    "local time the wrong way; give an IANA name such as "
+			    "Asia/Karachi or America/Chicago",
+			    record_quote(jv_string_value(v), q));
+			jv_free(v);
+			return fields;
+		}
 		fields = jv_object_set(fields, jv_string(*f), v);
 	}
 	return fields;

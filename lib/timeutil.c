@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -179,4 +180,22 @@ time_since(const char *arg, char out[TIME_MAX])
 		return -1;
 	format_utc((long long)time(NULL) - n * unit, -1, out);
 	return 0;
+}
+
+int
+timezone_sign_inverted(const char *zone)
+{
+	const char *p;
+
+	if (strncasecmp(zone, "etc/", 4) == 0)
+		return 0;
+	for (p = zone; *p != '\0'; p++)
+		if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]))
+			return 1;
+	p = zone + strspn(zone, " \t");
+	if (strncasecmp(p, "utc", 3) == 0 || strncasecmp(p, "gmt", 3) == 0)
+		p += 3;
+	else if (strncasecmp(p, "ut", 2) == 0)
+		p += 2;
+	return isdigit((unsigned char)*p);
 }

@@ -683,6 +683,31 @@ END
 	assert_output "New|Kim|"
 }
 
+@test "profile UTC offset time zone is rejected" {
+	local zone
+	for zone in +05:00 UTC+5 GMT+5 utc-03:00 5 UTC5; do
+		printf '{"type":"profile","phone":"+12015550702","timezone":"%s"}\n' \
+		    "$zone"
+	done >input.ndjson
+	for zone in Asia/Karachi Etc/GMT+5 UTC America/Port-au-Prince; do
+		printf '{"type":"profile","phone":"+12015550703","timezone":"%s"}\n' \
+		    "$zone"
+	done >>input.ndjson
+	run --separate-stderr convo-ingest input.ndjson
+	assert_failure 65
+	run jq -r 'select(.type == "ingest_result") | .result' <<<"$output"
+	assert_output "$(printf 'rejected\n%.0s' 1 2 3 4 5 6)$(printf '\n')
+inserted
+updated
+updated
+updated"
+	assert_equal "${stderr_lines[0]}" 'convo-ingest: input.ndjson: line 1: invalid time zone "+05:00": PostgreSQL reads a UTC offset with the POSIX sign, positive west of UTC, so convo would take the customer'"'"'s local time the wrong way; give an IANA name such as Asia/Karachi or America/Chicago'
+	assert_regex "${stderr_lines[1]}" '^convo-ingest: input.ndjson: line 2: invalid time zone "UTC\+5": '
+	run sql "SELECT phone, coalesce(timezone, 'NULL') FROM convo.profiles
+	    ORDER BY phone"
+	assert_output "+12015550703|America/Port-au-Prince"
+}
+
 @test "unknown account is a configuration error" {
 	run convo-ingest --account nosuch "$SAMPLE"
 	assert_failure 78

@@ -448,6 +448,24 @@ send_at() {
 	assert_output "+12125550305 deferred America/New_York area_code"
 }
 
+@test "stored UTC offset counts as unknown zone" {
+	start_fake
+	customer +923001234567 subscribed | convo-ingest -q >/dev/null
+	# Stored before convo-ingest rejected offsets. PostgreSQL reads
+	# "+05:00" as five hours west of UTC: 13:00, not 23:00 in Karachi.
+	sql "UPDATE convo.profiles SET timezone = '+05:00'"
+	run send_at 2026-12-04T18:00:00Z +923001234567
+	assert_success
+	assert_output "+923001234567 deferred null unknown"
+	sql "UPDATE convo.profiles SET timezone = 'Asia/Karachi'"
+	run send_at 2026-12-04T18:00:00Z +923001234567
+	assert_success
+	assert_output "+923001234567 deferred Asia/Karachi profile"
+	run send_at 2026-12-04T08:00:00Z +923001234567
+	assert_success
+	assert_output "+923001234567 sent Asia/Karachi profile"
+}
+
 @test "Arizona area code keeps standard time in summer" {
 	start_fake
 	customer +16025550306 subscribed | convo-ingest -q >/dev/null
