@@ -1390,6 +1390,33 @@ complete(struct sender *s, struct twilio_call *call)
 }
 
 /*
+ * Report J, a reply to a keyword message sent more than 24 hours ago, as
+ * skipped: convo-ingest prints such replies when it records history, and
+ * none of them is sent. An outbox row of --queued is not tried again.
+ */
+static void
+skip_old_keyword(struct sender *s, const struct send_job *j)
+{
+	char message[256];
+	jv reply_to = jv_object_get(jv_copy(j->input),
+	    jv_string("in_reply_to"));
+	jv extra = jv_object();
+
+	snprintf(message, sizeof(message), "keyword message %s was sent more "
+	    "than 24 hours ago, so its reply is not sent",
+	    jv_string_value(reply_to));
+	jv_free(reply_to);
+	s->skipped++;
+	if (j->queued[0] != '\0') {
+		warnx("outbox row o_%s: not sent: %s", j->queued, message);
+		if (!s->o.dry_run)
+			outbox_reject_row(&s->ctx, j->queued, message);
+	}
+	extra = jv_object_set(extra, jv_string("message"), jv_string(message));
+	result(s, j, "skipped", "old_keyword", extra);
+}
+
+/*
  * Run the checks of J once its customer is known, up to its idempotency key.
  * Returns 1 when J goes on to the outbox, 0 when its result is written.
  */
@@ -1408,7 +1435,11 @@ check_found(struct sender *s, struct send_job *j)
 		reject(s, j, "invalid_body", "body is not UTF-8 text");
 		return 0;
 	}
-	j->keyword_reply = outbox_keyword_reply(&s->ctx, j);
+	outbox_keyword_reply(&s->ctx, j);
+	if (j->old_keyword) {
+		skip_old_keyword(s, j);
+		return 0;
+	}
 	snprintf(j->origin, sizeof(j->origin), "%s", j->keyword_reply ?
 	    "keyword_reply" : "conversation");
 	/* An outbox row keeps the sender it was stored with. */

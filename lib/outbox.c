@@ -200,7 +200,7 @@ outbox_ctx_free(struct send_ctx *ctx)
 	ctx->account_zones = NULL;
 }
 
-int
+void
 outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 {
 	jv type = jv_object_get(jv_copy(j->input), jv_string("type"));
@@ -213,8 +213,8 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	    j->channel };
 	char window[32];
 	PGresult *res;
-	int ok = 0;
 
+	j->keyword_reply = j->replies_to_keyword = j->old_keyword = 0;
 	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
 	params[3] = window;
 	if (jv_get_kind(type) == JV_KIND_STRING &&
@@ -228,27 +228,34 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		 * after it, a saved reply sent again needs consent. It goes
 		 * on the keyword's channel, and where convo-ingest stored the
 		 * reply, only its text skips consent: another text is an
-		 * ordinary message.
+		 * ordinary message. convo-ingest stores none for a keyword
+		 * message sent more than 24 hours ago, and convo-send sends
+		 * none for it either.
 		 */
 		res = outbox_query(ctx, "SELECT m.keyword_action IN "
 		    "('opt_out', 'help', 'opt_in') AND NOT EXISTS (SELECT 1 "
 		    "FROM convo.outbox o WHERE o.account_id = $1 "
 		    "AND o.idempotency_key = 'r:' || $3 AND (o.body, o.media) "
-		    "IS DISTINCT FROM ($5, $6::jsonb)) FROM convo.messages m "
+		    "IS DISTINCT FROM ($5, $6::jsonb)), "
+		    "m.sent_at <= now() - interval '24 hours' "
+		    "FROM convo.messages m "
 		    "WHERE m.account_id = $1 AND m.profile_id = $2 "
 		    "AND m.provider_message_id = $3 AND m.channel = $7 "
 		    "AND m.direction = 'inbound' "
 		    "AND m.keyword_action IS NOT NULL "
 		    "AND m.recorded_at > now() - $4::interval", 7, params);
-		j->replies_to_keyword = PQntuples(res) > 0;
-		ok = j->replies_to_keyword && PQgetvalue(res, 0, 0)[0] == 't';
+		if (PQntuples(res) > 0) {
+			j->replies_to_keyword = 1;
+			j->old_keyword = PQgetvalue(res, 0, 1)[0] == 't';
+			j->keyword_reply = !j->old_keyword &&
+			    PQgetvalue(res, 0, 0)[0] == 't';
+		}
 		PQclear(res);
 	}
 	jv_free(media);
 	jv_free(type);
 	jv_free(origin);
 	jv_free(reply_to);
-	return ok;
 }
 
 /* Append S and a unit separator, the joint of the key's parts. */

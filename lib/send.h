@@ -73,6 +73,11 @@ struct send_job {
 	 * which convo-ingest stored under the key "r:" and its id.
 	 */
 	int replies_to_keyword;
+	/*
+	 * A reply to a keyword message sent more than 24 hours ago, as in
+	 * recorded history, which is not sent.
+	 */
+	int old_keyword;
 	int local_minutes;	/* customer's local time, -1 when unknown */
 	/*
 	 * With --quiet-hours, where the customer's time zone comes from:
@@ -145,13 +150,16 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
     int n, int *found);
 
 /*
- * Return 1 when J is a keyword reply that carrier rules require: a
- * "send" record whose in_reply_to names an opt-out, opt-in or help
- * message from this customer, recorded within the idempotency window.
- * Set J->replies_to_keyword when it names a keyword message of any action
- * there, such as a custom keyword.
+ * Classify J against the keyword message that its in_reply_to names, when
+ * J is a "send" record of origin keyword_reply. The message must be an
+ * inbound keyword message from this customer on J's channel, recorded
+ * within the idempotency window. Sets J->replies_to_keyword for such a
+ * message of any action, such as a custom keyword, and J->old_keyword
+ * when it was sent more than 24 hours ago. Sets J->keyword_reply, a reply
+ * that carrier rules require, for a recent opt-out, opt-in or help
+ * message.
  */
-int outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
+void outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 
 /*
  * Fill J->key: a keyword reply's from its keyword message, another's from

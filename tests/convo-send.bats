@@ -1764,7 +1764,7 @@ receipt() {
 @test "ingest keyword replies are sent" {
 	start_fake
 	customer +12015550915 subscribed | convo-ingest -q >/dev/null
-	echo '{"type":"message","direction":"inbound","from":"+12015550915","to":"+12025550140","body":"STOP","provider_message_id":"SMstop1","sent_at":"2026-11-03T10:00:00Z"}' |
+	stop_message +12015550915 SMstop1 |
 	    convo-ingest -q | convo-send --rate 0 >out.ndjson 2>err.txt
 	run jq -r '[.status, .to] | join(" ")' out.ndjson
 	assert_output "sent +12015550915"
@@ -1874,6 +1874,42 @@ receipt() {
 	run convo-send -q --rate 0 --queued
 	assert_success
 	assert_output ""
+	run requests
+	assert_output "0"
+}
+
+@test "piped history sends no old keyword replies" {
+	start_fake
+	{
+		echo '{"type":"consent","phone":"+12015550102","channel":"sms","status":"subscribed","method":"import","at":"2025-01-01T00:00:00Z"}'
+		echo '{"type":"message","direction":"inbound","from":"+12015550102","to":"+12025550100","body":"Hello","provider_message_id":"SMb0000000000000000000000000000001","sent_at":"2025-02-01T10:00:00Z"}'
+		echo '{"type":"message","direction":"inbound","from":"+12015550102","to":"+12025550100","body":"HELP","provider_message_id":"SMb0000000000000000000000000000002","sent_at":"2025-02-02T10:00:00Z"}'
+		echo '{"type":"message","direction":"inbound","from":"+12015550102","to":"+12025550100","body":"STOP","provider_message_id":"SMb0000000000000000000000000000003","sent_at":"2025-03-01T10:00:00Z"}'
+	} >history.ndjson
+	convo-ingest -q history.ndjson >replies.ndjson
+	run --separate-stderr convo-send --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
+	assert_line --index 0 "skipped|old_keyword|keyword message SMb0000000000000000000000000000002 was sent more than 24 hours ago, so its reply is not sent"
+	assert_line --index 1 "skipped|old_keyword|keyword message SMb0000000000000000000000000000003 was sent more than 24 hours ago, so its reply is not sent"
+	# Four ingest results and the two old replies are skipped.
+	assert_equal "${stderr##*$'\n'}" "convo-send: 0 sent, 0 duplicate, 0 deferred, 0 rejected, 0 failed, 0 unknown, 0 queued, 6 skipped, 0 dry run"
+	run requests
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+}
+
+@test "old keyword reply is skipped even when subscribed" {
+	start_fake
+	customer +12015550938 subscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550938","to":"%s","body":"HELP","provider_message_id":"SMold2","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '25 hours ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >replies.ndjson
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "skipped old_keyword"
 	run requests
 	assert_output "0"
 }

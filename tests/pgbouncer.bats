@@ -261,7 +261,14 @@ EOF
 
 @test "keyword replies and a reply reach the provider" {
 	start_fake
-	run --separate-stderr bash -c "convo-ingest -q '$SAMPLE' | convo-send -q"
+	# The sample's times move to the last day, because convo-send sends
+	# no reply to a keyword message sent more than 24 hours ago.
+	local shift=$(($(date -u +%s) - $(date -u -d 2026-11-21T11:06:17Z +%s)))
+	jq -c --argjson d "$shift" 'with_entries(if (.key == "at" or
+	    .key == "sent_at") and (.value | type) == "string" then
+	    .value |= (fromdateiso8601 + $d | todateiso8601) else . end)' \
+	    "$SAMPLE" >recent.ndjson
+	run --separate-stderr bash -c "convo-ingest -q recent.ndjson | convo-send -q"
 	assert_success
 	run jq -r '[.status, .to] | join(" ")' <<<"$output"
 	assert_output - <<'EOF'
