@@ -211,6 +211,7 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	const char *params[7] = { ctx->account_id, j->profile_id, NULL,
 	    NULL, jv_string_value(j->body), jv_string_value(media),
 	    j->channel };
+	const char *action;
 	char window[32];
 	PGresult *res;
 
@@ -224,20 +225,23 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	    jv_get_kind(reply_to) == JV_KIND_STRING) {
 		params[2] = jv_string_value(reply_to);
 		/*
-		 * Within the window, the reply's key lets one reply through;
-		 * after it, a saved reply sent again needs consent. It goes
-		 * on the keyword's channel, and where convo-ingest stored the
-		 * reply, only its text skips consent: another text is an
-		 * ordinary message. convo-ingest stores none for a keyword
-		 * message sent more than 24 hours ago, and convo-send sends
-		 * none for it either.
+		 * Only the reply that convo-ingest stored skips checks: the
+		 * outbox row of origin keyword_reply under the keyword's key,
+		 * with the same text and media, on the keyword's channel.
+		 * convo-ingest stores none for a keyword message sent more
+		 * than 24 hours ago, and convo-send sends none for it either.
+		 * After the window, a saved reply sent again needs consent.
 		 */
-		res = outbox_query(ctx, "SELECT m.keyword_action IN "
-		    "('opt_out', 'help', 'opt_in') AND NOT EXISTS (SELECT 1 "
-		    "FROM convo.outbox o WHERE o.account_id = $1 "
-		    "AND o.idempotency_key = 'r:' || $3 AND (o.body, o.media) "
-		    "IS DISTINCT FROM ($5, $6::jsonb)), "
-		    "m.sent_at <= now() - interval '24 hours' "
+		res = outbox_query(ctx, "SELECT m.keyword_action, "
+		    "m.sent_at <= now() - interval '24 hours', "
+		    "EXISTS (SELECT 1 FROM convo.outbox o "
+		    "WHERE o.account_id = $1 "
+		    "AND o.idempotency_key = 'r:' || $3 "
+		    "AND o.profile_id = $2 AND o.channel = $7 "
+		    "AND o.origin = 'keyword_reply' "
+		    "AND o.created_at > now() - $4::interval "
+		    "AND (o.body, o.media) IS NOT DISTINCT FROM "
+		    "($5, $6::jsonb)) "
 		    "FROM convo.messages m "
 		    "WHERE m.account_id = $1 AND m.profile_id = $2 "
 		    "AND m.provider_message_id = $3 AND m.channel = $7 "
@@ -245,10 +249,14 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		    "AND m.keyword_action IS NOT NULL "
 		    "AND m.recorded_at > now() - $4::interval", 7, params);
 		if (PQntuples(res) > 0) {
+			action = PQgetvalue(res, 0, 0);
 			j->replies_to_keyword = 1;
 			j->old_keyword = PQgetvalue(res, 0, 1)[0] == 't';
 			j->keyword_reply = !j->old_keyword &&
-			    PQgetvalue(res, 0, 0)[0] == 't';
+			    PQgetvalue(res, 0, 2)[0] == 't' &&
+			    (strcmp(action, "opt_out") == 0 ||
+			    strcmp(action, "help") == 0 ||
+			    strcmp(action, "opt_in") == 0);
 		}
 		PQclear(res);
 	}

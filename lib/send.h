@@ -67,7 +67,12 @@ struct send_job {
 	 * run with --new, which the checks allow as --new does.
 	 */
 	int stored_new;
-	int keyword_reply;	/* a verified keyword reply */
+	/*
+	 * A reply to an opt-out, opt-in or help message of this customer,
+	 * with the text that convo-ingest stored for it, which carrier rules
+	 * require.
+	 */
+	int keyword_reply;
 	/*
 	 * A reply to a keyword message of this customer, of any action,
 	 * which convo-ingest stored under the key "r:" and its id.
@@ -155,9 +160,9 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
  * inbound keyword message from this customer on J's channel, recorded
  * within the idempotency window. Sets J->replies_to_keyword for such a
  * message of any action, such as a custom keyword, and J->old_keyword
- * when it was sent more than 24 hours ago. Sets J->keyword_reply, a reply
- * that carrier rules require, for a recent opt-out, opt-in or help
- * message.
+ * when it was sent more than 24 hours ago. Sets J->keyword_reply for a
+ * recent opt-out, opt-in or help message whose stored reply, the outbox
+ * row of origin keyword_reply under its "r:" key, has J's body and media.
  */
 void outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 

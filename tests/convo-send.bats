@@ -1914,6 +1914,37 @@ receipt() {
 	assert_output "0"
 }
 
+@test "reply to a keyword without stored reply needs consent" {
+	start_fake
+	customer +12015550101 subscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550101","to":"%s","body":"STOP","provider_message_id":"SMa0000000000000000000000000000002","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '2 minutes ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q | convo-send -q --rate 0 >/dev/null
+	# A second STOP gets no reply, so none is stored for it.
+	printf '{"type":"message","direction":"inbound","from":"+12015550101","to":"%s","body":"stop","provider_message_id":"SMa0000000000000000000000000000003","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >replies.ndjson
+	run jq -r 'select(.type == "send") | .body' replies.ndjson
+	assert_output ""
+	run --separate-stderr convo-send -q --rate 0 <<<'{"type":"send","to":"+12015550101","origin":"keyword_reply","in_reply_to":"SMa0000000000000000000000000000003","body":"Flash sale! 50% off today only"}'
+	assert_failure 65
+	run jq -r '[.status, .reason, .message] | join("|")' <<<"$output"
+	assert_output "rejected|not_subscribed|+12015550101 is unsubscribed, not subscribed (only the stored text of a keyword reply is sent without consent); the customer can text START to subscribe again"
+	# The stored confirmation text as a reply to the second STOP is
+	# not exempt either.
+	run --separate-stderr convo-send -q --rate 0 < <(sql "SELECT
+	    json_build_object('type', 'send', 'to', to_address, 'origin',
+	    'keyword_reply', 'in_reply_to',
+	    'SMa0000000000000000000000000000003', 'body', body)
+	    FROM convo.outbox")
+	assert_failure 65
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "rejected not_subscribed"
+	run requests
+	assert_output "1"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "1"
+}
+
 @test "keyword reply nobody sent goes out with --queued" {
 	start_fake
 	customer +12015550923 subscribed | convo-ingest -q >/dev/null
