@@ -215,7 +215,8 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	char window[32];
 	PGresult *res;
 
-	j->keyword_reply = j->replies_to_keyword = j->old_keyword = 0;
+	j->keyword_reply = j->consent_exempt = 0;
+	j->replies_to_keyword = j->old_keyword = 0;
 	snprintf(window, sizeof(window), "%ld hours", ctx->window_hours);
 	params[3] = window;
 	if (jv_get_kind(type) == JV_KIND_STRING &&
@@ -257,6 +258,9 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 			    (strcmp(action, "opt_out") == 0 ||
 			    strcmp(action, "help") == 0 ||
 			    strcmp(action, "opt_in") == 0);
+			/* An opt-in confirmation needs consent. */
+			j->consent_exempt = j->keyword_reply &&
+			    strcmp(action, "opt_in") != 0;
 		}
 		PQclear(res);
 	}
@@ -467,7 +471,7 @@ outbox_set_sending(struct send_ctx *ctx, struct send_job *const *jobs,
 		if (i > 0)
 			buf_addc(&ids, ',');
 		buf_adds(&ids, jobs[i]->outbox);
-		if (jobs[i]->keyword_reply) {
+		if (jobs[i]->consent_exempt) {
 			if (exempt.len > 1)
 				buf_addc(&exempt, ',');
 			buf_adds(&exempt, jobs[i]->outbox);

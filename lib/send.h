@@ -69,10 +69,15 @@ struct send_job {
 	int stored_new;
 	/*
 	 * A reply to an opt-out, opt-in or help message of this customer,
-	 * with the text that convo-ingest stored for it, which carrier rules
-	 * require.
+	 * with the text that convo-ingest stored for it. It needs no
+	 * conversation and is never deferred.
 	 */
 	int keyword_reply;
+	/*
+	 * A keyword reply to an opt-out or help message, which carrier rules
+	 * require, so it needs no consent and passes a possible opt-out.
+	 */
+	int consent_exempt;
 	/*
 	 * A reply to a keyword message of this customer, of any action,
 	 * which convo-ingest stored under the key "r:" and its id.
@@ -160,9 +165,10 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
  * inbound keyword message from this customer on J's channel, recorded
  * within the idempotency window. Sets J->replies_to_keyword for such a
  * message of any action, such as a custom keyword, and J->old_keyword
- * when it was sent more than 24 hours ago. Sets J->keyword_reply for a
- * recent opt-out, opt-in or help message whose stored reply, the outbox
- * row of origin keyword_reply under its "r:" key, has J's body and media.
+ * when it was sent more than 24 hours ago. Sets J->keyword_reply for an
+ * opt-out, opt-in or help message whose stored reply, the outbox row of
+ * origin keyword_reply under its "r:" key, has J's body and media, and
+ * J->consent_exempt when that action is opt-out or help.
  */
 void outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 

@@ -69,11 +69,13 @@ send_check_recipient(const struct send_ctx *ctx,
 		    "has not written (use --new to start one)", j->phone);
 		return "no_conversation";
 	}
-	if (!j->keyword_reply && strcmp(j->consent, "subscribed") != 0) {
+	if (!j->consent_exempt && strcmp(j->consent, "subscribed") != 0) {
 		snprintf(message, n, "%s is %s, not subscribed%s; %s",
-		    j->phone, j->consent, j->replies_to_keyword ? " (only "
-		    "the stored text of a keyword reply is sent without "
-		    "consent)" : "", strcmp(j->consent, "unsubscribed") == 0 ?
+		    j->phone, j->consent, j->keyword_reply ? " (the "
+		    "confirmation of an opt-in is sent only to a subscribed "
+		    "customer)" : j->replies_to_keyword ? " (only the stored "
+		    "text of a keyword reply is sent without consent)" : "",
+		    strcmp(j->consent, "unsubscribed") == 0 ?
 		    "the customer can text START to subscribe again" :
 		    "record the consent they gave with a consent record "
 		    "through convo-ingest (see \"consent\" in convo(5))");
@@ -96,7 +98,7 @@ send_check_recipient(const struct send_ctx *ctx,
 	 * carrier rules require, until an operator settles it. The check
 	 * is made again just before the request, in outbox_set_sending().
 	 */
-	if (!j->keyword_reply && j->flagged_message[0] != '\0') {
+	if (!j->consent_exempt && j->flagged_message[0] != '\0') {
 		snprintf(message, n, "conversation %s: message %s may ask to "
 		    "stop (possible opt-out); read it, then run convo-mark "
 		    "--dismiss-flag %s to allow replies or convo-mark "

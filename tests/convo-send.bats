@@ -1945,6 +1945,42 @@ receipt() {
 	assert_output "1"
 }
 
+@test "queued opt-in reply needs consent when sent" {
+	start_fake
+	customer +12015550939 unsubscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550939","to":"%s","body":"START","provider_message_id":"SMstart39","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '2 minutes ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >/dev/null
+	stop_message +12015550939 SMstop39 | convo-ingest -q >/dev/null
+	run sql "SELECT idempotency_key FROM convo.outbox ORDER BY outbox_id"
+	assert_output "$(printf 'r:SMstart39\nr:SMstop39')"
+	run --separate-stderr convo-send -q --rate 0 --queued
+	assert_failure 65
+	run jq -r '[.outbox_id, .status, .reason, .message] | join("|")' \
+	    <<<"$output"
+	assert_line --index 0 "o_1|rejected|not_subscribed|+12015550939 is unsubscribed, not subscribed (the confirmation of an opt-in is sent only to a subscribed customer); the customer can text START to subscribe again"
+	assert_line --index 1 "o_2|sent||"
+	run jq -r .form.Body log.ndjson
+	assert_output --partial "unsubscribed"
+	refute_output --partial "You are subscribed"
+	run sql "SELECT idempotency_key, state FROM convo.outbox
+	    ORDER BY outbox_id"
+	assert_output "$(printf 'r:SMstart39|failed\nr:SMstop39|sent')"
+}
+
+@test "opt-in reply goes to a subscribed customer" {
+	start_fake
+	customer +12015550940 unsubscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550940","to":"%s","body":"START","provider_message_id":"SMstart40","sent_at":"%s"}\n' \
+	    "$BRAND" "$(recent)" | convo-ingest -q >replies.ndjson
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .outbox_id] | join(" ")' <<<"$output"
+	assert_output "sent o_1"
+	run jq -r .form.Body log.ndjson
+	assert_output --partial "You are subscribed"
+}
+
 @test "keyword reply nobody sent goes out with --queued" {
 	start_fake
 	customer +12015550923 subscribed | convo-ingest -q >/dev/null
