@@ -780,6 +780,128 @@ updated"
 	assert_output '"SMr2"'
 }
 
+# Print the time MINUTES minutes ago.
+minutes_ago() {
+	date -u -d "$1 minutes ago" +%Y-%m-%dT%H:%M:%SZ
+}
+
+# Print a consent record for PHONE with STATUS, MINUTES minutes ago.
+consent_minutes_ago() {
+	printf '{"type":"consent","phone":"%s","status":"%s","at":"%s"}\n' \
+	    "$1" "$2" "$(minutes_ago "$3")"
+}
+
+# Print the in_reply_to ids of the opt-out replies in ingest output on
+# standard input, sorted.
+opt_out_replies() {
+	jq -r 'select(.type == "send" and .action == "opt_out")
+	    | .in_reply_to' | sort | paste -sd, -
+}
+
+@test "late older STOP gets no second confirmation" {
+	consent_minutes_ago +12015550430 subscribed 60 | convo-ingest -q >/dev/null
+	inbound +12015550430 STOP "$(minutes_ago 5)" SMo5 |
+	    convo-ingest -q >first.ndjson
+	inbound +12015550430 STOP "$(minutes_ago 10)" SMo10 |
+	    convo-ingest -q >second.ndjson
+	run opt_out_replies <first.ndjson
+	assert_output "SMo5"
+	run opt_out_replies <second.ndjson
+	assert_output ""
+	run sql "SELECT idempotency_key FROM convo.outbox"
+	assert_output "r:SMo5"
+	run consent_of +12015550430
+	assert_output "unsubscribed"
+}
+
+@test "STOPs of one batch get one confirmation" {
+	consent_minutes_ago +12015550431 subscribed 60 | convo-ingest -q >/dev/null
+	inbound +12015550431 STOP "$(minutes_ago 3)" SMq3 | convo-ingest -q >/dev/null
+	# Both are older than the confirmed STOP, in reverse time order.
+	inbound +12015550431 STOP "$(minutes_ago 5)" SMq5 >input.ndjson
+	inbound +12015550431 STOP "$(minutes_ago 10)" SMq10 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run opt_out_replies <<<"$output"
+	assert_output ""
+	# Two STOPs at the same instant in a new batch.
+	consent_minutes_ago +12015550435 subscribed 60 >input.ndjson
+	inbound +12015550435 STOP "$(minutes_ago 4)" SMs2 >>input.ndjson
+	inbound +12015550435 stop "$(minutes_ago 4)" SMs1 >>input.ndjson
+	run convo-ingest -q input.ndjson
+	assert_success
+	run opt_out_replies <<<"$output"
+	assert_output "SMs1"
+}
+
+@test "each STOP after START is confirmed once" {
+	local order phone=+12015550436 n=0 file
+	consent_minutes_ago $phone subscribed 60 | convo-ingest -q >/dev/null
+	inbound $phone STOP "$(minutes_ago 30)" SMt30 >a.ndjson
+	inbound $phone START "$(minutes_ago 20)" SMt20 >b.ndjson
+	inbound $phone STOP "$(minutes_ago 10)" SMt10 >c.ndjson
+	cat a.ndjson b.ndjson c.ndjson | convo-ingest -q >time.ndjson
+	run opt_out_replies <time.ndjson
+	assert_output "SMt10,SMt30"
+	# The same texts from other customers in other orders, one run
+	# each.
+	for order in 'c b a' 'b c a'; do
+		phone=+1201555044$((n += 1))
+		consent_minutes_ago $phone subscribed 60 |
+		    convo-ingest -q >/dev/null
+		for file in $order; do
+			sed -e "s/+12015550436/$phone/" -e "s/SMt/SM${n}t/" \
+			    $file.ndjson | convo-ingest -q
+		done >out.ndjson
+		run opt_out_replies <out.ndjson
+		assert_output "SM${n}t10,SM${n}t30"
+	done
+}
+
+@test "late STOP between START and STOP gets no reply" {
+	local phone=+12015550437
+	consent_minutes_ago $phone subscribed 60 | convo-ingest -q >/dev/null
+	{
+		inbound $phone STOP "$(minutes_ago 30)" SMu30
+		inbound $phone START "$(minutes_ago 20)" SMu20
+		inbound $phone STOP "$(minutes_ago 5)" SMu5
+	} | convo-ingest -q >first.ndjson
+	run opt_out_replies <first.ndjson
+	assert_output "SMu30,SMu5"
+	inbound $phone STOP "$(minutes_ago 10)" SMu10 | convo-ingest -q >late.ndjson
+	run opt_out_replies <late.ndjson
+	assert_output ""
+	run sql "SELECT count(*) FROM convo.outbox WHERE body LIKE '%unsubscribed%'"
+	assert_output "2"
+}
+
+@test "late STOP before consent record opt-out is confirmed" {
+	local phone=+12015550438
+	consent_minutes_ago $phone subscribed 60 | convo-ingest -q >/dev/null
+	# An import unsubscribes the customer, so the STOP after it is
+	# not confirmed.
+	consent_minutes_ago $phone unsubscribed 8 | convo-ingest -q >/dev/null
+	inbound $phone STOP "$(minutes_ago 5)" SMv5 | convo-ingest -q >first.ndjson
+	run opt_out_replies <first.ndjson
+	assert_output ""
+	# The customer's first STOP arrives late and is the only one that
+	# found the customer subscribed.
+	inbound $phone STOP "$(minutes_ago 10)" SMv10 | convo-ingest -q >late.ndjson
+	run opt_out_replies <late.ndjson
+	assert_output "SMv10"
+	# A STOP after an opt-in that a consent record gives is confirmed,
+	# whichever STOP arrives first.
+	phone=+12015550439
+	consent_minutes_ago $phone subscribed 60 | convo-ingest -q >/dev/null
+	consent_minutes_ago $phone subscribed 7 | convo-ingest -q >/dev/null
+	inbound $phone STOP "$(minutes_ago 5)" SMw5 | convo-ingest -q >first.ndjson
+	inbound $phone STOP "$(minutes_ago 10)" SMw10 | convo-ingest -q >late.ndjson
+	run opt_out_replies <first.ndjson
+	assert_output "SMw5"
+	run opt_out_replies <late.ndjson
+	assert_output "SMw10"
+}
+
 @test "STOP older than a later opt-in gets no reply" {
 	echo '{"type":"consent","phone":"+12015550410","status":"subscribed","at":"2026-11-05T00:00:00Z"}' |
 	    convo-ingest -q >/dev/null

@@ -1860,6 +1860,32 @@ receipt() {
 	refute_output --partial "promo"
 }
 
+# Print an inbound STOP from PHONE with provider message id ID, sent
+# MINUTES minutes ago.
+stop_minutes_ago() {
+	printf '{"type":"message","direction":"inbound","from":"%s","to":"%s","body":"STOP","provider_message_id":"%s","sent_at":"%s"}\n' \
+	    "$1" "$BRAND" "$2" "$(date -u -d "$3 minutes ago" +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+@test "late older STOP gets no second confirmation" {
+	start_fake
+	customer +12015550432 subscribed | convo-ingest -q >/dev/null
+	stop_minutes_ago +12015550432 SMlate5 5 |
+	    convo-ingest -q | convo-send -q --rate 0 >/dev/null
+	# An older STOP of the same customer arrives after the newer one.
+	stop_minutes_ago +12015550432 SMlate10 10 |
+	    convo-ingest -q | convo-send -q --rate 0 >/dev/null
+	run sql "SELECT idempotency_key FROM convo.outbox"
+	assert_output "r:SMlate5"
+	run requests
+	assert_output "1"
+	run jq -r .form.Body log.ndjson
+	assert_output --partial "unsubscribed"
+	run convo-send -q --rate 0 --queued
+	assert_success
+	assert_output ""
+}
+
 @test "recorded history queues no old keyword replies" {
 	start_fake
 	customer +12015550936 subscribed | convo-ingest -q >/dev/null

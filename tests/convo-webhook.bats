@@ -669,6 +669,21 @@ in stock? $(printf '\303\251t\303\251')|SMj0000000000000000000000000000001"
 	assert_output "r:SMw0019|queued"
 }
 
+@test "STOP answered in TwiML is confirmed once" {
+	inbound +12015550126 "STOP" SMw0026
+	run --separate-stderr cgi CONVO_WEBHOOK_REPLY=twiml
+	[ "$(cgi_status)" = 200 ]
+	assert_output --partial '<Message>'
+	# An older STOP of the same customer, recorded after the webhook.
+	printf '{"type":"message","direction":"inbound","from":"+12015550126","to":"%s","body":"STOP","provider_message_id":"SMw0024","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '10 minutes ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >late.ndjson
+	run jq -s 'map(select(.type == "send")) | length' late.ndjson
+	assert_output "0"
+	run sql "SELECT count(*) FROM convo.outbox"
+	assert_output "0"
+}
+
 @test "blocked conversation gets no TwiML reply" {
 	inbound +12015550127 "Where is my order?" SMw0027
 	run cgi

@@ -74,6 +74,10 @@ SELECT create_distributed_table('convo.consent_archived', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
     WHERE logicalrelid = 'convo.consent_archived'::regclass);
+SELECT create_distributed_table('convo.opt_out_confirmations', 'account_id',
+    colocate_with => 'convo.profiles')
+WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
+    WHERE logicalrelid = 'convo.opt_out_confirmations'::regclass);
 SELECT create_distributed_table('convo.messages_archived', 'account_id',
     colocate_with => 'convo.profiles')
 WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition
