@@ -403,3 +403,9 @@ environment_variables() {
 		    fail "convo(7) does not mention $v"
 	done
 }
+
+@test "tests/run rejects a missing test file" {
+	run "$CONVO_SOURCE/tests/run" tests/no-such-file.bats
+	assert_failure 64
+	assert_output "tests/run: no such test file: tests/no-such-file.bats"
+}
