@@ -214,6 +214,7 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 	const char *action;
 	char window[32];
 	PGresult *res;
+	int stored;
 
 	j->keyword_reply = j->consent_exempt = 0;
 	j->replies_to_keyword = j->old_keyword = 0;
@@ -228,10 +229,12 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		/*
 		 * Only the reply that convo-ingest stored skips checks: the
 		 * outbox row of origin keyword_reply under the keyword's key,
-		 * with the same text and media, on the keyword's channel.
-		 * convo-ingest stores none for a keyword message sent more
-		 * than 24 hours ago, and convo-send sends none for it either.
-		 * After the window, a saved reply sent again needs consent.
+		 * with the same text and media, on the keyword's channel,
+		 * stored within the window. convo-ingest stores none for a
+		 * keyword message sent more than 24 hours ago, and convo-send
+		 * sends no reply to such a message that it did not store. The
+		 * age of a stored reply counts from when it was stored, so a
+		 * STOP recorded just inside the 24 hours keeps its reply.
 		 */
 		res = outbox_query(ctx, "SELECT m.keyword_action, "
 		    "m.sent_at <= now() - interval '24 hours', "
@@ -247,14 +250,14 @@ outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j)
 		    "WHERE m.account_id = $1 AND m.profile_id = $2 "
 		    "AND m.provider_message_id = $3 AND m.channel = $7 "
 		    "AND m.direction = 'inbound' "
-		    "AND m.keyword_action IS NOT NULL "
-		    "AND m.recorded_at > now() - $4::interval", 7, params);
+		    "AND m.keyword_action IS NOT NULL", 7, params);
 		if (PQntuples(res) > 0) {
 			action = PQgetvalue(res, 0, 0);
+			stored = PQgetvalue(res, 0, 2)[0] == 't';
 			j->replies_to_keyword = 1;
-			j->old_keyword = PQgetvalue(res, 0, 1)[0] == 't';
-			j->keyword_reply = !j->old_keyword &&
-			    PQgetvalue(res, 0, 2)[0] == 't' &&
+			j->old_keyword = !stored &&
+			    PQgetvalue(res, 0, 1)[0] == 't';
+			j->keyword_reply = stored &&
 			    (strcmp(action, "opt_out") == 0 ||
 			    strcmp(action, "help") == 0 ||
 			    strcmp(action, "opt_in") == 0);

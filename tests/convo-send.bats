@@ -1940,6 +1940,41 @@ stop_minutes_ago() {
 	assert_output "0"
 }
 
+@test "old keyword reply recorded yesterday is skipped" {
+	start_fake
+	customer +12015550939 subscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550939","to":"%s","body":"HELP","provider_message_id":"SMold3","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '10 days ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >replies.ndjson
+	# As if the history had been recorded the day before.
+	sql "UPDATE convo.messages SET recorded_at = now() - interval '25 hours'
+	    WHERE provider_message_id = 'SMold3'" >/dev/null
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r '[.status, .reason] | join(" ")' <<<"$output"
+	assert_output "skipped old_keyword"
+	run requests
+	assert_output "0"
+}
+
+@test "STOP stored just inside the day keeps its reply" {
+	start_fake
+	customer +12015550940 subscribed | convo-ingest -q >/dev/null
+	printf '{"type":"message","direction":"inbound","from":"+12015550940","to":"%s","body":"STOP","provider_message_id":"SMedge1","sent_at":"%s"}\n' \
+	    "$BRAND" "$(date -u -d '86397 seconds ago' +%Y-%m-%dT%H:%M:%SZ)" |
+	    convo-ingest -q >replies.ndjson
+	run sql "SELECT state FROM convo.outbox"
+	assert_output "queued"
+	# The keyword message is now more than 24 hours old.
+	sleep 4
+	run convo-send -q --rate 0 <replies.ndjson
+	assert_success
+	run jq -r .status <<<"$output"
+	assert_output "sent"
+	run requests
+	assert_output "1"
+}
+
 @test "reply to a keyword without stored reply needs consent" {
 	start_fake
 	customer +12015550101 subscribed | convo-ingest -q >/dev/null
