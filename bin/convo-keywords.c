@@ -281,6 +281,30 @@ open_account(struct context *c)
 }
 
 /*
+ * Return the languages, comma-separated, of the account's language packs
+ * in which WORD, in normal form, is an opt-out keyword, or NULL. The
+ * caller frees the string.
+ */
+static char *
+pack_opt_out_languages(struct context *c, const char *word)
+{
+	const char *params[2] = { c->account_id, word };
+	PGresult *res;
+	char *langs = NULL;
+
+	res = query(c, "cannot read the language packs", "SELECT "
+	    "string_agg(p.lang, ',' ORDER BY p.lang) "
+	    "FROM convo.keyword_packs p JOIN convo.accounts a "
+	    "ON p.lang = ANY (a.languages) "
+	    "WHERE a.account_id = $1 AND p.word = $2 "
+	    "AND p.action = 'opt_out'", 2, params);
+	if (!PQgetisnull(res, 0, 0))
+		langs = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return langs;
+}
+
+/*
  * Begin a transaction that changes keywords or settings, with the
  * operator that their events name. The setting is local to the
  * transaction, because a pooler may give the next one to another client.
@@ -627,7 +651,7 @@ cmd_add(struct context *c, int argc, char **argv)
 	struct keyword_input k = { 0 };
 	struct keyword_set set = { 0 };
 	PGresult *res;
-	char *text, why[512];
+	char *text, *langs, why[512];
 
 	if (argc == 0)
 		errx(EX_USAGE, "add needs a keyword: convo-keywords add WORD "
@@ -659,6 +683,11 @@ cmd_add(struct context *c, int argc, char **argv)
 	    sizeof(why)) != 0)
 		errx(EX_USAGE, "%s", why);
 	keyword_set_free(&set);
+	if (strcmp(k.action, "opt_out") != 0 &&
+	    (langs = pack_opt_out_languages(c, k.word)) != NULL)
+		errx(EX_USAGE, "keyword \"%s\" is an opt-out in the %s language "
+		    "pack of the account, so it can only be an opt_out keyword: "
+		    "add it with --action opt_out", k.word, langs);
 	begin_changes(c);
 	res = upsert_keyword(c, &k);
 	db_exec(c->conn, "COMMIT");
@@ -1924,6 +1953,7 @@ lint_opt_out_words(struct lint *l, const PGresult *res)
 {
 	struct keyword_set set = { 0 };
 	const char *word, *action, *found;
+	char *langs;
 	int i, n = PQntuples(res);
 
 	db_load_keywords(l->context->conn, atoll(l->context->account_id),
@@ -1931,8 +1961,20 @@ lint_opt_out_words(struct lint *l, const PGresult *res)
 	for (i = 0; i < n; i++) {
 		word = PQgetvalue(res, i, 0);
 		action = PQgetvalue(res, i, 1);
-		if (strcmp(action, "opt_out") == 0 ||
-		    (found = keyword_opt_out_words(&set, word)) == NULL)
+		if (strcmp(action, "opt_out") == 0)
+			continue;
+		if ((langs = pack_opt_out_languages(l->context, word)) != NULL) {
+			/* reset takes one keyword per operand, so a phrase is
+			 * quoted. */
+			problem(l, word, action, "keyword is an opt-out in the %s "
+			    "language pack of the account, but its action is %s. "
+			    "Make it an opt_out keyword with convo-keywords reset "
+			    "%s%s%s", langs, action, strchr(word, ' ') != NULL ? "'" : "", word,
+			    strchr(word, ' ') != NULL ? "'" : "");
+			free(langs);
+			continue;
+		}
+		if ((found = keyword_opt_out_words(&set, word)) == NULL)
 			continue;
 		problem(l, word, action, "keyword contains the opt-out words "
 		    "\"%s\", so a customer who sends it asks to opt out, but "

@@ -943,6 +943,30 @@ same_output_both_paths() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+@test "pack opt-out words stay opt-outs" {
+	convo-keywords settings --help-contact support@example.com >/dev/null
+	# Not an opt-out while the account is English only.
+	run convo-keywords add no mas --action custom --reply "Deals"
+	assert_success
+	convo-keywords settings --lang en,es >/dev/null
+	run --separate-stderr convo-keywords lint
+	assert_failure 65
+	run jq -r 'select(.word == "no mas") | [.action, .problem] | @tsv' \
+	    <<<"$output"
+	assert_output 'custom	keyword is an opt-out in the es language pack of the account, but its action is custom. Make it an opt_out keyword with convo-keywords reset '"'no mas'"
+	convo-keywords reset 'no mas' >/dev/null
+	run --separate-stderr convo-keywords lint
+	assert_success
+	# With the pack's language, the word is refused at once.
+	convo-keywords settings --lang en,es,fr >/dev/null
+	run --separate-stderr convo-keywords add arret --action custom \
+	    --reply "Deals"
+	assert_failure 64
+	assert_equal "$stderr" 'convo-keywords: keyword "arret" is an opt-out in the fr language pack of the account, so it can only be an opt_out keyword: add it with --action opt_out'
+	run sql "SELECT action FROM convo.keywords WHERE word = 'arret'"
+	assert_output "opt_out"
+}
+
 @test "lint names STOP when it is not an opt-out" {
 	convo-keywords settings --help-contact support@example.com \
 	    --lang en,es,fr >/dev/null
