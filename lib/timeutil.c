@@ -185,17 +185,23 @@ time_since(const char *arg, char out[TIME_MAX])
 int
 timezone_sign_inverted(const char *zone)
 {
+	static const char *const posix_names[] = {
+		"EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT", NULL,
+	};
+	const char *const *name;
 	const char *p;
+	int digits = 0;
 
-	if (strncasecmp(zone, "etc/", 4) == 0)
-		return 0;
-	for (p = zone; *p != '\0'; p++)
-		if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]))
+	for (p = zone; *p != '\0'; p++) {
+		/* IANA names are ASCII: a full-width sign is not one. */
+		if ((unsigned char)*p >= 0x80)
 			return 1;
-	p = zone + strspn(zone, " \t");
-	if (strncasecmp(p, "utc", 3) == 0 || strncasecmp(p, "gmt", 3) == 0)
-		p += 3;
-	else if (strncasecmp(p, "ut", 2) == 0)
-		p += 2;
-	return isdigit((unsigned char)*p);
+		digits |= isdigit((unsigned char)*p) != 0;
+	}
+	if (!digits || strncasecmp(zone, "etc/", 4) == 0)
+		return 0;
+	for (name = posix_names; *name != NULL; name++)
+		if (strcasecmp(zone, *name) == 0)
+			return 0;
+	return 1;
 }

@@ -39,12 +39,14 @@ void time_now_increasing(char out[TIME_MAX]);
 int time_since(const char *arg, char out[TIME_MAX]);
 
 /*
- * Return 1 when ZONE, a time zone name, is a UTC offset or a POSIX
- * time zone with one, such as "+05:00", "5", "UTC+5" or "GMT-3".
- * PostgreSQL reads these with the POSIX sign, positive west of
- * Greenwich, so "UTC+5" is five hours behind UTC. The IANA names
- * Etc/GMT+N, whose sign is inverted by design, are not matched.
- * convo.zone_or_null() of migration 042 applies the same rule.
+ * Return 1 when ZONE, a time zone name, may be a UTC offset or a POSIX
+ * time zone with one, such as "+05:00", "5", "UTC+5", "PKT5" or
+ * "UTC\uff0b5": a name with a digit or a byte outside ASCII. PostgreSQL
+ * reads offsets with the POSIX sign, positive west of Greenwich, so
+ * "UTC+5" is five hours behind UTC. The IANA names with digits, Etc/GMT+N
+ * (inverted by design) and EST5EDT, CST6CDT, MST7MDT and PST8PDT, are
+ * not matched. convo.zone_or_null() of migration 042 applies the same
+ * rule.
  */
 int timezone_sign_inverted(const char *zone);
 

@@ -685,19 +685,20 @@ END
 
 @test "profile UTC offset time zone is rejected" {
 	local zone
-	for zone in +05:00 UTC+5 GMT+5 utc-03:00 5 UTC5; do
+	for zone in +05:00 UTC+5 GMT+5 utc-03:00 5 UTC5 PKT5 'UTC\uff0b5'; do
 		printf '{"type":"profile","phone":"+12015550702","timezone":"%s"}\n' \
 		    "$zone"
 	done >input.ndjson
-	for zone in Asia/Karachi Etc/GMT+5 UTC America/Port-au-Prince; do
+	for zone in Asia/Karachi Etc/GMT+5 UTC PST8PDT America/Port-au-Prince; do
 		printf '{"type":"profile","phone":"+12015550703","timezone":"%s"}\n' \
 		    "$zone"
 	done >>input.ndjson
 	run --separate-stderr convo-ingest input.ndjson
 	assert_failure 65
 	run jq -r 'select(.type == "ingest_result") | .result' <<<"$output"
-	assert_output "$(printf 'rejected\n%.0s' 1 2 3 4 5 6)$(printf '\n')
+	assert_output "$(printf 'rejected\n%.0s' 1 2 3 4 5 6 7 8)$(printf '\n')
 inserted
+updated
 updated
 updated
 updated"

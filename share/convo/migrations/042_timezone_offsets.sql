@@ -7,9 +7,10 @@
 -- such profile time zones; for those stored before, zone_or_null returns
 -- NULL, so convo-send and convo-mark fall back to the area code or, for
 -- quiet hours, to every time zone of the account, as for a missing zone.
--- The rule matches timezone_sign_inverted() in lib/timeutil.c: a sign
--- followed by a digit anywhere, or a digit at the start or after UTC,
--- GMT or UT. The IANA names Etc/GMT+N keep their documented meaning.
+-- The rule matches timezone_sign_inverted() in lib/timeutil.c: a digit
+-- or a character outside ASCII, except in the IANA names Etc/GMT+N,
+-- which keep their documented meaning, and EST5EDT, CST6CDT, MST7MDT and
+-- PST8PDT.
 
 CREATE OR REPLACE FUNCTION convo.zone_or_null(p_zone text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -17,8 +18,12 @@ BEGIN
     IF p_zone IS NULL OR p_zone = '' THEN
         RETURN NULL;
     END IF;
-    IF p_zone !~* '^etc/' AND (p_zone ~ '[+-][0-9]'
-        OR p_zone ~* '^[ \t]*(utc|gmt|ut)?[0-9]') THEN
+    -- IANA names are ASCII, and their only digits are those of
+    -- Etc/GMT+N and four US zones.
+    IF octet_length(p_zone) <> char_length(p_zone)
+        OR (p_zone ~ '[0-9]' AND p_zone !~* '^etc/'
+            AND upper(p_zone) NOT IN ('EST5EDT', 'CST6CDT', 'MST7MDT',
+                'PST8PDT')) THEN
         RETURN NULL;
     END IF;
     PERFORM now() AT TIME ZONE p_zone;
