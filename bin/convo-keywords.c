@@ -305,6 +305,27 @@ pack_opt_out_languages(struct context *c, const char *word)
 }
 
 /*
+ * Check that WORD, a keyword in normal form, is an opt_out keyword when
+ * a language pack of the account makes it one. Returns 0, or -1 with
+ * the reason written into WHY.
+ */
+static int
+check_pack_opt_out(struct context *c, const char *word, const char *action,
+    char *why, size_t whysz)
+{
+	char *langs;
+
+	if (strcmp(action, "opt_out") == 0 ||
+	    (langs = pack_opt_out_languages(c, word)) == NULL)
+		return 0;
+	snprintf(why, whysz, "keyword \"%s\" is an opt-out in the %s "
+	    "language pack of the account, so it can only be an opt_out "
+	    "keyword: give it the action opt_out", word, langs);
+	free(langs);
+	return -1;
+}
+
+/*
  * Begin a transaction that changes keywords or settings, with the
  * operator that their events name. The setting is local to the
  * transaction, because a pooler may give the next one to another client.
@@ -651,7 +672,7 @@ cmd_add(struct context *c, int argc, char **argv)
 	struct keyword_input k = { 0 };
 	struct keyword_set set = { 0 };
 	PGresult *res;
-	char *text, *langs, why[512];
+	char *text, why[512];
 
 	if (argc == 0)
 		errx(EX_USAGE, "add needs a keyword: convo-keywords add WORD "
@@ -683,11 +704,8 @@ cmd_add(struct context *c, int argc, char **argv)
 	    sizeof(why)) != 0)
 		errx(EX_USAGE, "%s", why);
 	keyword_set_free(&set);
-	if (strcmp(k.action, "opt_out") != 0 &&
-	    (langs = pack_opt_out_languages(c, k.word)) != NULL)
-		errx(EX_USAGE, "keyword \"%s\" is an opt-out in the %s language "
-		    "pack of the account, so it can only be an opt_out keyword: "
-		    "add it with --action opt_out", k.word, langs);
+	if (check_pack_opt_out(c, k.word, k.action, why, sizeof(why)) != 0)
+		errx(EX_USAGE, "%s", why);
 	begin_changes(c);
 	res = upsert_keyword(c, &k);
 	db_exec(c->conn, "COMMIT");
@@ -1150,6 +1168,8 @@ import_line(struct context *c, const char *file, long long lineno,
 	if (rc == 0)
 		rc = check_opt_out_words(&c->keywords, k.word, k.action, why,
 		    sizeof(why));
+	if (rc == 0)
+		rc = check_pack_opt_out(c, k.word, k.action, why, sizeof(why));
 	if (rc == 0) {
 		PQclear(upsert_keyword(c, &k));
 		/* Later lines are checked against this keyword too. */

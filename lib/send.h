@@ -85,7 +85,8 @@ struct send_job {
 	int replies_to_keyword;
 	/*
 	 * A reply to a keyword message sent more than 24 hours ago, as in
-	 * recorded history, which is not sent.
+	 * recorded history, that convo-ingest did not store, so it is not
+	 * sent.
 	 */
 	int old_keyword;
 	int local_minutes;	/* customer's local time, -1 when unknown */
@@ -162,13 +163,14 @@ void outbox_resolve(struct send_ctx *ctx, struct send_job *const *jobs,
 /*
  * Classify J against the keyword message that its in_reply_to names, when
  * J is a "send" record of origin keyword_reply. The message must be an
- * inbound keyword message from this customer on J's channel, recorded
- * within the idempotency window. Sets J->replies_to_keyword for such a
- * message of any action, such as a custom keyword, and J->old_keyword
- * when it was sent more than 24 hours ago. Sets J->keyword_reply for an
- * opt-out, opt-in or help message whose stored reply, the outbox row of
- * origin keyword_reply under its "r:" key, has J's body and media, and
- * J->consent_exempt when that action is opt-out or help.
+ * inbound keyword message from this customer on J's channel. Its stored
+ * reply is the outbox row of origin keyword_reply under its "r:" key,
+ * stored within the idempotency window, with J's body and media. Sets
+ * J->replies_to_keyword for such a message of any action, such as a
+ * custom keyword, and J->old_keyword when it has no stored reply and was
+ * sent more than 24 hours ago. Sets J->keyword_reply for an opt-out,
+ * opt-in or help message with a stored reply, and J->consent_exempt when
+ * that action is opt-out or help.
  */
 void outbox_keyword_reply(struct send_ctx *ctx, struct send_job *j);
 

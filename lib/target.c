@@ -53,14 +53,14 @@ record_target(jv rec)
 jv
 record_target_error(jv rec)
 {
-	jv msg;
+	jv message;
 
 	switch (jv_get_kind(rec)) {
 	case JV_KIND_INVALID:
-		msg = jv_invalid_get_msg(jv_copy(rec));
-		if (jv_get_kind(msg) == JV_KIND_STRING)
-			return msg;
-		jv_free(msg);
+		message = jv_invalid_get_msg(jv_copy(rec));
+		if (jv_get_kind(message) == JV_KIND_STRING)
+			return message;
+		jv_free(message);
 		return jv_string("invalid JSON");
 	case JV_KIND_OBJECT:
 		break;

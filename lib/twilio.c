@@ -34,19 +34,18 @@ secret_missing(const char *file_variable, const char *env_variable,
     int sid_missing, char *err, size_t errsz)
 {
 	int token = strcmp(env_variable, "TWILIO_AUTH_TOKEN") == 0;
+	const char *api_key = token ? ", or use an API key with "
+	    "TWILIO_API_KEY and TWILIO_API_SECRET" : "";
 
 	if (sid_missing)
 		snprintf(err, errsz, "TWILIO_ACCOUNT_SID and %s are not set: "
 		    "set both, or set TWILIO_ACCOUNT_SID and name a file that "
 		    "contains the %s with %s%s", env_variable,
-		    token ? "token" : "secret", file_variable, token ?
-		    ", or use an API key with TWILIO_API_KEY and "
-		    "TWILIO_API_SECRET" : "");
+		    token ? "token" : "secret", file_variable, api_key);
 	else
 		snprintf(err, errsz, "%s is not set: set it, or name a file "
 		    "that contains it with %s%s", env_variable, file_variable,
-		    token ? ", or use an API key with TWILIO_API_KEY and "
-		    "TWILIO_API_SECRET" : "");
+		    api_key);
 }
 
 /* Return 1 when FILE_VARIABLE or ENV_VARIABLE is set and not empty. */

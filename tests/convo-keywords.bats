@@ -962,7 +962,13 @@ same_output_both_paths() {
 	run --separate-stderr convo-keywords add arret --action custom \
 	    --reply "Deals"
 	assert_failure 64
-	assert_equal "$stderr" 'convo-keywords: keyword "arret" is an opt-out in the fr language pack of the account, so it can only be an opt_out keyword: add it with --action opt_out'
+	assert_equal "$stderr" 'convo-keywords: keyword "arret" is an opt-out in the fr language pack of the account, so it can only be an opt_out keyword: give it the action opt_out'
+	run sql "SELECT action FROM convo.keywords WHERE word = 'arret'"
+	assert_output "opt_out"
+	echo '{"word":"arret","action":"custom","reply":"Deals"}' >input.ndjson
+	run --separate-stderr convo-keywords import input.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'convo-keywords: input.ndjson: line 1: keyword "arret" is an opt-out in the fr language pack of the account, so it can only be an opt_out keyword: give it the action opt_out'
 	run sql "SELECT action FROM convo.keywords WHERE word = 'arret'"
 	assert_output "opt_out"
 }
