@@ -1965,8 +1965,9 @@ load_lint_keywords(struct lint *l)
 
 /*
  * Report each keyword of RES, rows as for stored_action(), whose words
- * read as an opt-out but whose action is not opt_out. SQL, an older
- * convo-keywords or an opt_out keyword added later can leave one.
+ * read as an opt-out, or that a pack of the account's languages makes an
+ * opt-out, but whose action is not opt_out. SQL, an older convo-keywords,
+ * an opt_out keyword or a language added later can leave one.
  */
 static void
 lint_opt_out_words(struct lint *l, const PGresult *res)
